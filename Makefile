@@ -1,0 +1,66 @@
+# The course in two commands: `make lab` (open the notebooks) and `make test`.
+# Everything goes into .venv/ with plain Python 3.10+ and pip: no conda, apt or sudo.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.course-installed
+# The CPU build of PyTorch the course is developed and tested with. An unpinned
+# `torch` pulls a multi-GB CUDA build on Linux. Extra pip flags: TORCH_PIP_ARGS=...
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PORT ?= 8888
+NBVAL := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=1200
+export SDL_VIDEODRIVER ?= dummy
+export SDL_AUDIODRIVER ?= dummy
+
+.PHONY: install lab test unit notebooks student student-test lint checkpoints e2e bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml jupyter/overrides.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ". Fix: make PYTHON=python3.11 ...")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@touch $(STAMP)
+	@echo "Course installed in $(VENV)."
+
+# Opens JupyterLab on notebooks/. With no display, no browser is started: open the
+# printed http://127.0.0.1:$(PORT)/lab?token=... address yourself.
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) \
+		$(if $(DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser) \
+		$(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
+
+# Unit tests, then every notebook and every student copy executed in fast mode.
+test: install lint unit notebooks student-test
+
+unit: install
+	COURSE_FAST=1 $(PY) -m pytest -q tests
+
+notebooks: install
+	COURSE_FAST=1 $(PY) -m pytest -q $(NBVAL) notebooks
+
+student: install
+	$(PY) -m course_utils.student notebooks build/student
+
+student-test: student
+	COURSE_FAST=1 $(PY) -m pytest -q $(NBVAL) build/student
+
+lint: install
+	$(VENV)/bin/ruff check course_utils tests benchmarks tools
+
+# Regenerates every shipped agent with the course's own trainer (slow: see README).
+# Refuses to overwrite data/checkpoints unless OVERWRITE=1.
+checkpoints: install
+	$(PY) -m course_utils.train mountaincar --out data/checkpoints/mountaincar_dqn.pt $(if $(OVERWRITE),--overwrite,)
+
+e2e: install student
+	$(PY) tools/e2e.py
+
+clean:
+	rm -rf build

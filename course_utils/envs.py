@@ -1,0 +1,88 @@
+"""Environment construction: one function that works headless for every course env."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Any
+
+import gymnasium as gym
+
+CATCH_ID = "course/Catch-v0"
+_OLD_RAM_ID = re.compile(r"^(?:ALE/)?(?P<game>[A-Za-z]+)-ram(?:NoFrameskip)?-v\d+$")
+
+
+def _prepare_headless() -> None:
+    """Let pygame/SDL render off-screen without warnings (no display needed)."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+def register_course_envs() -> None:
+    """Register ALE's Atari games and the course's own environments (idempotent)."""
+    import ale_py
+
+    gym.register_envs(ale_py)
+    if CATCH_ID not in gym.registry:
+        gym.register(id=CATCH_ID, entry_point="course_utils.catch:CatchEnv")
+
+
+def _unknown_id_message(env_id: str, error: Exception) -> str:
+    old = _OLD_RAM_ID.match(env_id)
+    if old:
+        game = old.group("game")
+        return (
+            f"Unknown environment id {env_id!r}: ale-py >= 0.11 removed the '-ram' ids. "
+            f'Fix: make_env("ALE/{game}-v5", obs_type="ram") gives the 128-byte RAM '
+            "observation (frameskip 4, sticky actions 0.25)."
+        )
+    names = list(gym.registry.keys())
+    close = difflib.get_close_matches(env_id, names, n=5, cutoff=0.6)
+    bare = env_id.split("/")[-1].lower()
+    close += [n for n in names if n.split("/")[-1].lower() == bare and n not in close]
+    hint = (
+        "Did you mean: " + ", ".join(repr(c) for c in close[:5]) + "?"
+        if close
+        else "See gymnasium.pprint_registry() for every registered id."
+    )
+    return f"Unknown environment id {env_id!r} ({error}). {hint}"
+
+
+def make_env(
+    env_id: str,
+    *,
+    seed: int | None = None,
+    render_mode: str | None = None,
+    **kwargs: Any,
+) -> gym.Env:
+    """Make a Gymnasium environment that runs with no display.
+
+    Registers the Atari games (ale-py ships the ROMs) and the course's Catch game,
+    sets SDL's dummy video and audio drivers, then calls ``gym.make``.
+
+    Args:
+        env_id: e.g. ``"MountainCar-v0"``, ``"ALE/SpaceInvaders-v5"``, ``"course/Catch-v0"``.
+        seed: if given, the env is reset with it and its spaces are seeded, so the
+            first episode (and ``env.action_space.sample()``) is reproducible.
+        render_mode: ``None`` or ``"rgb_array"`` (frames as ``(H, W, 3) uint8``).
+        **kwargs: passed to ``gym.make`` (e.g. ``obs_type="ram"``).
+
+    Raises:
+        ValueError: for an unknown id, listing close matches.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    if not isinstance(env_id, str):
+        raise ValueError(f"env_id must be a string such as 'MountainCar-v0', got {env_id!r}.")
+    _prepare_headless()
+    register_course_envs()
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except gym.error.UnregisteredEnv as error:
+        raise ValueError(_unknown_id_message(env_id, error)) from None
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        env.observation_space.seed(seed)
+    return env

@@ -1,0 +1,210 @@
+"""Small PyTorch networks used across the course, rebuildable from a JSON-able spec."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+}
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.")
+    return ACTIVATIONS[name]()
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: str | Sequence[str] = "relu",
+    output_activation: str | None = None,
+) -> nn.Sequential:
+    """A multilayer perceptron: Linear layers with an activation between them.
+
+    Args:
+        sizes: layer widths from input to output, e.g. ``(2, 256, 256, 3)``.
+        activation: one name for every hidden layer, or one name per hidden layer.
+        output_activation: e.g. ``"tanh"`` to squash continuous actions, else None.
+
+    Taught in: 01_mlp_basics.ipynb
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes needs an input and an output width >= 1, got {sizes}.")
+    n_hidden = len(sizes) - 2
+    acts = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if len(acts) != n_hidden:
+        raise ValueError(f"Got {len(acts)} activations for {n_hidden} hidden layers.")
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < n_hidden:
+            layers.append(_activation(acts[i]))
+    if output_activation is not None:
+        layers.append(_activation(output_activation))
+    return nn.Sequential(*layers)
+
+
+class Normalize(nn.Module):
+    """Map observations from ``[low, high]`` to ``[-1, 1]`` (any dtype in, float32 out).
+
+    Living inside the network, it makes a saved policy accept raw observations
+    exactly as Gymnasium returns them (e.g. RAM bytes as ``uint8``).
+    """
+
+    def __init__(self, low: Sequence[float], high: Sequence[float]) -> None:
+        super().__init__()
+        low_t = torch.as_tensor(low, dtype=torch.float32)
+        high_t = torch.as_tensor(high, dtype=torch.float32)
+        if low_t.shape != high_t.shape or bool((high_t <= low_t).any()):
+            raise ValueError("Normalize needs low < high elementwise, with equal shapes.")
+        self.register_buffer("low", low_t)
+        self.register_buffer("scale", 2.0 / (high_t - low_t))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs.float() - self.low) * self.scale - 1.0
+
+
+class _SpecModule(nn.Module):
+    """A module that remembers its constructor arguments, so checkpoints can rebuild it."""
+
+    def _remember(self, **kwargs: Any) -> None:
+        self.spec = {"class": type(self).__name__, "kwargs": kwargs}
+
+    def _pre(self, obs: torch.Tensor) -> torch.Tensor:
+        if obs.shape[-1] != self.obs_dim:
+            raise ValueError(
+                f"{type(self).__name__} expects observations with {self.obs_dim} numbers "
+                f"in the last dimension, got shape {tuple(obs.shape)}."
+            )
+        return self.normalize(obs) if self.normalize is not None else obs.float()
+
+
+class QNetwork(_SpecModule):
+    """Q-values for every discrete action: ``obs (batch, obs_dim) -> (batch, n_actions)``.
+
+    Args:
+        obs_dim: numbers in one observation.
+        n_actions: size of the discrete action space.
+        hidden: hidden layer widths.
+        obs_low, obs_high: if given, observations are rescaled to [-1, 1] first.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        *,
+        hidden: tuple[int, ...] = (256, 256),
+        obs_low: Sequence[float] | None = None,
+        obs_high: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.n_actions = int(obs_dim), int(n_actions)
+        self._remember(
+            obs_dim=self.obs_dim,
+            n_actions=self.n_actions,
+            hidden=list(hidden),
+            obs_low=None if obs_low is None else [float(x) for x in obs_low],
+            obs_high=None if obs_high is None else [float(x) for x in obs_high],
+        )
+        self.normalize = None if obs_low is None else Normalize(obs_low, obs_high)
+        self.body = mlp((self.obs_dim, *hidden, self.n_actions))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.body(self._pre(obs))
+
+
+class DuelingQNetwork(QNetwork):
+    """Dueling head: ``Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)``.
+
+    Same inputs and outputs as :class:`QNetwork`; the last hidden layer feeds two
+    heads, one value and one advantage per action.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        *,
+        hidden: tuple[int, ...] = (256, 256),
+        obs_low: Sequence[float] | None = None,
+        obs_high: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(
+            obs_dim, n_actions, hidden=hidden, obs_low=obs_low, obs_high=obs_high
+        )
+        trunk = mlp((self.obs_dim, *hidden))  # ends with a Linear; add the activation
+        self.body = nn.Sequential(*trunk, nn.ReLU())
+        self.value = nn.Linear(hidden[-1], 1)
+        self.advantage = nn.Linear(hidden[-1], self.n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h = self.body(self._pre(obs))
+        adv = self.advantage(h)
+        return self.value(h) + adv - adv.mean(dim=-1, keepdim=True)
+
+
+class MLPActor(_SpecModule):
+    """Deterministic continuous policy ``obs (batch, obs_dim) -> action (batch, act_dim)``
+    with a tanh output, so actions lie in [-1, 1].
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        *,
+        hidden: tuple[int, ...] = (1024, 512),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        self._remember(
+            obs_dim=self.obs_dim,
+            act_dim=self.act_dim,
+            hidden=list(hidden),
+            activation=activation,
+        )
+        self.normalize = None
+        self.body = mlp((self.obs_dim, *hidden, self.act_dim), activation, "tanh")
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.body(self._pre(obs))
+
+
+NETWORK_CLASSES: dict[str, type[nn.Module]] = {
+    "QNetwork": QNetwork,
+    "DuelingQNetwork": DuelingQNetwork,
+    "MLPActor": MLPActor,
+}
+
+
+def build_network(spec: dict[str, Any]) -> nn.Module:
+    """Rebuild a network from ``net.spec`` (``{"class": ..., "kwargs": {...}}``)."""
+    if not isinstance(spec, dict) or "class" not in spec or "kwargs" not in spec:
+        raise ValueError(f"A network spec needs 'class' and 'kwargs' keys, got {spec!r}.")
+    cls = NETWORK_CLASSES.get(spec["class"])
+    if cls is None:
+        raise ValueError(
+            f"Unknown network class {spec['class']!r}; the course knows "
+            f"{sorted(NETWORK_CLASSES)}."
+        )
+    kwargs = dict(spec["kwargs"])
+    if "hidden" in kwargs:
+        kwargs["hidden"] = tuple(kwargs["hidden"])
+    return cls(**kwargs)

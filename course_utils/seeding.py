@@ -1,0 +1,34 @@
+"""One call seeds Python, NumPy and PyTorch, and hands back a NumPy generator."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def set_seed(seed: int) -> np.random.Generator:
+    """Seed ``random``, NumPy's legacy global state and torch; return a fresh Generator.
+
+    Pass the returned ``rng`` to every helper that draws random numbers (buffers,
+    ε-greedy) instead of relying on global state.
+
+    Args:
+        seed: a non-negative integer.
+
+    Returns:
+        ``np.random.Generator`` seeded with ``seed``.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"set_seed expects a non-negative integer, got {seed!r}. "
+            "Fix: pass e.g. set_seed(42)."
+        )
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
