@@ -58,6 +58,7 @@ lint: install
 # Refuses to overwrite data/checkpoints unless OVERWRITE=1.
 checkpoints: install
 	$(PY) -m course_utils.train mountaincar --out data/checkpoints/mountaincar_dqn.pt $(if $(OVERWRITE),--overwrite,)
+	$(PY) -m course_utils.train spaceinvaders --seed 0 --test-episodes 30 --quiet --out data/checkpoints/spaceinvaders_ram_dqn.pt $(if $(OVERWRITE),--overwrite,)
 
 e2e: install student
 	$(PY) tools/e2e.py

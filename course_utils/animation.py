@@ -29,8 +29,9 @@ def record_episode(
     """
     if env.render_mode != "rgb_array":
         raise ValueError(
-            f"record_episode needs an env made with render_mode='rgb_array', this one has "
-            f"render_mode={env.render_mode!r}. Fix: make_env(env_id, render_mode='rgb_array')."
+            "record_episode needs an env made with render_mode='rgb_array', this one "
+            f"has render_mode={env.render_mode!r}. "
+            "Fix: make_env(env_id, render_mode='rgb_array')."
         )
     obs, _ = env.reset(seed=seed)
     frames = [env.render()]
@@ -48,7 +49,9 @@ def _even(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
     for frame in frames:
         frame = np.asarray(frame, dtype=np.uint8)
         if frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"Frames must be (H, W, 3) uint8 images, got shape {frame.shape}.")
+            raise ValueError(
+                f"Frames must be (H, W, 3) uint8 images, got shape {frame.shape}."
+            )
         pad_h, pad_w = frame.shape[0] % 2, frame.shape[1] % 2
         if pad_h or pad_w:
             frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
@@ -57,7 +60,11 @@ def _even(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 
 def save_video(
-    frames: Sequence[np.ndarray], path: str | Path, *, fps: int = 30, overwrite: bool = False
+    frames: Sequence[np.ndarray],
+    path: str | Path,
+    *,
+    fps: int = 30,
+    overwrite: bool = False,
 ) -> Path:
     """Write frames to an mp4 file (imageio-ffmpeg ships its own ffmpeg)."""
     import imageio.v2 as imageio
@@ -69,8 +76,14 @@ def save_video(
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
     frames = _even(frames)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
-    with imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=2,
-                            ffmpeg_log_level="error", quality=6) as writer:
+    with imageio.get_writer(
+        tmp,
+        fps=fps,
+        codec="libx264",
+        macro_block_size=2,
+        ffmpeg_log_level="error",
+        quality=6,
+    ) as writer:
         for frame in frames:
             writer.append_data(frame)
     os.replace(tmp, path)
@@ -94,7 +107,9 @@ def show_video(frames: Sequence[np.ndarray], fps: int = 30, width: int = 400):
     )
 
 
-def filmstrip(frames: Sequence[np.ndarray], n: int = 6, *, title: str | None = None) -> Figure:
+def filmstrip(
+    frames: Sequence[np.ndarray], n: int = 6, *, title: str | None = None
+) -> Figure:
     """``n`` evenly spaced frames side by side: a PNG that shows in static viewers too.
 
     Taught in: 02_rl_concepts.ipynb

@@ -90,8 +90,9 @@ class ReplayBuffer:
         value = np.asarray(value)
         if value.shape != self.obs_shape:
             raise ValueError(
-                f"{name} has shape {value.shape}, but this buffer stores observations of "
-                f"shape {self.obs_shape}. Fix: pass one observation exactly as env.step "
+                f"{name} has shape {value.shape}, but this buffer stores observations "
+                f"of shape {self.obs_shape}. Fix: pass one observation exactly as "
+                "env.step "
                 "returned it (no batch dimension), or build the buffer with "
                 "ReplayBuffer.for_env(env, capacity)."
             )

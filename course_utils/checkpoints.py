@@ -19,16 +19,16 @@ from course_utils.policies import ActorPolicy, QPolicy
 
 FORMAT = "course-checkpoint-v1"
 REQUIRED_METADATA = (
-    "env_id",          # e.g. "MountainCar-v0"
-    "env_kwargs",      # extra gym.make arguments, e.g. {"obs_type": "ram"}
-    "network",         # net.spec: {"class": ..., "kwargs": {...}}
-    "policy",          # {"kind": "q" | "actor", "eval_epsilon": float}
-    "train_command",   # the command line that made the file
-    "seed",            # training seed
-    "train_steps",     # environment steps of training
-    "wall_time_s",     # training wall time in seconds
-    "evaluation",      # {"mean", "std", "episodes", "seeds"}
-    "versions",        # package_versions()
+    "env_id",  # e.g. "MountainCar-v0"
+    "env_kwargs",  # extra gym.make arguments, e.g. {"obs_type": "ram"}
+    "network",  # net.spec: {"class": ..., "kwargs": {...}}
+    "policy",  # {"kind": "q" | "actor", "eval_epsilon": float}
+    "train_command",  # the command line that made the file
+    "seed",  # training seed
+    "train_steps",  # environment steps of training
+    "wall_time_s",  # training wall time in seconds
+    "evaluation",  # {"mean", "std", "episodes", "seeds"}
+    "versions",  # package_versions()
 )
 _VERSIONED = ("course-utils", "torch", "gymnasium", "ale-py", "box2d", "numpy")
 
@@ -47,7 +47,9 @@ def package_versions() -> dict[str, str]:
 def data_dir() -> Path:
     """The course's ``data/`` folder (``COURSE_DATA`` overrides it)."""
     override = os.environ.get("COURSE_DATA")
-    path = Path(override) if override else Path(__file__).resolve().parent.parent / "data"
+    path = (
+        Path(override) if override else Path(__file__).resolve().parent.parent / "data"
+    )
     if not path.is_dir():
         raise FileNotFoundError(
             f"The course data folder {path} does not exist. Fix: install the course "
@@ -69,15 +71,25 @@ def shipped_checkpoint(name: str) -> Path:
 
 def _check_metadata(metadata: Any, source: str) -> None:
     if not isinstance(metadata, dict):
-        raise ValueError(f"{source}: metadata must be a dict, got {type(metadata).__name__}.")
+        raise ValueError(
+            f"{source}: metadata must be a dict, got {type(metadata).__name__}."
+        )
     missing = [key for key in REQUIRED_METADATA if key not in metadata]
     if missing:
         raise ValueError(
             f"{source}: metadata is missing {missing}. Every course checkpoint records "
             f"{list(REQUIRED_METADATA)}."
         )
+    if not isinstance(metadata["policy"], dict) or "kind" not in metadata["policy"]:
+        raise ValueError(
+            f"{source}: metadata['policy'] must be a dict with a 'kind' "
+            "('q' or 'actor')."
+        )
     for key in ("mean", "std", "episodes", "seeds"):
-        if not isinstance(metadata["evaluation"], dict) or key not in metadata["evaluation"]:
+        if (
+            not isinstance(metadata["evaluation"], dict)
+            or key not in metadata["evaluation"]
+        ):
             raise ValueError(f"{source}: metadata['evaluation'] needs a {key!r} entry.")
 
 
@@ -99,7 +111,8 @@ def save_checkpoint(
     path = Path(path)
     if not hasattr(model, "spec"):
         raise ValueError(
-            "save_checkpoint needs a course network (QNetwork, DuelingQNetwork, MLPActor) "
+            "save_checkpoint needs a course network (QNetwork, DuelingQNetwork, "
+            "MLPActor) "
             "that knows its spec, so the file can rebuild it."
         )
     metadata = {**metadata, "network": model.spec}
@@ -107,8 +120,10 @@ def save_checkpoint(
     try:
         json.dumps(metadata)
     except TypeError as error:
-        raise ValueError(f"metadata must be JSON-serialisable (plain numbers, strings, "
-                         f"lists, dicts): {error}") from None
+        raise ValueError(
+            f"metadata must be JSON-serialisable (plain numbers, strings, "
+            f"lists, dicts): {error}"
+        ) from None
     sidecar = path.with_suffix(path.suffix + ".json")
     for target in (path, sidecar):
         if target.exists() and not overwrite:
@@ -128,7 +143,9 @@ def save_checkpoint(
     return path
 
 
-def load_network(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_network(
+    path: str | Path, device: str = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the saved network (in eval mode) and return it with its metadata.
 
     Raises:
@@ -146,7 +163,9 @@ def load_network(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict
             f"save_checkpoint): {type(error).__name__}: {str(error)[:200]}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a course checkpoint (expected format {FORMAT!r}).")
+        raise ValueError(
+            f"{path} is not a course checkpoint (expected format {FORMAT!r})."
+        )
     metadata = payload.get("metadata")
     _check_metadata(metadata, str(path))
     net = build_network(metadata["network"])
@@ -154,7 +173,8 @@ def load_network(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict
         net.load_state_dict(payload["state_dict"])
     except (RuntimeError, KeyError) as error:
         raise ValueError(
-            f"{path} holds weights for another architecture than its metadata describes "
+            f"{path} holds weights for another architecture than its metadata "
+            "describes "
             f"({metadata['network']}): {str(error).splitlines()[0]}"
         ) from None
     return net.to(device).eval(), metadata
@@ -184,7 +204,9 @@ def load_policy(
     net, metadata = load_network(path, device)
     kind = metadata["policy"].get("kind")
     if kind == "q":
-        eps = metadata["policy"].get("eval_epsilon", 0.0) if epsilon is None else epsilon
+        eps = (
+            metadata["policy"].get("eval_epsilon", 0.0) if epsilon is None else epsilon
+        )
         rng = np.random.default_rng(seed)
         return QPolicy(net, epsilon=eps, rng=rng, device=device), metadata
     if kind == "actor":

@@ -29,7 +29,8 @@ def fast_mode() -> bool:
         return False
     raise ValueError(
         f"{FAST_ENV_VAR}={os.environ[FAST_ENV_VAR]!r} is not understood: "
-        f"expected 1 (fast mode on) or 0 (off). Fix: export {FAST_ENV_VAR}=1 or unset it."
+        f"expected 1 (fast mode on) or 0 (off). "
+        f"Fix: export {FAST_ENV_VAR}=1 or unset it."
     )
 
 

@@ -33,7 +33,8 @@ def _unknown_id_message(env_id: str, error: Exception) -> str:
     if old:
         game = old.group("game")
         return (
-            f"Unknown environment id {env_id!r}: ale-py >= 0.11 removed the '-ram' ids. "
+            f"Unknown environment id {env_id!r}: ale-py >= 0.11 removed the '-ram' "
+            "ids. "
             f'Fix: make_env("ALE/{game}-v5", obs_type="ram") gives the 128-byte RAM '
             "observation (frameskip 4, sticky actions 0.25)."
         )
@@ -62,7 +63,8 @@ def make_env(
     sets SDL's dummy video and audio drivers, then calls ``gym.make``.
 
     Args:
-        env_id: e.g. ``"MountainCar-v0"``, ``"ALE/SpaceInvaders-v5"``, ``"course/Catch-v0"``.
+        env_id: e.g. ``"MountainCar-v0"``, ``"ALE/SpaceInvaders-v5"``,
+            ``"course/Catch-v0"``.
         seed: if given, the env is reset with it and its spaces are seeded, so the
             first episode (and ``env.action_space.sample()``) is reproducible.
         render_mode: ``None`` or ``"rgb_array"`` (frames as ``(H, W, 3) uint8``).
@@ -74,7 +76,9 @@ def make_env(
     Taught in: 02_rl_concepts.ipynb
     """
     if not isinstance(env_id, str):
-        raise ValueError(f"env_id must be a string such as 'MountainCar-v0', got {env_id!r}.")
+        raise ValueError(
+            f"env_id must be a string such as 'MountainCar-v0', got {env_id!r}."
+        )
     _prepare_headless()
     register_course_envs()
     try:

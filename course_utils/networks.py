@@ -18,7 +18,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 def _activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.")
+        raise ValueError(
+            f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}."
+        )
     return ACTIVATIONS[name]()
 
 
@@ -65,7 +67,9 @@ class Normalize(nn.Module):
         low_t = torch.as_tensor(low, dtype=torch.float32)
         high_t = torch.as_tensor(high, dtype=torch.float32)
         if low_t.shape != high_t.shape or bool((high_t <= low_t).any()):
-            raise ValueError("Normalize needs low < high elementwise, with equal shapes.")
+            raise ValueError(
+                "Normalize needs low < high elementwise, with equal shapes."
+            )
         self.register_buffer("low", low_t)
         self.register_buffer("scale", 2.0 / (high_t - low_t))
 
@@ -74,7 +78,7 @@ class Normalize(nn.Module):
 
 
 class _SpecModule(nn.Module):
-    """A module that remembers its constructor arguments, so checkpoints can rebuild it."""
+    """A module that remembers its constructor arguments for checkpoints."""
 
     def _remember(self, **kwargs: Any) -> None:
         self.spec = {"class": type(self).__name__, "kwargs": kwargs}
@@ -82,14 +86,15 @@ class _SpecModule(nn.Module):
     def _pre(self, obs: torch.Tensor) -> torch.Tensor:
         if obs.shape[-1] != self.obs_dim:
             raise ValueError(
-                f"{type(self).__name__} expects observations with {self.obs_dim} numbers "
+                f"{type(self).__name__} expects observations with {self.obs_dim} "
+                "numbers "
                 f"in the last dimension, got shape {tuple(obs.shape)}."
             )
         return self.normalize(obs) if self.normalize is not None else obs.float()
 
 
 class QNetwork(_SpecModule):
-    """Q-values for every discrete action: ``obs (batch, obs_dim) -> (batch, n_actions)``.
+    """Q-values of every discrete action: ``obs (batch, obs_dim) -> (batch, n_actions)``
 
     Args:
         obs_dim: numbers in one observation.
@@ -158,7 +163,7 @@ class DuelingQNetwork(QNetwork):
 
 
 class MLPActor(_SpecModule):
-    """Deterministic continuous policy ``obs (batch, obs_dim) -> action (batch, act_dim)``
+    """Deterministic continuous policy ``obs (batch, obs_dim) -> (batch, act_dim)``
     with a tanh output, so actions lie in [-1, 1].
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
@@ -197,14 +202,21 @@ NETWORK_CLASSES: dict[str, type[nn.Module]] = {
 def build_network(spec: dict[str, Any]) -> nn.Module:
     """Rebuild a network from ``net.spec`` (``{"class": ..., "kwargs": {...}}``)."""
     if not isinstance(spec, dict) or "class" not in spec or "kwargs" not in spec:
-        raise ValueError(f"A network spec needs 'class' and 'kwargs' keys, got {spec!r}.")
+        raise ValueError(
+            f"A network spec needs 'class' and 'kwargs' keys, got {spec!r}."
+        )
     cls = NETWORK_CLASSES.get(spec["class"])
     if cls is None:
         raise ValueError(
             f"Unknown network class {spec['class']!r}; the course knows "
             f"{sorted(NETWORK_CLASSES)}."
         )
-    kwargs = dict(spec["kwargs"])
-    if "hidden" in kwargs:
-        kwargs["hidden"] = tuple(kwargs["hidden"])
-    return cls(**kwargs)
+    try:
+        kwargs = dict(spec["kwargs"])
+        if "hidden" in kwargs:
+            kwargs["hidden"] = tuple(kwargs["hidden"])
+        return cls(**kwargs)
+    except TypeError as error:  # missing or unknown arguments: a spec for another class
+        raise ValueError(
+            f"The spec's kwargs do not fit {spec['class']}: {error}."
+        ) from None

@@ -34,15 +34,24 @@ def plot_returns(
     """
     returns = np.asarray(returns, dtype=np.float64)
     if returns.ndim != 1 or len(returns) == 0:
-        raise ValueError(f"returns must be a non-empty 1-D sequence, got shape {returns.shape}.")
+        raise ValueError(
+            f"returns must be a non-empty 1-D sequence, got shape {returns.shape}."
+        )
     fig = Figure(figsize=(8, 4))
     ax = fig.subplots()
     x = np.arange(1, len(returns) + 1)
     ax.plot(x, returns, color="tab:blue", alpha=0.3, lw=1, label="return")
-    ax.plot(x, moving_average(returns, window), color="tab:blue", lw=2,
-            label=f"moving average ({window})")
+    ax.plot(
+        x,
+        moving_average(returns, window),
+        color="tab:blue",
+        lw=2,
+        label=f"moving average ({window})",
+    )
     if solved_at is not None:
-        ax.axhline(solved_at, color="tab:green", ls="--", label=f"solved ({solved_at:g})")
+        ax.axhline(
+            solved_at, color="tab:green", ls="--", label=f"solved ({solved_at:g})"
+        )
     ax.set(xlabel=xlabel, ylabel="return", title=title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
@@ -66,10 +75,16 @@ def plot_curves(
     ax = fig.subplots()
     for label, values in curves.items():
         values = np.asarray(values, dtype=np.float64)
-        ax.plot(np.arange(1, len(values) + 1), moving_average(values, window), lw=2,
-                label=label)
+        ax.plot(
+            np.arange(1, len(values) + 1),
+            moving_average(values, window),
+            lw=2,
+            label=label,
+        )
     if solved_at is not None:
-        ax.axhline(solved_at, color="tab:green", ls="--", label=f"solved ({solved_at:g})")
+        ax.axhline(
+            solved_at, color="tab:green", ls="--", label=f"solved ({solved_at:g})"
+        )
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")

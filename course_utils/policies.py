@@ -41,7 +41,7 @@ class QPolicy:
 
 
 class ActorPolicy:
-    """Deterministic continuous policy: ``policy(obs) -> np.ndarray (act_dim,) float32``.
+    """Deterministic continuous policy: ``policy(obs) -> (act_dim,) float32 array``.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """

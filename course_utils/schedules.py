@@ -10,7 +10,9 @@ def _check(start: float, end: float, duration: int) -> None:
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"epsilon {name} must lie in [0, 1], got {value}.")
     if duration <= 0:
-        raise ValueError(f"duration must be a positive number of steps, got {duration}.")
+        raise ValueError(
+            f"duration must be a positive number of steps, got {duration}."
+        )
 
 
 def linear_schedule(step: int, *, start: float, end: float, duration: int) -> float:
@@ -24,7 +26,9 @@ def linear_schedule(step: int, *, start: float, end: float, duration: int) -> fl
     return start + fraction * (end - start)
 
 
-def exponential_schedule(step: int, *, start: float, end: float, duration: int) -> float:
+def exponential_schedule(
+    step: int, *, start: float, end: float, duration: int
+) -> float:
     """ε decays geometrically from ``start`` towards ``end``; after ``duration`` steps
     it has covered 99% of the distance (time constant ``duration / ln 100``).
 

@@ -22,9 +22,13 @@ def set_seed(seed: int) -> np.random.Generator:
 
     Taught in: 02_rl_concepts.ipynb
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed < 2**63
+    ):
         raise ValueError(
-            f"set_seed expects a non-negative integer, got {seed!r}. "
+            f"set_seed expects a non-negative integer below 2**63, got {seed!r}. "
             "Fix: pass e.g. set_seed(42)."
         )
     seed = int(seed)

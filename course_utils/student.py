@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbformat.corpus.words import generate_corpus_id as random_cell_id
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -29,7 +30,7 @@ _EXERCISE = re.compile(r"^#{2,4}\s*(Exercise\s+[\w.]+\s*:.*?)\s*$", re.MULTILINE
 
 
 def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[str]]:
-    """Replace solution regions and drop hidden tests; return (new source, removed lines)."""
+    """Replace solution regions, drop hidden tests; return (source, removed lines)."""
     out: list[str] = []
     removed: list[str] = []
     mode = None  # None, "solution" or "hidden"
@@ -45,7 +46,7 @@ def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[st
             continue
         if marker in (END_SOLUTION, END_HIDDEN):
             expected = END_SOLUTION if mode == "solution" else END_HIDDEN
-            if marker != expected:
+            if mode is None or marker != expected:
                 raise ValueError(f"{where}: {marker!r} closes no open region.")
             mode = None
             continue
@@ -59,7 +60,7 @@ def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[st
 
 
 def _parses(source: str) -> bool:
-    """True if the cell is valid Python once IPython magics and shell lines are set aside."""
+    """True if the cell is valid Python once magics and shell lines are set aside."""
     lines = ["pass" if re.match(r"\s*[%!]", ln) else ln for ln in source.splitlines()]
     try:
         ast.parse("\n".join(lines))
@@ -89,12 +90,14 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
             where = f"{name}, cell {index}"
             cell.source, _ = _strip_regions(cell.source, exercise, where)
             if not _parses(cell.source):
-                raise ValueError(f"{where}: the student version does not parse:\n{cell.source}")
+                raise ValueError(
+                    f"{where}: the student version does not parse:\n{cell.source}"
+                )
             cell.outputs, cell.execution_count = [], None
-        cell.pop("id", None)
+        cell["id"] = random_cell_id()  # nbformat 4.5 needs one; not the source's
         student.cells.append(cell)
-    nbformat.validator.normalize(student)
-    return student
+    _, student = nbformat.validator.normalize(student)  # returns a normalised deep copy
+    return nbformat.from_dict(student)
 
 
 def build(src: Path, dest: Path) -> list[Path]:
@@ -104,7 +107,9 @@ def build(src: Path, dest: Path) -> list[Path]:
     if not notebooks:
         raise ValueError(f"No notebooks found in {src}.")
     if dest.resolve() == src.resolve():
-        raise ValueError("The student copies must go to another folder than the sources.")
+        raise ValueError(
+            "The student copies must go to another folder than the sources."
+        )
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
@@ -118,8 +123,9 @@ def build(src: Path, dest: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.student",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.student", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("src", nargs="?", default="notebooks")
     parser.add_argument("dest", nargs="?", default="build/student")
     args = parser.parse_args(argv)

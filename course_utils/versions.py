@@ -24,8 +24,6 @@ def check_versions(minimum: dict[str, str] | None = None) -> str:
         ImportError: naming the package, the version found, the one needed and the fix.
     """
     minimum = MINIMUM if minimum is None else minimum
-    if sys.version_info < (3, 10):
-        raise ImportError(f"Python 3.10+ is needed, this kernel runs {sys.version.split()[0]}.")
     found = {}
     for name, needed in minimum.items():
         try:
@@ -33,7 +31,8 @@ def check_versions(minimum: dict[str, str] | None = None) -> str:
         except importlib_metadata.PackageNotFoundError:
             raise ImportError(
                 f"{name} is not installed in this kernel's Python ({sys.executable}). "
-                "Fix: run `make lab` from the course folder (it installs everything), or "
+                "Fix: run `make lab` from the course folder (it installs everything), "
+                "or "
                 "pick the course's kernel (.venv) in Kernel > Change Kernel."
             ) from None
         if Version(have) < Version(needed):
@@ -42,6 +41,9 @@ def check_versions(minimum: dict[str, str] | None = None) -> str:
                 "Fix: `make install` (or `pip install -e .` in the course folder)."
             )
         found[name] = have
-    return "Python " + sys.version.split()[0] + " | " + " | ".join(
-        f"{k} {v}" for k, v in found.items()
+    return (
+        "Python "
+        + sys.version.split()[0]
+        + " | "
+        + " | ".join(f"{k} {v}" for k, v in found.items())
     )

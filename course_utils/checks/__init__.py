@@ -1,6 +1,6 @@
 """Machinery for exercise check cells.
 
-A check cell looks like ``discounted_return = check_discounted_return(discounted_return)``.
+A check cell looks like ``td_target = check_td_target(td_target)``.
 The check runs hand-computable cases against the student's function and
 
 - prints ``✓ Exercise N: ...`` and returns the student's function when it is right;
@@ -37,8 +37,10 @@ def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F)
         cases(fn)
     except NotImplementedError:
         where = f"{reference.__module__}.{reference.__qualname__}"
-        print(f"… {exercise}: not done yet. The cells below carry on with the course's "
-              f"reference implementation ({where}). Come back to it!")
+        print(
+            f"… {exercise}: not done yet. The cells below carry on with the course's "
+            f"reference implementation ({where}). Come back to it!"
+        )
         return reference
     except AssertionError as error:
         raise AssertionError(f"✗ {exercise}: {error}") from None
@@ -46,17 +48,31 @@ def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F)
     return fn
 
 
-def expect_close(actual: Any, expected: Any, *, what: str, hint: str = "",
-                 atol: float = 1e-6, rtol: float = 1e-5) -> None:
+def expect_close(
+    actual: Any,
+    expected: Any,
+    *,
+    what: str,
+    hint: str = "",
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> None:
     """Assert two numbers or arrays agree, with a message a student can act on."""
+    if actual is None:  # NumPy would turn None into nan and report "got nan"
+        raise AssertionError(
+            f"{what}: expected numbers, got None (a missing return?). {hint}"
+        )
     try:
         actual_arr = np.asarray(actual, dtype=np.float64)
     except (TypeError, ValueError):
-        raise AssertionError(f"{what}: expected numbers, got {actual!r}. {hint}") from None
+        raise AssertionError(
+            f"{what}: expected numbers, got {actual!r}. {hint}"
+        ) from None
     expected_arr = np.asarray(expected, dtype=np.float64)
     if actual_arr.shape != expected_arr.shape:
         raise AssertionError(
-            f"{what}: expected shape {expected_arr.shape}, got {actual_arr.shape}. {hint}"
+            f"{what}: expected shape {expected_arr.shape}, "
+            f"got {actual_arr.shape}. {hint}"
         )
     if not np.allclose(actual_arr, expected_arr, atol=atol, rtol=rtol):
         raise AssertionError(

@@ -1,0 +1,42 @@
+"""Fixtures shared by the checkpoint and command-line tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from course_utils.checkpoints import package_versions
+
+
+def _metadata(
+    env_id: str = "MountainCar-v0",
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    kind: str = "q",
+    eval_epsilon: float = 0.0,
+) -> dict[str, Any]:
+    """Everything a course checkpoint records (save_checkpoint adds the network)."""
+    return {
+        "env_id": env_id,
+        "env_kwargs": {} if env_kwargs is None else env_kwargs,
+        "policy": {"kind": kind, "eval_epsilon": eval_epsilon},
+        "train_command": "pytest (a test checkpoint, never trained)",
+        "seed": 0,
+        "train_steps": 0,
+        "wall_time_s": 0.0,
+        "evaluation": {
+            "mean": -200.0,
+            "std": 0.0,
+            "episodes": 2,
+            "seeds": [1000, 1001],
+        },
+        "versions": package_versions(),
+    }
+
+
+@pytest.fixture
+def make_metadata() -> Callable[..., dict[str, Any]]:
+    """``make_metadata(env_id, env_kwargs=..., kind=..., eval_epsilon=...) -> dict``."""
+    return _metadata

@@ -1,0 +1,276 @@
+"""Space Invaders RAM helpers, notebook 04's checks, life-loss terminals, and a saved
+policy that takes raw uint8 RAM."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from course_utils.atari_ram import (
+    SPACE_INVADERS_ACTIONS,
+    SPACE_INVADERS_BYTES,
+    bcd_to_int,
+    byte_correlations,
+    epsilon_greedy_action,
+    find_tracking_byte,
+    joystick_direction,
+    player_x_from_frame,
+    preprocess_ram,
+    record_ram_episode,
+    score_from_ram,
+)
+from course_utils.buffers import ReplayBuffer
+from course_utils.checkpoints import load_policy, save_checkpoint
+from course_utils.checks.atari import (
+    FixedQ,
+    check_epsilon_greedy_action,
+    check_find_tracking_byte,
+    check_preprocess_ram,
+)
+from course_utils.dqn import DQNConfig, make_q_network, train_dqn
+from course_utils.envs import make_env
+
+SI = "ALE/SpaceInvaders-v5"
+
+
+@pytest.fixture(scope="module")
+def trace():
+    env = make_env(SI, obs_type="ram", render_mode="rgb_array")
+    rng = np.random.default_rng(0)
+    return record_ram_episode(env, lambda obs: int(rng.integers(6)), seed=1)
+
+
+# --- preprocessing ---------------------------------------------------------------
+
+def test_preprocess_ram_maps_bytes_to_unit_interval():
+    obs = np.array([0, 51, 255], dtype=np.uint8)
+    out = preprocess_ram(obs)
+    assert out.dtype == np.float32 and out.shape == (3,)
+    np.testing.assert_allclose(out, [0.0, 0.2, 1.0], atol=1e-7)
+
+
+def test_preprocess_ram_keeps_batch_shape_and_input():
+    batch = np.full((4, 128), 255, dtype=np.uint8)
+    out = preprocess_ram(batch)
+    assert out.shape == (4, 128) and out.max() == 1.0
+    assert batch.dtype == np.uint8 and batch.max() == 255
+
+
+def test_network_normalize_is_the_centred_preprocessing():
+    env = make_env(SI, obs_type="ram")
+    q_net = make_q_network(env, DQNConfig(hidden=(8,), normalize_obs=True))
+    obs = np.random.default_rng(0).integers(0, 256, size=(3, 128), dtype=np.uint8)
+    inside = q_net.normalize(torch.as_tensor(obs)).numpy()
+    np.testing.assert_allclose(inside, 2 * preprocess_ram(obs) - 1, atol=1e-6)
+
+
+def test_uint8_buffer_is_eight_times_smaller_than_float64():
+    small = ReplayBuffer(1000, (128,), np.uint8)
+    big = ReplayBuffer(1000, (128,), np.float64)
+    assert big.obs.nbytes == 8 * small.obs.nbytes == 8 * 128_000
+
+
+# --- the bytes -------------------------------------------------------------------
+
+def test_action_meanings_match_ale():
+    env = make_env(SI, obs_type="ram")
+    assert tuple(env.unwrapped.get_action_meanings()) == SPACE_INVADERS_ACTIONS
+
+
+def test_bcd_and_score():
+    assert bcd_to_int(0x35) == 35
+    np.testing.assert_array_equal(bcd_to_int(np.array([0x00, 0x10, 0x99])), [0, 10, 99])
+    ram = np.zeros(128, dtype=np.uint8)
+    ram[102], ram[104] = 0x12, 0x05
+    assert score_from_ram(ram) == 1205
+
+
+def test_recorded_episode_bytes(trace):
+    assert trace.ram.dtype == np.uint8
+    assert trace.ram.shape == (len(trace.actions) + 1, 128)
+    assert len(trace.frames) == len(trace.ram)
+    lives_byte = SPACE_INVADERS_BYTES["lives"]
+    np.testing.assert_array_equal(trace.ram[:, lives_byte], trace.lives)
+    np.testing.assert_array_equal(score_from_ram(trace.ram), trace.score)
+    assert find_tracking_byte(trace.ram, trace.lives) == SPACE_INVADERS_BYTES["lives"]
+    moves = np.sign(np.diff(trace.ram.astype(np.int64), axis=0))
+    x_byte = find_tracking_byte(moves, joystick_direction(trace.actions))
+    assert x_byte == SPACE_INVADERS_BYTES["player_x"]
+    xs = np.array([player_x_from_frame(f) for f in trace.frames])
+    seen = ~np.isnan(xs)
+    assert seen.mean() > 0.5
+    assert np.corrcoef(xs[seen], trace.ram[seen, x_byte])[0, 1] > 0.99
+
+
+def test_byte_correlations_constant_bytes_are_zero_and_shapes_checked():
+    ram = np.zeros((5, 3))
+    ram[:, 1] = np.arange(5)
+    np.testing.assert_allclose(byte_correlations(ram, np.arange(5)), [0, 1, 0])
+    with pytest.raises(ValueError, match="Expected ram"):
+        byte_correlations(ram, np.arange(4))
+
+
+def test_joystick_direction():
+    np.testing.assert_array_equal(joystick_direction([0, 1, 2, 3, 4, 5]),
+                                  [0, 0, 1, -1, 1, -1])
+
+
+# --- the saved policy takes raw uint8 RAM -----------------------------------------
+
+def test_saved_policy_plays_from_raw_uint8(tmp_path, make_metadata):
+    env = make_env(SI, obs_type="ram")
+    q_net = make_q_network(env, DQNConfig(hidden=(16, 16), normalize_obs=True))
+    path = save_checkpoint(tmp_path / "si.pt", q_net, metadata=make_metadata(
+        SI, env_kwargs={"obs_type": "ram"}, eval_epsilon=0.05))
+    policy, meta = load_policy(path)
+    assert meta["policy"]["eval_epsilon"] == 0.05
+    obs, _ = env.reset(seed=0)
+    assert obs.dtype == np.uint8
+    action = policy(obs)
+    assert isinstance(action, int) and 0 <= action < 6
+    raw = torch.as_tensor(np.stack([obs, obs]))
+    with torch.no_grad():
+        np.testing.assert_allclose(policy.q_net(raw).numpy(),
+                                   q_net.eval()(raw.float()).numpy(), atol=1e-6)
+
+
+# --- life loss as a terminal for learning ------------------------------------------
+
+class _LivesEnv(gym.Env):
+    """Loses a life at steps 3 and 5, ends at step 6."""
+
+    observation_space = gym.spaces.Box(0, 255, (4,), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(4, np.uint8), {"lives": 3}
+
+    def step(self, action):
+        self.t += 1
+        lives = 3 - (self.t >= 3) - (self.t >= 5)
+        return np.full(4, self.t, np.uint8), 1.0, self.t == 6, False, {"lives": lives}
+
+
+@pytest.mark.parametrize("on_life_loss, expected", [
+    (False, [0, 0, 0, 0, 0, 1]),
+    (True, [0, 0, 1, 0, 1, 1]),
+])
+def test_terminal_on_life_loss(monkeypatch, on_life_loss, expected):
+    stored = []
+    original = ReplayBuffer.add
+
+    def spy(self, obs, action, reward, next_obs, terminated):
+        stored.append(bool(terminated))
+        original(self, obs, action, reward, next_obs, terminated)
+
+    monkeypatch.setattr(ReplayBuffer, "add", spy)
+    cfg = DQNConfig(total_steps=12, learning_starts=100, eval_every=0, hidden=(4,),
+                    terminal_on_life_loss=on_life_loss)
+    result = train_dqn(_LivesEnv(), cfg, rng=np.random.default_rng(0), seed=0,
+                       progress=False)
+    assert stored == expected * 2
+    assert result.episode_returns == [6.0, 6.0]  # the game itself goes on
+
+
+def test_terminal_on_life_loss_is_off_by_default():
+    assert DQNConfig().terminal_on_life_loss is False
+
+
+# --- the checks --------------------------------------------------------------------
+
+def test_check_find_tracking_byte(capsys):
+    assert check_find_tracking_byte(find_tracking_byte) is find_tracking_byte
+
+    def naive(ram, signal):  # NaN from constant bytes wins np.argmax
+        x = np.asarray(ram, float)
+        with np.errstate(all="ignore"):
+            c = [np.corrcoef(x[:, i], signal)[0, 1] for i in range(x.shape[1])]
+        return int(np.argmax(np.abs(c)))
+
+    def signed(ram, signal):  # misses a byte that counts downwards
+        return int(np.argmax(byte_correlations(ram, signal)))
+
+    for wrong in (naive, signed):
+        with pytest.raises(AssertionError, match="Exercise 1"):
+            check_find_tracking_byte(wrong)
+
+    def stub(ram, signal):
+        raise NotImplementedError("Exercise 1")
+
+    assert check_find_tracking_byte(stub) is find_tracking_byte
+    assert "not done yet" in capsys.readouterr().out
+
+
+def test_check_preprocess_ram():
+    assert check_preprocess_ram(preprocess_ram) is preprocess_ram
+    wrongs = [
+        lambda obs: np.asarray(obs, np.float32) / 256,
+        lambda obs: obs / 255.0,                       # float64
+        lambda obs: np.asarray(obs, np.float32) / 127.5 - 1,
+        lambda obs: (obs * 2).astype(np.float32) / 510,  # uint8 overflow
+    ]
+    for wrong in wrongs:
+        with pytest.raises(AssertionError, match="Exercise 2"):
+            check_preprocess_ram(wrong)
+
+    def stub(obs):
+        raise NotImplementedError
+
+    assert check_preprocess_ram(stub) is preprocess_ram
+
+
+def test_check_epsilon_greedy_action():
+    assert check_epsilon_greedy_action(epsilon_greedy_action) is epsilon_greedy_action
+
+    def seed_bug(q_net, obs, epsilon, rng):  # the seed: random.randint(0, 1)
+        if rng.random() < epsilon:
+            return int(rng.integers(0, 2))
+        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax())
+
+    def hard_coded(q_net, obs, epsilon, rng):
+        if rng.random() < epsilon:
+            return int(rng.integers(6))
+        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax())
+
+    def off_by_one(q_net, obs, epsilon, rng):
+        if rng.random() < epsilon:
+            return int(rng.integers(0, 5))
+        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax())
+
+    for wrong in (seed_bug, hard_coded, off_by_one):
+        with pytest.raises(AssertionError, match="Exercise 3"):
+            check_epsilon_greedy_action(wrong)
+
+    def stub(q_net, obs, epsilon, rng):
+        raise NotImplementedError
+
+    assert check_epsilon_greedy_action(stub) is epsilon_greedy_action
+
+
+def test_fixed_q_returns_its_values():
+    q = FixedQ([1.0, 2.0])
+    assert q(torch.zeros(3, 128)).shape == (3, 2)
+
+
+# --- the trainer's preset ----------------------------------------------------------
+
+def test_spaceinvaders_preset_and_a_tiny_run(tmp_path):
+    from course_utils.train import dqn_preset, main
+
+    env_id, env_kwargs, cfg, eval_epsilon, out = dqn_preset("spaceinvaders")
+    assert (env_id, env_kwargs, eval_epsilon) == (SI, {"obs_type": "ram"}, 0.05)
+    assert cfg.clip_reward and cfg.terminal_on_life_loss and cfg.normalize_obs
+    assert out == "data/checkpoints/spaceinvaders_ram_dqn.pt"
+    path = tmp_path / "si.pt"
+    assert main(["spaceinvaders", "--steps", "300", "--test-episodes", "1",
+                 "--out", str(path), "--quiet"]) == 0
+    assert path.stat().st_size < 5_000_000
+    policy, meta = load_policy(path)
+    assert meta["train_steps"] == 300 and meta["evaluation"]["episodes"] == 1
+    assert meta["config"]["terminal_on_life_loss"] is True
+    obs, _ = make_env(SI, obs_type="ram").reset(seed=0)
+    assert 0 <= policy(obs) < 6

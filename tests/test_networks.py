@@ -1,0 +1,193 @@
+"""Networks: mlp layout, output shapes, Normalize, the dueling identity, specs."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.networks import (
+    DuelingQNetwork,
+    MLPActor,
+    Normalize,
+    QNetwork,
+    build_network,
+    mlp,
+)
+
+
+def test_mlp_layout_and_shapes():
+    net = mlp((2, 8, 16, 3))
+    kinds = [type(m) for m in net]
+    assert kinds == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear]
+    assert [
+        (m.in_features, m.out_features) for m in net if isinstance(m, nn.Linear)
+    ] == [(2, 8), (8, 16), (16, 3)]
+    assert net(torch.zeros(5, 2)).shape == (5, 3)
+
+
+def test_mlp_without_hidden_layers_is_one_linear():
+    net = mlp((4, 3))
+    assert len(net) == 1 and isinstance(net[0], nn.Linear)
+
+
+def test_mlp_activation_per_layer_and_output_activation():
+    net = mlp((3, 4, 5, 2), ("tanh", "elu"), output_activation="tanh")
+    assert [type(m) for m in net] == [
+        nn.Linear,
+        nn.Tanh,
+        nn.Linear,
+        nn.ELU,
+        nn.Linear,
+        nn.Tanh,
+    ]
+    out = net(torch.randn(100, 3) * 100)
+    assert out.abs().max() <= 1.0
+
+
+def test_mlp_sigmoid_activation():
+    net = mlp((1, 2, 1), "sigmoid")
+    assert isinstance(net[1], nn.Sigmoid)
+
+
+@pytest.mark.parametrize(
+    "sizes, activation, match",
+    [
+        ((2,), "relu", "needs an input and an output"),
+        ((2, 0, 3), "relu", "needs an input and an output"),
+        ((2, 4, 4, 3), ("relu",), "Got 1 activations for 2 hidden layers"),
+        ((2, 4, 3), "swish", "Unknown activation 'swish'"),
+    ],
+)
+def test_mlp_errors(sizes, activation, match):
+    with pytest.raises(ValueError, match=match):
+        mlp(sizes, activation)
+
+
+def test_q_networks_output_shapes():
+    for cls in (QNetwork, DuelingQNetwork):
+        net = cls(2, 3, hidden=(16, 8))
+        assert net(torch.zeros(7, 2)).shape == (7, 3)
+        assert net(torch.zeros(1, 2)).shape == (1, 3)
+        assert (net.obs_dim, net.n_actions) == (2, 3)
+
+
+def test_actor_output_shape_and_range():
+    actor = MLPActor(24, 4, hidden=(32, 16))
+    out = actor(torch.randn(9, 24) * 50)
+    assert out.shape == (9, 4)
+    assert out.abs().max() <= 1.0  # tanh output
+    assert isinstance(actor.body[-1], nn.Tanh)
+
+
+def test_normalize_maps_low_to_minus_one_and_high_to_one():
+    norm = Normalize([-1.2, -0.07], [0.6, 0.07])  # MountainCar's bounds
+    out = norm(torch.tensor([[-1.2, -0.07], [0.6, 0.07], [-0.3, 0.0]]))
+    torch.testing.assert_close(
+        out, torch.tensor([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0]])
+    )
+    assert out.dtype == torch.float32
+
+
+def test_normalize_accepts_uint8():
+    norm = Normalize([0.0] * 128, [255.0] * 128)
+    ram = torch.tensor([[0] * 64 + [255] * 64], dtype=torch.uint8)
+    out = norm(ram)
+    assert out.dtype == torch.float32 and out.shape == (1, 128)
+    torch.testing.assert_close(out[0, :64], torch.full((64,), -1.0))
+    torch.testing.assert_close(out[0, 64:], torch.full((64,), 1.0))
+
+
+@pytest.mark.parametrize(
+    "low, high", [([0.0, 1.0], [1.0, 1.0]), ([0.0], [1.0, 2.0]), ([2.0], [1.0])]
+)
+def test_normalize_refuses_bad_bounds(low, high):
+    with pytest.raises(ValueError, match="low < high"):
+        Normalize(low, high)
+
+
+def test_q_network_with_bounds_takes_raw_uint8_observations():
+    net = QNetwork(128, 6, hidden=(8,), obs_low=[0] * 128, obs_high=[255] * 128)
+    ram = torch.randint(0, 256, (3, 128), dtype=torch.uint8)
+    expected = net.body((ram.float() / 255.0) * 2.0 - 1.0)
+    torch.testing.assert_close(net(ram), expected)
+
+
+def test_dueling_identity_mean_over_actions_of_q_minus_v_is_zero():
+    torch.manual_seed(0)
+    net = DuelingQNetwork(4, 5, hidden=(32, 32))
+    obs = torch.randn(10, 4)
+    q = net(obs)
+    v = net.value(net.body(net._pre(obs)))  # (10, 1)
+    assert v.shape == (10, 1)
+    torch.testing.assert_close((q - v).mean(dim=1), torch.zeros(10), atol=1e-6, rtol=0)
+    # ...and Q is not just V: the advantages still separate the actions.
+    assert (q - v).abs().max() > 1e-4
+
+
+def _nets():
+    return [
+        QNetwork(2, 3, hidden=(16, 16)),
+        QNetwork(128, 6, hidden=(8,), obs_low=[0] * 128, obs_high=[255] * 128),
+        DuelingQNetwork(
+            2, 3, hidden=(16,), obs_low=[-1.2, -0.07], obs_high=[0.6, 0.07]
+        ),
+        MLPActor(24, 4, hidden=(16, 8), activation="tanh"),
+    ]
+
+
+@pytest.mark.parametrize("net", _nets(), ids=lambda n: n.spec["class"])
+def test_build_network_round_trip_from_spec(net):
+    spec = json.loads(json.dumps(net.spec))  # what a checkpoint stores: plain JSON
+    rebuilt = build_network(spec)
+    assert type(rebuilt) is type(net)
+    assert rebuilt.spec == net.spec
+    rebuilt.load_state_dict(net.state_dict())  # same architecture: every key fits
+    obs = torch.rand(4, net.obs_dim)
+    torch.testing.assert_close(rebuilt(obs), net(obs), rtol=0, atol=0)
+
+
+def test_spec_records_the_class_and_arguments():
+    net = DuelingQNetwork(2, 3, hidden=(64, 32))
+    assert net.spec == {
+        "class": "DuelingQNetwork",
+        "kwargs": {
+            "obs_dim": 2,
+            "n_actions": 3,
+            "hidden": [64, 32],
+            "obs_low": None,
+            "obs_high": None,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [None, [], {"class": "QNetwork"}, {"kwargs": {}}, "QNetwork"],
+)
+def test_build_network_bad_spec(spec):
+    with pytest.raises(ValueError, match="'class' and 'kwargs'"):
+        build_network(spec)
+
+
+def test_build_network_unknown_class_lists_known_ones():
+    with pytest.raises(ValueError, match="Unknown network class 'Transformer'") as info:
+        build_network({"class": "Transformer", "kwargs": {}})
+    assert "QNetwork" in str(info.value) and "MLPActor" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"obs_dim": 2}, {"obs_dim": 2, "n_actions": 3, "width": 7}],
+)
+def test_build_network_bad_kwargs_is_a_value_error(kwargs):
+    with pytest.raises(ValueError, match="QNetwork"):
+        build_network({"class": "QNetwork", "kwargs": kwargs})
+
+
+@pytest.mark.parametrize("net", _nets(), ids=lambda n: n.spec["class"])
+def test_wrong_obs_dim_is_a_clear_error(net):
+    with pytest.raises(
+        ValueError, match=rf"expects observations with {net.obs_dim} numbers"
+    ):
+        net(torch.zeros(2, net.obs_dim + 1))
