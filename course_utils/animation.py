@@ -13,6 +13,8 @@ import gymnasium as gym
 import numpy as np
 from matplotlib.figure import Figure
 
+from course_utils.plotting import new_figure
+
 
 def record_episode(
     env: gym.Env,
@@ -119,7 +121,7 @@ def filmstrip(
     n = max(1, min(n, len(frames)))
     picks = np.linspace(0, len(frames) - 1, n).round().astype(int)
     height, width = np.asarray(frames[0]).shape[:2]
-    fig = Figure(figsize=(2.2 * n, 2.2 * height / width + 0.4))
+    fig = new_figure((2.2 * n, 2.2 * height / width + 0.4))
     axes = np.atleast_1d(fig.subplots(1, n))
     for ax, i in zip(axes, picks, strict=True):
         ax.imshow(frames[i])

@@ -75,9 +75,10 @@ class DQNResult:
     episode_end_steps: list[int]  # env step at which each episode ended
     losses: list[float]  # one per gradient step
     evals: list[tuple[int, float, float]]  # (step, mean, std) of each evaluation
-    first_solved: tuple[int, float] | None  # (step, seconds) of first solved evaluation
+    first_solved: tuple[int, float] | None  # (step, training seconds) when first solved
     steps: int  # environment steps done
-    wall_time_s: float
+    wall_time_s: float  # training + evaluation
+    eval_time_s: float = 0.0  # of which evaluations
 
 
 def make_q_network(env: gym.Env, cfg: DQNConfig) -> QNetwork:
@@ -279,13 +280,18 @@ def train_dqn(
             soft_update(target_net, q_net, cfg.tau)
 
         if eval_env is not None and cfg.eval_every and step % cfg.eval_every == 0:
+            eval_start = time.perf_counter()
+            eval_rng = np.random.default_rng(
+                cfg.eval_seed + step
+            )  # not the training rng
             policy = QPolicy(
-                q_net.eval(), epsilon=cfg.eval_epsilon, rng=rng, device=device
+                q_net.eval(), epsilon=cfg.eval_epsilon, rng=eval_rng, device=device
             )
             scores = evaluate(
                 policy, eval_env, n_episodes=cfg.eval_episodes, seed=cfg.eval_seed
             )
             q_net.train()
+            result.eval_time_s += time.perf_counter() - eval_start
             mean = float(scores.mean())
             result.evals.append((step, mean, float(scores.std())))
             if on_eval is not None:
@@ -295,7 +301,8 @@ def train_dqn(
             bar.set_postfix(eval=f"{mean:.1f}", best=f"{best_score:.1f}", refresh=False)
             solved = cfg.solved_at is not None and mean >= cfg.solved_at
             if solved and result.first_solved is None:
-                result.first_solved = (step, time.perf_counter() - start)
+                train_time = time.perf_counter() - start - result.eval_time_s
+                result.first_solved = (step, train_time)
             if solved and cfg.stop_when_solved:
                 break
     bar.close()

@@ -3,10 +3,27 @@ each figure shows exactly once when a notebook cell returns it."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+
+
+class CourseFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG when a notebook cell returns it,
+    whether or not ``matplotlib.pyplot`` was imported (a plain ``Figure`` made
+    without pyplot shows only as ``<Figure size ...>`` text)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def new_figure(figsize: tuple[float, float] = (8, 4)) -> CourseFigure:
+    """A fresh figure outside pyplot: nothing to close, shown once when returned."""
+    return CourseFigure(figsize=figsize)
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
@@ -37,7 +54,7 @@ def plot_returns(
         raise ValueError(
             f"returns must be a non-empty 1-D sequence, got shape {returns.shape}."
         )
-    fig = Figure(figsize=(8, 4))
+    fig = new_figure((8, 4))
     ax = fig.subplots()
     x = np.arange(1, len(returns) + 1)
     ax.plot(x, returns, color="tab:blue", alpha=0.3, lw=1, label="return")
@@ -71,7 +88,7 @@ def plot_curves(
     """Several runs on one plot (moving averages), e.g. DQN vs Double DQN."""
     if not curves:
         raise ValueError("curves is empty: pass {'label': returns, ...}.")
-    fig = Figure(figsize=(8, 4))
+    fig = new_figure((8, 4))
     ax = fig.subplots()
     for label, values in curves.items():
         values = np.asarray(values, dtype=np.float64)

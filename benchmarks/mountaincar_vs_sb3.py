@@ -1,0 +1,205 @@
+"""The course's DQN against Stable-Baselines3's DQN on MountainCar-v0, side by side.
+
+    pip install -e ".[bench]"
+    python benchmarks/mountaincar_vs_sb3.py --seeds 0 1 2
+
+SB3 runs with rl-baselines3-zoo's tuned MountainCar-v0 settings; the course runs its
+shipped preset (``course_utils.train``). Both: the same training seeds, one torch
+thread, 120k steps, a greedy evaluation of 20 episodes (seeds 10_000+) every 5k
+steps. Wall times count training only (evaluation time is measured and removed). The
+final score is over 100 greedy episodes on unseen seeds 1_000_000+, for the network at
+the end of training and for the best-evaluated one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from course_utils.checkpoints import package_versions
+from course_utils.dqn import train_dqn
+from course_utils.envs import make_env
+from course_utils.evaluation import evaluate
+from course_utils.policies import QPolicy
+from course_utils.seeding import set_seed
+from course_utils.train import TEST_SEED, dqn_preset
+
+ENV_ID, SOLVED = "MountainCar-v0", -110.0
+EVAL_EVERY, EVAL_EPISODES, EVAL_SEED = 5_000, 20, 10_000
+ZOO = dict(  # rl-baselines3-zoo hyperparams/dqn.yml, MountainCar-v0
+    learning_rate=4e-3,
+    batch_size=128,
+    buffer_size=10_000,
+    learning_starts=1_000,
+    gamma=0.98,
+    target_update_interval=600,
+    train_freq=16,
+    gradient_steps=8,
+    exploration_fraction=0.2,
+    exploration_final_eps=0.07,
+    policy_kwargs=dict(net_arch=[256, 256]),
+)
+
+
+def test_scores(policy) -> np.ndarray:
+    return evaluate(policy, make_env(ENV_ID), n_episodes=100, seed=TEST_SEED)
+
+
+def run_course(seed: int, steps: int) -> dict:
+    _, _, cfg, _, _ = dqn_preset("mountaincar")
+    cfg = replace(
+        cfg,
+        total_steps=steps,
+        eval_every=EVAL_EVERY,
+        eval_episodes=EVAL_EPISODES,
+        eval_seed=EVAL_SEED,
+        solved_at=SOLVED,
+    )
+    result = train_dqn(
+        make_env(ENV_ID),
+        cfg,
+        rng=set_seed(seed),
+        seed=seed,
+        eval_env=make_env(ENV_ID),
+        progress=False,
+    )
+    return {
+        "train_s": result.wall_time_s - result.eval_time_s,
+        "solved": result.first_solved,
+        "final": test_scores(QPolicy(result.last_q_net)),
+        "best": test_scores(QPolicy(result.q_net)),
+    }
+
+
+def run_sb3(seed: int, steps: int) -> dict:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    def greedy(model):
+        return lambda obs: int(model.predict(obs, deterministic=True)[0])
+
+    class Evaluations(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.eval_env, self.eval_s, self.start = make_env(ENV_ID), 0.0, None
+            self.solved, self.best, self.best_state = None, -np.inf, None
+
+        def _on_training_start(self) -> None:
+            self.start = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps % EVAL_EVERY == 0:
+                t0 = time.perf_counter()
+                mean = evaluate(
+                    greedy(self.model),
+                    self.eval_env,
+                    n_episodes=EVAL_EPISODES,
+                    seed=EVAL_SEED,
+                ).mean()
+                self.eval_s += time.perf_counter() - t0
+                if mean >= SOLVED and self.solved is None:
+                    elapsed = time.perf_counter() - self.start - self.eval_s
+                    self.solved = (self.num_timesteps, elapsed)
+                if mean > self.best:
+                    self.best = mean
+                    self.best_state = copy.deepcopy(self.model.policy.state_dict())
+            return True
+
+    set_seed(seed)
+    model = DQN(
+        "MlpPolicy", make_env(ENV_ID), seed=seed, device="cpu", verbose=0, **ZOO
+    )
+    callback = Evaluations()
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps, callback=callback)
+    train_s = time.perf_counter() - start - callback.eval_s
+    final = test_scores(greedy(model))
+    model.policy.load_state_dict(callback.best_state)
+    return {
+        "train_s": train_s,
+        "solved": callback.solved,
+        "final": final,
+        "best": test_scores(greedy(model)),
+    }
+
+
+def row(name: str, seed: int, r: dict) -> str:
+    solved = (
+        f"{r['solved'][1]:7.0f} s {r['solved'][0]:>8,d}"
+        if r["solved"]
+        else "    never         -"
+    )
+    return (
+        f"| {name:6s} | {seed:4d} | {r['train_s']:7.0f} s | {solved} | "
+        f"{r['final'].mean():7.1f} ± {r['final'].std():4.1f} | "
+        f"{r['best'].mean():7.1f} ± {r['best'].std():4.1f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=120_000)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    versions = package_versions()
+    import stable_baselines3
+
+    versions["stable-baselines3"] = stable_baselines3.__version__
+    print(
+        f"{date.today()} · {platform.processor() or platform.machine()} · "
+        f"{torch.get_num_threads()} torch thread · "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+    )
+    print(
+        "| agent  | seed | train time | first solved (time, steps) | "
+        "final greedy (100 ep.) | best-evaluated (100 ep.) |"
+    )
+    print("|---|---|---|---|---|---|")
+    results = []
+    for seed in args.seeds:
+        for name, fn in (("course", run_course), ("SB3", run_sb3)):
+            r = fn(seed, args.steps)
+            print(row(name, seed, r), flush=True)
+            results.append(
+                {
+                    "agent": name,
+                    "seed": seed,
+                    "train_s": r["train_s"],
+                    "solved": r["solved"],
+                    "final_mean": r["final"].mean(),
+                    "final_std": r["final"].std(),
+                    "best_mean": r["best"].mean(),
+                    "best_std": r["best"].std(),
+                }
+            )
+    for name in ("course", "SB3"):
+        mine = [r for r in results if r["agent"] == name]
+        times = [r["solved"][1] for r in mine if r["solved"]]
+        print(
+            f"{name}: solved {len(times)}/{len(mine)} seeds; median time to solved "
+            f"{np.median(times) if times else float('nan'):.0f} s; best-evaluated "
+            f"networks ≥ −110 on the test: "
+            f"{sum(r['best_mean'] >= SOLVED for r in mine)}/{len(mine)}"
+        )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"date": str(date.today()), "versions": versions, "results": results},
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

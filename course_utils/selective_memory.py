@@ -1,0 +1,318 @@
+"""FitML's "Selective Memory" for continuous control, plus our measured improvements.
+
+The published method (all improvement flags off): keep a step in a small memory with
+a probability that grows with how much its discounted return-to-go beats the
+memory's average, then fit an actor (obs -> action) and a critic (obs, action ->
+return) to that memory by plain supervised regression.
+
+Taught in: 05_selective_memory_bipedalwalker.ipynb
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from course_utils.networks import MLPActor, mlp
+
+
+def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted return from every step: ``R_t = r_t + gamma * R_{t+1}``.
+
+    Args:
+        rewards: ``(T,)`` rewards of one episode.
+        gamma: discount factor (the original uses 0.95).
+
+    Returns:
+        ``(T,) float64`` returns-to-go.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    out = np.zeros_like(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * running
+        out[t] = running
+    return out
+
+
+def keep_probability(returns: np.ndarray, avg: float) -> np.ndarray:
+    """FitML's keep rule: ``0.1 + 0.9 tanh(R - avg)`` above avg, else
+    ``0.1 + 0.1 tanh(R - avg)``.
+
+    Args:
+        returns: ``(T,)`` returns-to-go; ``avg``: mean return stored in memory.
+
+    Returns:
+        ``(T,) float64`` probabilities in ``(0, 1)``.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    d = np.asarray(returns, dtype=np.float64) - avg
+    return np.where(d > 0, 0.1 + 0.9 * np.tanh(d), 0.1 + 0.1 * np.tanh(d))
+
+
+class SelectiveMemory:
+    """A capped memory of ``(obs, action, ret)`` rows; the oldest rows are dropped.
+
+    Preallocated arrays with a ring index ``pos`` and a ``full`` flag.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}.")
+        self.capacity = int(capacity)
+        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.action = np.zeros((capacity, act_dim), dtype=np.float32)
+        self.ret = np.zeros(capacity, dtype=np.float32)
+        self.pos, self.full = 0, False
+
+    def __len__(self) -> int:
+        return self.capacity if self.full else self.pos
+
+    def add(self, obs: np.ndarray, action: np.ndarray, ret: np.ndarray) -> None:
+        """Append rows ``obs (n, obs_dim)``, ``action (n, act_dim)``, ``ret (n,)``."""
+        for o, a, r in zip(obs, action, ret, strict=True):
+            self.obs[self.pos], self.action[self.pos], self.ret[self.pos] = o, a, r
+            self.pos = (self.pos + 1) % self.capacity
+            self.full = self.full or self.pos == 0
+
+    def mean_return(self) -> float:
+        """Mean stored return (0 for an empty memory: our choice)."""
+        return float(self.ret[: len(self)].mean()) if len(self) else 0.0
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored rows ``obs (n, obs_dim)``, ``action (n, act_dim)``, ``ret (n,)``."""
+        n = len(self)
+        return self.obs[:n], self.action[:n], self.ret[:n]
+
+
+def make_critic(obs_dim: int, act_dim: int, hidden: tuple[int, int]) -> nn.Module:
+    """Reward predictor ``Q(cat(obs, action)) -> (batch, 1)``: ReLU then tanh layer."""
+    return mlp((obs_dim + act_dim, *hidden, 1), ("relu", "tanh"))
+
+
+def select_action(
+    actor_action: np.ndarray, candidates: np.ndarray, q_values: np.ndarray
+) -> np.ndarray:
+    """Keep the actor's action unless the critic rates a candidate strictly higher.
+
+    Args:
+        actor_action: ``(act_dim,)``; candidates: ``(n, act_dim)``.
+        q_values: ``(n + 1,)`` critic scores, ``q_values[0]`` for the actor's action.
+
+    Returns:
+        ``(act_dim,)`` the chosen action.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    best = int(np.argmax(q_values[1:]))
+    return candidates[best] if q_values[1 + best] > q_values[0] else actor_action
+
+
+@torch.no_grad()
+def choose_action(
+    obs: np.ndarray,
+    actor: nn.Module,
+    critic: nn.Module,
+    *,
+    rng: np.random.Generator,
+    random_prob: float,
+    n_candidates: int,
+    noise: float = 0.0,
+) -> np.ndarray:
+    """FitML's acting rule for one observation ``(obs_dim,)`` -> ``(act_dim,)``.
+
+    With probability ``random_prob`` a uniform random action; else the actor's
+    action against ``n_candidates`` random ones, scored by the critic in one batched
+    forward pass. ``noise > 0`` (ours) adds Gaussian noise to the chosen action.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    act_dim = actor.act_dim
+    if rng.random() < random_prob:
+        return rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
+    obs_t = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
+    action = actor(obs_t)[0].numpy()
+    if n_candidates > 0:
+        candidates = rng.uniform(-1.0, 1.0, (n_candidates, act_dim)).astype(np.float32)
+        acts = torch.from_numpy(np.vstack([action[None], candidates]))
+        q = critic(torch.cat([obs_t.expand(len(acts), -1), acts], dim=1))[:, 0]
+        action = select_action(action, candidates, q.numpy())
+    if noise > 0:
+        action = np.clip(action + noise * rng.standard_normal(act_dim), -1.0, 1.0)
+    return np.asarray(action, dtype=np.float32)
+
+
+def fit(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    *,
+    batch_size: int,
+    epochs: int,
+    rng: np.random.Generator,
+    max_updates: int | None = None,
+) -> float:
+    """Keras-style ``fit``: MSE over shuffled minibatches for ``epochs`` passes.
+
+    Args:
+        inputs: ``(n, in_dim) float32``; targets: ``(n, out_dim) float32``.
+        max_updates: optional cap on gradient steps (ours, for large memories).
+
+    Returns:
+        mean loss of the last pass.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    x, y = torch.as_tensor(inputs), torch.as_tensor(targets)
+    losses: list[float] = []
+    updates = 0
+    for _ in range(epochs):
+        losses = []
+        for idx in np.array_split(rng.permutation(len(x)), max(1, len(x) // batch_size)):
+            loss = nn.functional.mse_loss(net(x[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            updates += 1
+            if max_updates is not None and updates >= max_updates:
+                return float(np.mean(losses))
+    return float(np.mean(losses)) if losses else 0.0
+
+
+@dataclass
+class SMConfig:
+    """Every knob of Selective Memory. Defaults = FitML's published settings."""
+
+    episodes: int = 300  # games played
+    max_seconds: float | None = None  # optional wall-time cap on training
+    gamma: float = 0.95  # discount of the return-to-go
+    memory_size: int = 2000  # rows kept, oldest dropped
+    random_games: int = 10  # first games play uniform random actions
+    random_prob: float = 0.15  # random-action chance, decays linearly ...
+    random_decay_games: int = 6000  # ... to 0 at this game
+    n_candidates: int = 9  # random actions the critic compares with the actor's
+    fit_every: int = 10  # fit both networks every this many games
+    batch_size: int = 32
+    epochs: int = 8
+    lr: float = 3e-3  # Adam, both networks
+    actor_hidden: tuple[int, int] = (1024, 512)
+    critic_hidden: tuple[int, int] = (1024, 256)
+    keep_rule: str = "selective"  # "selective" | "all" | "top_k" (ablation)
+    top_k: float = 0.2  # "top_k": keep R above the memory's (1 - top_k) quantile
+    # --- our improvements (all off = the published method) ---
+    noise: float = 0.0  # Gaussian noise on every action (set random_prob=0 with it)
+    scale_by_std: bool = False  # keep rule on (R - avg) / std of memory returns
+    max_updates: int | None = None  # cap gradient steps per fit (large memories)
+    extra: dict = field(default_factory=dict)  # free-form notes for the metadata
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SMResult:
+    """What :func:`train_selective_memory` hands back."""
+
+    actor: MLPActor
+    critic: nn.Module
+    memory: SelectiveMemory
+    episode_returns: list[float]
+    episode_steps: list[int]
+    steps: int
+    wall_time_s: float
+
+
+def keep_mask(
+    returns: np.ndarray, memory: SelectiveMemory, cfg: SMConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Which steps of one episode enter the memory: ``(T,) bool``."""
+    if cfg.keep_rule == "all":
+        return np.ones(len(returns), dtype=bool)
+    stored = memory.arrays()[2]
+    if cfg.keep_rule == "top_k":
+        return (
+            returns >= np.quantile(stored, 1 - cfg.top_k) if len(stored) else
+            np.ones(len(returns), dtype=bool)
+        )
+    avg = memory.mean_return()
+    if cfg.scale_by_std and len(stored) > 1:
+        scale = float(stored.std()) + 1e-6
+        p = keep_probability(returns / scale, avg / scale)
+    else:
+        p = keep_probability(returns, avg)
+    return rng.random(len(returns)) < p
+
+
+def train_selective_memory(
+    env: gym.Env,
+    cfg: SMConfig,
+    *,
+    rng: np.random.Generator,
+    seed: int,
+    progress: bool = True,
+    on_fit: object = None,
+) -> SMResult:
+    """Play ``cfg.episodes`` games with FitML's acting rule, fill the selective memory,
+    and fit both networks every ``cfg.fit_every`` games.
+
+    ``on_fit(game, returns)`` (optional) is called after each fit.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    from tqdm.auto import tqdm
+
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    actor = MLPActor(obs_dim, act_dim, hidden=cfg.actor_hidden)
+    critic = make_critic(obs_dim, act_dim, cfg.critic_hidden)
+    actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr)
+    memory = SelectiveMemory(cfg.memory_size, obs_dim, act_dim)
+    returns, lengths, steps, start = [], [], 0, time.perf_counter()
+    bar = tqdm(range(cfg.episodes), disable=not progress, mininterval=1)
+    for game in bar:
+        random_prob = (
+            1.0 if game < cfg.random_games
+            else max(0.0, cfg.random_prob * (1 - game / cfg.random_decay_games))
+        )
+        obs, _ = env.reset(seed=seed if game == 0 else None)
+        ep_obs, ep_act, ep_rew, done = [], [], [], False
+        while not done:
+            action = choose_action(
+                obs, actor, critic, rng=rng, random_prob=random_prob,
+                n_candidates=cfg.n_candidates, noise=cfg.noise,
+            )
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)
+            obs, done = next_obs, terminated or truncated
+        rtg = return_to_go(np.array(ep_rew), cfg.gamma)
+        keep = keep_mask(rtg, memory, cfg, rng)
+        memory.add(np.array(ep_obs)[keep], np.array(ep_act)[keep], rtg[keep])
+        returns.append(float(np.sum(ep_rew)))
+        lengths.append(len(ep_rew))
+        steps += len(ep_rew)
+        if (game + 1) % cfg.fit_every == 0 and len(memory) >= cfg.batch_size:
+            m_obs, m_act, m_ret = memory.arrays()
+            kw = dict(batch_size=cfg.batch_size, epochs=cfg.epochs, rng=rng,
+                      max_updates=cfg.max_updates)
+            fit(critic, critic_opt, np.hstack([m_obs, m_act]), m_ret[:, None], **kw)
+            fit(actor, actor_opt, m_obs, m_act, **kw)
+            if on_fit is not None:
+                on_fit(game + 1, returns)
+        bar.set_postfix(ret=f"{np.mean(returns[-10:]):.0f}", refresh=False)
+        if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
+            break
+    actor.eval()
+    return SMResult(actor, critic, memory, returns, lengths, steps,
+                    time.perf_counter() - start)

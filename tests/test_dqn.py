@@ -1,0 +1,223 @@
+"""course_utils.dqn, its exercise checks, and the trainer's command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils import dqn
+from course_utils.buffers import Batch
+from course_utils.checks import dqn as checks
+from course_utils.envs import make_env
+from course_utils.seeding import set_seed
+from course_utils.train import main as train_main
+
+
+class FixedQ(nn.Module):
+    """A fake network that returns fixed Q-values for every observation."""
+
+    def __init__(self, q_values: list[float]) -> None:
+        super().__init__()
+        self.q = torch.tensor(q_values)
+        self.n_actions = len(q_values)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.q.expand(obs.shape[0], -1)
+
+
+def test_td_target_hand_computed_terminated_and_truncated():
+    reward = torch.tensor([-1.0, -1.0, -1.0])
+    next_q = torch.tensor([[-5.0, -3.0, -4.0]] * 3)
+    # row 0: ordinary step; row 1: reached the flag (terminated);
+    # row 2: cut by the time limit -> stored with terminated = 0, so it bootstraps.
+    terminated = torch.tensor([0.0, 1.0, 0.0])
+    target = dqn.td_target(reward, next_q, terminated, 0.5)
+    assert target.tolist() == [-1 + 0.5 * -3.0, -1.0, -1 + 0.5 * -3.0]
+
+
+def test_double_dqn_target_lets_online_net_choose_and_target_net_score():
+    online = torch.tensor([[1.0, 5.0, 2.0]])  # online net prefers action 1
+    target = torch.tensor([[10.0, -2.0, 7.0]])  # target net would prefer action 0
+    out = dqn.double_dqn_target(
+        torch.tensor([0.0]), online, target, torch.tensor([0.0]), 1.0
+    )
+    assert out.tolist() == [-2.0]
+    plain = dqn.td_target(torch.tensor([0.0]), target, torch.tensor([0.0]), 1.0)
+    assert plain.tolist() == [10.0]
+    done = dqn.double_dqn_target(
+        torch.tensor([3.0]), online, target, torch.tensor([1.0]), 1.0
+    )
+    assert done.tolist() == [3.0]
+
+
+def _batch() -> Batch:
+    return Batch(
+        obs=torch.zeros(2, 2),
+        action=torch.tensor([0, 2]),
+        reward=torch.tensor([1.0, -1.0]),
+        next_obs=torch.zeros(2, 2),
+        terminated=torch.tensor([0.0, 1.0]),
+    )
+
+
+def test_dqn_loss_hand_computed_for_mse_and_huber():
+    q_net, target_net = FixedQ([0.0, 0.0, 0.0]), FixedQ([2.0, 4.0, 3.0])
+    # targets: 1 + 0.5 * 4 = 3 (bootstraps), -1 (terminal); Q(s, a) = 0 for both
+    mse = dqn.dqn_loss(q_net, target_net, _batch(), gamma=0.5, double=False, loss="mse")
+    assert mse.item() == pytest.approx((9 + 1) / 2)
+    huber = dqn.dqn_loss(q_net, target_net, _batch(), gamma=0.5, double=False)
+    assert huber.item() == pytest.approx(((3 - 0.5) + 0.5) / 2)
+    with pytest.raises(ValueError, match="huber"):
+        dqn.dqn_loss(q_net, target_net, _batch(), gamma=0.5, loss="l1")
+
+
+def test_soft_and_hard_updates():
+    source, target = nn.Linear(3, 2), nn.Linear(3, 2)
+    before = target.weight.detach().clone()
+    dqn.soft_update(target, source, 0.1)
+    expected = 0.1 * source.weight.detach() + 0.9 * before
+    assert torch.allclose(target.weight, expected)
+    dqn.soft_update(target, source, 1.0)
+    assert torch.equal(target.weight, source.weight)
+    assert torch.equal(target.bias, source.bias)
+    with pytest.raises(ValueError, match="tau"):
+        dqn.soft_update(target, source, 0.0)
+
+
+def test_exploration_duration():
+    rng = np.random.default_rng(0)
+    assert {dqn.exploration_duration(0.0, rng) for _ in range(20)} == {1}
+    held = [dqn.exploration_duration(1.5, rng) for _ in range(2000)]
+    assert min(held) == 1 and max(held) > 20  # heavy tail
+    assert (
+        max(dqn.exploration_duration(1.01, rng, max_steps=7) for _ in range(200)) <= 7
+    )
+    with pytest.raises(ValueError, match="repeat_mu"):
+        dqn.exploration_duration(0.5, rng)
+
+
+def test_train_dqn_runs_learns_and_keeps_the_best_network():
+    torch.set_num_threads(1)
+    cfg = dqn.DQNConfig(
+        total_steps=600,
+        learning_starts=100,
+        batch_size=32,
+        buffer_size=1000,
+        eval_every=300,
+        eval_episodes=1,
+        hidden=(16, 16),
+        target_update_interval=50,
+    )
+    env, eval_env = make_env("MountainCar-v0"), make_env("MountainCar-v0")
+    result = dqn.train_dqn(
+        env, cfg, rng=set_seed(0), seed=0, eval_env=eval_env, progress=False
+    )
+    assert result.steps == 600
+    assert len(result.losses) == (600 - 100) // cfg.train_freq
+    assert [s for s, _, _ in result.evals] == [300, 600]
+    assert len(result.episode_returns) == 3  # 200-step truncations
+    assert 0 < result.eval_time_s < result.wall_time_s
+    assert result.q_net is not result.last_q_net
+
+
+def test_train_dqn_is_deterministic_for_a_seed():
+    cfg = dqn.DQNConfig(
+        total_steps=300,
+        learning_starts=50,
+        batch_size=16,
+        buffer_size=500,
+        eval_every=0,
+        hidden=(8,),
+    )
+
+    def weights() -> torch.Tensor:
+        result = dqn.train_dqn(
+            make_env("MountainCar-v0"), cfg, rng=set_seed(3), seed=3, progress=False
+        )
+        return torch.cat([p.flatten() for p in result.q_net.parameters()])
+
+    assert torch.equal(weights(), weights())
+
+
+def test_make_q_network_normalises_and_refuses_unbounded_spaces():
+    cfg = dqn.DQNConfig(hidden=(8,))
+    net = dqn.make_q_network(make_env("MountainCar-v0"), cfg)
+    assert net.normalize is not None and net.n_actions == 3
+    with pytest.raises(ValueError, match="finite"):
+        dqn.make_q_network(make_env("CartPole-v1"), cfg)
+
+
+# --- exercise checks: pass the reference, fail plausible wrong answers ---------------
+
+
+def test_check_td_target():
+    assert checks.check_td_target(dqn.td_target) is dqn.td_target
+    with pytest.raises(AssertionError, match="Exercise 1"):
+        checks.check_td_target(
+            lambda r, q, t, g: r + g * q.max(dim=1).values
+        )  # no mask
+    with pytest.raises(AssertionError):
+        checks.check_td_target(lambda r, q, t, g: r + g * (1 - t) * q.mean(dim=1))
+
+
+def test_check_storage_flag():
+    assert checks.check_storage_flag(checks.reference_storage_flag)
+    with pytest.raises(AssertionError, match="truncation"):
+        checks.check_storage_flag(lambda terminated, truncated: terminated or truncated)
+
+
+def test_check_soft_update():
+    assert checks.check_soft_update(dqn.soft_update) is dqn.soft_update
+
+    def reversed_tau(target, source, tau):
+        with torch.no_grad():
+            for t, s in zip(target.parameters(), source.parameters(), strict=True):
+                t.mul_(tau).add_(s, alpha=1 - tau)
+
+    with pytest.raises(AssertionError, match="Exercise 3"):
+        checks.check_soft_update(reversed_tau)
+
+
+def test_check_should_sync_catches_the_precedence_bug():
+    assert checks.check_should_sync(checks.reference_should_sync)
+    with pytest.raises(AssertionError, match="precedence"):
+        checks.check_should_sync(lambda step, interval: step % 1 / (1 / interval) == 0)
+
+
+def test_checks_fall_back_to_the_reference_when_not_done(capsys):
+    def stub(*args):
+        raise NotImplementedError("Exercise 1: the TD target")
+
+    assert checks.check_td_target(stub) is dqn.td_target
+    assert checks.check_soft_update(stub) is dqn.soft_update
+    assert "not done yet" in capsys.readouterr().out
+
+
+# --- the trainer's command line ---------------------------------------------------
+
+
+def test_train_cli_writes_a_checkpoint_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "agent.pt"
+    args = [
+        "mountaincar",
+        "--steps",
+        "400",
+        "--test-episodes",
+        "2",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert train_main(args) == 0
+    assert out.is_file() and (tmp_path / "agent.pt.json").is_file()
+    before = out.read_bytes()
+    assert train_main(args) == 2
+    assert "left untouched" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_train_cli_rejects_unknown_agents():
+    with pytest.raises(SystemExit):
+        train_main(["pong"])

@@ -1,0 +1,140 @@
+"""Selective Memory: return-to-go, keep rule, memory cap, acting rule, checks."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils import selective_memory as sm
+from course_utils.checks import selective_memory as checks
+from course_utils.envs import make_env
+from course_utils.networks import MLPActor
+
+
+def test_return_to_go_hand_computed():
+    out = sm.return_to_go(np.array([1.0, 0.0, -2.0, 4.0]), 0.5)
+    # R3 = 4, R2 = -2 + 2 = 0, R1 = 0 + 0 = 0, R0 = 1 + 0 = 1
+    np.testing.assert_allclose(out, [1.0, 0.0, 0.0, 4.0])
+    np.testing.assert_allclose(
+        sm.return_to_go(np.array([1.0, 1.0, 1.0]), 0.95), [2.8525, 1.95, 1.0]
+    )
+    assert sm.return_to_go(np.array([]), 0.9).shape == (0,)
+
+
+def test_keep_probability_at_chosen_points():
+    p = sm.keep_probability(np.array([0.0, 1.0, 2.0, 100.0, -1.0, -100.0]), 0.0)
+    np.testing.assert_allclose(
+        p,
+        [0.1, 0.1 + 0.9 * np.tanh(1), 0.1 + 0.9 * np.tanh(2), 1.0,
+         0.1 - 0.1 * np.tanh(1), 0.0],
+        atol=1e-12,
+    )
+    assert sm.keep_probability(np.array([6.0]), 5.0)[0] == pytest.approx(0.78541,
+                                                                        abs=1e-5)
+
+
+def test_memory_cap_keeps_the_newest():
+    memory = sm.SelectiveMemory(3, obs_dim=2, act_dim=1)
+    assert len(memory) == 0 and memory.mean_return() == 0.0
+    for i in range(5):
+        memory.add(np.full((1, 2), i), np.full((1, 1), i), np.array([float(i)]))
+    obs, action, ret = memory.arrays()
+    assert len(memory) == 3 and obs.dtype == np.float32
+    assert sorted(ret.tolist()) == [2.0, 3.0, 4.0]
+    assert memory.mean_return() == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        sm.SelectiveMemory(0, 2, 1)
+
+
+class FakeCritic(nn.Module):
+    """Scores an (obs, action) row by its first action number."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 2:3]
+
+
+class ZeroActor(nn.Module):
+    act_dim = 2
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(obs), 2)
+
+
+def test_acting_rule_picks_the_critics_best_candidate():
+    rng = np.random.default_rng(0)
+    obs = np.zeros(2, dtype=np.float32)
+    action = sm.choose_action(obs, ZeroActor(), FakeCritic(), rng=rng,
+                              random_prob=0.0, n_candidates=9)
+    expected_rng = np.random.default_rng(0)
+    expected_rng.random()
+    candidates = expected_rng.uniform(-1, 1, (9, 2))
+    best = candidates[np.argmax(candidates[:, 0])]
+    np.testing.assert_allclose(action, best, rtol=1e-6)
+    # Without candidates, the actor's action; with random_prob=1, uniform random.
+    out = sm.choose_action(obs, ZeroActor(), FakeCritic(), rng=rng,
+                           random_prob=0.0, n_candidates=0)
+    np.testing.assert_array_equal(out, [0.0, 0.0])
+
+
+def test_select_action_keeps_the_actor_on_ties():
+    a, cands = np.array([0.0]), np.array([[1.0], [2.0]])
+    assert sm.select_action(a, cands, np.array([1.0, 1.0, 0.5]))[0] == 0.0
+    assert sm.select_action(a, cands, np.array([1.0, 0.5, 1.5]))[0] == 2.0
+
+
+def test_keep_mask_rules():
+    rng = np.random.default_rng(0)
+    memory = sm.SelectiveMemory(10, 1, 1)
+    memory.add(np.zeros((4, 1)), np.zeros((4, 1)), np.array([0.0, 1.0, 2.0, 3.0]))
+    returns = np.array([-5.0, 10.0])
+    assert sm.keep_mask(returns, memory, sm.SMConfig(keep_rule="all"), rng).all()
+    top = sm.keep_mask(returns, memory, sm.SMConfig(keep_rule="top_k"), rng)
+    assert top.tolist() == [False, True]
+
+
+def test_fit_reduces_the_loss():
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    net = nn.Linear(3, 1)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [2.0], [-1.0]])).astype(np.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    first = sm.fit(net, opt, x, y, batch_size=16, epochs=1, rng=rng)
+    last = sm.fit(net, opt, x, y, batch_size=16, epochs=20, rng=rng)
+    assert last < first
+
+
+def test_train_runs_a_few_games():
+    torch.set_num_threads(1)
+    env = make_env("BipedalWalker-v3")
+    cfg = sm.SMConfig(episodes=3, fit_every=2, random_games=1, epochs=1,
+                      actor_hidden=(16, 16), critic_hidden=(16, 16))
+    result = sm.train_selective_memory(env, cfg, rng=np.random.default_rng(0),
+                                       seed=0, progress=False)
+    assert isinstance(result.actor, MLPActor) and len(result.episode_returns) == 3
+    assert result.steps == sum(result.episode_steps) > 0
+    assert 0 < len(result.memory) <= cfg.memory_size
+
+
+def test_checks_pass_references_and_fail_wrong_answers(capsys):
+    assert checks.check_return_to_go(sm.return_to_go) is sm.return_to_go
+    assert checks.check_keep_probability(sm.keep_probability) is sm.keep_probability
+    assert checks.check_select_action(sm.select_action) is sm.select_action
+    with pytest.raises(AssertionError, match="Exercise 1"):  # forward, not backward
+        checks.check_return_to_go(
+            lambda r, g: np.array([sum(r[: t + 1]) for t in range(len(r))])
+        )
+    with pytest.raises(AssertionError, match="Exercise 2"):  # one branch for both
+        checks.check_keep_probability(lambda r, avg: 0.1 + 0.9 * np.tanh(r - avg))
+    with pytest.raises(AssertionError, match="Exercise 3"):  # always the best candidate
+        checks.check_select_action(lambda a, c, q: c[int(np.argmax(q[1:]))])
+
+
+def test_checks_return_the_reference_for_stubs(capsys):
+    def stub(*args):
+        raise NotImplementedError("Exercise: ...")
+
+    assert checks.check_return_to_go(stub) is sm.return_to_go
+    assert checks.check_keep_probability(stub) is sm.keep_probability
+    assert checks.check_select_action(stub) is sm.select_action
+    assert "not done yet" in capsys.readouterr().out
