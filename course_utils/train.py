@@ -2,6 +2,7 @@
 
     python -m course_utils.train mountaincar [--seed S] [--steps N] [--out PATH]
     python -m course_utils.train spaceinvaders [--seed S] [--steps N] [--out PATH]
+    python -m course_utils.train bipedalwalker [--seed S] [--episodes N] [--out PATH]
 
 Training uses seed S; model selection evaluates on seeds 10_000+; the final score
 written to the metadata comes from ``--test-episodes`` episodes on seeds 1_000_000+,
@@ -23,8 +24,9 @@ from course_utils.checkpoints import package_versions, save_checkpoint
 from course_utils.dqn import DQNConfig, train_dqn
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
-from course_utils.policies import QPolicy
+from course_utils.policies import ActorPolicy, QPolicy
 from course_utils.seeding import set_seed
+from course_utils.selective_memory import SMConfig, train_selective_memory
 
 TEST_SEED = 1_000_000
 
@@ -34,7 +36,7 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
         "MountainCar-v0",
         {},
         DQNConfig(
-            total_steps=120_000,
+            total_steps=150_000,
             lr=4e-3,
             batch_size=128,
             buffer_size=10_000,
@@ -49,7 +51,7 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
             exploration_fraction=0.2,
             repeat_mu=0.0,
             hidden=(256, 256),
-            double=False,
+            double=True,
             dueling=False,
             loss="huber",
             max_grad_norm=10.0,
@@ -92,6 +94,17 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
         ),
         0.05,
         "data/checkpoints/spaceinvaders_ram_dqn.pt",
+    ),
+}
+
+
+# Selective Memory (notebook 05): FitML's method with the improvements our
+# measurements kept (see the notebook's "Improvements" section).
+SM_PRESETS: dict[str, tuple[str, SMConfig, str]] = {
+    "bipedalwalker": (
+        "BipedalWalker-v3",
+        SMConfig(episodes=1500),
+        "data/checkpoints/bipedalwalker_selective_memory.pt",
     ),
 }
 
@@ -185,13 +198,110 @@ def run_dqn(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_selective_memory(args: argparse.Namespace) -> int:
+    env_id, cfg, default_out = SM_PRESETS[args.agent]
+    out = Path(args.out or default_out)
+    if out.exists() and not args.overwrite:
+        print(
+            f"error: {out} exists and was left untouched; pass --overwrite to replace "
+            "it or --out to write elsewhere.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.episodes is not None:
+        cfg = replace(cfg, episodes=args.episodes)
+    if args.max_minutes is not None:
+        cfg = replace(cfg, max_seconds=60.0 * args.max_minutes)
+    torch.set_num_threads(1)  # small networks train faster on one thread
+    rng = set_seed(args.seed)
+    env = make_env(env_id)
+    print(
+        f"Training Selective Memory on {env_id} for {cfg.episodes} episodes, "
+        f"seed {args.seed}",
+        flush=True,
+    )
+
+    def on_fit(game: int, returns: list[float]) -> None:
+        if game % 50 == 0:
+            recent = sum(returns[-50:]) / len(returns[-50:])
+            print(f"episode {game}: mean of last 50 returns {recent:.1f}", flush=True)
+
+    result = train_selective_memory(
+        env,
+        cfg,
+        rng=rng,
+        seed=args.seed,
+        progress=not args.quiet,
+        on_fit=on_fit,
+        eval_env=make_env(env_id),
+    )
+    # Model selection (ours): the best actor of the periodic evaluations on seeds
+    # 10_000+, if any; the test below uses seeds neither training nor selection saw.
+    actor = result.best_actor if result.best_actor is not None else result.actor
+    print(
+        f"Trained {len(result.episode_returns)} episodes ({result.steps} steps) in "
+        f"{result.wall_time_s:.0f} s; testing on {args.test_episodes} episodes "
+        f"(seeds {TEST_SEED}+)",
+        flush=True,
+    )
+    start = time.perf_counter()
+    scores = evaluate(
+        ActorPolicy(actor),
+        make_env(env_id),
+        n_episodes=args.test_episodes,
+        seed=TEST_SEED,
+    )
+    metadata = {
+        "agent": args.agent,
+        "algorithm": "Selective Memory (FitML) with our improvements",
+        "env_id": env_id,
+        "env_kwargs": {},
+        "policy": {"kind": "actor", "eval_epsilon": 0.0},
+        "train_command": "python -m course_utils.train " + shlex.join(sys.argv[1:]),
+        "seed": args.seed,
+        "train_episodes": len(result.episode_returns),
+        "train_steps": result.steps,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "config": cfg.to_dict(),
+        "selected": "best periodic evaluation"
+        if result.best_actor is not None
+        else "last actor",
+        "evaluation": {
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+            "min": float(scores.min()),
+            "max": float(scores.max()),
+            "episodes": args.test_episodes,
+            "seeds": f"{TEST_SEED}..{TEST_SEED + args.test_episodes - 1}",
+            "returns": [round(float(r), 2) for r in scores],
+            "seconds": round(time.perf_counter() - start, 1),
+        },
+        "history": {
+            "episode_returns": [round(r, 2) for r in result.episode_returns],
+            "episode_steps": result.episode_steps,
+            "evals": [[g, round(m, 2)] for g, m in result.evals],
+        },
+        "versions": package_versions(),
+    }
+    save_checkpoint(out, actor, metadata=metadata, overwrite=args.overwrite)
+    print(
+        f"Test score {scores.mean():.2f} ± {scores.std():.2f} over "
+        f"{args.test_episodes} episodes. Wrote {out} and {out}.json"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.train", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("agent", choices=sorted(PRESETS))
+    parser.add_argument("agent", choices=sorted([*PRESETS, *SM_PRESETS]))
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--steps", type=int, help="environment steps (default: preset)")
+    parser.add_argument("--episodes", type=int, help="bipedalwalker: training episodes")
+    parser.add_argument(
+        "--max-minutes", type=float, help="bipedalwalker: stop training after this"
+    )
     parser.add_argument("--out", help="checkpoint path (default: the shipped one)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing checkpoint"
@@ -199,11 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--test-episodes",
         type=int,
-        default=100,
-        help="final evaluation episodes on unseen seeds",
+        default=None,
+        help="final evaluation episodes on unseen seeds (default 100; 20 for "
+        "bipedalwalker)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.agent in SM_PRESETS:
+        if args.test_episodes is None:
+            args.test_episodes = 20
+        return run_selective_memory(args)
+    if args.test_episodes is None:
+        args.test_episodes = 100
     return run_dqn(args)
 
 
