@@ -2,7 +2,6 @@
 
 import os
 import re
-import shlex
 from pathlib import Path
 
 import nbformat
@@ -137,17 +136,15 @@ def test_notebook_kernel_is_python3(path):
 def test_ci_script_runs_make_test_and_fails_when_it_fails():
     script = ROOT / ".ci" / "run"
     assert os.access(script, os.X_OK), ".ci/run must be executable"
-    commands = [
-        shlex.split(line)
+    lines = [
+        line.strip()
         for line in script.read_text().splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    assert commands[0][0] == "set" and "-e" in "".join(commands[0][1:]), (
+    assert lines[0].startswith("set -") and "e" in lines[0].split()[1], (
         ".ci/run must start with `set -e...` so that a failing step fails CI"
     )
-    assert any(cmd[-2:] == ["make", "test"] for cmd in commands), (
-        ".ci/run must call `make test`"
-    )
+    assert "make test" in lines, ".ci/run must call `make test` on a line of its own"
 
 
 def test_student_copies_of_the_course_notebooks(tmp_path):
