@@ -1,21 +1,24 @@
 """The course's DQN against Stable-Baselines3's DQN on MountainCar-v0, side by side.
 
     pip install -e ".[bench]"
-    python benchmarks/mountaincar_vs_sb3.py --seeds 0 1 2
+    python benchmarks/mountaincar_vs_sb3.py --seeds 0 1 2 [--jobs 6]
 
 SB3 runs with rl-baselines3-zoo's tuned MountainCar-v0 settings; the course runs its
 shipped preset (``course_utils.train``). Both: the same training seeds, one torch
 thread, 120k steps, a greedy evaluation of 20 episodes (seeds 10_000+) every 5k
 steps. Wall times count training only (evaluation time is measured and removed). The
 final score is over 100 greedy episodes on unseen seeds 1_000_000+, for the network at
-the end of training and for the best-evaluated one.
+the end of training and for the best-evaluated one. With ``--jobs N`` the runs go in N
+processes at once, so both agents share the same machine load (fair on a busy machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import copy
 import json
+import multiprocessing
 import platform
 import time
 from dataclasses import replace
@@ -132,6 +135,13 @@ def run_sb3(seed: int, steps: int) -> dict:
     }
 
 
+def run_job(job: tuple[str, int, int]) -> tuple[str, int, dict]:
+    """One (agent, seed) run in its own process, on one torch thread."""
+    name, seed, steps = job
+    torch.set_num_threads(1)
+    return name, seed, (run_course if name == "course" else run_sb3)(seed, steps)
+
+
 def row(name: str, seed: int, r: dict) -> str:
     solved = (
         f"{r['solved'][1]:7.0f} s {r['solved'][0]:>8,d}"
@@ -149,6 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=120_000)
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -166,10 +177,13 @@ def main() -> None:
         "final greedy (100 ep.) | best-evaluated (100 ep.) |"
     )
     print("|---|---|---|---|---|---|")
+    jobs = [
+        (name, seed, args.steps) for seed in args.seeds for name in ("course", "SB3")
+    ]
     results = []
-    for seed in args.seeds:
-        for name, fn in (("course", run_course), ("SB3", run_sb3)):
-            r = fn(seed, args.steps)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        for name, seed, r in pool.map(run_job, jobs):
             print(row(name, seed, r), flush=True)
             results.append(
                 {
