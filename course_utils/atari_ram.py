@@ -7,7 +7,7 @@ Taught in: 04_dqn_space_invaders_ram.ipynb
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -183,8 +183,3 @@ def epsilon_greedy_action(
         return int(rng.integers(len(q_values)))
     return int(q_values.argmax().item())
 
-
-def describe_action_counts(actions: Any, n_actions: int = 6) -> dict[str, int]:
-    """``{"NOOP": 12, "FIRE": 9, ...}``: how often each action was used."""
-    counts = np.bincount(np.asarray(actions, dtype=np.int64), minlength=n_actions)
-    return {SPACE_INVADERS_ACTIONS[i]: int(c) for i, c in enumerate(counts[:n_actions])}
