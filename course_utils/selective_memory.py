@@ -10,6 +10,7 @@ Taught in: 05_selective_memory_bipedalwalker.ipynb
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.evaluation import evaluate
 from course_utils.networks import MLPActor, mlp
+from course_utils.policies import ActorPolicy
 
 
 def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
@@ -90,7 +93,7 @@ class SelectiveMemory:
         return float(self.ret[: len(self)].mean()) if len(self) else 0.0
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The stored rows ``obs (n, obs_dim)``, ``action (n, act_dim)``, ``ret (n,)``."""
+        """Stored rows: ``obs (n, obs_dim)``, ``action (n, act_dim)``, ``ret (n,)``."""
         n = len(self)
         return self.obs[:n], self.action[:n], self.ret[:n]
 
@@ -179,7 +182,9 @@ def fit(
     updates = 0
     for _ in range(epochs):
         losses = []
-        for idx in np.array_split(rng.permutation(len(x)), max(1, len(x) // batch_size)):
+        for idx in np.array_split(
+            rng.permutation(len(x)), max(1, len(x) // batch_size)
+        ):
             loss = nn.functional.mse_loss(net(x[idx]), y[idx])
             optimizer.zero_grad()
             loss.backward()
@@ -215,6 +220,11 @@ class SMConfig:
     noise: float = 0.0  # Gaussian noise on every action (set random_prob=0 with it)
     scale_by_std: bool = False  # keep rule on (R - avg) / std of memory returns
     max_updates: int | None = None  # cap gradient steps per fit (large memories)
+    advantage: bool = False  # keep rule on R - V(s), V fitted on every recent step
+    value_memory_size: int = 20_000  # rows of every step kept for V (advantage only)
+    eval_every: int = 0  # games between evaluations of the actor (0 = never) ...
+    eval_episodes: int = 5  # ... on this many episodes ...
+    eval_seed: int = 10_000  # ... with seeds eval_seed+; the best actor is kept
     extra: dict = field(default_factory=dict)  # free-form notes for the metadata
 
     def to_dict(self) -> dict:
@@ -232,21 +242,34 @@ class SMResult:
     episode_steps: list[int]
     steps: int
     wall_time_s: float
+    best_actor: MLPActor | None = None  # best evaluated actor (if eval_every > 0)
+    evals: list[tuple[int, float]] = field(default_factory=list)  # (game, mean)
 
 
 def keep_mask(
-    returns: np.ndarray, memory: SelectiveMemory, cfg: SMConfig, rng: np.random.Generator
+    returns: np.ndarray,
+    memory: SelectiveMemory,
+    cfg: SMConfig,
+    rng: np.random.Generator,
+    baseline: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Which steps of one episode enter the memory: ``(T,) bool``."""
+    """Which steps of one episode enter the memory: ``(T,) bool``.
+
+    ``baseline (T,)`` (ours): V(s) per step; the rule then compares R - V(s) with 0.
+    """
     if cfg.keep_rule == "all":
         return np.ones(len(returns), dtype=bool)
     stored = memory.arrays()[2]
     if cfg.keep_rule == "top_k":
         return (
-            returns >= np.quantile(stored, 1 - cfg.top_k) if len(stored) else
-            np.ones(len(returns), dtype=bool)
+            returns >= np.quantile(stored, 1 - cfg.top_k)
+            if len(stored)
+            else np.ones(len(returns), dtype=bool)
         )
-    avg = memory.mean_return()
+    avg = memory.mean_return() if baseline is None else 0.0
+    if baseline is not None:  # ours: an advantage R - V(s), as in self-imitation
+        returns = returns - baseline
+        stored = returns if len(stored) < 2 else stored - stored.mean()
     if cfg.scale_by_std and len(stored) > 1:
         scale = float(stored.std()) + 1e-6
         p = keep_probability(returns / scale, avg / scale)
@@ -263,11 +286,14 @@ def train_selective_memory(
     seed: int,
     progress: bool = True,
     on_fit: object = None,
+    eval_env: gym.Env | None = None,
 ) -> SMResult:
     """Play ``cfg.episodes`` games with FitML's acting rule, fill the selective memory,
     and fit both networks every ``cfg.fit_every`` games.
 
-    ``on_fit(game, returns)`` (optional) is called after each fit.
+    ``on_fit(game, returns)`` (optional) is called after each fit. With
+    ``cfg.eval_every > 0`` and an ``eval_env`` (ours), the actor alone is evaluated
+    every ``eval_every`` games and the best one is kept in ``result.best_actor``.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
@@ -280,39 +306,91 @@ def train_selective_memory(
     critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr)
     memory = SelectiveMemory(cfg.memory_size, obs_dim, act_dim)
     returns, lengths, steps, start = [], [], 0, time.perf_counter()
+    best_actor, best_score, evals = None, -np.inf, []
+    if cfg.advantage:  # ours: a state-value baseline fitted on every recent step
+        value = mlp((obs_dim, 256, 256, 1))
+        value_opt = torch.optim.Adam(value.parameters(), lr=1e-3)
+        every_step = SelectiveMemory(cfg.value_memory_size, obs_dim, act_dim)
     bar = tqdm(range(cfg.episodes), disable=not progress, mininterval=1)
     for game in bar:
         random_prob = (
-            1.0 if game < cfg.random_games
+            1.0
+            if game < cfg.random_games
             else max(0.0, cfg.random_prob * (1 - game / cfg.random_decay_games))
         )
         obs, _ = env.reset(seed=seed if game == 0 else None)
         ep_obs, ep_act, ep_rew, done = [], [], [], False
         while not done:
             action = choose_action(
-                obs, actor, critic, rng=rng, random_prob=random_prob,
-                n_candidates=cfg.n_candidates, noise=cfg.noise,
+                obs,
+                actor,
+                critic,
+                rng=rng,
+                random_prob=random_prob,
+                n_candidates=cfg.n_candidates,
+                noise=cfg.noise,
             )
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)
             obs, done = next_obs, terminated or truncated
         rtg = return_to_go(np.array(ep_rew), cfg.gamma)
-        keep = keep_mask(rtg, memory, cfg, rng)
+        baseline = None
+        if cfg.advantage:
+            every_step.add(np.array(ep_obs), np.array(ep_act), rtg)
+            with torch.no_grad():
+                baseline = value(torch.as_tensor(np.array(ep_obs)))[:, 0].numpy()
+        keep = keep_mask(rtg, memory, cfg, rng, baseline)
         memory.add(np.array(ep_obs)[keep], np.array(ep_act)[keep], rtg[keep])
         returns.append(float(np.sum(ep_rew)))
         lengths.append(len(ep_rew))
         steps += len(ep_rew)
         if (game + 1) % cfg.fit_every == 0 and len(memory) >= cfg.batch_size:
             m_obs, m_act, m_ret = memory.arrays()
-            kw = dict(batch_size=cfg.batch_size, epochs=cfg.epochs, rng=rng,
-                      max_updates=cfg.max_updates)
+            kw = dict(
+                batch_size=cfg.batch_size,
+                epochs=cfg.epochs,
+                rng=rng,
+                max_updates=cfg.max_updates,
+            )
             fit(critic, critic_opt, np.hstack([m_obs, m_act]), m_ret[:, None], **kw)
             fit(actor, actor_opt, m_obs, m_act, **kw)
+            if cfg.advantage:
+                v_obs, _, v_ret = every_step.arrays()
+                fit(
+                    value,
+                    value_opt,
+                    v_obs,
+                    v_ret[:, None],
+                    batch_size=256,
+                    epochs=1,
+                    rng=rng,
+                    max_updates=200,
+                )
             if on_fit is not None:
                 on_fit(game + 1, returns)
+        if eval_env is not None and cfg.eval_every and (game + 1) % cfg.eval_every == 0:
+            score = evaluate(
+                ActorPolicy(actor),
+                eval_env,
+                n_episodes=cfg.eval_episodes,
+                seed=cfg.eval_seed,
+            ).mean()
+            evals.append((game + 1, float(score)))
+            if score > best_score:
+                best_actor, best_score = copy.deepcopy(actor).eval(), score
         bar.set_postfix(ret=f"{np.mean(returns[-10:]):.0f}", refresh=False)
-        if cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds:
+        elapsed = time.perf_counter() - start
+        if cfg.max_seconds is not None and elapsed > cfg.max_seconds:
             break
     actor.eval()
-    return SMResult(actor, critic, memory, returns, lengths, steps,
-                    time.perf_counter() - start)
+    return SMResult(
+        actor,
+        critic,
+        memory,
+        returns,
+        lengths,
+        steps,
+        time.perf_counter() - start,
+        best_actor,
+        evals,
+    )

@@ -103,7 +103,17 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
 SM_PRESETS: dict[str, tuple[str, SMConfig, str]] = {
     "bipedalwalker": (
         "BipedalWalker-v3",
-        SMConfig(episodes=1500),
+        SMConfig(
+            episodes=4_000,
+            random_prob=0.0,  # ours: Gaussian noise around the actor's action ...
+            noise=0.2,
+            n_candidates=0,  # ... instead of random actions and critic candidates
+            gamma=0.99,  # ours: a ~100-step horizon (published: 0.95)
+            scale_by_std=True,  # ours: keep rule on (R - avg) / std
+            advantage=True,  # ours: keep rule on R - V(s)
+            eval_every=100,  # ours: keep the best actor of periodic evaluations
+            eval_episodes=5,
+        ),
         "data/checkpoints/bipedalwalker_selective_memory.pt",
     ),
 }

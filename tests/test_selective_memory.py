@@ -25,12 +25,19 @@ def test_keep_probability_at_chosen_points():
     p = sm.keep_probability(np.array([0.0, 1.0, 2.0, 100.0, -1.0, -100.0]), 0.0)
     np.testing.assert_allclose(
         p,
-        [0.1, 0.1 + 0.9 * np.tanh(1), 0.1 + 0.9 * np.tanh(2), 1.0,
-         0.1 - 0.1 * np.tanh(1), 0.0],
+        [
+            0.1,
+            0.1 + 0.9 * np.tanh(1),
+            0.1 + 0.9 * np.tanh(2),
+            1.0,
+            0.1 - 0.1 * np.tanh(1),
+            0.0,
+        ],
         atol=1e-12,
     )
-    assert sm.keep_probability(np.array([6.0]), 5.0)[0] == pytest.approx(0.78541,
-                                                                        abs=1e-5)
+    assert sm.keep_probability(np.array([6.0]), 5.0)[0] == pytest.approx(
+        0.1 + 0.9 * np.tanh(1.0)
+    )
 
 
 def test_memory_cap_keeps_the_newest():
@@ -63,16 +70,18 @@ class ZeroActor(nn.Module):
 def test_acting_rule_picks_the_critics_best_candidate():
     rng = np.random.default_rng(0)
     obs = np.zeros(2, dtype=np.float32)
-    action = sm.choose_action(obs, ZeroActor(), FakeCritic(), rng=rng,
-                              random_prob=0.0, n_candidates=9)
+    action = sm.choose_action(
+        obs, ZeroActor(), FakeCritic(), rng=rng, random_prob=0.0, n_candidates=9
+    )
     expected_rng = np.random.default_rng(0)
     expected_rng.random()
     candidates = expected_rng.uniform(-1, 1, (9, 2))
     best = candidates[np.argmax(candidates[:, 0])]
     np.testing.assert_allclose(action, best, rtol=1e-6)
     # Without candidates, the actor's action; with random_prob=1, uniform random.
-    out = sm.choose_action(obs, ZeroActor(), FakeCritic(), rng=rng,
-                           random_prob=0.0, n_candidates=0)
+    out = sm.choose_action(
+        obs, ZeroActor(), FakeCritic(), rng=rng, random_prob=0.0, n_candidates=0
+    )
     np.testing.assert_array_equal(out, [0.0, 0.0])
 
 
@@ -107,10 +116,18 @@ def test_fit_reduces_the_loss():
 def test_train_runs_a_few_games():
     torch.set_num_threads(1)
     env = make_env("BipedalWalker-v3")
-    cfg = sm.SMConfig(episodes=3, fit_every=2, random_games=1, epochs=1,
-                      actor_hidden=(16, 16), critic_hidden=(16, 16))
-    result = sm.train_selective_memory(env, cfg, rng=np.random.default_rng(0),
-                                       seed=0, progress=False)
+    cfg = sm.SMConfig(
+        episodes=3,
+        fit_every=2,
+        random_games=1,
+        epochs=1,
+        keep_rule="all",
+        actor_hidden=(16, 16),
+        critic_hidden=(16, 16),
+    )
+    result = sm.train_selective_memory(
+        env, cfg, rng=np.random.default_rng(0), seed=0, progress=False
+    )
     assert isinstance(result.actor, MLPActor) and len(result.episode_returns) == 3
     assert result.steps == sum(result.episode_steps) > 0
     assert 0 < len(result.memory) <= cfg.memory_size
@@ -138,3 +155,61 @@ def test_checks_return_the_reference_for_stubs(capsys):
     assert checks.check_keep_probability(stub) is sm.keep_probability
     assert checks.check_select_action(stub) is sm.select_action
     assert "not done yet" in capsys.readouterr().out
+
+
+def test_periodic_evaluation_keeps_the_best_actor():
+    torch.set_num_threads(1)
+    cfg = sm.SMConfig(
+        episodes=4,
+        fit_every=2,
+        random_games=1,
+        epochs=1,
+        keep_rule="all",
+        actor_hidden=(8, 8),
+        critic_hidden=(8, 8),
+        eval_every=2,
+        eval_episodes=1,
+    )
+    result = sm.train_selective_memory(
+        make_env("BipedalWalker-v3"),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        eval_env=make_env("BipedalWalker-v3"),
+    )
+    assert [g for g, _ in result.evals] == [2, 4]
+    assert isinstance(result.best_actor, MLPActor)
+    assert result.best_actor is not result.actor
+
+
+def test_advantage_keep_rule_runs():
+    torch.set_num_threads(1)
+    cfg = sm.SMConfig(
+        episodes=3,
+        fit_every=1,
+        random_games=1,
+        epochs=1,
+        actor_hidden=(8, 8),
+        critic_hidden=(8, 8),
+        advantage=True,
+        scale_by_std=True,
+        value_memory_size=500,
+    )
+    result = sm.train_selective_memory(
+        make_env("BipedalWalker-v3"),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+    )
+    assert len(result.episode_returns) == 3
+    memory = sm.SelectiveMemory(10, 1, 1)
+    keep = sm.keep_mask(
+        np.array([5.0, -5.0]),
+        memory,
+        sm.SMConfig(),
+        np.random.default_rng(0),
+        baseline=np.array([-5.0, 5.0]),
+    )
+    assert keep.tolist() == [True, False]  # advantages +10 and -10

@@ -65,7 +65,7 @@ def check_keep_probability(fn: Callable) -> Callable:
 
 
 def check_select_action(fn: Callable) -> Callable:
-    """Exercise 3: ``select_action(actor_action, candidates, q_values) -> (act_dim,)``."""
+    """Exercise 3: ``select_action(actor_action, candidates, q_values)``."""
 
     def cases(f: Callable) -> None:
         actor_action = np.array([0.1, 0.2], dtype=np.float32)
