@@ -126,15 +126,23 @@ def dqn_preset(name: str) -> tuple[str, dict, DQNConfig, float, str]:
     return PRESETS[name]
 
 
-def run_dqn(args: argparse.Namespace) -> int:
-    env_id, env_kwargs, cfg, eval_epsilon, default_out = dqn_preset(args.agent)
-    out = Path(args.out or default_out)
-    if out.exists() and not args.overwrite:
+def refuses_overwrite(out: Path, overwrite: bool) -> bool:
+    """True (after saying why) when ``out`` exists and ``--overwrite`` was not given:
+    checked before training, so an hour of training is never lost to a refusal."""
+    if out.exists() and not overwrite:
         print(
             f"error: {out} exists and was left untouched; pass --overwrite to replace "
             "it or --out to write elsewhere.",
             file=sys.stderr,
         )
+        return True
+    return False
+
+
+def run_dqn(args: argparse.Namespace) -> int:
+    env_id, env_kwargs, cfg, eval_epsilon, default_out = dqn_preset(args.agent)
+    out = Path(args.out or default_out)
+    if refuses_overwrite(out, args.overwrite):
         return 2
     if args.steps is not None:
         cfg = replace(cfg, total_steps=args.steps)
@@ -211,12 +219,7 @@ def run_dqn(args: argparse.Namespace) -> int:
 def run_selective_memory(args: argparse.Namespace) -> int:
     env_id, cfg, default_out = SM_PRESETS[args.agent]
     out = Path(args.out or default_out)
-    if out.exists() and not args.overwrite:
-        print(
-            f"error: {out} exists and was left untouched; pass --overwrite to replace "
-            "it or --out to write elsewhere.",
-            file=sys.stderr,
-        )
+    if refuses_overwrite(out, args.overwrite):
         return 2
     if args.episodes is not None:
         cfg = replace(cfg, episodes=args.episodes)
