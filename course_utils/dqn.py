@@ -57,6 +57,7 @@ class DQNConfig:
     eval_epsilon: float = 0.0  # exploration while evaluating (Atari: 0.05)
     solved_at: float | None = None  # score that counts as solved (recorded)
     stop_when_solved: bool = False  # stop training at the first solved evaluation
+    max_seconds: float | None = None  # optional wall-time cap on training
     extra: dict = field(default_factory=dict)  # free-form notes saved with the run
 
     def to_dict(self) -> dict:
@@ -304,6 +305,9 @@ def train_dqn(
                 train_time = time.perf_counter() - start - result.eval_time_s
                 result.first_solved = (step, train_time)
             if solved and cfg.stop_when_solved:
+                break
+        if cfg.max_seconds is not None and step % 1000 == 0:
+            if time.perf_counter() - start > cfg.max_seconds:
                 break
     bar.close()
     result.steps = step

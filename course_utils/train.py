@@ -49,7 +49,7 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
             epsilon_start=0.2,
             epsilon_end=0.07,
             exploration_fraction=0.2,
-            repeat_mu=0.0,
+            repeat_mu=2.0,  # εz-greedy: a random action is held for Zipf(2) steps
             hidden=(256, 256),
             double=True,
             dueling=False,
@@ -71,7 +71,7 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
         "ALE/SpaceInvaders-v5",
         {"obs_type": "ram"},
         DQNConfig(
-            total_steps=1_000_000,
+            total_steps=3_000_000,
             lr=2.5e-4,
             batch_size=64,
             buffer_size=200_000,
@@ -81,15 +81,15 @@ PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
             target_update_interval=2_000,
             tau=1.0,
             epsilon_end=0.01,
-            exploration_fraction=0.1,
+            exploration_fraction=0.05,
             hidden=(256, 256),
             double=True,
             loss="huber",
             normalize_obs=True,
             clip_reward=True,
             terminal_on_life_loss=True,
-            eval_every=50_000,
-            eval_episodes=10,
+            eval_every=100_000,
+            eval_episodes=20,
             eval_epsilon=0.05,
         ),
         0.05,
@@ -146,6 +146,8 @@ def run_dqn(args: argparse.Namespace) -> int:
         return 2
     if args.steps is not None:
         cfg = replace(cfg, total_steps=args.steps)
+    if args.max_minutes is not None:
+        cfg = replace(cfg, max_seconds=60.0 * args.max_minutes)
     torch.set_num_threads(1)  # small networks train faster on one thread
     rng = set_seed(args.seed)
     env = make_env(env_id, **env_kwargs)
@@ -313,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="environment steps (default: preset)")
     parser.add_argument("--episodes", type=int, help="bipedalwalker: training episodes")
     parser.add_argument(
-        "--max-minutes", type=float, help="bipedalwalker: stop training after this"
+        "--max-minutes", type=float, help="stop training after this many minutes"
     )
     parser.add_argument("--out", help="checkpoint path (default: the shipped one)")
     parser.add_argument(

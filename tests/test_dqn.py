@@ -141,6 +141,22 @@ def test_train_dqn_is_deterministic_for_a_seed():
     assert torch.equal(weights(), weights())
 
 
+def test_train_dqn_stops_at_the_wall_time_cap():
+    cfg = dqn.DQNConfig(
+        total_steps=5_000,
+        learning_starts=50,
+        batch_size=16,
+        buffer_size=500,
+        eval_every=0,
+        hidden=(8,),
+        max_seconds=0.0,  # already over: stop at the first check (step 1000)
+    )
+    result = dqn.train_dqn(
+        make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
+    )
+    assert result.steps == 1000
+
+
 def test_make_q_network_normalises_and_refuses_unbounded_spaces():
     cfg = dqn.DQNConfig(hidden=(8,))
     net = dqn.make_q_network(make_env("MountainCar-v0"), cfg)
