@@ -38,6 +38,14 @@ VARIANTS: dict[str, dict] = {
     "noise_gamma": {**OURS, "gamma": 0.99, "scale_by_std": True},
     # ours: + the keep rule on the advantage R - V(s) (self-imitation learning's idea)
     "noise_gamma_adv": {**OURS, "gamma": 0.99, "scale_by_std": True, "advantage": True},
+    # ours: + the fall's -100 clipped to -1 in the returns the memory ranks
+    "noise_gamma_adv_floor": {
+        **OURS,
+        "gamma": 0.99,
+        "scale_by_std": True,
+        "advantage": True,
+        "reward_floor": -1.0,
+    },
     # ours: + a 10x larger memory, fitted with the same number of gradient steps
     "noise_gamma_mem": {
         **OURS,

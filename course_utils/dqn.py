@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -34,6 +35,7 @@ class DQNConfig:
     buffer_size: int = 50_000  # replay capacity
     learning_starts: int = 1_000  # random steps before the first update
     gamma: float = 0.99  # discount factor
+    n_step: int = 1  # > 1: n-step returns, r_t + ... + γ^(n-1) r_(t+n-1), then γ^n Q
     train_freq: int = 4  # environment steps between updates
     gradient_steps: int = 1  # gradient steps per update
     target_update_interval: int = 500  # steps between target syncs (with tau)
@@ -195,6 +197,57 @@ def exploration_duration(
     return int(min(rng.zipf(repeat_mu), max_steps))
 
 
+class NStepCollector:
+    """Turns one-step transitions into ``n``-step ones (``n=1`` passes them through).
+
+    A stored transition ``(obs_t, a_t, R, next_obs, terminated)`` carries the
+    discounted reward of the next ``n`` steps, ``R = r_t + γ r_(t+1) + ... +
+    γ^(n-1) r_(t+n-1)``, and ``next_obs`` is the state ``n`` steps later, so the TD
+    target bootstraps with ``γ^n``. When the episode terminates, the last ``< n``
+    steps are stored too, each with the rest of the rewards (no bootstrap needed).
+    When it is truncated, steps with fewer than ``n`` rewards ahead are dropped: their
+    bootstrap would need a different discount.
+
+    Taught in: 04_dqn_space_invaders_ram.ipynb
+    """
+
+    def __init__(self, n: int, gamma: float) -> None:
+        if int(n) < 1:
+            raise ValueError(f"n_step must be at least 1, got {n!r}.")
+        self.n, self.gamma = int(n), float(gamma)
+        self.pending: deque = deque()  # (obs, action, reward) awaiting n rewards
+
+    def _ret(self, start: int) -> float:
+        rewards = [r for _, _, r in list(self.pending)[start:]]
+        return float(sum(self.gamma**k * r for k, r in enumerate(rewards)))
+
+    def push(
+        self,
+        obs: np.ndarray,
+        action: int,
+        reward: float,
+        next_obs: np.ndarray,
+        terminated: bool,
+        truncated: bool = False,
+    ) -> list[tuple]:
+        """Add one step; return the ``(obs, action, R, next_obs, terminated)``
+        transitions that are now complete (maybe none)."""
+        self.pending.append((np.array(obs), action, reward))  # copy: envs may reuse
+        out = []
+        if terminated:
+            for i, (o, a, _) in enumerate(self.pending):
+                out.append((o, a, self._ret(i), next_obs, True))
+            self.pending.clear()
+            return out
+        if len(self.pending) == self.n:
+            o, a, _ = self.pending[0]
+            out.append((o, a, self._ret(0), next_obs, False))
+            self.pending.popleft()
+        if truncated:
+            self.pending.clear()
+        return out
+
+
 def train_dqn(
     env: gym.Env,
     cfg: DQNConfig,
@@ -219,6 +272,7 @@ def train_dqn(
     target_net = copy.deepcopy(q_net)
     optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
     buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
+    collector = NStepCollector(cfg.n_step, cfg.gamma)
     env.action_space.seed(seed)
     result = DQNResult(q_net, q_net, [], [], [], [], None, 0, 0.0)
     best_score = -np.inf
@@ -252,7 +306,10 @@ def train_dqn(
         # Atari habit: learn as if a lost life ended the episode (the game goes on).
         life_lost = cfg.terminal_on_life_loss and info.get("lives", lives) < lives
         lives = info.get("lives", lives)
-        buffer.add(obs, action, stored_reward, next_obs, terminated or life_lost)
+        for transition in collector.push(
+            obs, action, stored_reward, next_obs, terminated or life_lost, truncated
+        ):
+            buffer.add(*transition)
         obs = next_obs
         if terminated or truncated:
             result.episode_returns.append(episode_return)
@@ -268,7 +325,7 @@ def train_dqn(
                     q_net,
                     target_net,
                     batch,
-                    gamma=cfg.gamma,
+                    gamma=cfg.gamma**cfg.n_step,
                     double=cfg.double,
                     loss=cfg.loss,
                 )

@@ -222,6 +222,8 @@ class SMConfig:
     max_updates: int | None = None  # cap gradient steps per fit (large memories)
     advantage: bool = False  # keep rule on R - V(s), V fitted on every recent step
     value_memory_size: int = 20_000  # rows of every step kept for V (advantage only)
+    reward_floor: float | None = None  # learn from max(r, floor): a fall's -100
+    # becomes e.g. -1 in the returns the memory ranks (evaluation keeps the env's)
     eval_every: int = 0  # games between evaluations of the actor (0 = never) ...
     eval_episodes: int = 5  # ... on this many episodes ...
     eval_seed: int = 10_000  # ... with seeds eval_seed+; the best actor is kept
@@ -333,7 +335,10 @@ def train_selective_memory(
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)
             obs, done = next_obs, terminated or truncated
-        rtg = return_to_go(np.array(ep_rew), cfg.gamma)
+        learn_rew = np.array(ep_rew, dtype=np.float64)
+        if cfg.reward_floor is not None:
+            learn_rew = np.maximum(learn_rew, cfg.reward_floor)
+        rtg = return_to_go(learn_rew, cfg.gamma)
         baseline = None
         if cfg.advantage:
             every_step.add(np.array(ep_obs), np.array(ep_act), rtg)

@@ -157,6 +157,64 @@ def test_train_dqn_stops_at_the_wall_time_cap():
     assert result.steps == 1000
 
 
+def _push_all(collector, rewards, *, terminated_at=None, truncated_at=None):
+    out = []
+    for t, r in enumerate(rewards):
+        out += collector.push(
+            np.array([t]),
+            t,
+            r,
+            np.array([t + 1]),
+            t == terminated_at,
+            t == truncated_at,
+        )
+    return [(int(o[0]), a, round(R, 6), int(n[0]), d) for o, a, R, n, d in out]
+
+
+def test_n_step_collector_hand_computed():
+    # n = 3, γ = 0.5, rewards 1, 2, 4, 8: R_0 = 1 + 0.5*2 + 0.25*4 = 3, R_1 = 6.
+    got = _push_all(dqn.NStepCollector(3, 0.5), [1.0, 2.0, 4.0, 8.0])
+    assert got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)]
+    # Termination at the 4th step: every pending step is stored, no bootstrap.
+    got = _push_all(dqn.NStepCollector(3, 0.5), [1.0, 2.0, 4.0, 8.0], terminated_at=3)
+    assert got == [
+        (0, 0, 3.0, 3, False),
+        (1, 1, 6.0, 4, True),
+        (2, 2, 8.0, 4, True),
+        (3, 3, 8.0, 4, True),
+    ]
+    # Truncation: the steps with fewer than n rewards ahead are dropped.
+    collector = dqn.NStepCollector(3, 0.5)
+    got = _push_all(collector, [1.0, 2.0, 4.0, 8.0], truncated_at=3)
+    assert got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)]
+    assert not collector.pending
+
+
+def test_one_step_collector_passes_transitions_through():
+    got = _push_all(dqn.NStepCollector(1, 0.9), [1.0, 2.0, 3.0], truncated_at=2)
+    assert got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, False), (2, 2, 3.0, 3, False)]
+    got = _push_all(dqn.NStepCollector(1, 0.9), [1.0, 2.0], terminated_at=1)
+    assert got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, True)]
+    with pytest.raises(ValueError, match="n_step"):
+        dqn.NStepCollector(0, 0.9)
+
+
+def test_train_dqn_with_n_step_returns_runs():
+    cfg = dqn.DQNConfig(
+        total_steps=400,
+        learning_starts=50,
+        batch_size=16,
+        buffer_size=500,
+        eval_every=0,
+        hidden=(8,),
+        n_step=3,
+    )
+    result = dqn.train_dqn(
+        make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
+    )
+    assert result.steps == 400 and all(np.isfinite(result.losses))
+
+
 def test_make_q_network_normalises_and_refuses_unbounded_spaces():
     cfg = dqn.DQNConfig(hidden=(8,))
     net = dqn.make_q_network(make_env("MountainCar-v0"), cfg)
