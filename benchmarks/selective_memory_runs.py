@@ -46,6 +46,14 @@ VARIANTS: dict[str, dict] = {
         "advantage": True,
         "reward_floor": -1.0,
     },
+    # ours: + AR(1) noise correlated over ~10 steps (a push lasts long enough to matter)
+    "noise_gamma_adv_corr": {
+        **OURS,
+        "gamma": 0.99,
+        "scale_by_std": True,
+        "advantage": True,
+        "noise_corr": 0.9,
+    },
     # ours: + a 10x larger memory, fitted with the same number of gradient steps
     "noise_gamma_mem": {
         **OURS,

@@ -131,12 +131,15 @@ def choose_action(
     random_prob: float,
     n_candidates: int,
     noise: float = 0.0,
+    noise_draw: np.ndarray | None = None,
 ) -> np.ndarray:
     """FitML's acting rule for one observation ``(obs_dim,)`` -> ``(act_dim,)``.
 
     With probability ``random_prob`` a uniform random action; else the actor's
     action against ``n_candidates`` random ones, scored by the critic in one batched
-    forward pass. ``noise > 0`` (ours) adds Gaussian noise to the chosen action.
+    forward pass. ``noise > 0`` (ours) adds Gaussian noise to the chosen action:
+    ``noise * noise_draw`` if a standard-normal ``noise_draw (act_dim,)`` is given
+    (correlated noise, see :func:`ar1_noise`), else a fresh draw.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
@@ -151,8 +154,27 @@ def choose_action(
         q = critic(torch.cat([obs_t.expand(len(acts), -1), acts], dim=1))[:, 0]
         action = select_action(action, candidates, q.numpy())
     if noise > 0:
-        action = np.clip(action + noise * rng.standard_normal(act_dim), -1.0, 1.0)
+        draw = rng.standard_normal(act_dim) if noise_draw is None else noise_draw
+        action = np.clip(action + noise * draw, -1.0, 1.0)
     return np.asarray(action, dtype=np.float32)
+
+
+def ar1_noise(
+    previous: np.ndarray | None, corr: float, dim: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Next standard-normal draw of an AR(1) process (ours): ``corr * previous +
+    sqrt(1 - corr**2) * z``. Each draw has variance 1 and correlation ``corr`` with the
+    one before, so a push in one direction lasts about ``1 / (1 - corr)`` steps.
+    ``previous=None`` starts a new episode with a fresh draw.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    if not 0.0 <= corr < 1.0:
+        raise ValueError(f"corr must be in [0, 1), got {corr}.")
+    fresh = rng.standard_normal(dim)
+    if previous is None:
+        return fresh
+    return corr * previous + np.sqrt(1.0 - corr**2) * fresh
 
 
 def fit(
@@ -218,6 +240,7 @@ class SMConfig:
     top_k: float = 0.2  # "top_k": keep R above the memory's (1 - top_k) quantile
     # --- our improvements (all off = the published method) ---
     noise: float = 0.0  # Gaussian noise on every action (set random_prob=0 with it)
+    noise_corr: float = 0.0  # > 0: AR(1) noise, correlated from one step to the next
     scale_by_std: bool = False  # keep rule on (R - avg) / std of memory returns
     max_updates: int | None = None  # cap gradient steps per fit (large memories)
     advantage: bool = False  # keep rule on R - V(s), V fitted on every recent step
@@ -322,7 +345,10 @@ def train_selective_memory(
         )
         obs, _ = env.reset(seed=seed if game == 0 else None)
         ep_obs, ep_act, ep_rew, done = [], [], [], False
+        draw = None  # correlated noise restarts every game
         while not done:
+            if cfg.noise_corr > 0:
+                draw = ar1_noise(draw, cfg.noise_corr, act_dim, rng)
             action = choose_action(
                 obs,
                 actor,
@@ -331,6 +357,7 @@ def train_selective_memory(
                 random_prob=random_prob,
                 n_candidates=cfg.n_candidates,
                 noise=cfg.noise,
+                noise_draw=draw,
             )
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)

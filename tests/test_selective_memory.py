@@ -213,3 +213,92 @@ def test_advantage_keep_rule_runs():
         baseline=np.array([-5.0, 5.0]),
     )
     assert keep.tolist() == [True, False]  # advantages +10 and -10
+
+
+@pytest.mark.parametrize("floor", [None, 0.0])
+def test_reward_floor_changes_what_the_memory_learns_not_the_score(floor):
+    torch.set_num_threads(1)
+    cfg = sm.SMConfig(
+        episodes=2,
+        fit_every=100,
+        random_games=2,
+        gamma=0.95,
+        keep_rule="all",
+        memory_size=5_000,
+        actor_hidden=(8,),
+        critic_hidden=(8, 8),
+        reward_floor=floor,
+    )
+    result = sm.train_selective_memory(
+        make_env("BipedalWalker-v3"),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+    )
+    stored = result.memory.arrays()[2]
+    assert min(result.episode_returns) < 0  # the scores stay the environment's
+    if floor is None:
+        assert stored.min() < 0  # random play: motor costs and falls
+    else:
+        assert stored.min() >= 0.0
+
+
+def test_ar1_noise_has_unit_variance_and_the_asked_correlation():
+    rng = np.random.default_rng(0)
+    draws, draw = [], None
+    for _ in range(20_000):
+        draw = sm.ar1_noise(draw, 0.9, 2, rng)
+        draws.append(draw)
+    x = np.array(draws)  # (T, 2)
+    np.testing.assert_allclose(x.std(axis=0), 1.0, atol=0.1)
+    lag1 = [np.corrcoef(x[:-1, j], x[1:, j])[0, 1] for j in range(2)]
+    np.testing.assert_allclose(lag1, 0.9, atol=0.02)
+    # corr 0: independent draws, exactly rng.standard_normal's
+    same = sm.ar1_noise(np.ones(2), 0.0, 2, np.random.default_rng(1))
+    np.testing.assert_array_equal(same, np.random.default_rng(1).standard_normal(2))
+    with pytest.raises(ValueError, match=r"corr must be in \[0, 1\)"):
+        sm.ar1_noise(None, 1.0, 2, rng)
+
+
+def test_acting_rule_uses_the_given_noise_draw():
+    obs = np.zeros(2, dtype=np.float32)
+    out = sm.choose_action(
+        obs,
+        ZeroActor(),
+        FakeCritic(),
+        rng=np.random.default_rng(0),
+        random_prob=0.0,
+        n_candidates=0,
+        noise=0.5,
+        noise_draw=np.array([1.0, -4.0]),
+    )
+    np.testing.assert_allclose(out, [0.5, -1.0])  # 0 + 0.5 * draw, clipped to [-1, 1]
+
+
+def test_correlated_noise_changes_the_games():
+    torch.set_num_threads(1)
+    base = sm.SMConfig(
+        episodes=2,
+        random_games=0,
+        random_prob=0.0,
+        n_candidates=0,
+        noise=0.3,
+        fit_every=100,
+        actor_hidden=(8,),
+        critic_hidden=(8, 8),
+    )
+
+    def returns_of(cfg):
+        result = sm.train_selective_memory(
+            make_env("BipedalWalker-v3"),
+            cfg,
+            rng=np.random.default_rng(0),
+            seed=0,
+            progress=False,
+        )
+        return result.episode_returns
+
+    assert returns_of(base) != returns_of(
+        sm.SMConfig(**{**base.to_dict(), "noise_corr": 0.9})
+    )
