@@ -1,5 +1,7 @@
 """Selective Memory: return-to-go, keep rule, memory cap, acting rule, checks."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,18 @@ from course_utils import selective_memory as sm
 from course_utils.checks import selective_memory as checks
 from course_utils.envs import make_env
 from course_utils.networks import MLPActor
+
+
+def train_walker(cfg: sm.SMConfig, **kwargs) -> sm.SMResult:
+    """A small Selective Memory run on BipedalWalker, seed 0, no progress bar."""
+    return sm.train_selective_memory(
+        make_env("BipedalWalker-v3"),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        **kwargs,
+    )
 
 
 def test_return_to_go_hand_computed():
@@ -170,14 +184,7 @@ def test_periodic_evaluation_keeps_the_best_actor():
         eval_every=2,
         eval_episodes=1,
     )
-    result = sm.train_selective_memory(
-        make_env("BipedalWalker-v3"),
-        cfg,
-        rng=np.random.default_rng(0),
-        seed=0,
-        progress=False,
-        eval_env=make_env("BipedalWalker-v3"),
-    )
+    result = train_walker(cfg, eval_env=make_env("BipedalWalker-v3"))
     assert [g for g, _ in result.evals] == [2, 4]
     assert isinstance(result.best_actor, MLPActor)
     assert result.best_actor is not result.actor
@@ -196,13 +203,7 @@ def test_advantage_keep_rule_runs():
         scale_by_std=True,
         value_memory_size=500,
     )
-    result = sm.train_selective_memory(
-        make_env("BipedalWalker-v3"),
-        cfg,
-        rng=np.random.default_rng(0),
-        seed=0,
-        progress=False,
-    )
+    result = train_walker(cfg)
     assert len(result.episode_returns) == 3
     memory = sm.SelectiveMemory(10, 1, 1)
     keep = sm.keep_mask(
@@ -229,13 +230,7 @@ def test_reward_floor_changes_what_the_memory_learns_not_the_score(floor):
         critic_hidden=(8, 8),
         reward_floor=floor,
     )
-    result = sm.train_selective_memory(
-        make_env("BipedalWalker-v3"),
-        cfg,
-        rng=np.random.default_rng(0),
-        seed=0,
-        progress=False,
-    )
+    result = train_walker(cfg)
     stored = result.memory.arrays()[2]
     assert min(result.episode_returns) < 0  # the scores stay the environment's
     if floor is None:
@@ -289,16 +284,5 @@ def test_correlated_noise_changes_the_games():
         critic_hidden=(8, 8),
     )
 
-    def returns_of(cfg):
-        result = sm.train_selective_memory(
-            make_env("BipedalWalker-v3"),
-            cfg,
-            rng=np.random.default_rng(0),
-            seed=0,
-            progress=False,
-        )
-        return result.episode_returns
-
-    assert returns_of(base) != returns_of(
-        sm.SMConfig(**{**base.to_dict(), "noise_corr": 0.9})
-    )
+    with_corr = replace(base, noise_corr=0.9)
+    assert train_walker(base).episode_returns != train_walker(with_corr).episode_returns
