@@ -132,6 +132,7 @@ def choose_action(
     n_candidates: int,
     noise: float = 0.0,
     noise_draw: np.ndarray | None = None,
+    candidate_noise: float = 0.0,
 ) -> np.ndarray:
     """FitML's acting rule for one observation ``(obs_dim,)`` -> ``(act_dim,)``.
 
@@ -139,7 +140,9 @@ def choose_action(
     action against ``n_candidates`` random ones, scored by the critic in one batched
     forward pass. ``noise > 0`` (ours) adds Gaussian noise to the chosen action:
     ``noise * noise_draw`` if a standard-normal ``noise_draw (act_dim,)`` is given
-    (correlated noise, see :func:`ar1_noise`), else a fresh draw.
+    (correlated noise, see :func:`ar1_noise`), else a fresh draw. ``candidate_noise >
+    0`` (ours) draws the candidates around the actor's action, ``action +
+    candidate_noise * N(0, 1)``, instead of uniformly.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
@@ -149,7 +152,12 @@ def choose_action(
     obs_t = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
     action = actor(obs_t)[0].numpy()
     if n_candidates > 0:
-        candidates = rng.uniform(-1.0, 1.0, (n_candidates, act_dim)).astype(np.float32)
+        if candidate_noise > 0:
+            spread = candidate_noise * rng.standard_normal((n_candidates, act_dim))
+            candidates = np.clip(action + spread, -1.0, 1.0).astype(np.float32)
+        else:
+            candidates = rng.uniform(-1.0, 1.0, (n_candidates, act_dim))
+            candidates = candidates.astype(np.float32)
         acts = torch.from_numpy(np.vstack([action[None], candidates]))
         q = critic(torch.cat([obs_t.expand(len(acts), -1), acts], dim=1))[:, 0]
         action = select_action(action, candidates, q.numpy())
@@ -245,6 +253,8 @@ class SMConfig:
     max_updates: int | None = None  # cap gradient steps per fit (large memories)
     advantage: bool = False  # keep rule on R - V(s), V fitted on every recent step
     value_memory_size: int = 20_000  # rows of every step kept for V (advantage only)
+    candidate_noise: float = 0.0  # > 0: critic candidates around the actor's action
+    critic_on_all: bool = False  # fit the critic on every recent step, not the memory
     reward_floor: float | None = None  # learn from max(r, floor): a fall's -100
     # becomes e.g. -1 in the returns the memory ranks (evaluation keeps the env's)
     eval_every: int = 0  # games between evaluations of the actor (0 = never) ...
@@ -335,6 +345,7 @@ def train_selective_memory(
     if cfg.advantage:  # ours: a state-value baseline fitted on every recent step
         value = mlp((obs_dim, 256, 256, 1))
         value_opt = torch.optim.Adam(value.parameters(), lr=1e-3)
+    if cfg.advantage or cfg.critic_on_all:
         every_step = SelectiveMemory(cfg.value_memory_size, obs_dim, act_dim)
     bar = tqdm(range(cfg.episodes), disable=not progress, mininterval=1)
     for game in bar:
@@ -358,6 +369,7 @@ def train_selective_memory(
                 n_candidates=cfg.n_candidates,
                 noise=cfg.noise,
                 noise_draw=draw,
+                candidate_noise=cfg.candidate_noise,
             )
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)
@@ -367,8 +379,9 @@ def train_selective_memory(
             learn_rew = np.maximum(learn_rew, cfg.reward_floor)
         rtg = return_to_go(learn_rew, cfg.gamma)
         baseline = None
-        if cfg.advantage:
+        if cfg.advantage or cfg.critic_on_all:
             every_step.add(np.array(ep_obs), np.array(ep_act), rtg)
+        if cfg.advantage:
             with torch.no_grad():
                 baseline = value(torch.as_tensor(np.array(ep_obs)))[:, 0].numpy()
         keep = keep_mask(rtg, memory, cfg, rng, baseline)
@@ -384,7 +397,13 @@ def train_selective_memory(
                 rng=rng,
                 max_updates=cfg.max_updates,
             )
-            fit(critic, critic_opt, np.hstack([m_obs, m_act]), m_ret[:, None], **kw)
+            if cfg.critic_on_all:  # ours: Q(s, a) of the behaviour, every step
+                c_obs, c_act, c_ret = every_step.arrays()
+                c_in = np.hstack([c_obs, c_act])
+                c_kw = dict(kw, batch_size=256, max_updates=500)
+                fit(critic, critic_opt, c_in, c_ret[:, None], **c_kw)
+            else:
+                fit(critic, critic_opt, np.hstack([m_obs, m_act]), m_ret[:, None], **kw)
             fit(actor, actor_opt, m_obs, m_act, **kw)
             if cfg.advantage:
                 v_obs, _, v_ret = every_step.arrays()

@@ -286,3 +286,52 @@ def test_correlated_noise_changes_the_games():
 
     with_corr = replace(base, noise_corr=0.9)
     assert train_walker(base).episode_returns != train_walker(with_corr).episode_returns
+
+
+def test_candidates_around_the_actor():
+    """candidate_noise > 0: the critic compares actor + noise, not uniform actions."""
+    obs = np.zeros(2, dtype=np.float32)
+    out = sm.choose_action(
+        obs,
+        ZeroActor(),
+        FakeCritic(),
+        rng=np.random.default_rng(0),
+        random_prob=0.0,
+        n_candidates=9,
+        candidate_noise=0.01,
+    )
+    expected_rng = np.random.default_rng(0)
+    expected_rng.random()
+    spread = 0.01 * expected_rng.standard_normal((9, 2))
+    expected = spread[np.argmax(spread[:, 0])]  # the critic prefers a large first coord
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    assert np.abs(out).max() < 0.05  # near the actor's 0, far from uniform candidates
+
+
+def test_critic_on_all_fits_the_critic_on_every_step():
+    torch.set_num_threads(1)
+    base = sm.SMConfig(
+        episodes=2,
+        fit_every=2,
+        random_games=2,
+        epochs=1,
+        actor_hidden=(8,),
+        critic_hidden=(8, 8),
+        keep_rule="top_k",
+        top_k=0.01,
+        value_memory_size=5_000,
+    )
+    memory_only, every_step = (
+        train_walker(base),
+        train_walker(replace(base, critic_on_all=True)),
+    )
+    # Same games and memory (the critic does not act during random games) ...
+    assert memory_only.episode_returns == every_step.episode_returns
+    # ... but the critic was fitted on different rows, so its weights differ.
+    differ = [
+        not torch.equal(a, b)
+        for a, b in zip(
+            memory_only.critic.parameters(), every_step.critic.parameters(), strict=True
+        )
+    ]
+    assert any(differ)
