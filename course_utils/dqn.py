@@ -208,7 +208,7 @@ class NStepCollector:
     When it is truncated, steps with fewer than ``n`` rewards ahead are dropped: their
     bootstrap would need a different discount.
 
-    Taught in: 04_dqn_space_invaders_ram.ipynb
+    Taught in: 03_dqn_mountaincar.ipynb
     """
 
     def __init__(self, n: int, gamma: float) -> None:
