@@ -54,6 +54,19 @@ VARIANTS: dict[str, dict] = {
         "advantage": True,
         "noise_corr": 0.9,
     },
+    # ours: + the critic at work again: fitted on every recent step, it picks the best
+    # of 16 candidates drawn around the actor's action (then a little noise)
+    "noise_gamma_adv_critic": {
+        **OURS,
+        "noise": 0.1,
+        "gamma": 0.99,
+        "scale_by_std": True,
+        "advantage": True,
+        "n_candidates": 16,
+        "candidate_noise": 0.3,
+        "critic_on_all": True,
+        "value_memory_size": 100_000,
+    },
     # ours: + a 10x larger memory, fitted with the same number of gradient steps
     "noise_gamma_mem": {
         **OURS,
@@ -112,6 +125,7 @@ def main() -> None:
                 "games": len(result.episode_returns),
                 "steps": result.steps,
                 "wall_s": round(result.wall_time_s, 1),
+                "memory_rows": len(result.memory),
                 "eval_mean": float(scores.mean()),
                 "eval_std": float(scores.std()),
                 "eval_episodes": args.test_episodes,
@@ -123,7 +137,8 @@ def main() -> None:
     )
     print(
         f"{args.variant}: {len(result.episode_returns)} games, {result.steps} steps, "
-        f"{result.wall_time_s:.0f} s, test {scores.mean():.1f} ± {scores.std():.1f}"
+        f"{result.wall_time_s:.0f} s, {len(result.memory)} rows in memory, "
+        f"test {scores.mean():.1f} ± {scores.std():.1f}"
     )
 
 

@@ -107,13 +107,16 @@ SM_PRESETS: dict[str, tuple[str, SMConfig, str]] = {
         "BipedalWalker-v3",
         SMConfig(
             episodes=4_000,
-            random_prob=0.0,  # ours: Gaussian noise around the actor's action ...
-            noise=0.2,
-            n_candidates=0,  # ... instead of random actions and critic candidates
+            random_prob=0.0,  # ours: no uniform random actions; instead ...
+            n_candidates=16,  # ... the critic picks the best of 16 candidates ...
+            candidate_noise=0.3,  # ... drawn around the actor's action (ours) ...
+            critic_on_all=True,  # ... fitted on every recent step (ours) ...
+            value_memory_size=100_000,  # ... of the last 100 000
+            noise=0.1,  # ours: then a little Gaussian noise on the chosen action
             gamma=0.99,  # ours: a ~100-step horizon (published: 0.95)
             scale_by_std=True,  # ours: keep rule on (R - avg) / std
             advantage=True,  # ours: keep rule on R - V(s)
-            eval_every=100,  # ours: keep the best actor of periodic evaluations
+            eval_every=50,  # ours: keep the best actor of periodic evaluations
             eval_episodes=5,
         ),
         "data/checkpoints/bipedalwalker_selective_memory.pt",
