@@ -152,12 +152,12 @@ def choose_action(
     obs_t = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
     action = actor(obs_t)[0].numpy()
     if n_candidates > 0:
+        shape = (n_candidates, act_dim)
         if candidate_noise > 0:
-            spread = candidate_noise * rng.standard_normal((n_candidates, act_dim))
-            candidates = np.clip(action + spread, -1.0, 1.0).astype(np.float32)
+            candidates = action + candidate_noise * rng.standard_normal(shape)
         else:
-            candidates = rng.uniform(-1.0, 1.0, (n_candidates, act_dim))
-            candidates = candidates.astype(np.float32)
+            candidates = rng.uniform(-1.0, 1.0, shape)
+        candidates = np.clip(candidates, -1.0, 1.0).astype(np.float32)
         acts = torch.from_numpy(np.vstack([action[None], candidates]))
         q = critic(torch.cat([obs_t.expand(len(acts), -1), acts], dim=1))[:, 0]
         action = select_action(action, candidates, q.numpy())
@@ -252,7 +252,7 @@ class SMConfig:
     scale_by_std: bool = False  # keep rule on (R - avg) / std of memory returns
     max_updates: int | None = None  # cap gradient steps per fit (large memories)
     advantage: bool = False  # keep rule on R - V(s), V fitted on every recent step
-    value_memory_size: int = 20_000  # rows of every step kept for V (advantage only)
+    value_memory_size: int = 20_000  # rows of every step kept for V (and the critic)
     candidate_noise: float = 0.0  # > 0: critic candidates around the actor's action
     critic_on_all: bool = False  # fit the critic on every recent step, not the memory
     reward_floor: float | None = None  # learn from max(r, floor): a fall's -100
@@ -345,7 +345,8 @@ def train_selective_memory(
     if cfg.advantage:  # ours: a state-value baseline fitted on every recent step
         value = mlp((obs_dim, 256, 256, 1))
         value_opt = torch.optim.Adam(value.parameters(), lr=1e-3)
-    if cfg.advantage or cfg.critic_on_all:
+    keep_every_step = cfg.advantage or cfg.critic_on_all
+    if keep_every_step:
         every_step = SelectiveMemory(cfg.value_memory_size, obs_dim, act_dim)
     bar = tqdm(range(cfg.episodes), disable=not progress, mininterval=1)
     for game in bar:
@@ -379,7 +380,7 @@ def train_selective_memory(
             learn_rew = np.maximum(learn_rew, cfg.reward_floor)
         rtg = return_to_go(learn_rew, cfg.gamma)
         baseline = None
-        if cfg.advantage or cfg.critic_on_all:
+        if keep_every_step:
             every_step.add(np.array(ep_obs), np.array(ep_act), rtg)
         if cfg.advantage:
             with torch.no_grad():

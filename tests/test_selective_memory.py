@@ -81,21 +81,24 @@ class ZeroActor(nn.Module):
         return torch.zeros(len(obs), 2)
 
 
+def act_on_zero_obs(rng: np.random.Generator, **kwargs) -> np.ndarray:
+    """choose_action on obs 0 with ZeroActor and FakeCritic, no random actions."""
+    obs = np.zeros(2, dtype=np.float32)
+    return sm.choose_action(
+        obs, ZeroActor(), FakeCritic(), rng=rng, random_prob=0.0, **kwargs
+    )
+
+
 def test_acting_rule_picks_the_critics_best_candidate():
     rng = np.random.default_rng(0)
-    obs = np.zeros(2, dtype=np.float32)
-    action = sm.choose_action(
-        obs, ZeroActor(), FakeCritic(), rng=rng, random_prob=0.0, n_candidates=9
-    )
+    action = act_on_zero_obs(rng, n_candidates=9)
     expected_rng = np.random.default_rng(0)
     expected_rng.random()
     candidates = expected_rng.uniform(-1, 1, (9, 2))
     best = candidates[np.argmax(candidates[:, 0])]
     np.testing.assert_allclose(action, best, rtol=1e-6)
     # Without candidates, the actor's action; with random_prob=1, uniform random.
-    out = sm.choose_action(
-        obs, ZeroActor(), FakeCritic(), rng=rng, random_prob=0.0, n_candidates=0
-    )
+    out = act_on_zero_obs(rng, n_candidates=0)
     np.testing.assert_array_equal(out, [0.0, 0.0])
 
 
@@ -257,13 +260,8 @@ def test_ar1_noise_has_unit_variance_and_the_asked_correlation():
 
 
 def test_acting_rule_uses_the_given_noise_draw():
-    obs = np.zeros(2, dtype=np.float32)
-    out = sm.choose_action(
-        obs,
-        ZeroActor(),
-        FakeCritic(),
-        rng=np.random.default_rng(0),
-        random_prob=0.0,
+    out = act_on_zero_obs(
+        np.random.default_rng(0),
         n_candidates=0,
         noise=0.5,
         noise_draw=np.array([1.0, -4.0]),
@@ -290,15 +288,8 @@ def test_correlated_noise_changes_the_games():
 
 def test_candidates_around_the_actor():
     """candidate_noise > 0: the critic compares actor + noise, not uniform actions."""
-    obs = np.zeros(2, dtype=np.float32)
-    out = sm.choose_action(
-        obs,
-        ZeroActor(),
-        FakeCritic(),
-        rng=np.random.default_rng(0),
-        random_prob=0.0,
-        n_candidates=9,
-        candidate_noise=0.01,
+    out = act_on_zero_obs(
+        np.random.default_rng(0), n_candidates=9, candidate_noise=0.01
     )
     expected_rng = np.random.default_rng(0)
     expected_rng.random()
