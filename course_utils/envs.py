@@ -10,6 +10,7 @@ from typing import Any
 import gymnasium as gym
 
 CATCH_ID = "course/Catch-v0"
+SNAKE_ID = "course/Snake-v0"
 _OLD_RAM_ID = re.compile(r"^(?:ALE/)?(?P<game>[A-Za-z]+)-ram(?:NoFrameskip)?-v\d+$")
 
 
@@ -26,6 +27,8 @@ def register_course_envs() -> None:
     gym.register_envs(ale_py)
     if CATCH_ID not in gym.registry:
         gym.register(id=CATCH_ID, entry_point="course_utils.catch:CatchEnv")
+    if SNAKE_ID not in gym.registry:  # truncates itself: no max_episode_steps here
+        gym.register(id=SNAKE_ID, entry_point="course_utils.snake:SnakeEnv")
 
 
 def _unknown_id_message(env_id: str, error: Exception) -> str:
