@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+_OBS_DIM_HINT = "numbers in one observation: env.observation_space.shape[0]"
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -24,6 +26,43 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _positive_int(name: str, value: Any, hint: str) -> int:
+    if not _is_int(value) or value < 1:
+        shown = (
+            f"an array of shape {value.shape}"
+            if hasattr(value, "shape") and np.ndim(value)
+            else repr(value)
+        )
+        raise ValueError(f"{name} must be a positive int ({hint}), got {shown}.")
+    return int(value)
+
+
+def _sizes(name: str, sizes: Any) -> list[int]:
+    """A list of ints; a string, a float or a bool is an error, never converted."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        ok = False
+    else:
+        sizes = list(sizes)
+        ok = all(_is_int(s) for s in sizes)
+    if not ok:
+        raise ValueError(
+            f"{name} must be integers (layer widths such as (2, 256, 256, 3)), got "
+            f"{sizes!r}. Fix: write the widths as whole numbers in a tuple."
+        )
+    return [int(s) for s in sizes]
+
+
+def _hidden(hidden: Any) -> tuple[int, ...]:
+    widths = tuple(_sizes("hidden", hidden))
+    if any(w < 1 for w in widths):
+        raise ValueError(f"hidden widths must be >= 1, got {hidden!r}.")
+    return widths
+
+
 def mlp(
     sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
@@ -38,7 +77,7 @@ def mlp(
 
     Taught in: 01_mlp_basics.ipynb
     """
-    sizes = [int(s) for s in sizes]
+    sizes = _sizes("sizes", sizes)
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes needs an input and an output width >= 1, got {sizes}.")
     n_hidden = len(sizes) - 2
@@ -64,8 +103,17 @@ class Normalize(nn.Module):
 
     def __init__(self, low: Sequence[float], high: Sequence[float]) -> None:
         super().__init__()
-        low_t = torch.as_tensor(low, dtype=torch.float32)
-        high_t = torch.as_tensor(high, dtype=torch.float32)
+        low_t = torch.as_tensor(np.asarray(low, dtype=np.float64), dtype=torch.float32)
+        high_t = torch.as_tensor(
+            np.asarray(high, dtype=np.float64), dtype=torch.float32
+        )
+        if not (torch.isfinite(low_t).all() and torch.isfinite(high_t).all()):
+            raise ValueError(
+                f"Normalize needs finite bounds, got low={low!r}, high={high!r}. A Box "
+                "with infinite or NaN bounds (CartPole's velocities) cannot be "
+                "rescaled to [-1, 1]. Fix: pass obs_low=None, obs_high=None to the "
+                "network (no rescaling), or give finite bounds you chose yourself."
+            )
         if low_t.shape != high_t.shape or bool((high_t <= low_t).any()):
             raise ValueError(
                 "Normalize needs low < high elementwise, with equal shapes."
@@ -115,7 +163,24 @@ class QNetwork(_SpecModule):
         obs_high: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
-        self.obs_dim, self.n_actions = int(obs_dim), int(n_actions)
+        self.obs_dim = _positive_int("obs_dim", obs_dim, _OBS_DIM_HINT)
+        self.n_actions = _positive_int(
+            "n_actions", n_actions, "e.g. env.action_space.n for a Discrete space"
+        )
+        hidden = _hidden(hidden)
+        if (obs_low is None) != (obs_high is None):
+            raise ValueError(
+                "Give both obs_low and obs_high (e.g. env.observation_space.low and "
+                ".high), or neither (no rescaling)."
+            )
+        self.normalize = None
+        if obs_low is not None:
+            self.normalize = Normalize(obs_low, obs_high)
+            if tuple(self.normalize.low.shape) != (self.obs_dim,):
+                raise ValueError(
+                    f"obs_low and obs_high must hold obs_dim = {self.obs_dim} numbers "
+                    f"each, got shape {tuple(self.normalize.low.shape)}."
+                )
         self._remember(
             obs_dim=self.obs_dim,
             n_actions=self.n_actions,
@@ -123,7 +188,10 @@ class QNetwork(_SpecModule):
             obs_low=None if obs_low is None else [float(x) for x in obs_low],
             obs_high=None if obs_high is None else [float(x) for x in obs_high],
         )
-        self.normalize = None if obs_low is None else Normalize(obs_low, obs_high)
+        self._build(hidden)
+
+    def _build(self, hidden: tuple[int, ...]) -> None:
+        """Make the layers (the only place that draws initial weights)."""
         self.body = mlp((self.obs_dim, *hidden, self.n_actions))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -151,6 +219,13 @@ class DuelingQNetwork(QNetwork):
         super().__init__(
             obs_dim, n_actions, hidden=hidden, obs_low=obs_low, obs_high=obs_high
         )
+
+    def _build(self, hidden: tuple[int, ...]) -> None:
+        if not hidden:
+            raise ValueError(
+                "DuelingQNetwork needs at least one hidden layer (the heads share "
+                "it), got hidden=(). Fix: e.g. hidden=(256, 256)."
+            )
         trunk = mlp((self.obs_dim, *hidden))  # ends with a Linear; add the activation
         self.body = nn.Sequential(*trunk, nn.ReLU())
         self.value = nn.Linear(hidden[-1], 1)
@@ -178,7 +253,11 @@ class MLPActor(_SpecModule):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        self.obs_dim = _positive_int("obs_dim", obs_dim, _OBS_DIM_HINT)
+        self.act_dim = _positive_int(
+            "act_dim", act_dim, "e.g. env.action_space.shape[0] for a Box space"
+        )
+        hidden = _hidden(hidden)
         self._remember(
             obs_dim=self.obs_dim,
             act_dim=self.act_dim,

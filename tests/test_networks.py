@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -191,3 +192,95 @@ def test_wrong_obs_dim_is_a_clear_error(net):
         ValueError, match=rf"expects observations with {net.obs_dim} numbers"
     ):
         net(torch.zeros(2, net.obs_dim + 1))
+
+
+# ------------------------------------------------------------------ issue 16, item 6
+# Numbers are checked where they enter: a clear ValueError, never a silent change.
+
+@pytest.mark.parametrize(
+    "sizes",
+    ["256", [2, 2.7, 3], [2, 3.0], [2, True, 3], [2, "8", 3], 5, [2, None], [2, [3]]],
+    ids=repr,
+)
+def test_mlp_sizes_must_be_integers(sizes):
+    with pytest.raises(ValueError, match="sizes must be integers") as info:
+        mlp(sizes)
+    assert repr(sizes)[:10] in str(info.value)
+
+
+def test_mlp_accepts_numpy_integers():
+    net = mlp(np.array([2, 4, 3]))
+    assert [m.out_features for m in net if isinstance(m, nn.Linear)] == [4, 3]
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [
+        ([np.nan, 0.0], [1.0, 1.0]),
+        ([0.0, 0.0], [1.0, np.nan]),
+        ([-np.inf, 0.0], [1.0, 1.0]),
+        ([0.0, 0.0], [np.inf, 1.0]),
+    ],
+)
+def test_normalize_and_q_network_refuse_nan_or_infinite_bounds(low, high):
+    with pytest.raises(ValueError, match="finite") as info:
+        Normalize(low, high)
+    assert "obs_low=None" in str(info.value)
+    with pytest.raises(ValueError, match="finite"):
+        QNetwork(2, 3, obs_low=low, obs_high=high)
+
+
+def test_q_network_needs_both_bounds_of_the_right_length():
+    with pytest.raises(ValueError, match="obs_low and obs_high"):
+        QNetwork(2, 3, obs_low=[0.0, 0.0])
+    with pytest.raises(ValueError, match=r"2 numbers"):
+        QNetwork(2, 3, obs_low=[0.0, 0.0, 0.0], obs_high=[1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork, MLPActor])
+@pytest.mark.parametrize(
+    "obs_dim", [np.zeros((1, 2)), 0, -3, 2.5, "2", True, None], ids=repr
+)
+def test_obs_dim_must_be_a_positive_int(cls, obs_dim):
+    with pytest.raises(ValueError, match="obs_dim must be a positive int") as info:
+        cls(obs_dim, 3)
+    assert "observation_space.shape[0]" in str(info.value)
+
+
+@pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork])
+@pytest.mark.parametrize("n_actions", [0, 2.5, np.zeros(3), "3"], ids=repr)
+def test_n_actions_must_be_a_positive_int(cls, n_actions):
+    with pytest.raises(ValueError, match="n_actions must be a positive int"):
+        cls(2, n_actions)
+
+
+@pytest.mark.parametrize("hidden", [256, "64", (64, 2.5), (0,)], ids=repr)
+def test_hidden_must_be_a_tuple_of_positive_ints(hidden):
+    with pytest.raises(ValueError, match="hidden"):
+        QNetwork(2, 3, hidden=hidden)
+
+
+def test_dueling_needs_a_hidden_layer():
+    with pytest.raises(ValueError, match="at least one hidden layer"):
+        DuelingQNetwork(2, 3, hidden=())
+
+
+def test_numpy_sizes_from_a_space_are_fine():
+    net = QNetwork(np.int64(2), np.int64(3), hidden=(np.int64(8),))
+    assert net(torch.zeros(1, 2)).shape == (1, 3)
+    assert json.dumps(net.spec)  # still JSON-able for checkpoints
+
+
+# ------------------------------------------------------------------ issue 15
+def test_dueling_builds_its_body_once():
+    # The dueling net used to build (and throw away) a plain QNetwork body first,
+    # so its initial weights depended on layers it never used.
+    torch.manual_seed(0)
+    dueling = DuelingQNetwork(2, 3, hidden=(8, 8))
+    torch.manual_seed(0)
+    trunk = mlp((2, 8, 8))
+    torch.testing.assert_close(dueling.body[0].weight, trunk[0].weight)
+    torch.testing.assert_close(dueling.body[2].weight, trunk[2].weight)
+    torch.manual_seed(0)
+    plain = QNetwork(2, 3, hidden=(8, 8))
+    torch.testing.assert_close(plain.body[0].weight, dueling.body[0].weight)
