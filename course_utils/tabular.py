@@ -7,9 +7,49 @@ the check cells fall back to them while an exercise is not done yet.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+
+
+def _probability(name: str, value: object, low_open: bool = False) -> float:
+    """``value`` as a float in [0, 1] (or (0, 1] if ``low_open``); NaN is refused."""
+    ok = isinstance(value, (int, float, np.integer, np.floating))
+    ok = (
+        ok
+        and not isinstance(value, bool)
+        and (0.0 < value if low_open else 0.0 <= value)
+        and value <= 1.0
+    )
+    if not ok:
+        span = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must be a number in {span}, got {value!r}.")
+    return float(value)
+
+
+def _finite(name: str, value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, str) or not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    return number
+
+
+def _index(name: str, value: object, size: int) -> int:
+    """A row or column index 0 <= value < size (no negative wrap-around)."""
+    if (
+        not isinstance(value, (int, np.integer))
+        or isinstance(value, bool)
+        or not 0 <= value < size
+    ):
+        raise ValueError(
+            f"{name} must be an int index 0..{size - 1}, got {value!r} (a negative "
+            "index would silently pick a row from the end)."
+        )
+    return int(value)
 
 
 def discounted_return(rewards: Sequence[float], gamma: float) -> float:
@@ -24,9 +64,12 @@ def discounted_return(rewards: Sequence[float], gamma: float) -> float:
 
     Taught in: 02_rl_concepts.ipynb
     """
+    gamma = _probability("gamma", gamma)
     ret = 0.0
     for reward in reversed(rewards):  # G_t = r_{t+1} + γ G_{t+1}, from the end
         ret = float(reward) + gamma * ret
+    if not math.isfinite(ret):
+        raise ValueError(f"The rewards must be finite numbers, got {list(rewards)!r}.")
     return ret
 
 
@@ -49,7 +92,25 @@ def epsilon_greedy(
 
     Taught in: 02_rl_concepts.ipynb
     """
+    # Checks first, so a bad call draws no random number (and a good one draws
+    # exactly what it always did: notebook 02's check replays the same seed).
     q_values = np.asarray(q_values)
+    if q_values.ndim != 1 or q_values.size == 0 or q_values.dtype.kind not in "biuf":
+        raise ValueError(
+            "q_values must be one row of numbers, one per action (shape "
+            f"(n_actions,)), got {q_values!r}."
+        )
+    if np.isnan(q_values).any():
+        raise ValueError(
+            f"q_values contains NaN: {q_values}. No action is the greedy one. Fix: "
+            "look for a division by zero or an uninitialised table row."
+        )
+    epsilon = _probability("epsilon", epsilon)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a np.random.Generator (np.random.default_rng(seed)), got "
+            f"{rng!r}."
+        )
     if rng.random() < epsilon:
         return int(rng.integers(len(q_values)))
     best = np.flatnonzero(q_values == q_values.max())
@@ -84,6 +145,13 @@ def q_learning_update(
 
     Taught in: 02_rl_concepts.ipynb
     """
+    n_states, n_actions = np.shape(q_table)
+    state = _index("state", state, n_states)
+    next_state = _index("next_state", next_state, n_states)
+    action = _index("action", action, n_actions)
+    reward = _finite("reward", reward)
+    alpha = _probability("alpha", alpha, low_open=True)
+    gamma = _probability("gamma", gamma)
     target = reward
     if not terminated:
         target += gamma * np.max(q_table[next_state])
@@ -115,17 +183,39 @@ class GridDiscretizer:
         width = self.high - self.low
         if not np.all(np.isfinite(width)) or np.any(width <= 0):
             raise ValueError("Every dimension needs finite bounds with low < high.")
-        bins_arr = np.asarray(bins, dtype=np.int64)
-        self.bins = np.broadcast_to(bins_arr, self.low.shape).copy()
-        if np.any(self.bins < 1):
-            raise ValueError(f"bins must be positive, got {bins}.")
+        bins_arr = np.asarray(bins)
+        if (
+            bins_arr.dtype.kind not in "iu"
+            or bins_arr.shape not in ((), self.low.shape)
+            or np.any(bins_arr < 1)
+        ):
+            raise ValueError(
+                f"bins must be a positive int, or one per dimension "
+                f"({self.low.shape[0]} of them), got {bins!r}."
+            )
+        self.bins = np.broadcast_to(bins_arr.astype(np.int64), self.low.shape).copy()
         self.n_states = int(np.prod(self.bins))
         self._scale = self.bins / width  # cells per unit of each dimension
         # row-major strides: index = sum(cell * stride), like np.ravel_multi_index
         self._strides = np.cumprod(np.r_[self.bins[1:], 1][::-1])[::-1]
 
     def __call__(self, obs: np.ndarray) -> int:
-        """Table row of one observation ``(obs_dim,)``."""
-        cell = ((obs - self.low) * self._scale).astype(np.int64)
-        np.clip(cell, 0, self.bins - 1, out=cell)
-        return int(cell @ self._strides)
+        """Table row of one observation ``(obs_dim,)``.
+
+        Values outside the box, ±inf included, go to the edge cells; NaN is an error.
+        """
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape != self.low.shape:
+            raise ValueError(
+                f"obs has shape {obs.shape}, expected shape {self.low.shape} (one "
+                "observation)."
+            )
+        # Clip before the cast to int: casting inf (or 1e300) to int64 is undefined
+        # and used to send +inf to the lowest cell.
+        position = np.clip((obs - self.low) * self._scale, 0, self.bins - 1)
+        if np.isnan(position).any():
+            raise ValueError(
+                f"obs contains NaN: {obs}. It lies in no cell. Fix: check what "
+                "produced this observation."
+            )
+        return int(position.astype(np.int64) @ self._strides)
