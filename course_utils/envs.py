@@ -32,6 +32,21 @@ def register_course_envs() -> None:
 
 
 def _unknown_id_message(env_id: str, error: Exception) -> str:
+    if isinstance(error, gym.error.DeprecatedEnv):
+        namespace, name, _ = gym.envs.registration.parse_env_id(env_id)
+        versions = [
+            spec.version
+            for spec in gym.registry.values()
+            if (spec.namespace, spec.name) == (namespace, name) and spec.version
+        ]
+        prefix = f"{namespace}/" if namespace else ""
+        newest = f"{prefix}{name}-v{max(versions)}" if versions else None
+        fix = f'make_env("{newest}")' if newest else "a current version"
+        return (
+            f"Environment id {env_id!r} is an old version that this Gymnasium no "
+            f"longer provides ({error}). Fix: use {fix}; its dynamics or settings may "
+            "differ slightly from the old version's."
+        )
     old = _OLD_RAM_ID.match(env_id)
     if old:
         game = old.group("game")
@@ -74,7 +89,8 @@ def make_env(
         **kwargs: passed to ``gym.make`` (e.g. ``obs_type="ram"``).
 
     Raises:
-        ValueError: for an unknown id, listing close matches.
+        ValueError: for an unknown id, listing close matches, or an old version
+            (``BipedalWalker-v2``), naming the current one.
 
     Taught in: 02_rl_concepts.ipynb
     """
@@ -86,7 +102,7 @@ def make_env(
     register_course_envs()
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
-    except gym.error.UnregisteredEnv as error:
+    except (gym.error.UnregisteredEnv, gym.error.DeprecatedEnv) as error:
         raise ValueError(_unknown_id_message(env_id, error)) from None
     if seed is not None:
         env.reset(seed=seed)

@@ -163,3 +163,19 @@ def test_the_suggested_fix_for_the_old_ram_id_works():
 def test_non_string_id_is_refused():
     with pytest.raises(ValueError, match="must be a string"):
         make_env(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "old_id, new_id",
+    [
+        ("BipedalWalker-v2", "BipedalWalker-v3"),
+        ("LunarLander-v2", "LunarLander-v3"),
+        ("ALE/SpaceInvaders-v4", "ALE/SpaceInvaders-v5"),
+    ],
+)
+def test_deprecated_id_is_a_value_error_with_the_fix(old_id, new_id):
+    # make_env promises ValueError; Gymnasium raises its own DeprecatedEnv.
+    with pytest.raises(ValueError, match="old version") as info:
+        make_env(old_id)
+    assert not isinstance(info.value, gym.error.Error)
+    assert f'make_env("{new_id}")' in str(info.value)
