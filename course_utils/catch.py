@@ -59,6 +59,7 @@ class CatchEnv(gym.Env):
         )
         self.action_space = gym.spaces.Discrete(3)
         self._fruit_row, self._fruit_col, self._basket = 0, 0, 1
+        self._started = False  # step() needs a reset() first
 
     def _obs(self) -> np.ndarray:
         board = np.zeros((GRID_SIZE, GRID_SIZE), dtype=np.uint8)
@@ -74,6 +75,7 @@ class CatchEnv(gym.Env):
         self._fruit_row = 0
         self._fruit_col = int(self.np_random.integers(0, GRID_SIZE))
         self._basket = int(self.np_random.integers(1, GRID_SIZE - 1))
+        self._started = True
         return self._obs(), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -81,6 +83,11 @@ class CatchEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ValueError(
                 f"Catch actions are 0 (left), 1 (stay), 2 (right); got {action!r}."
+            )
+        if not self._started:
+            raise RuntimeError(
+                "CatchEnv has no fruit yet: call reset() before step(), e.g. "
+                "obs, info = env.reset(seed=0)."
             )
         if self._fruit_row >= GRID_SIZE - 1:
             raise RuntimeError("The episode is over: call reset() before step().")

@@ -165,3 +165,15 @@ def test_state_index_refuses_other_arrays():
         state_index(np.zeros((8, 8), dtype=np.uint8))
     with pytest.raises(ValueError, match="fruit"):
         state_index(np.zeros((10, 10), dtype=np.uint8))
+
+
+def test_step_before_reset_is_a_clear_error():
+    env = CatchEnv()
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before") as info:
+        env.step(1)
+    assert "env.reset(seed=" in str(info.value)
+    env.reset(seed=0)
+    env.step(1)  # fine once reset
+    # Through make_env, Gymnasium's order check already says so.
+    with pytest.raises(Exception, match=r"before calling env.reset\(\)"):
+        make_env(CATCH_ID).step(1)
