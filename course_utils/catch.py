@@ -42,7 +42,7 @@ class CatchEnv(gym.Env):
     basket centre anywhere in 1..8 (the original drew 0..8 and 1..7), so the board is
     symmetric. Randomness comes only from ``reset(seed=...)`` / ``self.np_random``.
 
-    Taught in: 02_rl_concepts.ipynb
+    02_rl_concepts.ipynb plays it through ``make_env("course/Catch-v0")``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
