@@ -132,7 +132,12 @@ def _as_path(path: Any) -> Path:
             f"A checkpoint path must be a str or pathlib.Path, got "
             f"{type(path).__name__} {path!r:.60}. Fix: e.g. 'runs/agent.pt'."
         )
-    return Path(path)
+    if isinstance(path, str) and path.endswith(("/", os.sep)):
+        raise ValueError(
+            f"The checkpoint path {path!r} ends in '/', so it names a folder. Fix: add "
+            f"the file name, e.g. {path + 'agent.pt'!r}."
+        )
+    return Path(path).expanduser()  # "~/runs/agent.pt" means the home folder
 
 
 def _sidecar(path: Path) -> Path:
@@ -288,7 +293,7 @@ def _check_spec(spec: Any, source: str) -> None:
         )
 
 
-def _rebuild(spec: Any, state: Any, source: str) -> nn.Module:
+def _rebuild(spec: Any, state: Any, kind: str, source: str) -> nn.Module:
     """The network ``spec`` describes, holding ``state``; refused before any large
     allocation if the sizes are out of bounds or do not match the tensors."""
     _check_spec(spec, source)
@@ -348,6 +353,18 @@ def _rebuild(spec: Any, state: Any, source: str) -> nn.Module:
             f"{source} holds weights for another architecture than its metadata "
             f"describes ({spec!r:.200}): {str(error).splitlines()[0]}"
         ) from None
+    needs = "n_actions" if kind == "q" else "act_dim"
+    if not hasattr(net, needs):
+        wanted = (
+            "a Q-network (QNetwork, DuelingQNetwork)"
+            if kind == "q"
+            else "an actor (MLPActor)"
+        )
+        raise ValueError(
+            f"{source}: policy kind {kind!r} needs {wanted}, got {spec['class']}. "
+            "Fix: set metadata['policy']['kind'] to 'q' for Q-networks, 'actor' for "
+            "actors."
+        )
     return net
 
 
@@ -499,6 +516,8 @@ def check_save_path(path: str | Path, *, overwrite: bool = False) -> Path:
         CheckpointPermissionError: the folder cannot be written.
     """
     path = _as_path(path)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r:.40}.")
     sidecar = _sidecar(path)
     if path.suffix == ".json":
         raise ValueError(
@@ -540,14 +559,13 @@ def check_save_path(path: str | Path, *, overwrite: bool = False) -> Path:
                 probe.unlink()
     except OSError as error:
         message = (
-            f"cannot write {path}: {error.strerror or error} "
-            f"({error.filename or path.parent}). "
+            f"cannot write {path}: {error.strerror or error} (in {path.parent}). "
             "Fix: choose a folder you can write to (e.g. one in your home folder), or "
             "change its permissions."
         )
         if isinstance(error, PermissionError) or error.errno == errno.EROFS:
-            raise CheckpointPermissionError(error.errno, message) from None
-        raise OSError(error.errno, message) from None
+            raise CheckpointPermissionError(message) from None
+        raise OSError(message) from None
     _clean_stale(path)
     return path
 
@@ -570,6 +588,8 @@ def save_checkpoint(
     Taught in: 03_dqn_mountaincar.ipynb
     """
     path = _as_path(path)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r:.40}.")
     if not isinstance(model, nn.Module) or not hasattr(model, "spec"):
         raise ValueError(
             "save_checkpoint needs a course network (QNetwork, DuelingQNetwork, "
@@ -592,7 +612,7 @@ def save_checkpoint(
     metadata = json.loads(json.dumps(metadata))  # exactly what the sidecar says
     _check_metadata(metadata, str(path))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _rebuild(metadata["network"], state, str(path))
+    _rebuild(metadata["network"], state, metadata["policy"]["kind"], str(path))
     check_save_path(path, overwrite=overwrite)
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "state_dict": state, "metadata": metadata}, buffer)
@@ -783,7 +803,12 @@ def repair_sidecar(path: str | Path) -> Path:
     path = _as_path(path)
     digest, payload = _read_checkpoint(path)
     metadata = payload["metadata"]
-    _rebuild(metadata["network"], payload["state_dict"], str(path))
+    _rebuild(
+        metadata["network"],
+        payload["state_dict"],
+        metadata["policy"]["kind"],
+        str(path),
+    )
     _check_json(metadata, f"{path}: metadata")
     sidecar = _sidecar(path)
     if sidecar.is_dir():
@@ -823,7 +848,12 @@ def load_network(
     digest, payload = _read_checkpoint(path)
     metadata = payload["metadata"]
     _clean_stale(path, digest)
-    net = _rebuild(metadata["network"], payload["state_dict"], str(path))
+    net = _rebuild(
+        metadata["network"],
+        payload["state_dict"],
+        metadata["policy"]["kind"],
+        str(path),
+    )
     _check_sidecar(
         path, digest, metadata
     )  # after the .pt's own checks: those come first
@@ -866,9 +896,9 @@ def load_policy(
         )
         rng = np.random.default_rng(seed)
         return QPolicy(net, epsilon=float(eps), rng=rng, device=dev), metadata
-    if not hasattr(net, "act_dim"):
+    if epsilon is not None:
         raise ValueError(
-            f"{path}: policy kind 'actor' needs an actor network (MLPActor), got "
-            f"{type(net).__name__}."
+            f"epsilon={epsilon} was given, but {path} holds an actor (continuous "
+            "actions), which never explores at evaluation. Fix: leave epsilon out."
         )
     return ActorPolicy(net, device=dev), metadata

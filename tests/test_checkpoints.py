@@ -982,3 +982,55 @@ def test_shipped_checkpoints_load_with_their_sidecars(name):
     written = json.loads(sidecar_of(path).read_text())
     assert written.pop(HASH_KEY) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert json.loads(json.dumps(metadata)) == written
+
+
+def test_epsilon_for_an_actor_checkpoint_is_refused(tmp_path, make_metadata):
+    path = save_checkpoint(
+        tmp_path / "walker.pt",
+        MLPActor(24, 4, hidden=(8,)),
+        metadata=make_metadata("BipedalWalker-v3", kind="actor"),
+    )
+    with pytest.raises(ValueError, match=r"epsilon.*actor.*Fix: leave epsilon out"):
+        load_policy(path, epsilon=0.1)
+
+
+@pytest.mark.parametrize("overwrite", ["yes", 1, None])
+def test_overwrite_must_be_true_or_false(saved, overwrite):
+    path, net, metadata = saved
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        save_checkpoint(path, net, metadata=metadata, overwrite=overwrite)
+
+
+def test_a_path_ending_in_a_slash_names_a_folder(tmp_path, make_metadata):
+    with pytest.raises(ValueError, match=r"ends in '/'.*agent\.pt"):
+        save_checkpoint(
+            f"{tmp_path}/runs/", QNetwork(2, 3, hidden=(4,)), metadata=make_metadata()
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_starting_with_a_tilde_is_the_home_folder(
+    tmp_path, make_metadata, monkeypatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = save_checkpoint(
+        "~/runs/agent.pt", QNetwork(2, 3, hidden=(4,)), metadata=make_metadata()
+    )
+    assert path == tmp_path / "runs" / "agent.pt" and path.is_file()
+    load_network("~/runs/agent.pt")
+
+
+@pytest.mark.parametrize(
+    "net, kind",
+    [(MLPActor(3, 2, hidden=(4,)), "q"), (QNetwork(2, 3, hidden=(4,)), "actor")],
+    ids=["actor-as-q", "q-as-actor"],
+)
+def test_a_policy_kind_that_does_not_fit_the_network(
+    tmp_path, make_metadata, net, kind
+):
+    with pytest.raises(ValueError, match=f"policy kind '{kind}' needs"):
+        save_checkpoint(tmp_path / "a.pt", net, metadata=make_metadata(kind=kind))
+    assert list(tmp_path.iterdir()) == []
+    torch.save(_payload(net, make_metadata(kind=kind)), tmp_path / "b.pt")
+    with pytest.raises(ValueError, match=f"policy kind '{kind}' needs"):
+        load_network(tmp_path / "b.pt")
