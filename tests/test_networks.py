@@ -197,6 +197,7 @@ def test_wrong_obs_dim_is_a_clear_error(net):
 # ------------------------------------------------------------------ issue 16, item 6
 # Numbers are checked where they enter: a clear ValueError, never a silent change.
 
+
 @pytest.mark.parametrize(
     "sizes",
     ["256", [2, 2.7, 3], [2, 3.0], [2, True, 3], [2, "8", 3], 5, [2, None], [2, [3]]],
