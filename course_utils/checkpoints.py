@@ -293,17 +293,17 @@ def _check_spec(spec: Any, source: str) -> None:
         )
 
 
-def _rebuild(spec: Any, state: Any, kind: str, source: str) -> nn.Module:
-    """The network ``spec`` describes, holding ``state``; refused before any large
-    allocation if the sizes are out of bounds or do not match the tensors."""
+def check_network_spec(spec: dict[str, Any]) -> None:
+    """Raise a ``ValueError`` if ``load_network`` would refuse to build ``spec``
+    (``net.spec``): unknown class, sizes out of bounds, too many parameters. Nothing
+    is allocated; call it before a long training run.
+    """
+    _probe(spec, "network spec")
+
+
+def _probe(spec: Any, source: str) -> nn.Module:
+    """``spec``'s network on the meta device: its shapes without memory."""
     _check_spec(spec, source)
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise ValueError(
-            f"{source}: the state_dict must map parameter names to tensors, got "
-            f"{state!r:.80}."
-        )
     # Shapes without memory: build on the meta device. Normalize needs real bounds,
     # and its two vectors are small (obs_dim <= MAX_WIDTH), so leave it out here.
     kwargs = {
@@ -326,6 +326,20 @@ def _rebuild(spec: Any, state: Any, kind: str, source: str) -> nn.Module:
             f"{source}: the network spec describes {n_params:,} parameters; the course "
             f"builds at most {MAX_PARAMS:,}. Fix: use smaller hidden widths."
         )
+    return probe
+
+
+def _rebuild(spec: Any, state: Any, kind: str, source: str) -> nn.Module:
+    """The network ``spec`` describes, holding ``state``; refused before any large
+    allocation if the sizes are out of bounds or do not match the tensors."""
+    probe = _probe(spec, source)
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(
+            f"{source}: the state_dict must map parameter names to tensors, got "
+            f"{state!r:.80}."
+        )
     for name, want in probe.state_dict().items():
         got = state.get(name)
         if got is None or got.shape != want.shape:
@@ -333,7 +347,8 @@ def _rebuild(spec: Any, state: Any, kind: str, source: str) -> nn.Module:
             raise ValueError(
                 f"{source} holds weights for another architecture than its metadata "
                 f"describes: the spec needs {name} of shape {tuple(want.shape)}, the "
-                f"file holds {held}."
+                f"file holds {held}. Fix: the file was damaged or edited; use the "
+                "checkpoint as save_checkpoint wrote it, or train again."
             )
     for name, tensor in state.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
@@ -351,7 +366,8 @@ def _rebuild(spec: Any, state: Any, kind: str, source: str) -> nn.Module:
     except (RuntimeError, KeyError) as error:
         raise ValueError(
             f"{source} holds weights for another architecture than its metadata "
-            f"describes ({spec!r:.200}): {str(error).splitlines()[0]}"
+            f"describes ({spec!r:.200}): {str(error).splitlines()[0]}. Fix: the file "
+            "was damaged or edited; use the checkpoint as save_checkpoint wrote it."
         ) from None
     needs = "n_actions" if kind == "q" else "act_dim"
     if not hasattr(net, needs):

@@ -20,6 +20,7 @@ from course_utils.checkpoints import (
     HASH_KEY,
     REQUIRED_METADATA,
     CheckpointWarning,
+    check_network_spec,
     check_save_path,
     data_dir,
     load_network,
@@ -1034,3 +1035,12 @@ def test_a_policy_kind_that_does_not_fit_the_network(
     torch.save(_payload(net, make_metadata(kind=kind)), tmp_path / "b.pt")
     with pytest.raises(ValueError, match=f"policy kind '{kind}' needs"):
         load_network(tmp_path / "b.pt")
+
+
+def test_check_network_spec_before_a_long_training_run():
+    assert check_network_spec(QNetwork(2, 3, hidden=(256, 256)).spec) is None
+    assert check_network_spec(MLPActor(24, 4, hidden=(1024, 512)).spec) is None
+    with pytest.raises(ValueError, match=r"parameters.*20,000,000"):
+        check_network_spec(big_spec(hidden=[4096, 4096, 4096]))
+    with pytest.raises(ValueError, match=r"hidden.*4096"):
+        check_network_spec(big_spec(hidden=[8192]))
