@@ -4,7 +4,7 @@
     python benchmarks/mountaincar_vs_sb3.py --seeds 0 1 2 [--jobs 6]
 
 SB3 runs with rl-baselines3-zoo's tuned MountainCar-v0 settings; the course runs its
-shipped preset (``course_utils.train``). Both: the same training seeds, one torch
+shipped preset (``course_utils.presets``). Both: the same training seeds, one torch
 thread, 120k steps, a greedy evaluation of 20 episodes (seeds 10_000+) every 5k
 steps. Wall times count training only (evaluation time is measured and removed). The
 final score is over 100 greedy episodes on unseen seeds 1_000_000+, for the network at
@@ -33,11 +33,11 @@ from course_utils.dqn import train_dqn
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
 from course_utils.policies import QPolicy
+from course_utils.presets import SELECTION_SEED, TEST_SEED, get_preset
 from course_utils.seeding import set_seed
-from course_utils.train import TEST_SEED, dqn_preset
 
 ENV_ID, SOLVED = "MountainCar-v0", -110.0
-EVAL_EVERY, EVAL_EPISODES, EVAL_SEED = 5_000, 20, 10_000
+EVAL_EVERY, EVAL_EPISODES, EVAL_SEED = 5_000, 20, SELECTION_SEED
 ZOO = dict(  # rl-baselines3-zoo hyperparams/dqn.yml, MountainCar-v0
     learning_rate=4e-3,
     batch_size=128,
@@ -58,9 +58,9 @@ def test_scores(policy) -> np.ndarray:
 
 
 def run_course(seed: int, steps: int) -> dict:
-    _, _, cfg, _, _ = dqn_preset("mountaincar")
+    preset = get_preset("mountaincar")
     cfg = replace(
-        cfg,
+        preset.config,
         total_steps=steps,
         eval_every=EVAL_EVERY,
         eval_episodes=EVAL_EPISODES,
@@ -74,6 +74,7 @@ def run_course(seed: int, steps: int) -> dict:
         seed=seed,
         eval_env=make_env(ENV_ID),
         progress=False,
+        **preset.pieces,
     )
     return {
         "train_s": result.wall_time_s - result.eval_time_s,

@@ -15,7 +15,7 @@ raw bytes to [-1, 1] itself and uses the Double-DQN target. SB3 gets the Atari h
 from its own wrappers (``EpisodicLifeEnv``, ``ClipRewardEnv``).
 
 Each final network (no model selection) then plays ``--eval-episodes`` episodes on
-the seeds ``course_utils.train.TEST_SEED + i``, with ε = 0.05 (the Atari protocol)
+the seeds ``course_utils.presets.TEST_SEED + i``, with ε = 0.05 (the Atari protocol)
 and greedily. Runs go in parallel (``--jobs``, one process each); wall time is that
 of training alone, so it depends on what else the machine is doing.
 """
@@ -55,7 +55,7 @@ def _eval_both(act, seed: int, episodes: int) -> dict[str, list[float]]:
     """Scores with ε = 0.05 and greedy; ``act(obs) -> greedy action``."""
     from course_utils.envs import make_env
     from course_utils.evaluation import evaluate
-    from course_utils.train import TEST_SEED
+    from course_utils.presets import TEST_SEED
 
     env = make_env(ENV_ID, obs_type="ram")
     rng = np.random.default_rng(seed)
@@ -76,16 +76,16 @@ def run_course(seed: int, steps: int, episodes: int) -> dict:
 
     from course_utils.dqn import train_dqn
     from course_utils.envs import make_env
+    from course_utils.presets import get_preset
     from course_utils.seeding import set_seed
-    from course_utils.train import dqn_preset
 
     torch.set_num_threads(1)
-    _, env_kwargs, cfg, _, _ = dqn_preset("spaceinvaders")
-    cfg = replace(cfg, total_steps=steps, eval_every=0)
+    preset = get_preset("spaceinvaders")
+    cfg = replace(preset.config, total_steps=steps, eval_every=0)
     rng = set_seed(seed)
-    env = make_env(ENV_ID, **env_kwargs)
+    env = make_env(ENV_ID, **preset.env_kwargs)
     start = time.perf_counter()
-    result = train_dqn(env, cfg, rng=rng, seed=seed, progress=False)
+    result = train_dqn(env, cfg, rng=rng, seed=seed, progress=False, **preset.pieces)
     wall = time.perf_counter() - start
     q_net = result.last_q_net
 
@@ -109,11 +109,12 @@ def run_sb3(seed: int, steps: int, episodes: int) -> dict:
     from stable_baselines3.common.atari_wrappers import ClipRewardEnv, EpisodicLifeEnv
 
     from course_utils.envs import make_env
-    from course_utils.train import dqn_preset
+    from course_utils.presets import get_preset
 
     torch.set_num_threads(1)
-    _, env_kwargs, cfg, _, _ = dqn_preset("spaceinvaders")
-    env = EpisodicLifeEnv(make_env(ENV_ID, **env_kwargs))
+    preset = get_preset("spaceinvaders")
+    cfg = preset.config
+    env = EpisodicLifeEnv(make_env(ENV_ID, **preset.env_kwargs))
     env = ClipRewardEnv(env)
     env = gym.wrappers.TransformObservation(
         env, _scaled, gym.spaces.Box(0.0, 1.0, (128,), np.float32)

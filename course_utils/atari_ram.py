@@ -14,14 +14,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.tabular import epsilon_greedy
+
 # Discrete(6), in the order ALE numbers them (env.unwrapped.get_action_meanings()).
 SPACE_INVADERS_ACTIONS = ("NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE")
 # Bytes found in notebook 04 (they agree with the AtariARI annotations).
 SPACE_INVADERS_BYTES = {
-    "player_x": 28,        # the cannon's horizontal position
-    "lives": 73,           # lives left, equal to info["lives"]
+    "player_x": 28,  # the cannon's horizontal position
+    "lives": 73,  # lives left, equal to info["lives"]
     "score_hundreds": 102,  # score // 100, binary-coded decimal
-    "score_ones": 104,     # score % 100, binary-coded decimal
+    "score_ones": 104,  # score % 100, binary-coded decimal
 }
 
 
@@ -128,8 +130,9 @@ def byte_correlations(ram: np.ndarray, signal: np.ndarray) -> np.ndarray:
     x = np.asarray(ram, dtype=np.float64)
     y = np.asarray(signal, dtype=np.float64)
     if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"Expected ram (T, n_bytes) and signal (T,), got {x.shape} "
-                         f"and {y.shape}.")
+        raise ValueError(
+            f"Expected ram (T, n_bytes) and signal (T,), got {x.shape} and {y.shape}."
+        )
     x = x - x.mean(axis=0)
     y = y - y.mean()
     denom = np.sqrt((x**2).sum(axis=0) * (y**2).sum())
@@ -169,7 +172,8 @@ def epsilon_greedy_action(
     """ε-greedy on a Q-network, for a raw observation.
 
     With probability ``epsilon`` a uniform action among *all* the network's outputs
-    (6 for Space Invaders: never hard-code 2), else ``argmax_a Q(obs, a)``.
+    (6 for Space Invaders: never hard-code 2), else ``argmax_a Q(obs, a)``: this is
+    ``course_utils.tabular.epsilon_greedy`` on the network's Q-values.
 
     Args:
         q_net: maps ``(batch, obs_dim)`` to ``(batch, n_actions)``; it rescales raw
@@ -179,7 +183,24 @@ def epsilon_greedy_action(
     Taught in: 04_dqn_space_invaders_ram.ipynb
     """
     q_values = q_net(torch.as_tensor(np.asarray(obs)).unsqueeze(0))[0]
-    if rng.random() < epsilon:
-        return int(rng.integers(len(q_values)))
-    return int(q_values.argmax().item())
+    return epsilon_greedy(q_values.numpy(), epsilon, rng)
 
+
+def atari_transition(
+    reward: float, terminated: bool, info: dict, prev_info: dict
+) -> tuple[float, bool]:
+    """The Atari habits of DQN (Mnih et al., 2015), as a transition shaping.
+
+    The agent learns from the reward clipped to ``[-1, 1]`` (one scale for every
+    game) and from a lost life stored as terminal (``info["lives"]`` fell since
+    ``prev_info``): dying then costs the value of the future, although the game goes
+    on. The episode's score is unchanged.
+
+    Returns:
+        ``(reward to store, terminal flag to store)``.
+
+    Taught in: 04_dqn_space_invaders_ram.ipynb
+    """
+    lives_before = prev_info.get("lives", 0)
+    life_lost = info.get("lives", lives_before) < lives_before
+    return float(np.clip(reward, -1.0, 1.0)), bool(terminated or life_lost)

@@ -1,33 +1,45 @@
 """Deep Q-learning, collected once: the same lines notebook 03 builds inline.
 
-Reused by notebook 04 (Space Invaders RAM) and ``python -m course_utils.train``.
+Over 200 lines because the loop and the pieces it receives belong together: the
+maths of the targets, the n-step collector, the hold lengths and the loop.
+
+The loop, :func:`train_dqn`, holds only the algorithm. What varies between the
+course's agents is passed in as small functions (the published method by default):
+``target_fn`` (plain or Double DQN), ``loss_fn`` (Huber or MSE), ``net_class``
+(plain or dueling), ``hold`` (ε-greedy or εz-greedy) and ``shaping`` (Atari's
+clipped rewards and lives). Model selection, the wall-time cap and the progress bar
+come from ``course_utils.training``. Reused by notebook 04 and the trainer.
 """
 
 from __future__ import annotations
 
 import copy
-import time
+import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_utils.buffers import Batch, ReplayBuffer
-from course_utils.evaluation import evaluate
-from course_utils.networks import DuelingQNetwork, QNetwork
-from course_utils.policies import QPolicy
+from course_utils.networks import QNetwork
+from course_utils.policies import QPolicy, greedy_action
 from course_utils.schedules import linear_schedule
+from course_utils.training import BestModelKeeper, Deadline, progress_bar
+
+TargetFn = Callable[[nn.Module, nn.Module, Batch, float], torch.Tensor]
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+HoldFn = Callable[[np.random.Generator], int]
+ShapingFn = Callable[[float, bool, dict, dict], tuple[float, bool]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DQNConfig:
-    """Every knob of :func:`train_dqn` (the presets live in ``course_utils.train``)."""
+    """The numbers of :func:`train_dqn`; the agents' presets live in ``presets``."""
 
     total_steps: int = 60_000  # environment steps of training
     lr: float = 1e-3  # Adam learning rate
@@ -43,24 +55,42 @@ class DQNConfig:
     epsilon_start: float = 1.0  # ε at step 0
     epsilon_end: float = 0.05  # ε after the schedule
     exploration_fraction: float = 0.2  # share of total_steps over which ε falls
-    repeat_mu: float = 0.0  # > 1: εz-greedy, a random action is held for
-    # n ~ Zipf(repeat_mu) steps (0 = plain ε-greedy)
     hidden: tuple[int, ...] = (128, 128)  # Q-network hidden widths
-    dueling: bool = False  # dueling head
-    double: bool = True  # Double-DQN target
-    loss: str = "huber"  # "huber" or "mse"
     max_grad_norm: float = 10.0  # gradient clipping
     normalize_obs: bool = True  # rescale observations to [-1, 1] inside the net
-    clip_reward: bool = False  # clip rewards to [-1, 1] (Atari habit)
-    terminal_on_life_loss: bool = False  # store a lost life as terminal (info["lives"])
-    eval_every: int = 5_000  # steps between greedy evaluations (0: never)
+    eval_every: int = 5_000  # steps between evaluations for model selection (0: never)
     eval_episodes: int = 10  # episodes per evaluation
     eval_seed: int = 10_000  # evaluation episode i uses eval_seed + i
     eval_epsilon: float = 0.0  # exploration while evaluating (Atari: 0.05)
     solved_at: float | None = None  # score that counts as solved (recorded)
-    stop_when_solved: bool = False  # stop training at the first solved evaluation
     max_seconds: float | None = None  # optional wall-time cap on training
-    extra: dict = field(default_factory=dict)  # free-form notes saved with the run
+
+    def __post_init__(self) -> None:
+        for name in (
+            "total_steps",
+            "batch_size",
+            "buffer_size",
+            "train_freq",
+            "gradient_steps",
+            "target_update_interval",
+            "n_step",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"DQNConfig.{name} must be an integer >= 1, got {value!r}."
+                )
+        if not (0.0 <= self.gamma <= 1.0):  # also refuses NaN
+            raise ValueError(f"DQNConfig.gamma must lie in [0, 1], got {self.gamma}.")
+        if not (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm)):
+            raise ValueError(
+                "DQNConfig.max_grad_norm must be a finite number > 0, "
+                f"got {self.max_grad_norm}."
+            )
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(
+                f"DQNConfig.lr must be a finite number > 0, got {self.lr}."
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -72,7 +102,7 @@ class DQNConfig:
 class DQNResult:
     """What :func:`train_dqn` hands back."""
 
-    q_net: nn.Module  # the network with the best evaluation
+    q_net: nn.Module  # the network with the best evaluation (else the last one)
     last_q_net: nn.Module  # the network at the end of training
     episode_returns: list[float]  # training episodes (with exploration)
     episode_end_steps: list[int]  # env step at which each episode ended
@@ -84,22 +114,37 @@ class DQNResult:
     eval_time_s: float = 0.0  # of which evaluations
 
 
-def make_q_network(env: gym.Env, cfg: DQNConfig) -> QNetwork:
-    """A Q-network shaped for ``env``, built as ``cfg`` says."""
-    space = env.observation_space
+def make_q_network(
+    env: gym.Env,
+    hidden: tuple[int, ...],
+    *,
+    net_class: type[QNetwork] = QNetwork,
+    normalize_obs: bool = True,
+) -> QNetwork:
+    """A Q-network shaped for ``env`` (a ``Discrete`` action space).
+
+    ``normalize_obs`` rescales observations to [-1, 1] inside the network, from the
+    observation space's bounds (which must then be finite).
+    """
+    space, actions = env.observation_space, env.action_space
+    if not isinstance(actions, gym.spaces.Discrete):
+        raise ValueError(
+            f"DQN needs a discrete action space (gymnasium Discrete), but this "
+            f"environment's is {actions}. Fix: use a discrete-action environment such "
+            "as MountainCar-v0, or an actor-critic method for continuous actions "
+            "(notebook 05)."
+        )
     bounds = {}
-    if cfg.normalize_obs:
+    if normalize_obs:
         low = np.broadcast_to(space.low, space.shape)
         high = np.broadcast_to(space.high, space.shape)
         if not (np.isfinite(low).all() and np.isfinite(high).all()):
             raise ValueError(
-                "normalize_obs needs finite observation bounds for this env."
+                "normalize_obs needs finite observation bounds for this env. Fix: "
+                "pass normalize_obs=False."
             )
         bounds = {"obs_low": low.ravel().tolist(), "obs_high": high.ravel().tolist()}
-    cls = DuelingQNetwork if cfg.dueling else QNetwork
-    return cls(
-        int(np.prod(space.shape)), int(env.action_space.n), hidden=cfg.hidden, **bounds
-    )
+    return net_class(int(np.prod(space.shape)), int(actions.n), hidden=hidden, **bounds)
 
 
 def td_target(
@@ -132,42 +177,69 @@ def double_dqn_target(
     Taught in: 03_dqn_mountaincar.ipynb
     """
     best = next_q_online.argmax(dim=1, keepdim=True)
-    return reward + gamma * (1.0 - terminated) * next_q_target.gather(1, best).squeeze(
-        1
+    next_value = next_q_target.gather(1, best).squeeze(1)
+    return reward + gamma * (1.0 - terminated) * next_value
+
+
+@torch.no_grad()
+def compute_target(
+    q_net: nn.Module, target_net: nn.Module, batch: Batch, gamma: float
+) -> torch.Tensor:
+    """Plain DQN (the published method): the target net picks and scores ``a'``.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    return td_target(batch.reward, target_net(batch.next_obs), batch.terminated, gamma)
+
+
+@torch.no_grad()
+def compute_target_double(
+    q_net: nn.Module, target_net: nn.Module, batch: Batch, gamma: float
+) -> torch.Tensor:
+    """Double DQN (van Hasselt et al., 2016): the online net picks ``a*``.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    return double_dqn_target(
+        batch.reward,
+        q_net(batch.next_obs),
+        target_net(batch.next_obs),
+        batch.terminated,
+        gamma,
     )
 
 
-def dqn_loss(
+def compute_loss(
     q_net: nn.Module,
     target_net: nn.Module,
     batch: Batch,
-    *,
     gamma: float,
-    double: bool = True,
-    loss: str = "huber",
+    target_fn: TargetFn = compute_target,
+    loss_fn: LossFn = F.smooth_l1_loss,
 ) -> torch.Tensor:
-    """TD loss on one batch of tensors (see ``Batch.to_torch``).
+    """TD loss on one batch of tensors (see ``Batch.to_torch``): ``loss_fn(Q(s, a),
+    target)``, with the target from ``target_fn`` (no gradient flows into it).
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
     q = q_net(batch.obs).gather(1, batch.action.long().unsqueeze(1)).squeeze(1)
-    with torch.no_grad():
-        next_q_target = target_net(batch.next_obs)
-        if double:
-            target = double_dqn_target(
-                batch.reward,
-                q_net(batch.next_obs),
-                next_q_target,
-                batch.terminated,
-                gamma,
-            )
-        else:
-            target = td_target(batch.reward, next_q_target, batch.terminated, gamma)
-    if loss == "huber":
-        return F.smooth_l1_loss(q, target)
-    if loss == "mse":
-        return F.mse_loss(q, target)
-    raise ValueError(f"loss must be 'huber' or 'mse', got {loss!r}.")
+    return loss_fn(q, target_fn(q_net, target_net, batch, gamma))
+
+
+def optimize(
+    q_net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    max_grad_norm: float,
+) -> None:
+    """One gradient step: zero the gradients, backpropagate, clip, step.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
 
 
 @torch.no_grad()
@@ -182,19 +254,41 @@ def soft_update(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
         target.mul_(1.0 - tau).add_(source, alpha=tau)
 
 
-def exploration_duration(
-    repeat_mu: float, rng: np.random.Generator, max_steps: int = 10_000
-) -> int:
-    """How many steps an exploratory action is held: 1 for plain ε-greedy, else a
-    heavy-tailed ``Zipf(repeat_mu)`` draw (εz-greedy, Dabney et al., 2021).
+def raw_transition(
+    reward: float, terminated: bool, info: dict, prev_info: dict
+) -> tuple[float, bool]:
+    """Store what the environment gave (the default): ``(reward, terminated)``.
+
+    A shaping function receives the step's ``reward``, ``terminated``, its ``info``
+    and the previous step's (or reset's) ``prev_info``, and returns the reward and
+    terminal flag the agent learns from; the episode's score is never changed.
+    Atari's version is ``course_utils.atari_ram.atari_transition``.
+    """
+    return float(reward), bool(terminated)
+
+
+def one_step(rng: np.random.Generator) -> int:
+    """Plain ε-greedy: a random action lasts one step (draws nothing)."""
+    return 1
+
+
+@dataclass(frozen=True)
+class ZipfHold:
+    """εz-greedy (Dabney et al., 2021): a random action is held for ``n ~
+    Zipf(mu)`` steps, capped at ``max_steps``.
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    if repeat_mu == 0:
-        return 1
-    if repeat_mu <= 1:
-        raise ValueError(f"repeat_mu must be 0 (off) or > 1, got {repeat_mu}.")
-    return int(min(rng.zipf(repeat_mu), max_steps))
+
+    mu: float = 2.0
+    max_steps: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not self.mu > 1:
+            raise ValueError(f"ZipfHold needs mu > 1, got {self.mu}.")
+
+    def __call__(self, rng: np.random.Generator) -> int:
+        return int(min(rng.zipf(self.mu), self.max_steps))
 
 
 class NStepCollector:
@@ -254,6 +348,11 @@ def train_dqn(
     *,
     rng: np.random.Generator,
     seed: int,
+    target_fn: TargetFn = compute_target,
+    loss_fn: LossFn = F.smooth_l1_loss,
+    net_class: type[QNetwork] = QNetwork,
+    hold: HoldFn = one_step,
+    shaping: ShapingFn = raw_transition,
     device: str | torch.device = "cpu",
     eval_env: gym.Env | None = None,
     progress: bool = True,
@@ -261,115 +360,99 @@ def train_dqn(
 ) -> DQNResult:
     """Train a DQN agent on ``env`` (discrete actions) and return the best network.
 
-    Every ``cfg.eval_every`` steps the greedy policy plays ``cfg.eval_episodes``
-    episodes on ``eval_env``; the best-scoring network is kept (model selection on
-    evaluation seeds, as Stable-Baselines3's EvalCallback does).
+    ``seed`` seeds the environment, its action space and the network's initial
+    weights; ``rng`` draws every other random number. Every ``cfg.eval_every`` steps
+    the policy plays ``cfg.eval_episodes`` episodes on ``eval_env`` (seeds
+    ``cfg.eval_seed``+) and the best-scoring network is kept (model selection, as
+    Stable-Baselines3's EvalCallback does).
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    start = time.perf_counter()
-    q_net = make_q_network(env, cfg).to(device)
+    deadline = Deadline(cfg.max_seconds)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        q_net = make_q_network(
+            env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
+        ).to(device)
     target_net = copy.deepcopy(q_net)
     optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
     buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
     collector = NStepCollector(cfg.n_step, cfg.gamma)
-    env.action_space.seed(seed)
-    result = DQNResult(q_net, q_net, [], [], [], [], None, 0, 0.0)
-    best_score = -np.inf
+    keeper = BestModelKeeper(
+        eval_env,
+        lambda net, step: QPolicy(
+            net,
+            epsilon=cfg.eval_epsilon,
+            rng=np.random.default_rng(cfg.eval_seed + step),
+            device=device,
+        ),
+        every=cfg.eval_every,
+        episodes=cfg.eval_episodes,
+        seed=cfg.eval_seed,
+        on_eval=on_eval,
+    )
+    result = DQNResult(q_net, q_net, [], [], [], keeper.history, None, 0, 0.0)
     explore_steps = max(1, int(cfg.exploration_fraction * cfg.total_steps))
+    n_actions = int(env.action_space.n)
+    env.action_space.seed(seed)
 
     obs, info = env.reset(seed=seed)
-    lives = info.get("lives", 0)
-    episode_return = 0.0
-    repeat_left, repeat_action = 0, 0
-    bar = tqdm(
-        range(1, cfg.total_steps + 1), disable=not progress, mininterval=1, desc="DQN"
-    )
+    episode_return, hold_left, held_action = 0.0, 0, 0
+    bar = progress_bar(range(1, cfg.total_steps + 1), enabled=progress, desc="DQN")
     for step in bar:
+        # 1. act: random while the buffer fills, then ε-greedy with held random actions
         epsilon = linear_schedule(
             step, start=cfg.epsilon_start, end=cfg.epsilon_end, duration=explore_steps
         )
-        if repeat_left == 0 and (step <= cfg.learning_starts or rng.random() < epsilon):
-            repeat_action = int(rng.integers(env.action_space.n))
-            repeat_left = exploration_duration(cfg.repeat_mu, rng)
-        if repeat_left > 0:
-            action, repeat_left = repeat_action, repeat_left - 1
+        if hold_left == 0 and (step <= cfg.learning_starts or rng.random() < epsilon):
+            held_action, hold_left = int(rng.integers(n_actions)), hold(rng)
+        if hold_left > 0:
+            action, hold_left = held_action, hold_left - 1
         else:
             with torch.no_grad():
-                obs_t = torch.as_tensor(obs, device=device).unsqueeze(0)
-                action = int(q_net(obs_t).argmax(dim=1).item())
-        next_obs, reward, terminated, truncated, info = env.step(action)
+                q_values = q_net(torch.as_tensor(obs, device=device).unsqueeze(0))[0]
+            action = greedy_action(q_values)
+        next_obs, reward, terminated, truncated, next_info = env.step(action)
         episode_return += float(reward)
-        stored_reward = (
-            float(np.clip(reward, -1, 1)) if cfg.clip_reward else float(reward)
-        )
-        # Atari habit: learn as if a lost life ended the episode (the game goes on).
-        life_lost = cfg.terminal_on_life_loss and info.get("lives", lives) < lives
-        lives = info.get("lives", lives)
+        # 2. store n-step transitions (shaping: e.g. Atari's clipped rewards and lives)
+        stored_reward, stored_terminal = shaping(reward, terminated, next_info, info)
         for transition in collector.push(
-            obs, action, stored_reward, next_obs, terminated or life_lost, truncated
+            obs, action, stored_reward, next_obs, stored_terminal, truncated
         ):
             buffer.add(*transition)
-        obs = next_obs
+        obs, info = next_obs, next_info
         if terminated or truncated:
             result.episode_returns.append(episode_return)
             result.episode_end_steps.append(step)
             obs, info = env.reset()
-            lives = info.get("lives", 0)
             episode_return = 0.0
-
+        # 3. learn, bootstrapping n steps ahead with γ^n
         if step > cfg.learning_starts and step % cfg.train_freq == 0:
             for _ in range(cfg.gradient_steps):
                 batch = buffer.sample(cfg.batch_size, rng).to_torch(device)
-                loss = dqn_loss(
-                    q_net,
-                    target_net,
-                    batch,
-                    gamma=cfg.gamma**cfg.n_step,
-                    double=cfg.double,
-                    loss=cfg.loss,
+                loss = compute_loss(
+                    q_net, target_net, batch, cfg.gamma**cfg.n_step, target_fn, loss_fn
                 )
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(q_net.parameters(), cfg.max_grad_norm)
-                optimizer.step()
+                optimize(q_net, optimizer, loss, cfg.max_grad_norm)
                 result.losses.append(float(loss.item()))
+        # 4. sync the target network
         if step % cfg.target_update_interval == 0:
             soft_update(target_net, q_net, cfg.tau)
-
-        if eval_env is not None and cfg.eval_every and step % cfg.eval_every == 0:
-            eval_start = time.perf_counter()
-            eval_rng = np.random.default_rng(
-                cfg.eval_seed + step
-            )  # not the training rng
-            policy = QPolicy(
-                q_net.eval(), epsilon=cfg.eval_epsilon, rng=eval_rng, device=device
+        # 5. model selection on evaluation seeds
+        mean = keeper.maybe_evaluate(step, q_net)
+        if mean is not None:
+            bar.set_postfix(
+                eval=f"{mean:.1f}", best=f"{keeper.best_score:.1f}", refresh=False
             )
-            scores = evaluate(
-                policy, eval_env, n_episodes=cfg.eval_episodes, seed=cfg.eval_seed
-            )
-            q_net.train()
-            result.eval_time_s += time.perf_counter() - eval_start
-            mean = float(scores.mean())
-            result.evals.append((step, mean, float(scores.std())))
-            if on_eval is not None:
-                on_eval(step, mean)
-            if mean > best_score:
-                best_score, result.q_net = mean, copy.deepcopy(q_net).eval()
-            bar.set_postfix(eval=f"{mean:.1f}", best=f"{best_score:.1f}", refresh=False)
             solved = cfg.solved_at is not None and mean >= cfg.solved_at
             if solved and result.first_solved is None:
-                train_time = time.perf_counter() - start - result.eval_time_s
-                result.first_solved = (step, train_time)
-            if solved and cfg.stop_when_solved:
-                break
-        if cfg.max_seconds is not None and step % 1000 == 0:
-            if time.perf_counter() - start > cfg.max_seconds:
-                break
+                result.first_solved = (step, deadline.elapsed() - keeper.seconds)
+        if step % 1000 == 0 and deadline.passed():
+            break
     bar.close()
     result.steps = step
     result.last_q_net = q_net.eval()
-    if not result.evals:
-        result.q_net = result.last_q_net
-    result.wall_time_s = time.perf_counter() - start
+    result.q_net = keeper.best if keeper.best is not None else result.last_q_net
+    result.eval_time_s = keeper.seconds
+    result.wall_time_s = deadline.elapsed()
     return result

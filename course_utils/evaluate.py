@@ -1,9 +1,11 @@
 """Evaluate a saved agent from the command line.
 
-    python -m course_utils.evaluate data/checkpoints/mountaincar_dqn.pt --episodes 100
+    python -m course_utils.evaluate data/checkpoints/mountaincar_dqn.pt
 
 Prints ``mean ± std`` and one JSON line. The environment is built from the
-checkpoint's metadata alone.
+checkpoint's metadata alone (only the course's known environments are accepted).
+By default it replays the checkpoint's recorded test: the same number of episodes
+on the test seeds ``TEST_SEED``+, so the printed score is the one in the metadata.
 """
 
 from __future__ import annotations
@@ -17,7 +19,23 @@ from pathlib import Path
 from course_utils.animation import record_episode, save_video
 from course_utils.checkpoints import load_policy
 from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
+from course_utils.evaluation import evaluate, score_summary
+from course_utils.presets import TEST_SEED, check_env_spec
+
+
+def _video_problem(video: str | None, overwrite: bool) -> str | None:
+    if not video:
+        return None
+    path = Path(video)
+    if path.suffix.lower() != ".mp4":
+        return (
+            f"--video writes MP4 data: give a file name ending in .mp4, not {video!r}."
+        )
+    if not path.parent.is_dir():
+        return f"--video: the folder {path.parent} does not exist; create it first."
+    if path.exists() and not overwrite:
+        return f"{video} exists and was left untouched; pass --overwrite to replace it."
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,12 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m course_utils.evaluate", description=__doc__.splitlines()[0]
     )
     parser.add_argument("checkpoint", help="a .pt file written by the course's trainer")
-    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="evaluation episodes (default: as many as the recorded test)",
+    )
     parser.add_argument(
         "--seed",
         type=int,
-        default=10_000,
-        help="episode i uses seed + i (pick seeds not used in training)",
+        default=TEST_SEED,
+        help=f"episode i uses seed + i (default {TEST_SEED}: the test seeds)",
     )
     parser.add_argument("--video", help="also record the first episode to this .mp4")
     parser.add_argument(
@@ -38,47 +61,43 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    if args.video and Path(args.video).exists() and not args.overwrite:
-        print(
-            f"error: {args.video} exists and was left untouched; pass --overwrite to "
-            "replace it.",
-            file=sys.stderr,
-        )
-        return 2
+    problems = [_video_problem(args.video, args.overwrite)]
+    if args.episodes is not None and args.episodes < 1:
+        problems.append(f"--episodes must be at least 1, got {args.episodes}.")
+    if args.seed < 0:
+        problems.append(f"--seed must be a non-negative integer, got {args.seed}.")
+    for problem in problems:
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     try:
         policy, meta = load_policy(args.checkpoint, seed=args.seed)
+        env_id, env_kwargs = check_env_spec(meta["env_id"], meta["env_kwargs"])
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    env = make_env(meta["env_id"], **meta["env_kwargs"])
+    episodes = args.episodes or int(meta["evaluation"].get("episodes", 10))
+    env = make_env(env_id, **env_kwargs)
     start = time.perf_counter()
-    returns = evaluate(policy, env, n_episodes=args.episodes, seed=args.seed)
+    returns = evaluate(policy, env, n_episodes=episodes, seed=args.seed)
     seconds = time.perf_counter() - start
     print(
-        f"{meta['env_id']}: {returns.mean():.2f} ± {returns.std():.2f} over "
-        f"{args.episodes} episodes "
-        f"(seeds {args.seed}..{args.seed + args.episodes - 1}), "
-        f"{seconds:.1f} s"
+        f"{env_id}: {returns.mean():.2f} ± {returns.std():.2f} over {episodes} "
+        f"episodes (seeds {args.seed}..{args.seed + episodes - 1}), {seconds:.1f} s"
     )
+    summary = score_summary(returns, seed=args.seed)
     print(
         json.dumps(
             {
                 "checkpoint": args.checkpoint,
-                "env_id": meta["env_id"],
-                "mean": returns.mean(),
-                "std": returns.std(),
-                "min": returns.min(),
-                "max": returns.max(),
-                "episodes": args.episodes,
+                "env_id": env_id,
                 "seed": args.seed,
-                "returns": returns.tolist(),
+                **summary,
             }
         )
     )
     if args.video:
-        video_env = make_env(
-            meta["env_id"], render_mode="rgb_array", **meta["env_kwargs"]
-        )
+        video_env = make_env(env_id, render_mode="rgb_array", **env_kwargs)
         frames = record_episode(video_env, policy, seed=args.seed)
         save_video(frames, args.video, overwrite=args.overwrite)
         print(f"video: {args.video} ({len(frames)} frames)")

@@ -26,6 +26,8 @@ def evaluate(
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)):
+        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}.")
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be at least 1, got {n_episodes}.")
     returns = np.zeros(n_episodes, dtype=np.float64)
@@ -43,3 +45,26 @@ def summarize(returns: np.ndarray) -> str:
     """``'mean ± std over N episodes'`` for printing."""
     returns = np.asarray(returns, dtype=np.float64)
     return f"{returns.mean():.1f} ± {returns.std():.1f} over {len(returns)} episodes"
+
+
+def score_summary(returns: np.ndarray, *, seed: int) -> dict[str, Any]:
+    """The record of a test, as the trainer's metadata and the evaluate command
+    write it: mean, std, standard error, min, max, the sample and every return.
+
+    Args:
+        returns: ``(n,)`` episode returns, episode ``i`` played with ``seed + i``.
+    """
+    returns = np.asarray(returns, dtype=np.float64)
+    n = len(returns)
+    if n < 1 or not np.isfinite(returns).all():
+        raise ValueError(f"score_summary needs >= 1 finite returns, got {returns}.")
+    return {
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "stderr": float(returns.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        "min": float(returns.min()),
+        "max": float(returns.max()),
+        "episodes": n,
+        "seeds": f"{seed}..{seed + n - 1}",
+        "returns": [round(float(r), 2) for r in returns],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -21,9 +22,14 @@ class CourseFigure(Figure):
         return buffer.getvalue()
 
 
-def new_figure(figsize: tuple[float, float] = (8, 4)) -> CourseFigure:
-    """A fresh figure outside pyplot: nothing to close, shown once when returned."""
-    return CourseFigure(figsize=figsize)
+def new_figure(figsize: tuple[float, float] = (8, 4), **kwargs: Any) -> CourseFigure:
+    """A fresh figure outside pyplot: nothing to close, shown once when returned.
+
+    The course's one way to make a figure: ``fig = new_figure((8, 3)); ax =
+    fig.subplots()``, then end the cell with ``fig``. ``kwargs`` go to matplotlib's
+    ``Figure`` (e.g. ``layout="constrained"``).
+    """
+    return CourseFigure(figsize=figsize, **kwargs)
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:

@@ -1,27 +1,32 @@
-"""FitML's "Selective Memory" for continuous control, plus our measured improvements.
+"""FitML's "Selective Memory" for continuous control: the published method.
 
-The published method (all improvement flags off): keep a step in a small memory with
-a probability that grows with how much its discounted return-to-go beats the
-memory's average, then fit an actor (obs -> action) and a critic (obs, action ->
-return) to that memory by plain supervised regression.
+Over 200 lines because the method's pieces and the loop that receives them are
+read together in notebook 05.
+
+Keep a step in a small memory with a probability that grows with how much its
+discounted return-to-go beats the memory's average, then fit an actor (obs ->
+action) and a critic (obs, action -> return) to that memory by plain supervised
+regression. The loop, :func:`train_selective_memory`, receives the pieces that vary
+as functions: ``act`` (how to act), ``keep`` (which rows to keep), ``fit_critic``
+(how to fit the critic) and an optional ``baseline`` V(s); the defaults are the
+published ones. Our measured improvements live in ``course_utils.sm_improvements``.
 
 Taught in: 05_selective_memory_bipedalwalker.ipynb
 """
 
 from __future__ import annotations
 
-import copy
-import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from course_utils.evaluation import evaluate
 from course_utils.networks import MLPActor, mlp
 from course_utils.policies import ActorPolicy
+from course_utils.training import BestModelKeeper, Deadline, progress_bar
 
 
 def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
@@ -99,7 +104,10 @@ class SelectiveMemory:
 
 
 def make_critic(obs_dim: int, act_dim: int, hidden: tuple[int, int]) -> nn.Module:
-    """Reward predictor ``Q(cat(obs, action)) -> (batch, 1)``: ReLU then tanh layer."""
+    """Reward predictor ``Q(cat(obs, action)) -> (batch, 1)``: ReLU then tanh layer.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
     return mlp((obs_dim + act_dim, *hidden, 1), ("relu", "tanh"))
 
 
@@ -122,67 +130,93 @@ def select_action(
 
 
 @torch.no_grad()
-def choose_action(
-    obs: np.ndarray,
-    actor: nn.Module,
-    critic: nn.Module,
-    *,
-    rng: np.random.Generator,
-    random_prob: float,
-    n_candidates: int,
-    noise: float = 0.0,
-    noise_draw: np.ndarray | None = None,
-    candidate_noise: float = 0.0,
+def critic_pick(
+    obs: np.ndarray, action: np.ndarray, candidates: np.ndarray, critic: nn.Module
 ) -> np.ndarray:
-    """FitML's acting rule for one observation ``(obs_dim,)`` -> ``(act_dim,)``.
-
-    With probability ``random_prob`` a uniform random action; else the actor's
-    action against ``n_candidates`` random ones, scored by the critic in one batched
-    forward pass. ``noise > 0`` (ours) adds Gaussian noise to the chosen action:
-    ``noise * noise_draw`` if a standard-normal ``noise_draw (act_dim,)`` is given
-    (correlated noise, see :func:`ar1_noise`), else a fresh draw. ``candidate_noise >
-    0`` (ours) draws the candidates around the actor's action, ``action +
-    candidate_noise * N(0, 1)``, instead of uniformly.
-
-    Taught in: 05_selective_memory_bipedalwalker.ipynb
-    """
-    act_dim = actor.act_dim
-    if rng.random() < random_prob:
-        return rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
+    """Score the actor's ``action (act_dim,)`` and ``candidates (n, act_dim)`` with
+    the critic in one batched pass; :func:`select_action` chooses."""
+    candidates = np.clip(candidates, -1.0, 1.0).astype(np.float32)
     obs_t = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
-    action = actor(obs_t)[0].numpy()
-    if n_candidates > 0:
-        shape = (n_candidates, act_dim)
-        if candidate_noise > 0:
-            candidates = action + candidate_noise * rng.standard_normal(shape)
-        else:
-            candidates = rng.uniform(-1.0, 1.0, shape)
-        candidates = np.clip(candidates, -1.0, 1.0).astype(np.float32)
-        acts = torch.from_numpy(np.vstack([action[None], candidates]))
-        q = critic(torch.cat([obs_t.expand(len(acts), -1), acts], dim=1))[:, 0]
-        action = select_action(action, candidates, q.numpy())
-    if noise > 0:
-        draw = rng.standard_normal(act_dim) if noise_draw is None else noise_draw
-        action = np.clip(action + noise * draw, -1.0, 1.0)
-    return np.asarray(action, dtype=np.float32)
+    acts = torch.from_numpy(np.vstack([action[None], candidates]))
+    q = critic(torch.cat([obs_t.expand(len(acts), -1), acts], dim=1))[:, 0]
+    return select_action(action, candidates, q.numpy())
 
 
-def ar1_noise(
-    previous: np.ndarray | None, corr: float, dim: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Next standard-normal draw of an AR(1) process (ours): ``corr * previous +
-    sqrt(1 - corr**2) * z``. Each draw has variance 1 and correlation ``corr`` with the
-    one before, so a push in one direction lasts about ``1 / (1 - corr)`` steps.
-    ``previous=None`` starts a new episode with a fresh draw.
+@torch.no_grad()
+def actor_action(obs: np.ndarray, actor: nn.Module) -> np.ndarray:
+    """The actor's action for one observation ``(obs_dim,)`` -> ``(act_dim,)``."""
+    return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0].numpy()
+
+
+@dataclass(frozen=True)
+class CriticChoice:
+    """FitML's acting rule: the actor's action against ``n_candidates`` uniform
+    random ones; the critic's favourite is played (``n_candidates=0``: the actor).
+
+    ``act(obs, actor, critic, rng) -> (act_dim,) float32``.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
-    if not 0.0 <= corr < 1.0:
-        raise ValueError(f"corr must be in [0, 1), got {corr}.")
-    fresh = rng.standard_normal(dim)
-    if previous is None:
-        return fresh
-    return corr * previous + np.sqrt(1.0 - corr**2) * fresh
+
+    n_candidates: int = 9
+
+    def __call__(
+        self,
+        obs: np.ndarray,
+        actor: nn.Module,
+        critic: nn.Module,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        action = actor_action(obs, actor)
+        if self.n_candidates > 0:
+            candidates = rng.uniform(-1.0, 1.0, (self.n_candidates, len(action)))
+            action = critic_pick(obs, action, candidates, critic)
+        return np.asarray(action, dtype=np.float32)
+
+
+def keep_selective(
+    returns: np.ndarray,
+    stored: np.ndarray,
+    rng: np.random.Generator,
+    baseline: np.ndarray | None = None,
+) -> np.ndarray:
+    """FitML's selection: keep step t with ``keep_probability(R_t, mean(stored))``.
+
+    A keep rule maps an episode's ``returns (T,)``, the memory's ``stored (n,)``
+    returns, ``rng`` and an optional ``baseline (T,)`` V(s) to a ``(T,) bool`` mask.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    avg = float(stored.mean()) if len(stored) else 0.0
+    return rng.random(len(returns)) < keep_probability(returns, avg)
+
+
+def keep_all(
+    returns: np.ndarray,
+    stored: np.ndarray,
+    rng: np.random.Generator,
+    baseline: np.ndarray | None = None,
+) -> np.ndarray:
+    """Ablation: keep every step (plain behaviour cloning of recent play)."""
+    return np.ones(len(returns), dtype=bool)
+
+
+@dataclass(frozen=True)
+class KeepTopK:
+    """Ablation: keep the steps whose return beats the memory's ``1 - k`` quantile."""
+
+    k: float = 0.2
+
+    def __call__(
+        self,
+        returns: np.ndarray,
+        stored: np.ndarray,
+        rng: np.random.Generator,
+        baseline: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if not len(stored):
+            return np.ones(len(returns), dtype=bool)
+        return returns >= np.quantile(stored, 1 - self.k)
 
 
 def fit(
@@ -200,7 +234,7 @@ def fit(
 
     Args:
         inputs: ``(n, in_dim) float32``; targets: ``(n, out_dim) float32``.
-        max_updates: optional cap on gradient steps (ours, for large memories).
+        max_updates: optional cap on gradient steps (for large memories).
 
     Returns:
         mean loss of the last pass.
@@ -226,9 +260,9 @@ def fit(
     return float(np.mean(losses)) if losses else 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class SMConfig:
-    """Every knob of Selective Memory. Defaults = FitML's published settings."""
+    """The numbers of Selective Memory. Defaults = FitML's published settings."""
 
     episodes: int = 300  # games played
     max_seconds: float | None = None  # optional wall-time cap on training
@@ -237,33 +271,57 @@ class SMConfig:
     random_games: int = 10  # first games play uniform random actions
     random_prob: float = 0.15  # random-action chance, decays linearly ...
     random_decay_games: int = 6000  # ... to 0 at this game
-    n_candidates: int = 9  # random actions the critic compares with the actor's
     fit_every: int = 10  # fit both networks every this many games
     batch_size: int = 32
     epochs: int = 8
     lr: float = 3e-3  # Adam, both networks
     actor_hidden: tuple[int, int] = (1024, 512)
     critic_hidden: tuple[int, int] = (1024, 256)
-    keep_rule: str = "selective"  # "selective" | "all" | "top_k" (ablation)
-    top_k: float = 0.2  # "top_k": keep R above the memory's (1 - top_k) quantile
-    # --- our improvements (all off = the published method) ---
-    noise: float = 0.0  # Gaussian noise on every action (set random_prob=0 with it)
-    noise_corr: float = 0.0  # > 0: AR(1) noise, correlated from one step to the next
-    scale_by_std: bool = False  # keep rule on (R - avg) / std of memory returns
-    max_updates: int | None = None  # cap gradient steps per fit (large memories)
-    advantage: bool = False  # keep rule on R - V(s), V fitted on every recent step
-    value_memory_size: int = 20_000  # rows of every step kept for V (and the critic)
-    candidate_noise: float = 0.0  # > 0: critic candidates around the actor's action
-    critic_on_all: bool = False  # fit the critic on every recent step, not the memory
-    reward_floor: float | None = None  # learn from max(r, floor): a fall's -100
-    # becomes e.g. -1 in the returns the memory ranks (evaluation keeps the env's)
+    recent_size: int = 20_000  # rows of every recent step (for fits that use them)
     eval_every: int = 0  # games between evaluations of the actor (0 = never) ...
     eval_episodes: int = 5  # ... on this many episodes ...
     eval_seed: int = 10_000  # ... with seeds eval_seed+; the best actor is kept
-    extra: dict = field(default_factory=dict)  # free-form notes for the metadata
+
+    def __post_init__(self) -> None:
+        for name in (
+            "episodes",
+            "memory_size",
+            "fit_every",
+            "batch_size",
+            "epochs",
+            "recent_size",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"SMConfig.{name} must be an integer >= 1, got {value!r}."
+                )
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"SMConfig.gamma must lie in [0, 1], got {self.gamma}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def fit_critic_on_memory(
+    critic: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    memory: SelectiveMemory,
+    recent: SelectiveMemory,
+    cfg: SMConfig,
+    rng: np.random.Generator,
+) -> float:
+    """FitML: the critic regresses the selected rows' returns on (obs, action)."""
+    m_obs, m_act, m_ret = memory.arrays()
+    return fit(
+        critic,
+        optimizer,
+        np.hstack([m_obs, m_act]),
+        m_ret[:, None],
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        rng=rng,
+    )
 
 
 @dataclass
@@ -278,39 +336,15 @@ class SMResult:
     steps: int
     wall_time_s: float
     best_actor: MLPActor | None = None  # best evaluated actor (if eval_every > 0)
-    evals: list[tuple[int, float]] = field(default_factory=list)  # (game, mean)
+    evals: list[tuple[int, float, float]] | None = None  # (game, mean, std)
 
 
-def keep_mask(
-    returns: np.ndarray,
-    memory: SelectiveMemory,
-    cfg: SMConfig,
-    rng: np.random.Generator,
-    baseline: np.ndarray | None = None,
-) -> np.ndarray:
-    """Which steps of one episode enter the memory: ``(T,) bool``.
-
-    ``baseline (T,)`` (ours): V(s) per step; the rule then compares R - V(s) with 0.
-    """
-    if cfg.keep_rule == "all":
-        return np.ones(len(returns), dtype=bool)
-    stored = memory.arrays()[2]
-    if cfg.keep_rule == "top_k":
-        return (
-            returns >= np.quantile(stored, 1 - cfg.top_k)
-            if len(stored)
-            else np.ones(len(returns), dtype=bool)
-        )
-    avg = memory.mean_return() if baseline is None else 0.0
-    if baseline is not None:  # ours: an advantage R - V(s), as in self-imitation
-        returns = returns - baseline
-        stored = returns if len(stored) < 2 else stored - stored.mean()
-    if cfg.scale_by_std and len(stored) > 1:
-        scale = float(stored.std()) + 1e-6
-        p = keep_probability(returns / scale, avg / scale)
-    else:
-        p = keep_probability(returns, avg)
-    return rng.random(len(returns)) < p
+def random_action_prob(game: int, cfg: SMConfig) -> float:
+    """FitML's schedule: 1 for the first ``random_games``, then ``random_prob``
+    falling linearly to 0 at game ``random_decay_games``."""
+    if game < cfg.random_games:
+        return 1.0
+    return max(0.0, cfg.random_prob * (1 - game / cfg.random_decay_games))
 
 
 def train_selective_memory(
@@ -319,120 +353,83 @@ def train_selective_memory(
     *,
     rng: np.random.Generator,
     seed: int,
+    act: Callable = CriticChoice(),
+    keep: Callable = keep_selective,
+    fit_critic: Callable = fit_critic_on_memory,
+    baseline: object | None = None,
     progress: bool = True,
-    on_fit: object = None,
+    on_fit: Callable[[int, list[float]], None] | None = None,
     eval_env: gym.Env | None = None,
 ) -> SMResult:
-    """Play ``cfg.episodes`` games with FitML's acting rule, fill the selective memory,
-    and fit both networks every ``cfg.fit_every`` games.
+    """Play ``cfg.episodes`` games, fill the selective memory, and fit both networks
+    every ``cfg.fit_every`` games.
 
-    ``on_fit(game, returns)`` (optional) is called after each fit. With
-    ``cfg.eval_every > 0`` and an ``eval_env`` (ours), the actor alone is evaluated
-    every ``eval_every`` games and the best one is kept in ``result.best_actor``.
+    ``seed`` seeds the first reset and the networks' initial weights; ``rng`` draws
+    everything else. ``baseline`` (ours, e.g. ``sm_improvements.ValueBaseline``)
+    gives the keep rule V(s) of every step. ``on_fit(game, returns)`` is called
+    after each fit. With ``cfg.eval_every > 0`` and an ``eval_env``, the actor alone
+    is evaluated every ``eval_every`` games; the best is ``result.best_actor``.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
-    from tqdm.auto import tqdm
-
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    actor = MLPActor(obs_dim, act_dim, hidden=cfg.actor_hidden)
-    critic = make_critic(obs_dim, act_dim, cfg.critic_hidden)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        actor = MLPActor(obs_dim, act_dim, hidden=cfg.actor_hidden)
+        critic = make_critic(obs_dim, act_dim, cfg.critic_hidden)
+        value = baseline.build(obs_dim) if baseline is not None else None
     actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr)
     memory = SelectiveMemory(cfg.memory_size, obs_dim, act_dim)
-    returns, lengths, steps, start = [], [], 0, time.perf_counter()
-    best_actor, best_score, evals = None, -np.inf, []
-    if cfg.advantage:  # ours: a state-value baseline fitted on every recent step
-        value = mlp((obs_dim, 256, 256, 1))
-        value_opt = torch.optim.Adam(value.parameters(), lr=1e-3)
-    keep_every_step = cfg.advantage or cfg.critic_on_all
-    if keep_every_step:
-        every_step = SelectiveMemory(cfg.value_memory_size, obs_dim, act_dim)
-    bar = tqdm(range(cfg.episodes), disable=not progress, mininterval=1)
+    recent = SelectiveMemory(cfg.recent_size, obs_dim, act_dim)  # every step
+    returns, lengths, deadline = [], [], Deadline(cfg.max_seconds)
+    keeper = BestModelKeeper(
+        eval_env,
+        lambda net, game: ActorPolicy(net),
+        every=cfg.eval_every,
+        episodes=cfg.eval_episodes,
+        seed=cfg.eval_seed,
+    )
+    bar = progress_bar(range(cfg.episodes), enabled=progress)
     for game in bar:
-        random_prob = (
-            1.0
-            if game < cfg.random_games
-            else max(0.0, cfg.random_prob * (1 - game / cfg.random_decay_games))
-        )
+        random_prob = random_action_prob(game, cfg)
         obs, _ = env.reset(seed=seed if game == 0 else None)
         ep_obs, ep_act, ep_rew, done = [], [], [], False
-        draw = None  # correlated noise restarts every game
         while not done:
-            if cfg.noise_corr > 0:
-                draw = ar1_noise(draw, cfg.noise_corr, act_dim, rng)
-            action = choose_action(
-                obs,
-                actor,
-                critic,
-                rng=rng,
-                random_prob=random_prob,
-                n_candidates=cfg.n_candidates,
-                noise=cfg.noise,
-                noise_draw=draw,
-                candidate_noise=cfg.candidate_noise,
-            )
+            if rng.random() < random_prob:
+                action = rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
+            else:
+                action = act(obs, actor, critic, rng)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)
             obs, done = next_obs, terminated or truncated
-        learn_rew = np.array(ep_rew, dtype=np.float64)
-        if cfg.reward_floor is not None:
-            learn_rew = np.maximum(learn_rew, cfg.reward_floor)
-        rtg = return_to_go(learn_rew, cfg.gamma)
-        baseline = None
-        if keep_every_step:
-            every_step.add(np.array(ep_obs), np.array(ep_act), rtg)
-        if cfg.advantage:
-            with torch.no_grad():
-                baseline = value(torch.as_tensor(np.array(ep_obs)))[:, 0].numpy()
-        keep = keep_mask(rtg, memory, cfg, rng, baseline)
-        memory.add(np.array(ep_obs)[keep], np.array(ep_act)[keep], rtg[keep])
+        ep_obs, ep_act = np.array(ep_obs), np.array(ep_act)
+        rtg = return_to_go(np.array(ep_rew, dtype=np.float64), cfg.gamma)
+        recent.add(ep_obs, ep_act, rtg)
+        v = value.predict(ep_obs) if value is not None else None
+        kept = keep(rtg, memory.arrays()[2], rng, v)
+        memory.add(ep_obs[kept], ep_act[kept], rtg[kept])
         returns.append(float(np.sum(ep_rew)))
         lengths.append(len(ep_rew))
-        steps += len(ep_rew)
         if (game + 1) % cfg.fit_every == 0 and len(memory) >= cfg.batch_size:
-            m_obs, m_act, m_ret = memory.arrays()
-            kw = dict(
+            fit_critic(critic, critic_opt, memory, recent, cfg, rng)
+            m_obs, m_act, _ = memory.arrays()
+            fit(
+                actor,
+                actor_opt,
+                m_obs,
+                m_act,
                 batch_size=cfg.batch_size,
                 epochs=cfg.epochs,
                 rng=rng,
-                max_updates=cfg.max_updates,
             )
-            if cfg.critic_on_all:  # ours: Q(s, a) of the behaviour, every step
-                c_obs, c_act, c_ret = every_step.arrays()
-                c_in = np.hstack([c_obs, c_act])
-                c_kw = dict(kw, batch_size=256, max_updates=500)
-                fit(critic, critic_opt, c_in, c_ret[:, None], **c_kw)
-            else:
-                fit(critic, critic_opt, np.hstack([m_obs, m_act]), m_ret[:, None], **kw)
-            fit(actor, actor_opt, m_obs, m_act, **kw)
-            if cfg.advantage:
-                v_obs, _, v_ret = every_step.arrays()
-                fit(
-                    value,
-                    value_opt,
-                    v_obs,
-                    v_ret[:, None],
-                    batch_size=256,
-                    epochs=1,
-                    rng=rng,
-                    max_updates=200,
-                )
+            if value is not None:
+                value.fit(recent, rng)
             if on_fit is not None:
                 on_fit(game + 1, returns)
-        if eval_env is not None and cfg.eval_every and (game + 1) % cfg.eval_every == 0:
-            score = evaluate(
-                ActorPolicy(actor),
-                eval_env,
-                n_episodes=cfg.eval_episodes,
-                seed=cfg.eval_seed,
-            ).mean()
-            evals.append((game + 1, float(score)))
-            if score > best_score:
-                best_actor, best_score = copy.deepcopy(actor).eval(), score
+        keeper.maybe_evaluate(game + 1, actor)
         bar.set_postfix(ret=f"{np.mean(returns[-10:]):.0f}", refresh=False)
-        elapsed = time.perf_counter() - start
-        if cfg.max_seconds is not None and elapsed > cfg.max_seconds:
+        if deadline.passed():
             break
     actor.eval()
     return SMResult(
@@ -441,8 +438,8 @@ def train_selective_memory(
         memory,
         returns,
         lengths,
-        steps,
-        time.perf_counter() - start,
-        best_actor,
-        evals,
+        int(sum(lengths)),
+        deadline.elapsed(),
+        keeper.best,
+        keeper.history,
     )

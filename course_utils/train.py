@@ -4,324 +4,203 @@
     python -m course_utils.train spaceinvaders [--seed S] [--steps N] [--out PATH]
     python -m course_utils.train bipedalwalker [--seed S] [--episodes N] [--out PATH]
 
-Training uses seed S; model selection evaluates on seeds 10_000+; the final score
-written to the metadata comes from ``--test-episodes`` episodes on seeds 1_000_000+,
-which neither training nor selection ever saw.
+The settings come from ``course_utils.presets``. Training uses seed S; model
+selection evaluates on seeds ``SELECTION_SEED``+; the final score written to the
+metadata comes from ``--test-episodes`` episodes on seeds ``TEST_SEED``+, which
+neither training nor selection ever saw. Every argument is checked before training
+starts, so a finished run is never lost to a bad flag.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shlex
 import sys
+import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
-from course_utils.checkpoints import package_versions, save_checkpoint
+from course_utils.checkpoints import data_dir, package_versions, save_checkpoint
 from course_utils.dqn import DQNConfig, train_dqn
 from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
+from course_utils.evaluation import evaluate, score_summary
 from course_utils.policies import ActorPolicy, QPolicy
+from course_utils.presets import PRESETS, TEST_SEED, Preset
 from course_utils.seeding import set_seed
-from course_utils.selective_memory import SMConfig, train_selective_memory
+from course_utils.selective_memory import train_selective_memory
 
-TEST_SEED = 1_000_000
-
-# name: (env_id, env_kwargs, config, eval_epsilon for the saved policy, default output)
-PRESETS: dict[str, tuple[str, dict, DQNConfig, float, str]] = {
-    "mountaincar": (
-        "MountainCar-v0",
-        {},
-        DQNConfig(
-            total_steps=150_000,
-            lr=4e-3,
-            batch_size=128,
-            buffer_size=10_000,
-            learning_starts=1_000,
-            gamma=0.98,
-            n_step=3,  # 3-step returns: the hill-top reward travels back 3x sooner
-            train_freq=16,
-            gradient_steps=8,
-            target_update_interval=600,
-            tau=1.0,
-            epsilon_start=0.2,
-            epsilon_end=0.07,
-            exploration_fraction=0.2,
-            repeat_mu=2.0,  # εz-greedy: a random action is held for Zipf(2) steps
-            hidden=(256, 256),
-            double=True,
-            dueling=False,
-            loss="huber",
-            max_grad_norm=10.0,
-            normalize_obs=True,
-            eval_every=5_000,
-            eval_episodes=20,
-            eval_seed=10_000,
-            solved_at=-110.0,
-        ),
-        0.0,
-        "data/checkpoints/mountaincar_dqn.pt",
-    ),
-    # Space Invaders from the 128 RAM bytes (notebook 04). Atari habits: clipped
-    # rewards, a lost life stored as terminal, evaluation with ε = 0.05. Test it
-    # with --test-episodes 30 (see the Makefile's checkpoints target).
-    "spaceinvaders": (
-        "ALE/SpaceInvaders-v5",
-        {"obs_type": "ram"},
-        DQNConfig(
-            total_steps=3_000_000,
-            lr=2.5e-4,
-            batch_size=64,
-            buffer_size=200_000,
-            learning_starts=10_000,
-            gamma=0.99,
-            n_step=3,  # 3-step returns: rewards reach the Q-values 3x sooner
-            train_freq=4,
-            target_update_interval=2_000,
-            tau=1.0,
-            epsilon_end=0.01,
-            exploration_fraction=0.05,
-            hidden=(256, 256),
-            double=True,
-            loss="huber",
-            normalize_obs=True,
-            clip_reward=True,
-            terminal_on_life_loss=True,
-            eval_every=100_000,
-            eval_episodes=20,
-            eval_epsilon=0.05,
-        ),
-        0.05,
-        "data/checkpoints/spaceinvaders_ram_dqn.pt",
-    ),
-}
+_BUDGET_FLAGS = {"total_steps": "--steps", "episodes": "--episodes"}
 
 
-# Selective Memory (notebook 05): FitML's method with the improvements our
-# measurements kept (see the notebook's "Improvements" section).
-SM_PRESETS: dict[str, tuple[str, SMConfig, str]] = {
-    "bipedalwalker": (
-        "BipedalWalker-v3",
-        SMConfig(
-            episodes=4_000,
-            random_prob=0.0,  # ours: no uniform random actions; instead ...
-            n_candidates=16,  # ... the critic picks the best of 16 candidates ...
-            candidate_noise=0.3,  # ... drawn around the actor's action (ours) ...
-            critic_on_all=True,  # ... fitted on every recent step (ours) ...
-            value_memory_size=100_000,  # ... of the last 100 000
-            noise=0.1,  # ours: then a little Gaussian noise on the chosen action
-            gamma=0.99,  # ours: a ~100-step horizon (published: 0.95)
-            scale_by_std=True,  # ours: keep rule on (R - avg) / std
-            advantage=True,  # ours: keep rule on R - V(s)
-            eval_every=50,  # ours: keep the best actor of periodic evaluations
-            eval_episodes=5,
-        ),
-        "data/checkpoints/bipedalwalker_selective_memory.pt",
-    ),
-}
+@dataclass
+class Trained:
+    """What any agent's training hands to the saving code."""
+
+    model: nn.Module  # the selected network (best evaluation, else the last)
+    steps: int
+    episodes: int
+    wall_time_s: float
+    selected: str
+    history: dict[str, Any]
+    extra: dict[str, Any]
 
 
-def dqn_preset(name: str) -> tuple[str, dict, DQNConfig, float, str]:
-    """The settings the shipped agent ``name`` was trained with."""
-    if name not in PRESETS:
-        raise ValueError(f"Unknown agent {name!r}; choose one of {sorted(PRESETS)}.")
-    return PRESETS[name]
-
-
-def refuses_overwrite(out: Path, overwrite: bool) -> bool:
-    """True (after saying why) when ``out`` exists and ``--overwrite`` was not given:
-    checked before training, so an hour of training is never lost to a refusal."""
-    if out.exists() and not overwrite:
-        print(
-            f"error: {out} exists and was left untouched; pass --overwrite to replace "
-            "it or --out to write elsewhere.",
-            file=sys.stderr,
-        )
-        return True
-    return False
-
-
-def run_dqn(args: argparse.Namespace) -> int:
-    env_id, env_kwargs, cfg, eval_epsilon, default_out = dqn_preset(args.agent)
-    out = Path(args.out or default_out)
-    if refuses_overwrite(out, args.overwrite):
-        return 2
-    if args.steps is not None:
-        cfg = replace(cfg, total_steps=args.steps)
-    if args.max_minutes is not None:
-        cfg = replace(cfg, max_seconds=60.0 * args.max_minutes)
-    torch.set_num_threads(1)  # small networks train faster on one thread
-    rng = set_seed(args.seed)
-    env = make_env(env_id, **env_kwargs)
-    eval_env = make_env(env_id, **env_kwargs)
-    print(
-        f"Training DQN on {env_id} {env_kwargs or ''} for {cfg.total_steps} steps, "
-        f"seed {args.seed}",
-        flush=True,
-    )
+def _train_dqn(preset: Preset, cfg: Any, seed: int, quiet: bool) -> Trained:
+    env_id, kwargs = preset.env_id, preset.env_kwargs
+    rng = set_seed(seed)
     result = train_dqn(
-        env,
+        make_env(env_id, **kwargs),
         cfg,
         rng=rng,
-        seed=args.seed,
-        eval_env=eval_env,
-        progress=not args.quiet,
+        seed=seed,
+        eval_env=make_env(env_id, **kwargs),
+        progress=not quiet,
         on_eval=lambda s, m: print(f"step {s}: eval {m:.1f}", flush=True),
+        **preset.pieces,
     )
-    print(
-        f"Trained in {result.wall_time_s:.0f} s; testing on {args.test_episodes} "
-        f"episodes (seeds {TEST_SEED}+)",
-        flush=True,
-    )
-    policy = QPolicy(result.q_net, epsilon=eval_epsilon, rng=set_seed(TEST_SEED))
-    start = time.perf_counter()
-    scores = evaluate(
-        policy,
-        make_env(env_id, **env_kwargs),
-        n_episodes=args.test_episodes,
-        seed=TEST_SEED,
-    )
-    metadata = {
-        "agent": args.agent,
-        "algorithm": "DQN"
-        + (" (double)" if cfg.double else "")
-        + (" (dueling)" if cfg.dueling else ""),
-        "env_id": env_id,
-        "env_kwargs": env_kwargs,
-        "policy": {"kind": "q", "eval_epsilon": eval_epsilon},
-        "train_command": "python -m course_utils.train " + shlex.join(sys.argv[1:]),
-        "seed": args.seed,
-        "train_steps": result.steps,
-        "wall_time_s": round(result.wall_time_s, 1),
-        "first_solved": result.first_solved,
-        "config": cfg.to_dict(),
-        "evaluation": {
-            "mean": float(scores.mean()),
-            "std": float(scores.std()),
-            "min": float(scores.min()),
-            "max": float(scores.max()),
-            "episodes": args.test_episodes,
-            "seeds": f"{TEST_SEED}..{TEST_SEED + args.test_episodes - 1}",
-            "epsilon": eval_epsilon,
-            "seconds": round(time.perf_counter() - start, 1),
-        },
-        "history": {
+    return Trained(
+        result.q_net,
+        result.steps,
+        len(result.episode_returns),
+        result.wall_time_s,
+        "best periodic evaluation" if result.evals else "last network",
+        {
             "episode_returns": [round(r, 2) for r in result.episode_returns],
             "episode_end_steps": result.episode_end_steps,
             "evals": [[s, round(m, 2), round(sd, 2)] for s, m, sd in result.evals],
         },
-        "versions": package_versions(),
-    }
-    save_checkpoint(out, result.q_net, metadata=metadata, overwrite=args.overwrite)
-    print(
-        f"Test score {scores.mean():.2f} ± {scores.std():.2f} over "
-        f"{args.test_episodes} episodes. Wrote {out} and {out}.json"
-    )
-    return 0
-
-
-def run_selective_memory(args: argparse.Namespace) -> int:
-    env_id, cfg, default_out = SM_PRESETS[args.agent]
-    out = Path(args.out or default_out)
-    if refuses_overwrite(out, args.overwrite):
-        return 2
-    if args.episodes is not None:
-        cfg = replace(cfg, episodes=args.episodes)
-    if args.max_minutes is not None:
-        cfg = replace(cfg, max_seconds=60.0 * args.max_minutes)
-    torch.set_num_threads(1)  # small networks train faster on one thread
-    rng = set_seed(args.seed)
-    env = make_env(env_id)
-    print(
-        f"Training Selective Memory on {env_id} for {cfg.episodes} episodes, "
-        f"seed {args.seed}",
-        flush=True,
+        {"first_solved": result.first_solved},
     )
 
-    def on_fit(game: int, returns: list[float]) -> None:
-        if game % 50 == 0:
-            recent = sum(returns[-50:]) / len(returns[-50:])
-            print(f"episode {game}: mean of last 50 returns {recent:.1f}", flush=True)
 
+def _train_sm(preset: Preset, cfg: Any, seed: int, quiet: bool) -> Trained:
+    rng = set_seed(seed)
     result = train_selective_memory(
-        env,
+        make_env(preset.env_id, **preset.env_kwargs),
         cfg,
         rng=rng,
-        seed=args.seed,
-        progress=not args.quiet,
-        on_fit=on_fit,
-        eval_env=make_env(env_id),
+        seed=seed,
+        eval_env=make_env(preset.env_id, **preset.env_kwargs),
+        progress=not quiet,
+        **preset.pieces,
     )
-    # Model selection (ours): the best actor of the periodic evaluations on seeds
-    # 10_000+, if any; the test below uses seeds neither training nor selection saw.
-    actor = result.best_actor if result.best_actor is not None else result.actor
-    print(
-        f"Trained {len(result.episode_returns)} episodes ({result.steps} steps) in "
-        f"{result.wall_time_s:.0f} s; testing on {args.test_episodes} episodes "
-        f"(seeds {TEST_SEED}+)",
-        flush=True,
-    )
-    start = time.perf_counter()
-    scores = evaluate(
-        ActorPolicy(actor),
-        make_env(env_id),
-        n_episodes=args.test_episodes,
-        seed=TEST_SEED,
-    )
-    metadata = {
-        "agent": args.agent,
-        "algorithm": "Selective Memory (FitML) with our improvements",
-        "env_id": env_id,
-        "env_kwargs": {},
-        "policy": {"kind": "actor", "eval_epsilon": 0.0},
-        "train_command": "python -m course_utils.train " + shlex.join(sys.argv[1:]),
-        "seed": args.seed,
-        "train_episodes": len(result.episode_returns),
-        "train_steps": result.steps,
-        "wall_time_s": round(result.wall_time_s, 1),
-        "config": cfg.to_dict(),
-        "selected": "best periodic evaluation"
-        if result.best_actor is not None
-        else "last actor",
-        "evaluation": {
-            "mean": float(scores.mean()),
-            "std": float(scores.std()),
-            "min": float(scores.min()),
-            "max": float(scores.max()),
-            "episodes": args.test_episodes,
-            "seeds": f"{TEST_SEED}..{TEST_SEED + args.test_episodes - 1}",
-            "returns": [round(float(r), 2) for r in scores],
-            "seconds": round(time.perf_counter() - start, 1),
-        },
-        "history": {
+    for game, mean, _ in result.evals or []:
+        print(f"game {game}: eval {mean:.1f}", flush=True)
+    best = result.best_actor
+    return Trained(
+        best if best is not None else result.actor,
+        result.steps,
+        len(result.episode_returns),
+        result.wall_time_s,
+        "best periodic evaluation" if best is not None else "last actor",
+        {
             "episode_returns": [round(r, 2) for r in result.episode_returns],
             "episode_steps": result.episode_steps,
-            "evals": [[g, round(m, 2)] for g, m in result.evals],
+            "evals": [
+                [g, round(m, 2), round(sd, 2)] for g, m, sd in result.evals or []
+            ],
         },
-        "versions": package_versions(),
-    }
-    save_checkpoint(out, actor, metadata=metadata, overwrite=args.overwrite)
-    print(
-        f"Test score {scores.mean():.2f} ± {scores.std():.2f} over "
-        f"{args.test_episodes} episodes. Wrote {out} and {out}.json"
+        {},
     )
-    return 0
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_destination(out: Path, overwrite: bool) -> str | None:
+    """Why ``out`` cannot receive the checkpoint, or None: checked before training."""
+    sidecar = out.with_name(out.name + ".json")
+    if out.is_dir():
+        return f"--out {out} is a folder; give a file name such as {out / 'agent.pt'}."
+    if not out.parent.is_dir():
+        return (
+            f"the folder {out.parent} does not exist. Fix: create it "
+            f"(mkdir -p {out.parent}) or choose another --out."
+        )
+    for target in (out, sidecar):
+        if target.exists() and not overwrite:
+            return (
+                f"{target} exists and was left untouched; pass --overwrite to "
+                "replace it or --out to write elsewhere."
+            )
+    try:  # can we create files there? (permissions, read-only file systems)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".course-probe-"):
+            pass
+    except OSError as error:
+        return (
+            f"cannot write to {out.parent} ({error.strerror}). Fix: choose an "
+            "--out in a folder you can write to."
+        )
+    return None
+
+
+def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str:
+    """Check every argument against ``preset``; return ``(out, config)`` or why not."""
+    for flag, unit in _BUDGET_FLAGS.items():
+        if getattr(args, unit.lstrip("-")) is not None and flag != preset.budget:
+            return (
+                f"{unit} does not apply to {preset.name} (its budget is "
+                f"{_BUDGET_FLAGS[preset.budget]}); it would be ignored."
+            )
+    for name in ("steps", "episodes", "test_episodes"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            return f"--{name.replace('_', '-')} must be at least 1, got {value}."
+    if args.seed < 0:
+        return f"--seed must be a non-negative integer, got {args.seed}."
+    cfg = preset.config
+    if args.max_minutes is not None:
+        if not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+            return f"--max-minutes must be a finite number > 0, got {args.max_minutes}."
+        cfg = replace(cfg, max_seconds=60.0 * args.max_minutes)
+    budget = args.steps if preset.budget == "total_steps" else args.episodes
+    if budget is not None:
+        try:
+            cfg = replace(cfg, **{preset.budget: budget})
+        except ValueError as error:
+            return str(error)
+    if args.out is not None and not args.out.strip():
+        return "--out is empty; give a file name, or leave --out out for the default."
+    out = Path(args.out) if args.out else data_dir() / "checkpoints" / preset.checkpoint
+    reason = _check_destination(out, args.overwrite)
+    return reason if reason else (out, cfg)
+
+
+def save_or_fall_back(
+    path: Path, model: nn.Module, metadata: dict, overwrite: bool
+) -> Path:
+    """Save; if that fails after all (a full disk, a folder removed during training),
+    save in the temporary folder instead and say where. The run is never lost."""
+    try:
+        return save_checkpoint(path, model, metadata=metadata, overwrite=overwrite)
+    except (OSError, FileExistsError) as error:
+        fallback = Path(tempfile.gettempdir()) / f"{path.stem}-{os.getpid()}.pt"
+        print(
+            f"error: could not write {path} ({error}); saving to {fallback} instead.",
+            file=sys.stderr,
+        )
+        return save_checkpoint(fallback, model, metadata=metadata)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.train", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("agent", choices=sorted([*PRESETS, *SM_PRESETS]))
+    parser.add_argument("agent", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0, help="training seed")
-    parser.add_argument("--steps", type=int, help="environment steps (default: preset)")
-    parser.add_argument("--episodes", type=int, help="bipedalwalker: training episodes")
-    parser.add_argument(
-        "--max-minutes", type=float, help="stop training after this many minutes"
-    )
+    parser.add_argument("--steps", type=int, help="DQN agents: environment steps")
+    parser.add_argument("--episodes", type=int, help="bipedalwalker: training games")
+    parser.add_argument("--max-minutes", type=float, help="stop training after this")
     parser.add_argument("--out", help="checkpoint path (default: the shipped one)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing checkpoint"
@@ -330,18 +209,76 @@ def main(argv: list[str] | None = None) -> int:
         "--test-episodes",
         type=int,
         default=None,
-        help="final evaluation episodes on unseen seeds (default 100; 20 for "
-        "bipedalwalker)",
+        help="final test episodes on unseen seeds (default: preset)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.agent in SM_PRESETS:
-        if args.test_episodes is None:
-            args.test_episodes = 20
-        return run_selective_memory(args)
-    if args.test_episodes is None:
-        args.test_episodes = 100
-    return run_dqn(args)
+    preset = PRESETS[args.agent]
+    checked = validate(args, preset)
+    if isinstance(checked, str):
+        return _error(checked)
+    out, cfg = checked
+    test_episodes = args.test_episodes or preset.test_episodes
+
+    torch.set_num_threads(1)  # small networks train faster on one thread
+    print(
+        f"Training {preset.algorithm} on {preset.env_id} "
+        f"({preset.budget} {getattr(cfg, preset.budget)}), seed {args.seed}",
+        flush=True,
+    )
+    trainer = _train_dqn if isinstance(cfg, DQNConfig) else _train_sm
+    trained = trainer(preset, cfg, args.seed, args.quiet)
+    print(
+        f"Trained {trained.episodes} episodes ({trained.steps} steps) in "
+        f"{trained.wall_time_s:.0f} s; testing on {test_episodes} episodes "
+        f"(seeds {TEST_SEED}+)",
+        flush=True,
+    )
+    if preset.policy_kind == "q":
+        policy = QPolicy(
+            trained.model,
+            epsilon=preset.eval_epsilon,
+            rng=np.random.default_rng(TEST_SEED),
+        )
+    else:
+        policy = ActorPolicy(trained.model)
+    start = time.perf_counter()
+    scores = evaluate(
+        policy,
+        make_env(preset.env_id, **preset.env_kwargs),
+        n_episodes=test_episodes,
+        seed=TEST_SEED,
+    )
+    evaluation = score_summary(scores, seed=TEST_SEED)
+    evaluation.update(
+        epsilon=preset.eval_epsilon, seconds=round(time.perf_counter() - start, 1)
+    )
+    metadata = {
+        "agent": preset.name,
+        "algorithm": preset.algorithm,
+        "env_id": preset.env_id,
+        "env_kwargs": dict(preset.env_kwargs),
+        "policy": {"kind": preset.policy_kind, "eval_epsilon": preset.eval_epsilon},
+        "train_command": "python -m course_utils.train "
+        + shlex.join(sys.argv[1:] if argv is None else argv),
+        "seed": args.seed,
+        "train_steps": trained.steps,
+        "train_episodes": trained.episodes,
+        "wall_time_s": round(trained.wall_time_s, 1),
+        "config": cfg.to_dict(),
+        "pieces": preset.describe_pieces(),
+        "selected": trained.selected,
+        "evaluation": evaluation,
+        "history": trained.history,
+        "versions": package_versions(),
+        **trained.extra,
+    }
+    written = save_or_fall_back(out, trained.model, metadata, args.overwrite)
+    print(
+        f"Test score {evaluation['mean']:.2f} ± {evaluation['std']:.2f} over "
+        f"{test_episodes} episodes. Wrote {written} and {written}.json"
+    )
+    return 0 if written == out else 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import torch
 from course_utils.atari_ram import (
     SPACE_INVADERS_ACTIONS,
     SPACE_INVADERS_BYTES,
+    atari_transition,
     bcd_to_int,
     byte_correlations,
     epsilon_greedy_action,
@@ -29,8 +30,9 @@ from course_utils.checks.atari import (
     check_find_tracking_byte,
     check_preprocess_ram,
 )
-from course_utils.dqn import DQNConfig, make_q_network, train_dqn
+from course_utils.dqn import DQNConfig, make_q_network, raw_transition, train_dqn
 from course_utils.envs import make_env
+from course_utils.presets import get_preset
 
 SI = "ALE/SpaceInvaders-v5"
 
@@ -43,6 +45,7 @@ def trace():
 
 
 # --- preprocessing ---------------------------------------------------------------
+
 
 def test_preprocess_ram_maps_bytes_to_unit_interval():
     obs = np.array([0, 51, 255], dtype=np.uint8)
@@ -60,7 +63,7 @@ def test_preprocess_ram_keeps_batch_shape_and_input():
 
 def test_network_normalize_is_the_centred_preprocessing():
     env = make_env(SI, obs_type="ram")
-    q_net = make_q_network(env, DQNConfig(hidden=(8,), normalize_obs=True))
+    q_net = make_q_network(env, (8,), normalize_obs=True)
     obs = np.random.default_rng(0).integers(0, 256, size=(3, 128), dtype=np.uint8)
     inside = q_net.normalize(torch.as_tensor(obs)).numpy()
     np.testing.assert_allclose(inside, 2 * preprocess_ram(obs) - 1, atol=1e-6)
@@ -73,6 +76,7 @@ def test_uint8_buffer_is_eight_times_smaller_than_float64():
 
 
 # --- the bytes -------------------------------------------------------------------
+
 
 def test_action_meanings_match_ale():
     env = make_env(SI, obs_type="ram")
@@ -113,17 +117,22 @@ def test_byte_correlations_constant_bytes_are_zero_and_shapes_checked():
 
 
 def test_joystick_direction():
-    np.testing.assert_array_equal(joystick_direction([0, 1, 2, 3, 4, 5]),
-                                  [0, 0, 1, -1, 1, -1])
+    np.testing.assert_array_equal(
+        joystick_direction([0, 1, 2, 3, 4, 5]), [0, 0, 1, -1, 1, -1]
+    )
 
 
 # --- the saved policy takes raw uint8 RAM -----------------------------------------
 
+
 def test_saved_policy_plays_from_raw_uint8(tmp_path, make_metadata):
     env = make_env(SI, obs_type="ram")
-    q_net = make_q_network(env, DQNConfig(hidden=(16, 16), normalize_obs=True))
-    path = save_checkpoint(tmp_path / "si.pt", q_net, metadata=make_metadata(
-        SI, env_kwargs={"obs_type": "ram"}, eval_epsilon=0.05))
+    q_net = make_q_network(env, (16, 16), normalize_obs=True)
+    path = save_checkpoint(
+        tmp_path / "si.pt",
+        q_net,
+        metadata=make_metadata(SI, env_kwargs={"obs_type": "ram"}, eval_epsilon=0.05),
+    )
     policy, meta = load_policy(path)
     assert meta["policy"]["eval_epsilon"] == 0.05
     obs, _ = env.reset(seed=0)
@@ -132,11 +141,13 @@ def test_saved_policy_plays_from_raw_uint8(tmp_path, make_metadata):
     assert isinstance(action, int) and 0 <= action < 6
     raw = torch.as_tensor(np.stack([obs, obs]))
     with torch.no_grad():
-        np.testing.assert_allclose(policy.q_net(raw).numpy(),
-                                   q_net.eval()(raw.float()).numpy(), atol=1e-6)
+        np.testing.assert_allclose(
+            policy.q_net(raw).numpy(), q_net.eval()(raw.float()).numpy(), atol=1e-6
+        )
 
 
 # --- life loss as a terminal for learning ------------------------------------------
+
 
 class _LivesEnv(gym.Env):
     """Loses a life at steps 3 and 5, ends at step 6."""
@@ -155,11 +166,14 @@ class _LivesEnv(gym.Env):
         return np.full(4, self.t, np.uint8), 1.0, self.t == 6, False, {"lives": lives}
 
 
-@pytest.mark.parametrize("on_life_loss, expected", [
-    (False, [0, 0, 0, 0, 0, 1]),
-    (True, [0, 0, 1, 0, 1, 1]),
-])
-def test_terminal_on_life_loss(monkeypatch, on_life_loss, expected):
+@pytest.mark.parametrize(
+    "shaping, expected",
+    [
+        (raw_transition, [0, 0, 0, 0, 0, 1]),
+        (atari_transition, [0, 0, 1, 0, 1, 1]),
+    ],
+)
+def test_terminal_on_life_loss(monkeypatch, shaping, expected):
     stored = []
     original = ReplayBuffer.add
 
@@ -168,19 +182,34 @@ def test_terminal_on_life_loss(monkeypatch, on_life_loss, expected):
         original(self, obs, action, reward, next_obs, terminated)
 
     monkeypatch.setattr(ReplayBuffer, "add", spy)
-    cfg = DQNConfig(total_steps=12, learning_starts=100, eval_every=0, hidden=(4,),
-                    terminal_on_life_loss=on_life_loss)
-    result = train_dqn(_LivesEnv(), cfg, rng=np.random.default_rng(0), seed=0,
-                       progress=False)
+    cfg = DQNConfig(total_steps=12, learning_starts=100, eval_every=0, hidden=(4,))
+    result = train_dqn(
+        _LivesEnv(),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        shaping=shaping,
+    )
     assert stored == expected * 2
     assert result.episode_returns == [6.0, 6.0]  # the game itself goes on
 
 
-def test_terminal_on_life_loss_is_off_by_default():
-    assert DQNConfig().terminal_on_life_loss is False
+def test_atari_transition_clips_rewards_and_ends_lives():
+    assert atari_transition(200.0, False, {"lives": 3}, {"lives": 3}) == (1.0, False)
+    assert atari_transition(-7.0, False, {"lives": 2}, {"lives": 3}) == (-1.0, True)
+    assert atari_transition(0.5, True, {"lives": 0}, {"lives": 0}) == (0.5, True)
+
+
+def test_the_default_shaping_is_the_raw_transition():
+    import inspect
+
+    default = inspect.signature(train_dqn).parameters["shaping"].default
+    assert default is raw_transition
 
 
 # --- the checks --------------------------------------------------------------------
+
 
 def test_check_find_tracking_byte(capsys):
     assert check_find_tracking_byte(find_tracking_byte) is find_tracking_byte
@@ -209,7 +238,7 @@ def test_check_preprocess_ram():
     assert check_preprocess_ram(preprocess_ram) is preprocess_ram
     wrongs = [
         lambda obs: np.asarray(obs, np.float32) / 256,
-        lambda obs: obs / 255.0,                       # float64
+        lambda obs: obs / 255.0,  # float64
         lambda obs: np.asarray(obs, np.float32) / 127.5 - 1,
         lambda obs: (obs * 2).astype(np.float32) / 510,  # uint8 overflow
     ]
@@ -258,19 +287,14 @@ def test_fixed_q_returns_its_values():
 
 # --- the trainer's preset ----------------------------------------------------------
 
-def test_spaceinvaders_preset_and_a_tiny_run(tmp_path):
-    from course_utils.train import dqn_preset, main
 
-    env_id, env_kwargs, cfg, eval_epsilon, out = dqn_preset("spaceinvaders")
-    assert (env_id, env_kwargs, eval_epsilon) == (SI, {"obs_type": "ram"}, 0.05)
-    assert cfg.clip_reward and cfg.terminal_on_life_loss and cfg.normalize_obs
-    assert out == "data/checkpoints/spaceinvaders_ram_dqn.pt"
-    path = tmp_path / "si.pt"
-    assert main(["spaceinvaders", "--steps", "300", "--test-episodes", "1",
-                 "--out", str(path), "--quiet"]) == 0
-    assert path.stat().st_size < 5_000_000
-    policy, meta = load_policy(path)
-    assert meta["train_steps"] == 300 and meta["evaluation"]["episodes"] == 1
-    assert meta["config"]["terminal_on_life_loss"] is True
-    obs, _ = make_env(SI, obs_type="ram").reset(seed=0)
-    assert 0 <= policy(obs) < 6
+def test_spaceinvaders_preset():
+    preset = get_preset("spaceinvaders")
+    assert (preset.env_id, dict(preset.env_kwargs), preset.eval_epsilon) == (
+        SI,
+        {"obs_type": "ram"},
+        0.05,
+    )
+    assert preset.pieces["shaping"] is atari_transition
+    assert preset.config.normalize_obs
+    assert preset.checkpoint == "spaceinvaders_ram_dqn.pt"

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_utils import dqn
+from course_utils import networks as dqn_networks
 from course_utils.buffers import Batch
 from course_utils.checks import dqn as checks
 from course_utils.envs import make_env
 from course_utils.seeding import set_seed
-from course_utils.train import main as train_main
 
 
 class FixedQ(nn.Module):
@@ -62,15 +63,39 @@ def _batch() -> Batch:
     )
 
 
-def test_dqn_loss_hand_computed_for_mse_and_huber():
+def test_compute_loss_hand_computed_for_mse_and_huber():
     q_net, target_net = FixedQ([0.0, 0.0, 0.0]), FixedQ([2.0, 4.0, 3.0])
     # targets: 1 + 0.5 * 4 = 3 (bootstraps), -1 (terminal); Q(s, a) = 0 for both
-    mse = dqn.dqn_loss(q_net, target_net, _batch(), gamma=0.5, double=False, loss="mse")
+    mse = dqn.compute_loss(q_net, target_net, _batch(), 0.5, loss_fn=F.mse_loss)
     assert mse.item() == pytest.approx((9 + 1) / 2)
-    huber = dqn.dqn_loss(q_net, target_net, _batch(), gamma=0.5, double=False)
+    huber = dqn.compute_loss(q_net, target_net, _batch(), 0.5)
     assert huber.item() == pytest.approx(((3 - 0.5) + 0.5) / 2)
-    with pytest.raises(ValueError, match="huber"):
-        dqn.dqn_loss(q_net, target_net, _batch(), gamma=0.5, loss="l1")
+
+
+def test_target_pieces_plain_and_double():
+    batch = _batch()
+    online, target = FixedQ([1.0, 5.0, 2.0]), FixedQ([10.0, -2.0, 7.0])
+    plain = dqn.compute_target(online, target, batch, 1.0)
+    assert plain.tolist() == [1.0 + 10.0, -1.0]  # the target net picks action 0
+    double = dqn.compute_target_double(online, target, batch, 1.0)
+    assert double.tolist() == [1.0 - 2.0, -1.0]  # the online net picks action 1
+
+
+def test_target_pieces_carry_no_graph():
+    net = dqn.QNetwork(2, 3, hidden=(4,))
+    batch = _batch()
+    for fn in (dqn.compute_target, dqn.compute_target_double):
+        assert not fn(net, net, batch, 0.9).requires_grad
+
+
+def test_optimize_takes_one_clipped_step():
+    net = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    loss = (net(torch.ones(1, 1)) - 100.0).pow(2).sum()  # gradient -200
+    dqn.optimize(net, opt, loss, max_grad_norm=1.0)
+    assert net.weight.item() == pytest.approx(1.0)  # clipped to norm 1
 
 
 def test_soft_and_hard_updates():
@@ -86,16 +111,20 @@ def test_soft_and_hard_updates():
         dqn.soft_update(target, source, 0.0)
 
 
-def test_exploration_duration():
+def test_hold_lengths():
     rng = np.random.default_rng(0)
-    assert {dqn.exploration_duration(0.0, rng) for _ in range(20)} == {1}
-    held = [dqn.exploration_duration(1.5, rng) for _ in range(2000)]
+    assert {dqn.one_step(rng) for _ in range(20)} == {1}
+    assert rng.random() == np.random.default_rng(0).random()  # one_step drew nothing
+    held = [dqn.ZipfHold(1.5)(rng) for _ in range(2000)]
     assert min(held) == 1 and max(held) > 20  # heavy tail
-    assert (
-        max(dqn.exploration_duration(1.01, rng, max_steps=7) for _ in range(200)) <= 7
-    )
-    with pytest.raises(ValueError, match="repeat_mu"):
-        dqn.exploration_duration(0.5, rng)
+    assert max(dqn.ZipfHold(1.01, max_steps=7)(rng) for _ in range(200)) <= 7
+    with pytest.raises(ValueError, match="mu > 1"):
+        dqn.ZipfHold(0.5)
+
+
+def test_raw_transition_keeps_what_the_env_gave():
+    assert dqn.raw_transition(5.0, False, {"lives": 2}, {"lives": 3}) == (5.0, False)
+    assert dqn.raw_transition(-1, True, {}, {}) == (-1.0, True)
 
 
 def test_train_dqn_runs_learns_and_keeps_the_best_network():
@@ -149,7 +178,7 @@ def test_train_dqn_stops_at_the_wall_time_cap():
         buffer_size=500,
         eval_every=0,
         hidden=(8,),
-        max_seconds=0.0,  # already over: stop at the first check (step 1000)
+        max_seconds=1e-9,  # already over: stop at the first check (step 1000)
     )
     result = dqn.train_dqn(
         make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
@@ -216,11 +245,59 @@ def test_train_dqn_with_n_step_returns_runs():
 
 
 def test_make_q_network_normalises_and_refuses_unbounded_spaces():
-    cfg = dqn.DQNConfig(hidden=(8,))
-    net = dqn.make_q_network(make_env("MountainCar-v0"), cfg)
+    net = dqn.make_q_network(make_env("MountainCar-v0"), (8,))
     assert net.normalize is not None and net.n_actions == 3
+    dueling = dqn.make_q_network(
+        make_env("MountainCar-v0"), (8,), net_class=dqn_networks.DuelingQNetwork
+    )
+    assert isinstance(dueling, dqn_networks.DuelingQNetwork)
     with pytest.raises(ValueError, match="finite"):
-        dqn.make_q_network(make_env("CartPole-v1"), cfg)
+        dqn.make_q_network(make_env("CartPole-v1"), (8,))
+    assert dqn.make_q_network(make_env("CartPole-v1"), (8,), normalize_obs=False)
+
+
+def test_make_q_network_refuses_continuous_actions():
+    with pytest.raises(ValueError, match="discrete action space"):
+        dqn.make_q_network(make_env("BipedalWalker-v3"), (8,))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("total_steps", 0),
+        ("train_freq", 0),
+        ("target_update_interval", 0),
+        ("batch_size", -1),
+        ("n_step", 0),
+        ("total_steps", 2.5),
+        ("gamma", float("nan")),
+        ("gamma", 1.5),
+        ("max_grad_norm", float("nan")),
+        ("lr", 0.0),
+    ],
+)
+def test_dqn_config_refuses_values_that_would_crash_or_mislead(field, value):
+    with pytest.raises(ValueError, match=f"DQNConfig.{field}"):
+        dqn.DQNConfig(**{field: value})
+
+
+def test_train_dqn_seeds_the_network_weights_itself():
+    """Without set_seed, the same seed gives the same initial (and final) network."""
+    cfg = dqn.DQNConfig(total_steps=50, learning_starts=100, eval_every=0, hidden=(8,))
+
+    def first_layer() -> torch.Tensor:
+        result = dqn.train_dqn(
+            make_env("MountainCar-v0"),
+            cfg,
+            progress=False,
+            rng=np.random.default_rng(0),
+            seed=0,
+        )
+        return next(result.q_net.parameters()).detach().clone()
+
+    a = first_layer()
+    torch.manual_seed(12345)  # disturb the global state: it must not matter
+    assert torch.equal(a, first_layer())
 
 
 # --- exercise checks: pass the reference, fail plausible wrong answers ---------------
@@ -267,31 +344,3 @@ def test_checks_fall_back_to_the_reference_when_not_done(capsys):
     assert checks.check_td_target(stub) is dqn.td_target
     assert checks.check_soft_update(stub) is dqn.soft_update
     assert "not done yet" in capsys.readouterr().out
-
-
-# --- the trainer's command line ---------------------------------------------------
-
-
-def test_train_cli_writes_a_checkpoint_and_refuses_to_overwrite(tmp_path, capsys):
-    out = tmp_path / "agent.pt"
-    args = [
-        "mountaincar",
-        "--steps",
-        "400",
-        "--test-episodes",
-        "2",
-        "--quiet",
-        "--out",
-        str(out),
-    ]
-    assert train_main(args) == 0
-    assert out.is_file() and (tmp_path / "agent.pt.json").is_file()
-    before = out.read_bytes()
-    assert train_main(args) == 2
-    assert "left untouched" in capsys.readouterr().err
-    assert out.read_bytes() == before
-
-
-def test_train_cli_rejects_unknown_agents():
-    with pytest.raises(SystemExit):
-        train_main(["pong"])

@@ -8,6 +8,7 @@ import torch
 from course_utils.checkpoints import save_checkpoint
 from course_utils.evaluate import main
 from course_utils.networks import QNetwork
+from course_utils.presets import TEST_SEED, check_env_spec
 
 
 @pytest.fixture
@@ -70,3 +71,55 @@ def test_video_refuses_to_overwrite(checkpoint, tmp_path, capsys):
     assert main([str(checkpoint), "--episodes", "1", "--video", str(video)]) == 2
     assert "overwrite" in capsys.readouterr().err
     assert video.read_bytes() == b"keep"
+
+
+def test_defaults_replay_the_recorded_test(checkpoint, capsys):
+    """No flags: as many episodes as the metadata's test, on the test seeds."""
+    assert main([str(checkpoint)]) == 0
+    result = _json_line(capsys.readouterr().out)
+    assert result["seed"] == TEST_SEED and result["episodes"] == 2  # make_metadata
+    assert result["seeds"] == f"{TEST_SEED}..{TEST_SEED + 1}"
+
+
+def _agent_with(tmp_path, make_metadata, **changes):
+    net = QNetwork(2, 3, hidden=(4,))
+    meta = {**make_metadata("MountainCar-v0"), **changes}
+    return save_checkpoint(tmp_path / "odd.pt", net, metadata=meta)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"env_id": "os:MountainCar-v0"}, "Unknown environment 'os:MountainCar-v0'"),
+        ({"env_id": "CartPole-v1"}, "Unknown environment 'CartPole-v1'"),
+        ({"env_kwargs": {"max_episode_steps": 3}}, "max_episode_steps=3"),
+    ],
+)
+def test_metadata_is_data_never_code(tmp_path, make_metadata, changes, message, capsys):
+    path = _agent_with(tmp_path, make_metadata, **changes)
+    assert main([str(path), "--episodes", "1"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_known_envs_accept_only_their_own_kwargs():
+    assert check_env_spec("ALE/SpaceInvaders-v5", {"obs_type": "ram"})
+    with pytest.raises(ValueError, match="obs_type='rgb'"):
+        check_env_spec("ALE/SpaceInvaders-v5", {"obs_type": "rgb"})
+    with pytest.raises(ValueError, match="Unknown environment"):
+        check_env_spec(None, {})
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--episodes", "0"], "--episodes must be at least 1"),
+        (["--episodes", "-2"], "--episodes must be at least 1"),
+        (["--seed", "-1"], "--seed must be a non-negative"),
+        (["--video", "episode.avi"], "ending in .mp4"),
+        (["--video", "no/such/folder/e.mp4"], "does not exist"),
+    ],
+)
+def test_bad_flags_are_refused_before_evaluating(checkpoint, extra, message, capsys):
+    assert main([str(checkpoint), *extra]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""

@@ -1,13 +1,12 @@
 """Selective Memory: return-to-go, keep rule, memory cap, acting rule, checks."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from course_utils import selective_memory as sm
+from course_utils import sm_improvements as smi
 from course_utils.checks import selective_memory as checks
 from course_utils.envs import make_env
 from course_utils.networks import MLPActor
@@ -81,25 +80,21 @@ class ZeroActor(nn.Module):
         return torch.zeros(len(obs), 2)
 
 
-def act_on_zero_obs(rng: np.random.Generator, **kwargs) -> np.ndarray:
-    """choose_action on obs 0 with ZeroActor and FakeCritic, no random actions."""
-    obs = np.zeros(2, dtype=np.float32)
-    return sm.choose_action(
-        obs, ZeroActor(), FakeCritic(), rng=rng, random_prob=0.0, **kwargs
-    )
+def act_on_zero_obs(rng: np.random.Generator, act) -> np.ndarray:
+    """An acting rule on obs 0 with ZeroActor and FakeCritic."""
+    return act(np.zeros(2, dtype=np.float32), ZeroActor(), FakeCritic(), rng)
 
 
 def test_acting_rule_picks_the_critics_best_candidate():
     rng = np.random.default_rng(0)
-    action = act_on_zero_obs(rng, n_candidates=9)
-    expected_rng = np.random.default_rng(0)
-    expected_rng.random()
-    candidates = expected_rng.uniform(-1, 1, (9, 2))
+    action = act_on_zero_obs(rng, sm.CriticChoice(n_candidates=9))
+    candidates = np.random.default_rng(0).uniform(-1, 1, (9, 2))
     best = candidates[np.argmax(candidates[:, 0])]
     np.testing.assert_allclose(action, best, rtol=1e-6)
-    # Without candidates, the actor's action; with random_prob=1, uniform random.
-    out = act_on_zero_obs(rng, n_candidates=0)
+    # Without candidates, the actor's action (and no random number is drawn).
+    out = act_on_zero_obs(rng, sm.CriticChoice(n_candidates=0))
     np.testing.assert_array_equal(out, [0.0, 0.0])
+    assert sm.CriticChoice() == sm.CriticChoice(n_candidates=9)  # FitML's 9
 
 
 def test_select_action_keeps_the_actor_on_ties():
@@ -108,14 +103,26 @@ def test_select_action_keeps_the_actor_on_ties():
     assert sm.select_action(a, cands, np.array([1.0, 0.5, 1.5]))[0] == 2.0
 
 
-def test_keep_mask_rules():
+def test_keep_rules():
     rng = np.random.default_rng(0)
-    memory = sm.SelectiveMemory(10, 1, 1)
-    memory.add(np.zeros((4, 1)), np.zeros((4, 1)), np.array([0.0, 1.0, 2.0, 3.0]))
+    stored = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
     returns = np.array([-5.0, 10.0])
-    assert sm.keep_mask(returns, memory, sm.SMConfig(keep_rule="all"), rng).all()
-    top = sm.keep_mask(returns, memory, sm.SMConfig(keep_rule="top_k"), rng)
-    assert top.tolist() == [False, True]
+    assert sm.keep_all(returns, stored, rng).all()
+    assert sm.KeepTopK(0.2)(returns, stored, rng).tolist() == [False, True]
+    assert sm.KeepTopK(0.2)(returns, stored[:0], rng).all()  # empty memory: keep all
+    # FitML's rule: R = 10 is far above avg 1.5 (p ~ 1), R = -5 far below (p ~ 0)
+    keep = sm.keep_selective(np.array([10.0] * 50 + [-5.0] * 50), stored, rng)
+    assert keep[:50].all() and not keep[50:].any()
+
+
+def test_keep_selective_uses_the_memory_mean_and_the_rng():
+    stored = np.array([4.0, 6.0], dtype=np.float32)  # avg 5
+    returns = np.full(2000, 6.0)  # R - avg = 1: p = 0.1 + 0.9 tanh(1)
+    keep = sm.keep_selective(returns, stored, np.random.default_rng(0))
+    assert keep.mean() == pytest.approx(0.1 + 0.9 * np.tanh(1.0), abs=0.03)
+    again = sm.keep_selective(returns, stored, np.random.default_rng(0))
+    other = sm.keep_selective(returns, stored, np.random.default_rng(1))
+    assert (keep == again).all() and (keep != other).any()
 
 
 def test_fit_reduces_the_loss():
@@ -138,12 +145,11 @@ def test_train_runs_a_few_games():
         fit_every=2,
         random_games=1,
         epochs=1,
-        keep_rule="all",
         actor_hidden=(16, 16),
         critic_hidden=(16, 16),
     )
     result = sm.train_selective_memory(
-        env, cfg, rng=np.random.default_rng(0), seed=0, progress=False
+        env, cfg, rng=np.random.default_rng(0), seed=0, progress=False, keep=sm.keep_all
     )
     assert isinstance(result.actor, MLPActor) and len(result.episode_returns) == 3
     assert result.steps == sum(result.episode_steps) > 0
@@ -181,14 +187,13 @@ def test_periodic_evaluation_keeps_the_best_actor():
         fit_every=2,
         random_games=1,
         epochs=1,
-        keep_rule="all",
         actor_hidden=(8, 8),
         critic_hidden=(8, 8),
         eval_every=2,
         eval_episodes=1,
     )
-    result = train_walker(cfg, eval_env=make_env("BipedalWalker-v3"))
-    assert [g for g, _ in result.evals] == [2, 4]
+    result = train_walker(cfg, eval_env=make_env("BipedalWalker-v3"), keep=sm.keep_all)
+    assert [g for g, _, _ in result.evals] == [2, 4]
     assert isinstance(result.best_actor, MLPActor)
     assert result.best_actor is not result.actor
 
@@ -202,104 +207,49 @@ def test_advantage_keep_rule_runs():
         epochs=1,
         actor_hidden=(8, 8),
         critic_hidden=(8, 8),
-        advantage=True,
-        scale_by_std=True,
-        value_memory_size=500,
+        recent_size=500,
     )
-    result = train_walker(cfg)
+    result = train_walker(
+        cfg, keep=smi.keep_advantage_scaled, baseline=smi.ValueBaseline(hidden=(8,))
+    )
     assert len(result.episode_returns) == 3
-    memory = sm.SelectiveMemory(10, 1, 1)
-    keep = sm.keep_mask(
+    keep = smi.keep_advantage_scaled(
         np.array([5.0, -5.0]),
-        memory,
-        sm.SMConfig(),
+        np.zeros(0, dtype=np.float32),
         np.random.default_rng(0),
         baseline=np.array([-5.0, 5.0]),
     )
     assert keep.tolist() == [True, False]  # advantages +10 and -10
+    with pytest.raises(ValueError, match="baseline=ValueBaseline"):
+        smi.keep_advantage_scaled(np.zeros(2), np.zeros(0), np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("floor", [None, 0.0])
-def test_reward_floor_changes_what_the_memory_learns_not_the_score(floor):
-    torch.set_num_threads(1)
-    cfg = sm.SMConfig(
-        episodes=2,
-        fit_every=100,
-        random_games=2,
-        gamma=0.95,
-        keep_rule="all",
-        memory_size=5_000,
-        actor_hidden=(8,),
-        critic_hidden=(8, 8),
-        reward_floor=floor,
-    )
-    result = train_walker(cfg)
-    stored = result.memory.arrays()[2]
-    assert min(result.episode_returns) < 0  # the scores stay the environment's
-    if floor is None:
-        assert stored.min() < 0  # random play: motor costs and falls
-    else:
-        assert stored.min() >= 0.0
+def test_scaled_keep_rule_ignores_the_reward_scale():
+    stored = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
+    returns = np.array([2.5, 0.5, 3.0])
+    a = smi.keep_selective_scaled(returns, stored, np.random.default_rng(0))
+    b = smi.keep_selective_scaled(100 * returns, 100 * stored, np.random.default_rng(0))
+    assert (a == b).all()
 
 
-def test_ar1_noise_has_unit_variance_and_the_asked_correlation():
+def test_acting_rule_adds_noise_after_the_critic():
     rng = np.random.default_rng(0)
-    draws, draw = [], None
-    for _ in range(20_000):
-        draw = sm.ar1_noise(draw, 0.9, 2, rng)
-        draws.append(draw)
-    x = np.array(draws)  # (T, 2)
-    np.testing.assert_allclose(x.std(axis=0), 1.0, atol=0.1)
-    lag1 = [np.corrcoef(x[:-1, j], x[1:, j])[0, 1] for j in range(2)]
-    np.testing.assert_allclose(lag1, 0.9, atol=0.02)
-    # corr 0: independent draws, exactly rng.standard_normal's
-    same = sm.ar1_noise(np.ones(2), 0.0, 2, np.random.default_rng(1))
-    np.testing.assert_array_equal(same, np.random.default_rng(1).standard_normal(2))
-    with pytest.raises(ValueError, match=r"corr must be in \[0, 1\)"):
-        sm.ar1_noise(None, 1.0, 2, rng)
-
-
-def test_acting_rule_uses_the_given_noise_draw():
-    out = act_on_zero_obs(
-        np.random.default_rng(0),
-        n_candidates=0,
-        noise=0.5,
-        noise_draw=np.array([1.0, -4.0]),
-    )
-    np.testing.assert_allclose(out, [0.5, -1.0])  # 0 + 0.5 * draw, clipped to [-1, 1]
-
-
-def test_correlated_noise_changes_the_games():
-    torch.set_num_threads(1)
-    base = sm.SMConfig(
-        episodes=2,
-        random_games=0,
-        random_prob=0.0,
-        n_candidates=0,
-        noise=0.3,
-        fit_every=100,
-        actor_hidden=(8,),
-        critic_hidden=(8, 8),
-    )
-
-    with_corr = replace(base, noise_corr=0.9)
-    assert train_walker(base).episode_returns != train_walker(with_corr).episode_returns
+    out = act_on_zero_obs(rng, smi.NearActorChoice(n_candidates=0, noise=0.5))
+    expected = np.clip(0.5 * np.random.default_rng(0).standard_normal(2), -1, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
 def test_candidates_around_the_actor():
-    """candidate_noise > 0: the critic compares actor + noise, not uniform actions."""
-    out = act_on_zero_obs(
-        np.random.default_rng(0), n_candidates=9, candidate_noise=0.01
-    )
-    expected_rng = np.random.default_rng(0)
-    expected_rng.random()
-    spread = 0.01 * expected_rng.standard_normal((9, 2))
+    """NearActorChoice: the critic compares actor + noise, not uniform actions."""
+    act = smi.NearActorChoice(n_candidates=9, spread=0.01, noise=0.0)
+    out = act_on_zero_obs(np.random.default_rng(0), act)
+    spread = 0.01 * np.random.default_rng(0).standard_normal((9, 2))
     expected = spread[np.argmax(spread[:, 0])]  # the critic prefers a large first coord
     np.testing.assert_allclose(out, expected, rtol=1e-5)
     assert np.abs(out).max() < 0.05  # near the actor's 0, far from uniform candidates
 
 
-def test_critic_on_all_fits_the_critic_on_every_step():
+def test_critic_on_recent_fits_the_critic_on_every_step():
     torch.set_num_threads(1)
     base = sm.SMConfig(
         episodes=2,
@@ -308,14 +258,11 @@ def test_critic_on_all_fits_the_critic_on_every_step():
         epochs=1,
         actor_hidden=(8,),
         critic_hidden=(8, 8),
-        keep_rule="top_k",
-        top_k=0.01,
-        value_memory_size=5_000,
+        recent_size=5_000,
     )
-    memory_only, every_step = (
-        train_walker(base),
-        train_walker(replace(base, critic_on_all=True)),
-    )
+    top = sm.KeepTopK(0.01)
+    memory_only = train_walker(base, keep=top)
+    every_step = train_walker(base, keep=top, fit_critic=smi.FitCriticOnRecent())
     # Same games and memory (the critic does not act during random games) ...
     assert memory_only.episode_returns == every_step.episode_returns
     # ... but the critic was fitted on different rows, so its weights differ.
@@ -326,3 +273,20 @@ def test_critic_on_all_fits_the_critic_on_every_step():
         )
     ]
     assert any(differ)
+
+
+def test_the_seed_sets_the_initial_networks():
+    cfg = sm.SMConfig(episodes=1, fit_every=5, actor_hidden=(8,), critic_hidden=(8, 8))
+    a = train_walker(cfg).actor
+    torch.manual_seed(999)  # the global state must not matter
+    b = train_walker(cfg).actor
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True)
+    )
+
+
+@pytest.mark.parametrize("field, value", [("episodes", 0), ("fit_every", 0),
+                                          ("batch_size", 0), ("gamma", 1.5)])
+def test_sm_config_refuses_bad_values(field, value):
+    with pytest.raises(ValueError, match=f"SMConfig.{field}"):
+        sm.SMConfig(**{field: value})

@@ -1,35 +1,81 @@
-"""The shipped checkpoints were made with the trainer's current presets."""
+"""The shipped checkpoints were made with the current presets' settings.
+
+Checkpoints trained before the presets module (the first edition's metadata) record
+the pieces as config flags; ``legacy`` translates those flags to the pieces that
+replaced them, so the same comparison covers both.
+"""
 
 import json
 from pathlib import Path
 
 import pytest
+import torch.nn.functional as F
 
-from course_utils.train import PRESETS, SM_PRESETS
+from course_utils import dqn, networks
+from course_utils import selective_memory as sm
+from course_utils import sm_improvements as smi
+from course_utils.atari_ram import atari_transition
+from course_utils.checkpoints import data_dir
+from course_utils.presets import PRESETS, piece_name
 
-ROOT = Path(__file__).resolve().parents[1]
 BUDGET = {"total_steps", "episodes", "max_seconds"}  # the trainer's flags set these
+RENAMED = {"value_memory_size": "recent_size"}
 
 
-def preset_and_path(agent: str) -> tuple[dict, Path]:
-    if agent in PRESETS:
-        _, _, cfg, _, path = PRESETS[agent]
-    else:
-        _, cfg, path = SM_PRESETS[agent]
-    return json.loads(json.dumps(cfg.to_dict())), ROOT / path
+def legacy(config: dict) -> tuple[dict, dict]:
+    """First-edition config flags -> (config fields, pieces) of today's presets."""
+    if "double" in config:  # DQN
+        atari = config["clip_reward"] and config["terminal_on_life_loss"]
+        mu = config["repeat_mu"]
+        pieces = {
+            "target_fn": dqn.compute_target_double if config["double"]
+            else dqn.compute_target,
+            "loss_fn": F.smooth_l1_loss if config["loss"] == "huber" else F.mse_loss,
+            "net_class": networks.DuelingQNetwork if config["dueling"]
+            else networks.QNetwork,
+            "hold": dqn.ZipfHold(mu=mu) if mu else dqn.one_step,
+            "shaping": atari_transition if atari else dqn.raw_transition,
+        }
+    else:  # Selective Memory, with the improvements the shipped walker used
+        assert config["advantage"] and config["scale_by_std"] and config["critic_on_all"]
+        pieces = {
+            "act": smi.NearActorChoice(n_candidates=config["n_candidates"],
+                                       spread=config["candidate_noise"],
+                                       noise=config["noise"]),
+            "keep": smi.keep_advantage_scaled,
+            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+            "baseline": smi.ValueBaseline(),
+        }
+    fields = {RENAMED.get(k, k): v for k, v in config.items()}
+    return fields, {k: piece_name(v) for k, v in pieces.items()}
 
 
-@pytest.mark.parametrize("agent", [*PRESETS, *SM_PRESETS])
+@pytest.mark.parametrize("agent", sorted(PRESETS))
 def test_shipped_checkpoint_matches_its_preset(agent):
-    preset, path = preset_and_path(agent)
+    preset = PRESETS[agent]
+    path = data_dir() / "checkpoints" / preset.checkpoint
     metadata = json.loads(Path(f"{path}.json").read_text())
-    assert metadata["agent"] == agent
+    assert metadata["agent"] == agent and metadata["env_id"] == preset.env_id
+    if "pieces" in metadata:
+        fields, pieces = metadata["config"], metadata["pieces"]
+    else:
+        fields, pieces = legacy(metadata["config"])
+    want = json.loads(json.dumps(preset.config.to_dict()))
     differ = {
-        k: (v, metadata["config"].get(k))
-        for k, v in preset.items()
-        if k not in BUDGET and metadata["config"].get(k) != v
+        k: (v, fields.get(k))
+        for k, v in want.items()
+        if k not in BUDGET and fields.get(k) != v
     }
-    assert not differ, (
+    assert not differ and pieces == preset.describe_pieces(), (
         f"{path.name} was trained with other settings than the preset {agent!r} "
-        f"(preset, checkpoint): {differ}. Regenerate it: make checkpoints OVERWRITE=1"
+        f"(preset, checkpoint): {differ}, pieces {pieces} vs "
+        f"{preset.describe_pieces()}. Regenerate it: make checkpoints OVERWRITE=1"
     )
+
+
+def test_the_legacy_translation_catches_a_change():
+    """A preset edited after training (here plain DQN) no longer matches."""
+    metadata = json.loads((data_dir() / "checkpoints/mountaincar_dqn.pt.json").read_text())
+    _, pieces = legacy({**metadata["config"], "double": False})
+    assert pieces != PRESETS["mountaincar"].describe_pieces()
+    assert sm.CriticChoice() != PRESETS["bipedalwalker"].pieces["act"]

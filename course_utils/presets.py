@@ -1,0 +1,247 @@
+"""Every shipped agent's settings, as data, read by name; and the seed ranges.
+
+The trainer (``python -m course_utils.train NAME``), the evaluate command, the
+benchmarks and the notebooks all read their settings from here, so an agent is
+described once. A preset holds numbers (the algorithm's config) and the pieces that
+vary between agents (functions such as the Double DQN target), each named in the
+checkpoint's metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import torch.nn.functional as F
+
+from course_utils import dqn
+from course_utils import selective_memory as sm
+from course_utils import sm_improvements as smi
+from course_utils.atari_ram import atari_transition
+from course_utils.networks import QNetwork
+
+# Seed ranges, defined once. Training uses small seeds (0, 1, 2, ...); model
+# selection evaluates on SELECTION_SEED + i; a final test uses TEST_SEED + i, which
+# neither training nor selection ever sees.
+SELECTION_SEED = 10_000
+TEST_SEED = 1_000_000
+
+# The environments a checkpoint may name, and the gym.make keyword arguments each
+# accepts with the values allowed: a checkpoint's metadata is data, never code (an
+# id such as "module:Env" would make Gymnasium import the module), and it cannot
+# shorten an episode (max_episode_steps) to inflate a score.
+KNOWN_ENVS: Mapping[str, Mapping[str, tuple[Any, ...]]] = MappingProxyType(
+    {
+        "MountainCar-v0": {},
+        "ALE/SpaceInvaders-v5": {"obs_type": ("ram",)},
+        "BipedalWalker-v3": {},
+        "course/Catch-v0": {},
+        "course/Snake-v0": {},
+    }
+)
+
+
+def check_env_spec(env_id: Any, env_kwargs: Any) -> tuple[str, dict]:
+    """Refuse an environment id or keyword argument the course does not know.
+
+    Returns:
+        ``(env_id, env_kwargs)`` as a plain string and dict.
+
+    Raises:
+        ValueError: naming what was given and what is accepted.
+    """
+    if not isinstance(env_id, str) or env_id not in KNOWN_ENVS:
+        raise ValueError(
+            f"Unknown environment {env_id!r} in the checkpoint's metadata; the course "
+            f"knows {sorted(KNOWN_ENVS)}. A checkpoint names one of these (its "
+            "metadata is data: it never imports code)."
+        )
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"env_kwargs must be a dict, got {env_kwargs!r}.")
+    allowed = KNOWN_ENVS[env_id]
+    for key, value in env_kwargs.items():
+        if key not in allowed or value not in allowed[key]:
+            raise ValueError(
+                f"{env_id} does not accept env_kwargs {key}={value!r} here; allowed: "
+                f"{dict(allowed) or 'none'}. The evaluation uses the environment's "
+                "own limits (no max_episode_steps, no other settings)."
+            )
+    return env_id, dict(env_kwargs)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One agent: where it plays, how it learns, how it is tested, where it lives.
+
+    Attributes:
+        name: the trainer's name for it, e.g. ``"mountaincar"``.
+        env_id, env_kwargs: ``make_env(env_id, **env_kwargs)``.
+        config: the algorithm's numbers (``DQNConfig`` or ``SMConfig``).
+        pieces: the functions the training loop receives (keyword arguments of
+            ``train_dqn`` or ``train_selective_memory``).
+        policy_kind: ``"q"`` (ε-greedy on a Q-network) or ``"actor"``.
+        eval_epsilon: exploration of the saved policy when tested.
+        checkpoint: file name in ``data/checkpoints/``.
+        test_episodes: episodes of the final test on seeds ``TEST_SEED``+.
+        budget: the config field a command-line budget sets (``--steps`` for
+            ``total_steps``, ``--episodes`` for ``episodes``).
+        algorithm: a readable name for the metadata.
+    """
+
+    name: str
+    env_id: str
+    env_kwargs: Mapping[str, Any]
+    config: dqn.DQNConfig | sm.SMConfig
+    pieces: Mapping[str, Any]
+    policy_kind: str
+    eval_epsilon: float
+    checkpoint: str
+    test_episodes: int
+    budget: str
+    algorithm: str
+
+    def describe_pieces(self) -> dict[str, str]:
+        """The pieces by name, for the metadata (``{"target_fn": "compute_..."}``)."""
+        return {key: piece_name(value) for key, value in self.pieces.items()}
+
+
+def piece_name(piece: Any) -> str:
+    """``compute_target_double`` for a function, ``ZipfHold(mu=2.0, ...)`` for a
+    callable dataclass: the name a reader can find in ``course_utils``."""
+    if hasattr(piece, "__dataclass_fields__") or piece is None:
+        return repr(piece)
+    return getattr(piece, "__qualname__", repr(piece))
+
+
+MOUNTAINCAR = Preset(
+    name="mountaincar",
+    env_id="MountainCar-v0",
+    env_kwargs=MappingProxyType({}),
+    config=dqn.DQNConfig(
+        total_steps=150_000,
+        lr=4e-3,
+        batch_size=128,
+        buffer_size=10_000,
+        learning_starts=1_000,
+        gamma=0.98,
+        n_step=3,  # 3-step returns: the hill-top reward travels back 3x sooner
+        train_freq=16,
+        gradient_steps=8,
+        target_update_interval=600,
+        tau=1.0,
+        epsilon_start=0.2,
+        epsilon_end=0.07,
+        exploration_fraction=0.2,
+        hidden=(256, 256),
+        max_grad_norm=10.0,
+        normalize_obs=True,
+        eval_every=5_000,
+        eval_episodes=20,
+        eval_seed=SELECTION_SEED,
+        solved_at=-110.0,
+    ),
+    pieces=MappingProxyType(
+        {
+            "target_fn": dqn.compute_target_double,
+            "loss_fn": F.smooth_l1_loss,  # Huber
+            "net_class": QNetwork,
+            "hold": dqn.ZipfHold(
+                mu=2.0
+            ),  # εz-greedy: random actions held Zipf(2) steps
+            "shaping": dqn.raw_transition,
+        }
+    ),
+    policy_kind="q",
+    eval_epsilon=0.0,
+    checkpoint="mountaincar_dqn.pt",
+    test_episodes=100,
+    budget="total_steps",
+    algorithm="DQN (double)",
+)
+
+# Space Invaders from the 128 RAM bytes (notebook 04). Atari habits: clipped rewards,
+# a lost life stored as terminal, evaluation with ε = 0.05.
+SPACEINVADERS = Preset(
+    name="spaceinvaders",
+    env_id="ALE/SpaceInvaders-v5",
+    env_kwargs=MappingProxyType({"obs_type": "ram"}),
+    config=dqn.DQNConfig(
+        total_steps=3_000_000,
+        lr=2.5e-4,
+        batch_size=64,
+        buffer_size=200_000,
+        learning_starts=10_000,
+        gamma=0.99,
+        n_step=3,  # 3-step returns: rewards reach the Q-values 3x sooner
+        train_freq=4,
+        target_update_interval=2_000,
+        tau=1.0,
+        epsilon_end=0.01,
+        exploration_fraction=0.05,
+        hidden=(256, 256),
+        normalize_obs=True,
+        eval_every=100_000,
+        eval_episodes=20,
+        eval_seed=SELECTION_SEED,
+        eval_epsilon=0.05,
+    ),
+    pieces=MappingProxyType(
+        {
+            "target_fn": dqn.compute_target_double,
+            "loss_fn": F.smooth_l1_loss,
+            "net_class": QNetwork,
+            "hold": dqn.one_step,
+            "shaping": atari_transition,  # clipped rewards, a lost life as terminal
+        }
+    ),
+    policy_kind="q",
+    eval_epsilon=0.05,
+    checkpoint="spaceinvaders_ram_dqn.pt",
+    test_episodes=100,
+    budget="total_steps",
+    algorithm="DQN (double)",
+)
+
+# Selective Memory (notebook 05): FitML's method with the improvements our
+# measurements kept (see sm_improvements and the notebook's "Improvements").
+BIPEDALWALKER = Preset(
+    name="bipedalwalker",
+    env_id="BipedalWalker-v3",
+    env_kwargs=MappingProxyType({}),
+    config=sm.SMConfig(
+        episodes=4_000,
+        random_prob=0.0,  # ours: no uniform random actions after the first games
+        gamma=0.99,  # ours: a ~100-step horizon (published: 0.95)
+        recent_size=100_000,  # ours: the critic and V see the last 100 000 steps
+        eval_every=50,  # ours: keep the best actor of periodic evaluations
+        eval_episodes=5,
+        eval_seed=SELECTION_SEED,
+    ),
+    pieces=MappingProxyType(
+        {
+            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
+            "keep": smi.keep_advantage_scaled,
+            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+            "baseline": smi.ValueBaseline(),
+        }
+    ),
+    policy_kind="actor",
+    eval_epsilon=0.0,
+    checkpoint="bipedalwalker_selective_memory.pt",
+    test_episodes=20,
+    budget="episodes",
+    algorithm="Selective Memory (FitML) with our improvements",
+)
+
+PRESETS: Mapping[str, Preset] = MappingProxyType(
+    {p.name: p for p in (MOUNTAINCAR, SPACEINVADERS, BIPEDALWALKER)}
+)
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a ValueError lists the known ones."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown agent {name!r}; choose one of {sorted(PRESETS)}.")
+    return PRESETS[name]

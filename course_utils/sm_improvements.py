@@ -1,0 +1,170 @@
+"""Our measured improvements to Selective Memory, each a piece that
+``selective_memory.train_selective_memory`` receives (none is FitML's).
+
+The shipped walker uses all four: :class:`NearActorChoice` (the critic picks among
+candidates drawn around the actor's action, then a little noise),
+:func:`keep_advantage_scaled` (the keep rule on R - V(s), scaled by the memory's
+spread), :class:`ValueBaseline` (V(s) fitted on every recent step) and
+:class:`FitCriticOnRecent` (the critic fitted on every recent step, as FitML's later
+scripts do). Notebook 05 measures each.
+
+Taught in: 05_selective_memory_bipedalwalker.ipynb
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from course_utils.networks import mlp
+from course_utils.selective_memory import (
+    SelectiveMemory,
+    SMConfig,
+    actor_action,
+    critic_pick,
+    fit,
+    keep_probability,
+)
+
+
+@dataclass(frozen=True)
+class NearActorChoice:
+    """Acting (ours): the critic compares the actor's action with ``n_candidates``
+    drawn around it (``action + spread * N(0, 1)``), then Gaussian noise of scale
+    ``noise`` is added. ``n_candidates=0``: the actor's action plus noise.
+
+    ``act(obs, actor, critic, rng) -> (act_dim,) float32``.
+    """
+
+    n_candidates: int = 16
+    spread: float = 0.3
+    noise: float = 0.1
+
+    def __call__(
+        self,
+        obs: np.ndarray,
+        actor: nn.Module,
+        critic: nn.Module,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        action = actor_action(obs, actor)
+        if self.n_candidates > 0:
+            shape = (self.n_candidates, len(action))
+            candidates = action + self.spread * rng.standard_normal(shape)
+            action = critic_pick(obs, action, candidates, critic)
+        if self.noise > 0:
+            draw = rng.standard_normal(len(action))
+            action = np.clip(action + self.noise * draw, -1.0, 1.0)
+        return np.asarray(action, dtype=np.float32)
+
+
+def keep_selective_scaled(
+    returns: np.ndarray,
+    stored: np.ndarray,
+    rng: np.random.Generator,
+    baseline: np.ndarray | None = None,
+) -> np.ndarray:
+    """Keep rule (ours): FitML's, on ``(R - avg) / std`` of the memory's returns, so
+    the rule does not depend on the reward's scale."""
+    avg = float(stored.mean()) if len(stored) else 0.0
+    if len(stored) > 1:
+        scale = float(stored.std()) + 1e-6
+        return rng.random(len(returns)) < keep_probability(returns / scale, avg / scale)
+    return rng.random(len(returns)) < keep_probability(returns, avg)
+
+
+def keep_advantage_scaled(
+    returns: np.ndarray,
+    stored: np.ndarray,
+    rng: np.random.Generator,
+    baseline: np.ndarray | None = None,
+) -> np.ndarray:
+    """Keep rule (ours): FitML's on the advantage ``(R - V(s)) / std``, kept when a
+    step beat what the state promised (self-imitation learning's idea). Needs a
+    ``baseline`` V(s): train with ``baseline=ValueBaseline()``."""
+    if baseline is None:
+        raise ValueError(
+            "keep_advantage_scaled needs V(s) of every step. Fix: pass "
+            "baseline=ValueBaseline() to train_selective_memory."
+        )
+    advantage = returns - baseline
+    spread = advantage if len(stored) < 2 else stored - stored.mean()
+    if len(spread) > 1:
+        scale = float(spread.std()) + 1e-6
+        return rng.random(len(returns)) < keep_probability(advantage / scale, 0.0)
+    return rng.random(len(returns)) < keep_probability(advantage, 0.0)
+
+
+@dataclass(frozen=True)
+class FitCriticOnRecent:
+    """Critic fit (ours here; FitML's later scripts do it too): regress the returns
+    of every recent step, not only the selected ones, with at most ``max_updates``
+    gradient steps of ``batch_size`` rows per fit."""
+
+    batch_size: int = 256
+    max_updates: int = 500
+
+    def __call__(
+        self,
+        critic: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        memory: SelectiveMemory,
+        recent: SelectiveMemory,
+        cfg: SMConfig,
+        rng: np.random.Generator,
+    ) -> float:
+        c_obs, c_act, c_ret = recent.arrays()
+        return fit(
+            critic,
+            optimizer,
+            np.hstack([c_obs, c_act]),
+            c_ret[:, None],
+            batch_size=self.batch_size,
+            epochs=cfg.epochs,
+            rng=rng,
+            max_updates=self.max_updates,
+        )
+
+
+class _Value:
+    """V(s) network and its optimizer, built by :meth:`ValueBaseline.build`."""
+
+    def __init__(self, spec: ValueBaseline, obs_dim: int) -> None:
+        self.spec = spec
+        self.net = mlp((obs_dim, *spec.hidden, 1))
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=spec.lr)
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        """``obs (T, obs_dim)`` -> ``V (T,)``."""
+        return self.net(torch.as_tensor(obs))[:, 0].numpy()
+
+    def fit(self, recent: SelectiveMemory, rng: np.random.Generator) -> float:
+        obs, _, ret = recent.arrays()
+        return fit(
+            self.net,
+            self.optimizer,
+            obs,
+            ret[:, None],
+            batch_size=self.spec.batch_size,
+            epochs=1,
+            rng=rng,
+            max_updates=self.spec.max_updates,
+        )
+
+
+@dataclass(frozen=True)
+class ValueBaseline:
+    """A state-value baseline V(s) (ours), fitted on every recent step after each
+    critic fit, for :func:`keep_advantage_scaled`."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    lr: float = 1e-3
+    batch_size: int = 256
+    max_updates: int = 200
+
+    def build(self, obs_dim: int) -> _Value:
+        return _Value(self, obs_dim)

@@ -1,0 +1,168 @@
+"""The trainer's command line: one train-and-save path for every agent, and every
+argument checked before training starts (a finished run is never lost)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from course_utils import train
+from course_utils.presets import PRESETS, TEST_SEED
+
+# The smallest budget of each agent that still runs its whole path.
+TINY = {
+    "mountaincar": ["--steps", "300"],
+    "spaceinvaders": ["--steps", "200"],
+    "bipedalwalker": ["--episodes", "2"],
+}
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if training starts: a validation error must come first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started although an argument was wrong")
+
+    monkeypatch.setattr(train, "_train_dqn", refuse)
+    monkeypatch.setattr(train, "_train_sm", refuse)
+
+
+@pytest.mark.parametrize("agent", sorted(PRESETS))
+def test_every_agent_trains_tests_and_saves(agent, tmp_path, capsys):
+    out = tmp_path / f"{agent}.pt"
+    args = [agent, *TINY[agent], "--test-episodes", "1", "--quiet", "--out", str(out)]
+    assert train.main(args) == 0
+    meta = json.loads((tmp_path / f"{agent}.pt.json").read_text())
+    assert meta["agent"] == agent and meta["env_id"] == PRESETS[agent].env_id
+    assert meta["evaluation"]["episodes"] == 1
+    assert meta["evaluation"]["seeds"] == f"{TEST_SEED}..{TEST_SEED}"
+    assert meta["pieces"] == PRESETS[agent].describe_pieces()
+    assert meta["train_command"].endswith(" ".join(args))
+    assert "Test score" in capsys.readouterr().out
+
+
+def test_a_second_run_refuses_to_overwrite_before_training(tmp_path, capsys):
+    out = tmp_path / "agent.pt"
+    args = [
+        "mountaincar",
+        "--steps",
+        "300",
+        "--test-episodes",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert train.main(args) == 0
+    before = out.read_bytes()
+    train_dqn, train._train_dqn = train._train_dqn, None  # would crash if called
+    try:
+        assert train.main(args) == 2
+    finally:
+        train._train_dqn = train_dqn
+    assert "left untouched" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["mountaincar", "--test-episodes", "0"], "--test-episodes must be at least 1"),
+        (
+            ["mountaincar", "--test-episodes", "-1"],
+            "--test-episodes must be at least 1",
+        ),
+        (["mountaincar", "--steps", "0"], "--steps must be at least 1"),
+        (["bipedalwalker", "--episodes", "0"], "--episodes must be at least 1"),
+        (["bipedalwalker", "--steps", "100"], "--steps does not apply to bipedal"),
+        (["mountaincar", "--episodes", "5"], "--episodes does not apply to mount"),
+        (["spaceinvaders", "--episodes", "5"], "--episodes does not apply"),
+        (["mountaincar", "--max-minutes", "0"], "--max-minutes must be a finite"),
+        (["mountaincar", "--max-minutes", "nan"], "--max-minutes must be a finite"),
+        (["mountaincar", "--max-minutes", "inf"], "--max-minutes must be a finite"),
+        (["mountaincar", "--max-minutes", "-3"], "--max-minutes must be a finite"),
+        (["mountaincar", "--seed", "-1"], "--seed must be a non-negative"),
+        (["mountaincar", "--out", ""], "--out is empty"),
+        (["mountaincar", "--out", "  "], "--out is empty"),
+        (["mountaincar", "--out", "/no/such/folder/agent.pt"], "does not exist"),
+        (["mountaincar", "--out", "/proc/agent.pt"], "cannot write to /proc"),
+    ],
+)
+def test_bad_arguments_are_refused_before_training(args, message, no_training, capsys):
+    assert train.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_an_existing_folder_as_out_is_refused(tmp_path, no_training, capsys):
+    assert train.main(["mountaincar", "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overwrite_leaves_no_temporary_files(tmp_path):
+    out = tmp_path / "agent.pt"
+    args = [
+        "mountaincar",
+        "--steps",
+        "300",
+        "--test-episodes",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert train.main(args) == 0
+    assert train.main([*args, "--overwrite"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.pt", "agent.pt.json"]
+
+
+def test_default_output_does_not_depend_on_the_current_folder(
+    tmp_path, monkeypatch, no_training, capsys
+):
+    """From any folder the default is the course's data/checkpoints file, which
+    exists: without --overwrite it is refused (and nothing is trained)."""
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["mountaincar"]) == 2
+    err = capsys.readouterr().err
+    shipped = Path(train.__file__).resolve().parent.parent / "data" / "checkpoints"
+    assert str(shipped / "mountaincar_dqn.pt") in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "agent.pt"
+    real_save = train.save_checkpoint
+    calls = []
+
+    def flaky_save(path, *args, **kwargs):
+        calls.append(Path(path))
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(train, "save_checkpoint", flaky_save)
+    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    os.mkdir(tmp_path / "tmp")
+    args = [
+        "mountaincar",
+        "--steps",
+        "300",
+        "--test-episodes",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert train.main(args) == 1
+    assert "saving to" in capsys.readouterr().err
+    assert calls[1].parent == tmp_path / "tmp" and calls[1].is_file()
+
+
+def test_unknown_agents_are_refused():
+    with pytest.raises(SystemExit):
+        train.main(["pong"])
