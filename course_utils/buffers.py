@@ -103,9 +103,18 @@ class ReplayBuffer:
         self.n_actions = None if n_actions is None else _count("n_actions", n_actions)
         self.action_low = None if action_low is None else np.asarray(action_low)
         self.action_high = None if action_high is None else np.asarray(action_high)
-        self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
-        self.next_obs = np.zeros_like(self.obs)
-        self.action = np.zeros((self.capacity, *self.action_shape), dtype=action_dtype)
+        try:
+            self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
+            self.next_obs = np.zeros_like(self.obs)
+            shape = (self.capacity, *self.action_shape)
+            self.action = np.zeros(shape, dtype=action_dtype)
+        except (MemoryError, ValueError):  # ValueError: "maximum dimension exceeded"
+            size = math.prod(self.obs_shape) * obs_dtype.itemsize * 2 * self.capacity
+            raise ValueError(
+                f"A buffer of capacity {self.capacity:,} needs about {size / 1e9:,.1f} "
+                "GB for its observations, more than this machine can give. Fix: a "
+                "smaller capacity (the course uses 50,000 to 200,000)."
+            ) from None
         self.reward = np.zeros(self.capacity, dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=np.float32)
         self.pos = 0  # where the next transition goes

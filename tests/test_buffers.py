@@ -466,3 +466,9 @@ def test_for_env_refuses_spaces_it_cannot_store():
     Fake.action_space = gym.spaces.Discrete(3, start=1)
     with pytest.raises(ValueError, match="start"):
         ReplayBuffer.for_env(Fake(), 10)
+
+
+def test_a_buffer_too_big_for_memory_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"capacity .* GB.*Fix") as info:
+        ReplayBuffer(10**20, (128,), np.uint8)
+    assert "10" in str(info.value)
