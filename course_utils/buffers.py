@@ -192,11 +192,12 @@ class ReplayBuffer:
                 f"({value.ravel()[:3]}...). Fix: pass the observation from env.step."
             )
         if dtype.kind in "iu" and value.dtype.kind in "iuf":
-            info = np.iinfo(dtype)
-            with np.errstate(invalid="ignore"):
-                bad = ~((value >= info.min) & (value <= info.max) & (value % 1 == 0))
+            # Cast, then compare: a value the cast changes (0.5, 300, -1, NaN) is bad.
+            with np.errstate(invalid="ignore"):  # NaN or inf to int: no warning
+                cast = value.astype(dtype)
+                bad = cast != value
             if bad.any():
-                example = value[bad].ravel()[0]
+                info, example = np.iinfo(dtype), value[bad].ravel()[0]
                 raise ValueError(
                     f"{name} holds {example:g}, but this buffer stores {dtype} "
                     f"observations: whole numbers {info.min}..{info.max}; storing it "
@@ -204,6 +205,7 @@ class ReplayBuffer:
                     f"env.step returned it, or, if you preprocess observations (e.g. "
                     f"divide by 255), build the buffer with obs_dtype=np.float32."
                 )
+            return cast
         return value
 
     def _check_action(self, action: object) -> np.ndarray:
