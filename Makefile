@@ -53,6 +53,7 @@ student-test: student
 
 lint: install
 	$(VENV)/bin/ruff check course_utils tests benchmarks tools
+	$(VENV)/bin/ruff format --check course_utils tests benchmarks tools
 
 # Regenerates every shipped agent with the course's own trainer (slow: see README).
 # Refuses to overwrite data/checkpoints unless OVERWRITE=1.

@@ -1,6 +1,9 @@
 """Space Invaders from its 128 bytes of RAM: preprocessing, the bytes that matter,
 and the helpers that find them. Reference answers for notebook 04's exercises.
 
+Over 200 lines because notebook 04's RAM detective work, its exercises' answers and
+the Atari transition shaping belong to one topic.
+
 Taught in: 04_dqn_space_invaders_ram.ipynb
 """
 

@@ -267,6 +267,24 @@ def raw_transition(
     return float(reward), bool(terminated)
 
 
+def storage_flag(terminated: bool, truncated: bool) -> bool:
+    """What the buffer must store as 'terminal': only a true termination (a time
+    limit's truncation still bootstraps). The loop's shaping functions receive only
+    ``terminated``, so a truncation can never be stored as terminal.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    return bool(terminated)
+
+
+def should_sync(step: int, interval: int) -> bool:
+    """True on the steps where the target network is synced: every ``interval``.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    return step > 0 and step % interval == 0
+
+
 def one_step(rng: np.random.Generator) -> int:
     """Plain ε-greedy: a random action lasts one step (draws nothing)."""
     return 1
@@ -436,7 +454,7 @@ def train_dqn(
                 optimize(q_net, optimizer, loss, cfg.max_grad_norm)
                 result.losses.append(float(loss.item()))
         # 4. sync the target network
-        if step % cfg.target_update_interval == 0:
+        if should_sync(step, cfg.target_update_interval):
             soft_update(target_net, q_net, cfg.tau)
         # 5. model selection on evaluation seeds
         mean = keeper.maybe_evaluate(step, q_net)

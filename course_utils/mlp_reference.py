@@ -2,8 +2,6 @@
 
 The check cells fall back to these when an exercise is not done yet, so "Run All"
 always reaches the end. Read them after trying the exercise yourself.
-
-Taught in: 01_mlp_basics.ipynb
 """
 
 from __future__ import annotations
@@ -26,9 +24,7 @@ def hidden_activation(name: str, z: np.ndarray) -> np.ndarray:
         z: weighted sums, any shape, float.
 
     Returns:
-        An array of the same shape as ``z``.
-
-    Taught in: 01_mlp_basics.ipynb
+        An array of the same shape as ``z`` (a helper of ``mlp_predict_proba``).
     """
     if name == "identity":
         return z

@@ -14,8 +14,6 @@ from course_utils.tabular import epsilon_greedy
 def greedy_action(q_values: torch.Tensor | np.ndarray) -> int:
     """``argmax_a Q(s, a)`` of one state's ``(n_actions,)`` values; the first of
     equal maxima (as ``torch.argmax`` and ``np.argmax`` do).
-
-    Taught in: 03_dqn_mountaincar.ipynb
     """
     if isinstance(q_values, torch.Tensor):
         return int(q_values.argmax().item())

@@ -314,7 +314,7 @@ def test_check_td_target():
 
 
 def test_check_storage_flag():
-    assert checks.check_storage_flag(checks.reference_storage_flag)
+    assert checks.check_storage_flag(dqn.storage_flag)
     with pytest.raises(AssertionError, match="truncation"):
         checks.check_storage_flag(lambda terminated, truncated: terminated or truncated)
 
@@ -332,7 +332,7 @@ def test_check_soft_update():
 
 
 def test_check_should_sync_catches_the_precedence_bug():
-    assert checks.check_should_sync(checks.reference_should_sync)
+    assert checks.check_should_sync(dqn.should_sync)
     with pytest.raises(AssertionError, match="precedence"):
         checks.check_should_sync(lambda step, interval: step % 1 / (1 / interval) == 0)
 

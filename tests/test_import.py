@@ -1,27 +1,31 @@
 """Importing the course prints nothing and changes no global state."""
 
 import os
+import pkgutil
 import subprocess
 import sys
 
-# The modules a notebook imports at the top; each must be silent and side-effect free.
-MODULES = [
-    "config",
-    "seeding",
-    "envs",
-    "buffers",
-    "networks",
-    "schedules",
-    "policies",
-    "evaluation",
-    "plotting",
-    "animation",
-    "checkpoints",
-    "evaluate",
-    "student",
-    "versions",
-    "checks",
-]
+import course_utils
+
+# Every module of the package; each must be silent and side-effect free on import.
+MODULES = sorted(
+    info.name.removeprefix("course_utils.")
+    for info in pkgutil.walk_packages(course_utils.__path__, "course_utils.")
+)
+
+
+def test_the_list_covers_the_modules_notebooks_import():
+    for name in (
+        "config",
+        "dqn",
+        "presets",
+        "selective_memory",
+        "sm_improvements",
+        "training",
+        "checks.dqn",
+        "snake",
+    ):
+        assert name in MODULES, name
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -47,7 +51,7 @@ def test_importing_the_modules_prints_nothing_and_changes_no_state():
     imports = "\n".join(f"import course_utils.{name}" for name in MODULES)
     code = f"""
 import os, random
-import gymnasium, matplotlib, numpy as np, torch  # third-party side effects come first
+import gymnasium, matplotlib, numpy as np, sklearn, torch  # third-party effects first
 env_before = dict(os.environ)
 random_before = random.getstate()
 numpy_before = np.random.get_state()[1].copy()

@@ -378,113 +378,16 @@ def jupyterlab(root: Path, workdir: Path, log: Path) -> Iterator[Server]:
 
 # --------------------------------------------------------------------------- browser
 
-# The notebook panel open on `path`, found through JupyterLab's own objects.
-JS_PANEL = """
-(path) => {
-  const app = window.jupyterapp;
-  if (!app || !app.shell) return null;
-  for (const w of app.shell.widgets('main')) {
-    if (w.context && w.context.path === path && w.content && w.sessionContext) {
-      return w;
-    }
-  }
-  return null;
-}
-"""
-
-JS_STATE = f"""
-(path) => {{
-  const panel = ({JS_PANEL})(path);
-  const shown = (sel) => Array.from(document.querySelectorAll(sel)).map(
-    e => e.innerText.split('\\n').map(t => t.trim()).filter(Boolean).join(' | ')
-      .slice(0, 300));
-  const dialogs = shown('.jp-Dialog');
-  const toasts = shown('.Toastify__toast');
-  if (!panel) return {{panel: false, dialogs, toasts}};
-  const sc = panel.sessionContext;
-  const kernel = sc.session ? sc.session.kernel : null;
-  const prompts = Array.from(panel.node.querySelectorAll('.jp-InputPrompt'))
-    .map(e => e.textContent.trim());
-  return {{
-    panel: true,
-    dialogs,
-    toasts,
-    ready: sc.isReady,
-    kernel: kernel ? kernel.status : null,
-    kernelName: kernel ? kernel.name : null,
-    pending: prompts.filter(p => p.includes('*')).length,
-    numbered: prompts.filter(p => /\\[\\d+\\]/.test(p)).length,
-  }};
-}}
-"""
-
-JS_RUN = f"""
-async (path) => {{
-  const panel = ({JS_PANEL})(path);
-  window.jupyterapp.shell.activateById(panel.id);
-  await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
-  // Not awaited: it waits for the "Restart Kernel?" dialog, clicked from Python.
-  window.jupyterapp.commands.execute('notebook:restart-run-all');
-  return true;
-}}
-"""
-
-JS_NOTEBOOK = f"(path) => ({JS_PANEL})(path).content.model.toJSON()"
-
-JS_RENDERED = f"""
-(path) => Array.from(
-  ({JS_PANEL})(path).node.querySelectorAll('.jp-OutputArea-output')
-).map(e => ({{mime: e.getAttribute('data-mime-type') || '', text: e.textContent}}))
-"""
-
-JS_IMAGES = f"""
-async (path) => {{
-  const imgs = Array.from(({JS_PANEL})(path).node.querySelectorAll(
-    '.jp-OutputArea-output img')).filter(i => i.src.startsWith('data:image/png'));
-  let shown = 0;
-  for (const img of imgs) {{
-    try {{ await img.decode(); }} catch (e) {{}}
-    if (img.naturalWidth > 0) shown += 1;
-  }}
-  return {{count: imgs.length, shown}};
-}}
-"""
-
-JS_VIDEOS = f"""
-async ([path, timeoutMs]) => {{
-  const videos = Array.from(({JS_PANEL})(path).node.querySelectorAll(
-    '.jp-OutputArea-output video'));
-  const out = [];
-  for (const v of videos) {{
-    v.scrollIntoView({{block: 'center'}});
-    const t0 = Date.now();
-    while (v.readyState < 2 && !v.error && Date.now() - t0 < timeoutMs) {{
-      await new Promise(r => setTimeout(r, 250));
-    }}
-    out.push({{readyState: v.readyState, width: v.videoWidth,
-               error: v.error ? `code ${{v.error.code}} ${{v.error.message}}` : null}});
-  }}
-  return out;
-}}
-"""
-
-# Height of the whole notebook as laid out (down to its last cell, ignoring the
-# "scroll past end" space), plus the app's bars around it; scrolls back to the top.
-JS_HEIGHT = f"""
-(path) => {{
-  const panel = ({JS_PANEL})(path);
-  const scroller = panel.content.node.querySelector('.jp-WindowedPanel-outer')
-    || panel.content.node;
-  const cells = panel.content.node.querySelectorAll('.jp-Cell');
-  const last = cells[cells.length - 1];
-  const bottom = last
-    ? last.getBoundingClientRect().bottom - scroller.getBoundingClientRect().top
-      + scroller.scrollTop
-    : scroller.scrollHeight;
-  scroller.scrollTop = 0;
-  return bottom + (window.innerHeight - scroller.clientHeight) + 40;
-}}
-"""
+# The browser side lives in tools/e2e.js (plain JavaScript, no doubled braces): it
+# defines window.courseE2E before each page load; these strings call its functions.
+JS_FILE = Path(__file__).resolve().with_name("e2e.js")
+JS_STATE = "(path) => window.courseE2E.state(path)"
+JS_RUN = "(path) => window.courseE2E.run(path)"
+JS_NOTEBOOK = "(path) => window.courseE2E.notebook(path)"
+JS_RENDERED = "(path) => window.courseE2E.rendered(path)"
+JS_IMAGES = "(path) => window.courseE2E.images(path)"
+JS_VIDEOS = "(args) => window.courseE2E.videos(args)"
+JS_HEIGHT = "(path) => window.courseE2E.height(path)"
 
 
 def _wait(what: str, timeout: float, check: Any, poll: float = 0.5) -> Any:
@@ -509,6 +412,7 @@ def run_notebook(
     shot.unlink(missing_ok=True)  # never report an old screenshot as this run's
     try:
         page = context.new_page()
+        page.add_init_script(path=str(JS_FILE))  # defines window.courseE2E
         url = f"{server.url}/lab/tree/{rel}?reset&token={server.token}"
         page.goto(url, wait_until="domcontentloaded", timeout=OPEN_TIMEOUT * 1000)
 

@@ -11,22 +11,6 @@ from course_utils import dqn
 from course_utils.checks import expect_close, expect_true, run_check
 
 
-def reference_storage_flag(terminated: bool, truncated: bool) -> bool:
-    """What the buffer must store as 'terminal': only a true termination.
-
-    Taught in: 03_dqn_mountaincar.ipynb
-    """
-    return bool(terminated)
-
-
-def reference_should_sync(step: int, interval: int) -> bool:
-    """True on the steps where the target network is hard-copied: every ``interval``.
-
-    Taught in: 03_dqn_mountaincar.ipynb
-    """
-    return step > 0 and step % interval == 0
-
-
 def check_td_target(fn: Callable) -> Callable:
     """Exercise 1: ``td_target(reward, next_q, terminated, gamma) -> (batch,)``."""
 
@@ -118,7 +102,7 @@ def check_should_sync(fn: Callable) -> Callable:
         )
 
     return run_check(
-        "Exercise 4: the target-sync bug", fn, cases, reference=reference_should_sync
+        "Exercise 4: the target-sync bug", fn, cases, reference=dqn.should_sync
     )
 
 
@@ -141,5 +125,5 @@ def check_storage_flag(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 2: the truncation bug", fn, cases, reference=reference_storage_flag
+        "Exercise 2: the truncation bug", fn, cases, reference=dqn.storage_flag
     )

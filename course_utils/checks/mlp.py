@@ -1,5 +1,7 @@
 """Check cells of notebook 01 (multilayer perceptrons).
 
+Over 200 lines because notebook 01 has five exercises, each with its cases.
+
 Each ``check_*`` takes the student's function, runs known cases through
 :func:`course_utils.checks.run_check`, and returns the function (or the reference in
 :mod:`course_utils.mlp_reference` when the exercise is not done yet).
@@ -37,31 +39,49 @@ SOFTMAX_123 = [0.09003057, 0.24472847, 0.66524096]  # softmax([1, 2, 3]) by hand
 def check_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
     """Exercise 1: ``softmax(logits (batch, n_classes)) -> (batch, n_classes)``."""
     hint_axis = "Normalise each row: sum with axis=-1 (or 1) and keepdims=True."
-    hint_max = ("np.exp(1000) overflows to inf (and np.exp(-1000) underflows to 0): "
-                "subtract each row's maximum before np.exp; it cancels in the ratio.")
+    hint_max = (
+        "np.exp(1000) overflows to inf (and np.exp(-1000) underflows to 0): "
+        "subtract each row's maximum before np.exp; it cancels in the ratio."
+    )
 
     def cases(softmax: Callable[[np.ndarray], np.ndarray]) -> None:
         small = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-        expect_close(softmax(small), [SOFTMAX_123, [1 / 3] * 3], atol=1e-7,
-                     what="softmax([[1, 2, 3], [0, 0, 0]])", hint=hint_axis)
+        expect_close(
+            softmax(small),
+            [SOFTMAX_123, [1 / 3] * 3],
+            atol=1e-7,
+            what="softmax([[1, 2, 3], [0, 0, 0]])",
+            hint=hint_axis,
+        )
         logits = np.random.default_rng(0).normal(size=(4, 3)) * 3
         before = logits.copy()
         out = softmax(logits)
-        expect_true(np.array_equal(logits, before),
-                    "softmax changed its input array in place. Work on a copy: "
-                    "`z = logits - logits.max(...)` rather than `logits -= ...`.")
-        expect_close(out, ref.softmax(logits), what="softmax of a (4, 3) batch",
-                     hint=hint_axis)
+        expect_true(
+            np.array_equal(logits, before),
+            "softmax changed its input array in place. Work on a copy: "
+            "`z = logits - logits.max(...)` rather than `logits -= ...`.",
+        )
+        expect_close(
+            out, ref.softmax(logits), what="softmax of a (4, 3) batch", hint=hint_axis
+        )
         extreme = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1000.0]])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             big = np.asarray(softmax(extreme), dtype=np.float64)
-        expect_true(bool(np.all(np.isfinite(big))),
-                    f"softmax of huge or tiny logits gave {big.tolist()}. {hint_max}")
-        expect_close(big, [SOFTMAX_123, [1 / 3] * 3], atol=1e-7, hint=hint_max,
-                     what="softmax([[1000, 1001, 1002], [-1000, -1000, -1000]])")
+        expect_true(
+            bool(np.all(np.isfinite(big))),
+            f"softmax of huge or tiny logits gave {big.tolist()}. {hint_max}",
+        )
+        expect_close(
+            big,
+            [SOFTMAX_123, [1 / 3] * 3],
+            atol=1e-7,
+            hint=hint_max,
+            what="softmax([[1000, 1001, 1002], [-1000, -1000, -1000]])",
+        )
 
-    return run_check("Exercise 1: a numerically stable softmax", fn, cases,
-                     reference=ref.softmax)
+    return run_check(
+        "Exercise 1: a numerically stable softmax", fn, cases, reference=ref.softmax
+    )
 
 
 def check_cross_entropy(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable:
@@ -71,35 +91,47 @@ def check_cross_entropy(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callab
         proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
         y = np.array([0, 1])
         loss = cross_entropy(y, proba)
-        expect_true(np.ndim(loss) == 0,
-                    "expected one number (the batch mean), got shape "
-                    f"{np.shape(loss)}. Pick proba[np.arange(len(y)), y], then "
-                    "take the mean.")
-        expect_close(loss, (-np.log(0.7) - np.log(0.8)) / 2,
-                     what="cross_entropy([0, 1], [[.7, .2, .1], [.1, .8, .1]])",
-                     hint="Average -log(probability of the true class) over the rows "
-                          "(the mean, not the sum).")
+        expect_true(
+            np.ndim(loss) == 0,
+            "expected one number (the batch mean), got shape "
+            f"{np.shape(loss)}. Pick proba[np.arange(len(y)), y], then "
+            "take the mean.",
+        )
+        expect_close(
+            loss,
+            (-np.log(0.7) - np.log(0.8)) / 2,
+            what="cross_entropy([0, 1], [[.7, .2, .1], [.1, .8, .1]])",
+            hint="Average -log(probability of the true class) over the rows "
+            "(the mean, not the sum).",
+        )
         rng = np.random.default_rng(1)
         raw = rng.random((6, 4)) + 0.05
         proba = raw / raw.sum(axis=1, keepdims=True)
         y = np.array([3, 0, 1, 1, 2, 0])
-        expect_close(cross_entropy(y, proba), log_loss(y, proba, labels=[0, 1, 2, 3]),
-                     what="cross_entropy of a (6, 4) batch vs sklearn's log_loss",
-                     hint="Use the probability of the *true* class of each row: "
-                          "proba[np.arange(len(y)), y].")
+        expect_close(
+            cross_entropy(y, proba),
+            log_loss(y, proba, labels=[0, 1, 2, 3]),
+            what="cross_entropy of a (6, 4) batch vs sklearn's log_loss",
+            hint="Use the probability of the *true* class of each row: "
+            "proba[np.arange(len(y)), y].",
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             sure_and_wrong = cross_entropy(np.array([0]), np.array([[0.0, 1.0, 0.0]]))
-        expect_true(bool(np.isfinite(sure_and_wrong)) and float(sure_and_wrong) > 10,
-                    f"the true class had probability 0 and the loss was "
-                    f"{sure_and_wrong}: log(0) is -inf. Clip the probabilities first, "
-                    "e.g. np.clip(p, 1e-15, 1), so the loss is large but finite.")
+        expect_true(
+            bool(np.isfinite(sure_and_wrong)) and float(sure_and_wrong) > 10,
+            f"the true class had probability 0 and the loss was "
+            f"{sure_and_wrong}: log(0) is -inf. Clip the probabilities first, "
+            "e.g. np.clip(p, 1e-15, 1), so the loss is large but finite.",
+        )
 
-    return run_check("Exercise 2: cross-entropy", fn, cases,
-                     reference=ref.cross_entropy)
+    return run_check(
+        "Exercise 2: cross-entropy", fn, cases, reference=ref.cross_entropy
+    )
 
 
-def _small_classifier(hidden: tuple[int, ...],
-                      activation: str) -> tuple[MLPClassifier, np.ndarray]:
+def _small_classifier(
+    hidden: tuple[int, ...], activation: str
+) -> tuple[MLPClassifier, np.ndarray]:
     """A quickly trained 3-class MLPClassifier and its (40, 5) inputs."""
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 5))
@@ -115,25 +147,37 @@ def _small_classifier(hidden: tuple[int, ...],
 def check_mlp_predict_proba(fn: Callable[[Any, np.ndarray], np.ndarray]) -> Callable:
     """Exercise 3: ``mlp_predict_proba(clf, X (batch, n_features)) -> (batch, k)``."""
     networks = [((6, 4), "relu"), ((5,), "tanh"), ((3,), "logistic")]
-    hint = ("Hidden layers use clf.activation (not always relu); the output layer "
-            "gets softmax and no hidden activation; use every layer in clf.coefs_.")
+    hint = (
+        "Hidden layers use clf.activation (not always relu); the output layer "
+        "gets softmax and no hidden activation; use every layer in clf.coefs_."
+    )
 
     def cases(mlp_predict_proba: Callable[[Any, np.ndarray], np.ndarray]) -> None:
         for hidden, activation in networks:
             clf, X = _small_classifier(hidden, activation)
-            what = (f"mlp_predict_proba on a network with hidden layers {hidden} "
-                    f"and activation={activation!r}")
+            what = (
+                f"mlp_predict_proba on a network with hidden layers {hidden} "
+                f"and activation={activation!r}"
+            )
             out = np.asarray(mlp_predict_proba(clf, X), dtype=np.float64)
-            expect_true(out.shape == (len(X), 3),
-                        f"{what}: expected shape {(len(X), 3)}, got {out.shape}. Loop "
-                        "over zip(clf.coefs_, clf.intercepts_): h = h @ W + b.")
-            expect_true(bool(np.allclose(out.sum(axis=1), 1.0)),
-                        f"{what}: rows do not sum to 1. Apply softmax to the output "
-                        "layer (and only there).")
+            expect_true(
+                out.shape == (len(X), 3),
+                f"{what}: expected shape {(len(X), 3)}, got {out.shape}. Loop "
+                "over zip(clf.coefs_, clf.intercepts_): h = h @ W + b.",
+            )
+            expect_true(
+                bool(np.allclose(out.sum(axis=1), 1.0)),
+                f"{what}: rows do not sum to 1. Apply softmax to the output "
+                "layer (and only there).",
+            )
             expect_close(out, clf.predict_proba(X), what=what, atol=1e-6, hint=hint)
 
-    return run_check("Exercise 3: the forward pass in NumPy", fn, cases,
-                     reference=ref.mlp_predict_proba)
+    return run_check(
+        "Exercise 3: the forward pass in NumPy",
+        fn,
+        cases,
+        reference=ref.mlp_predict_proba,
+    )
 
 
 def _digits_split(seed: int) -> tuple[np.ndarray, ...]:
@@ -163,19 +207,29 @@ def check_digits_hyperparameters(
 
     def cases(digits_hyperparameters: Callable[[], dict[str, Any]]) -> None:
         params = digits_hyperparameters()
-        expect_true(isinstance(params, dict), "return a dict of MLPClassifier "
-                    f"arguments, got {type(params).__name__}.")
+        expect_true(
+            isinstance(params, dict),
+            f"return a dict of MLPClassifier arguments, got {type(params).__name__}.",
+        )
         prefixed = [k for k in params if "__" in k]
-        expect_true(not prefixed, f"{prefixed}: drop the 'mlp__' prefix, it is only "
-                    "for GridSearchCV on a Pipeline. Return e.g. {'alpha': 0.1}.")
-        expect_true("random_state" not in params,
-                    "leave random_state out: the check fixes it, to be fair.")
+        expect_true(
+            not prefixed,
+            f"{prefixed}: drop the 'mlp__' prefix, it is only "
+            "for GridSearchCV on a Pipeline. Return e.g. {'alpha': 0.1}.",
+        )
+        expect_true(
+            "random_state" not in params,
+            "leave random_state out: the check fixes it, to be fair.",
+        )
         max_iter = params.get("max_iter", 200)
-        expect_true(isinstance(max_iter, int) and max_iter <= MAX_ITER_CAP,
-                    f"max_iter={max_iter!r}: use a whole number <= {MAX_ITER_CAP}.")
+        expect_true(
+            isinstance(max_iter, int) and max_iter <= MAX_ITER_CAP,
+            f"max_iter={max_iter!r}: use a whole number <= {MAX_ITER_CAP}.",
+        )
         try:
-            model = make_pipeline(StandardScaler(),
-                                  MLPClassifier(**params, random_state=seed))
+            model = make_pipeline(
+                StandardScaler(), MLPClassifier(**params, random_state=seed)
+            )
             with warnings.catch_warnings(), threadpool_limits(limits=1):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(X_train, y_train)
@@ -183,12 +237,18 @@ def check_digits_hyperparameters(
             raise AssertionError(f"MLPClassifier refused {params}: {error}") from None
         accuracy = accuracy_score(y_test, model.predict(X_test))
         print(f"  your hyper-parameters reach a test accuracy of {accuracy:.4f}")
-        expect_true(accuracy >= MIN_DIGITS_ACCURACY,
-                    f"test accuracy {accuracy:.4f} < {MIN_DIGITS_ACCURACY}. Look at "
-                    "the grid search: a wider layer and a stronger alpha help.")
+        expect_true(
+            accuracy >= MIN_DIGITS_ACCURACY,
+            f"test accuracy {accuracy:.4f} < {MIN_DIGITS_ACCURACY}. Look at "
+            "the grid search: a wider layer and a stronger alpha help.",
+        )
 
-    return run_check("Exercise 4: hyper-parameters for >= 0.97", fn, cases,
-                     reference=ref.digits_hyperparameters)
+    return run_check(
+        "Exercise 4: hyper-parameters for >= 0.97",
+        fn,
+        cases,
+        reference=ref.digits_hyperparameters,
+    )
 
 
 def _tiny_net_and_batch() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -207,10 +267,14 @@ def _tiny_net_and_batch() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 def check_train_step(fn: Callable[..., float]) -> Callable:
     """Exercise 5: ``train_step(model, optimizer, x, y) -> float``, the loss before
     the step."""
-    hint_loss = ("Feed raw logits to F.cross_entropy (it applies log-softmax itself: "
-                 "no softmax first), and return the loss computed before the step.")
-    hint_accumulate = ("Call optimizer.zero_grad() every step, before "
-                       "loss.backward(): PyTorch adds new gradients to the old ones.")
+    hint_loss = (
+        "Feed raw logits to F.cross_entropy (it applies log-softmax itself: "
+        "no softmax first), and return the loss computed before the step."
+    )
+    hint_accumulate = (
+        "Call optimizer.zero_grad() every step, before "
+        "loss.backward(): PyTorch adds new gradients to the old ones."
+    )
 
     def cases(train_step: Callable[..., float]) -> None:
         model, x, y = _tiny_net_and_batch()
@@ -220,18 +284,34 @@ def check_train_step(fn: Callable[..., float]) -> Callable:
         for step in (1, 2):
             loss = train_step(model, opt, x, y)
             expected = ref.train_step(twin, opt_twin, x, y)
-            expect_true(isinstance(loss, float),
-                        f"return a Python float, got {type(loss).__name__}: use "
-                        "loss.item() (it also lets PyTorch free the graph).")
-            expect_close(loss, expected, what=f"loss returned by step {step}",
-                         atol=1e-5, hint=hint_loss if step == 1 else hint_accumulate)
-            hint_params = ("Call loss.backward(), then optimizer.step()." if step == 1
-                           else hint_accumulate)
-            for (name, p), q in zip(model.named_parameters(), twin.parameters(),
-                                    strict=True):
-                expect_close(p.detach().numpy(), q.detach().numpy(), atol=1e-5,
-                             what=f"parameter {name} after step {step}",
-                             hint=hint_params)
+            expect_true(
+                isinstance(loss, float),
+                f"return a Python float, got {type(loss).__name__}: use "
+                "loss.item() (it also lets PyTorch free the graph).",
+            )
+            expect_close(
+                loss,
+                expected,
+                what=f"loss returned by step {step}",
+                atol=1e-5,
+                hint=hint_loss if step == 1 else hint_accumulate,
+            )
+            hint_params = (
+                "Call loss.backward(), then optimizer.step()."
+                if step == 1
+                else hint_accumulate
+            )
+            for (name, p), q in zip(
+                model.named_parameters(), twin.parameters(), strict=True
+            ):
+                expect_close(
+                    p.detach().numpy(),
+                    q.detach().numpy(),
+                    atol=1e-5,
+                    what=f"parameter {name} after step {step}",
+                    hint=hint_params,
+                )
 
-    return run_check("Exercise 5: the PyTorch training step", fn, cases,
-                     reference=ref.train_step)
+    return run_check(
+        "Exercise 5: the PyTorch training step", fn, cases, reference=ref.train_step
+    )
