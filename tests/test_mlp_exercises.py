@@ -156,8 +156,9 @@ def test_reference_forward_pass_handles_two_classes():
     X = rng.normal(size=(30, 3))
     y = (X[:, 0] > 0).astype(int)
     clf = MLPClassifier((4,), solver="lbfgs", random_state=0).fit(X, y)
-    np.testing.assert_allclose(ref.mlp_predict_proba(clf, X), clf.predict_proba(X),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        ref.mlp_predict_proba(clf, X), clf.predict_proba(X), atol=1e-6
+    )
 
 
 # --- Exercise 4: hyper-parameters ----------------------------------------------

@@ -104,15 +104,22 @@ def _discounted_backwards(rewards, gamma):
     return sum(gamma ** (n - 1 - k) * r for k, r in enumerate(rewards))
 
 
-@pytest.mark.parametrize("wrong", [_first_reward_discounted, _discounted_backwards,
-                                   lambda rewards, gamma: float(sum(rewards))])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        _first_reward_discounted,
+        _discounted_backwards,
+        lambda rewards, gamma: float(sum(rewards)),
+    ],
+)
 def test_discounted_return_check_fails_wrong_answers(wrong):
     with pytest.raises(AssertionError, match="Exercise 1"):
         check_discounted_return(wrong)
 
 
-@pytest.mark.parametrize("wrong", [(10.0, -9.0), (5.0, -4.0), (1.0, 0.0), (2.5, 1.5),
-                                   (2.5, 1.0), 2.5])
+@pytest.mark.parametrize(
+    "wrong", [(10.0, -9.0), (5.0, -4.0), (1.0, 0.0), (2.5, 1.5), (2.5, 1.0), 2.5]
+)
 def test_predict_check_fails_wrong_answers(wrong):
     with pytest.raises(AssertionError, match="Exercise 2"):
         check_predict_corridor_values(lambda: wrong)
@@ -148,42 +155,63 @@ def _inverted_epsilon(q_values, epsilon, rng):
     return epsilon_greedy(q_values, 1.0 - epsilon, rng)
 
 
-@pytest.mark.parametrize("wrong", [_first_argmax, _explore_two_actions,
-                                   _explore_three_actions, _explore_non_greedy_only,
-                                   _inverted_epsilon])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        _first_argmax,
+        _explore_two_actions,
+        _explore_three_actions,
+        _explore_non_greedy_only,
+        _inverted_epsilon,
+    ],
+)
 def test_epsilon_greedy_check_fails_wrong_answers(wrong):
     with pytest.raises(AssertionError, match="Exercise 3"):
         check_epsilon_greedy(wrong)
 
 
-def _bootstraps_through_terminal(q_table, state, action, reward, next_state,
-                                 terminated, *, alpha, gamma):
-    q_learning_update(q_table, state, action, reward, next_state, False,
-                      alpha=alpha, gamma=gamma)
+def _bootstraps_through_terminal(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    q_learning_update(
+        q_table, state, action, reward, next_state, False, alpha=alpha, gamma=gamma
+    )
 
 
-def _same_action_next(q_table, state, action, reward, next_state, terminated, *,
-                      alpha, gamma):
+def _same_action_next(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
     target = reward + (0.0 if terminated else gamma * q_table[next_state, action])
     q_table[state, action] += alpha * (target - q_table[state, action])
 
 
-def _returns_a_copy(q_table, state, action, reward, next_state, terminated, *,
-                    alpha, gamma):
+def _returns_a_copy(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
     q_table = q_table.copy()
-    q_learning_update(q_table, state, action, reward, next_state, terminated,
-                      alpha=alpha, gamma=gamma)
+    q_learning_update(
+        q_table, state, action, reward, next_state, terminated, alpha=alpha, gamma=gamma
+    )
     return q_table
 
 
-def _no_learning_rate(q_table, state, action, reward, next_state, terminated, *,
-                      alpha, gamma):
-    q_learning_update(q_table, state, action, reward, next_state, terminated,
-                      alpha=1.0, gamma=gamma)
+def _no_learning_rate(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    q_learning_update(
+        q_table, state, action, reward, next_state, terminated, alpha=1.0, gamma=gamma
+    )
 
 
-@pytest.mark.parametrize("wrong", [_bootstraps_through_terminal, _same_action_next,
-                                   _returns_a_copy, _no_learning_rate])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        _bootstraps_through_terminal,
+        _same_action_next,
+        _returns_a_copy,
+        _no_learning_rate,
+    ],
+)
 def test_q_learning_check_fails_wrong_answers(wrong):
     with pytest.raises(AssertionError, match="Exercise 4"):
         check_q_learning_update(wrong)

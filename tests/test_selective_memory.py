@@ -285,8 +285,10 @@ def test_the_seed_sets_the_initial_networks():
     )
 
 
-@pytest.mark.parametrize("field, value", [("episodes", 0), ("fit_every", 0),
-                                          ("batch_size", 0), ("gamma", 1.5)])
+@pytest.mark.parametrize(
+    "field, value",
+    [("episodes", 0), ("fit_every", 0), ("batch_size", 0), ("gamma", 1.5)],
+)
 def test_sm_config_refuses_bad_values(field, value):
     with pytest.raises(ValueError, match=f"SMConfig.{field}"):
         sm.SMConfig(**{field: value})

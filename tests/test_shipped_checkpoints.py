@@ -28,20 +28,26 @@ def legacy(config: dict) -> tuple[dict, dict]:
         atari = config["clip_reward"] and config["terminal_on_life_loss"]
         mu = config["repeat_mu"]
         pieces = {
-            "target_fn": dqn.compute_target_double if config["double"]
+            "target_fn": dqn.compute_target_double
+            if config["double"]
             else dqn.compute_target,
             "loss_fn": F.smooth_l1_loss if config["loss"] == "huber" else F.mse_loss,
-            "net_class": networks.DuelingQNetwork if config["dueling"]
+            "net_class": networks.DuelingQNetwork
+            if config["dueling"]
             else networks.QNetwork,
             "hold": dqn.ZipfHold(mu=mu) if mu else dqn.one_step,
             "shaping": atari_transition if atari else dqn.raw_transition,
         }
     else:  # Selective Memory, with the improvements the shipped walker used
-        assert config["advantage"] and config["scale_by_std"] and config["critic_on_all"]
+        assert (
+            config["advantage"] and config["scale_by_std"] and config["critic_on_all"]
+        )
         pieces = {
-            "act": smi.NearActorChoice(n_candidates=config["n_candidates"],
-                                       spread=config["candidate_noise"],
-                                       noise=config["noise"]),
+            "act": smi.NearActorChoice(
+                n_candidates=config["n_candidates"],
+                spread=config["candidate_noise"],
+                noise=config["noise"],
+            ),
             "keep": smi.keep_advantage_scaled,
             "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
             "baseline": smi.ValueBaseline(),
@@ -75,7 +81,9 @@ def test_shipped_checkpoint_matches_its_preset(agent):
 
 def test_the_legacy_translation_catches_a_change():
     """A preset edited after training (here plain DQN) no longer matches."""
-    metadata = json.loads((data_dir() / "checkpoints/mountaincar_dqn.pt.json").read_text())
+    metadata = json.loads(
+        (data_dir() / "checkpoints/mountaincar_dqn.pt.json").read_text()
+    )
     _, pieces = legacy({**metadata["config"], "double": False})
     assert pieces != PRESETS["mountaincar"].describe_pieces()
     assert sm.CriticChoice() != PRESETS["bipedalwalker"].pieces["act"]

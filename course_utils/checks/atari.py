@@ -23,66 +23,93 @@ from course_utils.checks import expect_close, expect_true, run_check
 
 def _find_byte_cases(fn: Callable) -> None:
     t = np.arange(20)
-    lives = 3 - t // 7                       # 3, 3, ..., 2, ..., 1
+    lives = 3 - t // 7  # 3, 3, ..., 2, ..., 1
     ram = np.zeros((20, 4), dtype=np.uint8)
-    ram[:, 0] = 7                            # constant: its correlation is undefined
-    ram[:, 1] = (t * 37) % 11                # noise
-    ram[:, 2] = lives                        # the lives byte
-    ram[:, 3] = t                            # a timer: related, but not the same
+    ram[:, 0] = 7  # constant: its correlation is undefined
+    ram[:, 1] = (t * 37) % 11  # noise
+    ram[:, 2] = lives  # the lives byte
+    ram[:, 3] = t  # a timer: related, but not the same
     got = fn(ram, lives)
-    expect_true(got is not None and np.ndim(got) == 0,
-                f"return one byte index (an int), got {got!r}.")
+    expect_true(
+        got is not None and np.ndim(got) == 0,
+        f"return one byte index (an int), got {got!r}.",
+    )
     if int(got) == 0:
         raise AssertionError(
             "you picked byte 0, which never changes. Its correlation is NaN (0 / 0) "
             "and np.argmax treats NaN as the largest value: count constant bytes as 0."
         )
-    expect_close(int(got), 2, what="lives 3,3,...,1 hidden in byte 2 of 4",
-                 hint="Pick the byte with the largest |correlation| with the signal.")
-    ram[:, 2] = 200 - 40 * lives             # same information, counted downwards
+    expect_close(
+        int(got),
+        2,
+        what="lives 3,3,...,1 hidden in byte 2 of 4",
+        hint="Pick the byte with the largest |correlation| with the signal.",
+    )
+    ram[:, 2] = 200 - 40 * lives  # same information, counted downwards
     got = fn(ram, lives)
-    expect_close(int(got), 2, what="a byte that falls exactly when the signal rises",
-                 hint="A correlation of -1 tracks the signal as well as +1: use |r|.")
+    expect_close(
+        int(got),
+        2,
+        what="a byte that falls exactly when the signal rises",
+        hint="A correlation of -1 tracks the signal as well as +1: use |r|.",
+    )
     wide = np.random.default_rng(0).integers(0, 256, size=(50, 128), dtype=np.uint8)
     signal = np.arange(50) % 9
     wide[:, 77] = 3 * signal + 10
-    expect_close(int(fn(wide, signal)), 77, what="128 random bytes, one is 3·s + 10",
-                 hint="Look at every byte; return its index (not its correlation).")
+    expect_close(
+        int(fn(wide, signal)),
+        77,
+        what="128 random bytes, one is 3·s + 10",
+        hint="Look at every byte; return its index (not its correlation).",
+    )
 
 
 def check_find_tracking_byte(fn: Callable) -> Callable:
     """Exercise 1: ``find_tracking_byte(ram, signal) -> int``."""
-    return run_check("Exercise 1: RAM-byte detective", fn, _find_byte_cases,
-                     reference=find_tracking_byte)
+    return run_check(
+        "Exercise 1: RAM-byte detective",
+        fn,
+        _find_byte_cases,
+        reference=find_tracking_byte,
+    )
 
 
 def _preprocess_cases(fn: Callable) -> None:
     obs = np.array([0, 1, 127, 128, 254, 255], dtype=np.uint8)
     got = fn(obs.copy())
     expect_true(isinstance(got, np.ndarray), f"return a NumPy array, got {type(got)}.")
-    expect_true(got.dtype == np.float32,
-                f"return float32 (what torch layers expect), got {got.dtype}. "
-                "Hint: np.asarray(obs, dtype=np.float32).")
+    expect_true(
+        got.dtype == np.float32,
+        f"return float32 (what torch layers expect), got {got.dtype}. "
+        "Hint: np.asarray(obs, dtype=np.float32).",
+    )
     if np.allclose(got, obs / 256.0):
         raise AssertionError("255 must map to 1.0: divide by 255, not 256.")
     if np.allclose(got, obs / 127.5 - 1.0, atol=1e-5):
         raise AssertionError("that is [-1, 1]; this exercise asks for [0, 1].")
-    expect_close(got, obs / 255.0, what="bytes [0, 1, 127, 128, 254, 255]",
-                 hint="Each byte b becomes b / 255 (compute in float: uint8 arithmetic "
-                      "wraps around at 256).")
+    expect_close(
+        got,
+        obs / 255.0,
+        what="bytes [0, 1, 127, 128, 254, 255]",
+        hint="Each byte b becomes b / 255 (compute in float: uint8 arithmetic "
+        "wraps around at 256).",
+    )
     batch = np.random.default_rng(1).integers(0, 256, size=(5, 128), dtype=np.uint8)
     keep = batch.copy()
     got = fn(batch)
-    expect_true(np.shape(got) == (5, 128),
-                f"a (5, 128) batch must keep its shape, got {np.shape(got)}.")
+    expect_true(
+        np.shape(got) == (5, 128),
+        f"a (5, 128) batch must keep its shape, got {np.shape(got)}.",
+    )
     expect_true(np.array_equal(batch, keep), "do not modify the input array in place.")
     expect_close(got, batch / 255.0, what="a (5, 128) batch of random bytes")
 
 
 def check_preprocess_ram(fn: Callable) -> Callable:
     """Exercise 2: ``preprocess_ram(obs) -> float32 in [0, 1]``."""
-    return run_check("Exercise 2: RAM preprocessing", fn, _preprocess_cases,
-                     reference=preprocess_ram)
+    return run_check(
+        "Exercise 2: RAM preprocessing", fn, _preprocess_cases, reference=preprocess_ram
+    )
 
 
 class FixedQ(nn.Module):
@@ -104,13 +131,21 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     q_net = FixedQ([0.0, 1.0, 0.5, 3.0, 2.0, -1.0])
     rng = np.random.default_rng(0)
     got = fn(q_net, obs, 0.0, rng)
-    expect_true(isinstance(got, (int, np.integer)),
-                f"return a plain int action, got {type(got).__name__}. Hint: int(...).")
-    expect_close(int(got), 3, what="ε = 0 with Q = [0, 1, 0.5, 3, 2, -1]",
-                 hint="With ε = 0 always take argmax_a Q(s, a).")
-    expect_true(q_net.seen and q_net.seen[-1].shape == (1, 128),
-                "give the network a batch of one observation, shape (1, 128) "
-                "(torch.as_tensor(obs).unsqueeze(0)).")
+    expect_true(
+        isinstance(got, (int, np.integer)),
+        f"return a plain int action, got {type(got).__name__}. Hint: int(...).",
+    )
+    expect_close(
+        int(got),
+        3,
+        what="ε = 0 with Q = [0, 1, 0.5, 3, 2, -1]",
+        hint="With ε = 0 always take argmax_a Q(s, a).",
+    )
+    expect_true(
+        q_net.seen and q_net.seen[-1].shape == (1, 128),
+        "give the network a batch of one observation, shape (1, 128) "
+        "(torch.as_tensor(obs).unsqueeze(0)).",
+    )
     actions = np.array([fn(q_net, obs, 1.0, rng) for _ in range(1200)])
     counts = np.bincount(actions, minlength=6)
     if counts[2:].sum() == 0:
@@ -119,23 +154,33 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
             "the seed's bug (random.randint(0, 1) on a 6-action game), so the cannon "
             "never moves while exploring. Draw among all the network's actions."
         )
-    expect_true(len(counts) == 6 and (counts > 120).all(),
-                f"with ε = 1 each of the 6 actions should come up about 200 times "
-                f"in 1200 draws, got counts {counts.tolist()}. Hint: rng.integers(n) "
-                "draws from 0..n-1 (the upper bound is excluded).")
+    expect_true(
+        len(counts) == 6 and (counts > 120).all(),
+        f"with ε = 1 each of the 6 actions should come up about 200 times "
+        f"in 1200 draws, got counts {counts.tolist()}. Hint: rng.integers(n) "
+        "draws from 0..n-1 (the upper bound is excluded).",
+    )
     small = FixedQ([0.0, 5.0, 1.0])
     picks = {fn(small, obs, 1.0, rng) for _ in range(300)}
-    expect_true(picks == {0, 1, 2},
-                f"a 3-action network must get actions 0, 1, 2, got {sorted(picks)}. "
-                "Take the number of actions from the network's output; don't "
-                "hard-code 6.")
+    expect_true(
+        picks == {0, 1, 2},
+        f"a 3-action network must get actions 0, 1, 2, got {sorted(picks)}. "
+        "Take the number of actions from the network's output; don't "
+        "hard-code 6.",
+    )
     greedy = np.mean([fn(q_net, obs, 0.5, rng) == 3 for _ in range(2000)])
-    expect_true(abs(greedy - (0.5 + 0.5 / 6)) < 0.05,
-                f"with ε = 0.5 the greedy action should be chosen about 58% of the "
-                f"time (0.5 + 0.5/6), got {greedy:.0%}.")
+    expect_true(
+        abs(greedy - (0.5 + 0.5 / 6)) < 0.05,
+        f"with ε = 0.5 the greedy action should be chosen about 58% of the "
+        f"time (0.5 + 0.5/6), got {greedy:.0%}.",
+    )
 
 
 def check_epsilon_greedy_action(fn: Callable) -> Callable:
     """Exercise 3: ``epsilon_greedy_action(q_net, obs, epsilon, rng) -> int``."""
-    return run_check("Exercise 3: the action-count bug", fn, _epsilon_greedy_cases,
-                     reference=epsilon_greedy_action)
+    return run_check(
+        "Exercise 3: the action-count bug",
+        fn,
+        _epsilon_greedy_cases,
+        reference=epsilon_greedy_action,
+    )
