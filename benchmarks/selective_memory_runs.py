@@ -26,7 +26,7 @@ from course_utils import sm_improvements as smi
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
 from course_utils.policies import ActorPolicy
-from course_utils.presets import TEST_SEED, piece_name
+from course_utils.presets import SELECTION_SEED, TEST_SEED, piece_name
 from course_utils.seeding import set_seed
 from course_utils.selective_memory import SMConfig, train_selective_memory
 
@@ -78,13 +78,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=420.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-episodes", type=int, default=10)
+    parser.add_argument(
+        "--games", type=int, default=100_000, help="stop after this many games"
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="evaluate the actor every N games on selection seeds (recorded)",
+    )
     parser.add_argument("--out", default="/tmp/sm")
     args = parser.parse_args()
     torch.set_num_threads(1)
     changes, pieces = VARIANTS[args.variant]
-    cfg = replace(SMConfig(episodes=100_000, max_seconds=args.seconds), **changes)
+    cfg = replace(
+        SMConfig(episodes=args.games, max_seconds=args.seconds),
+        eval_every=args.eval_every,
+        eval_seed=SELECTION_SEED,
+        **changes,
+    )
     rng = set_seed(args.seed)
     start = time.perf_counter()
+    partial = Path(args.out) / f"{args.variant}.partial.json"
+    partial.parent.mkdir(parents=True, exist_ok=True)
 
     def on_fit(game: int, returns: list[float]) -> None:
         print(
@@ -92,6 +108,8 @@ def main() -> None:
             f"last10 {np.mean(returns[-10:]):.1f}",
             flush=True,
         )
+        if game % 100 == 0:  # a long run leaves its returns so far on disk
+            partial.write_text(json.dumps({"games": game, "returns": returns}))
 
     result = train_selective_memory(
         make_env("BipedalWalker-v3"),
@@ -100,6 +118,7 @@ def main() -> None:
         seed=args.seed,
         progress=False,
         on_fit=on_fit,
+        eval_env=make_env("BipedalWalker-v3") if args.eval_every else None,
         **pieces,
     )
     scores = evaluate(
@@ -127,6 +146,8 @@ def main() -> None:
                 "eval_seeds": "1000000+",
                 "eval_scores": scores.round(2).tolist(),
                 "returns": [round(r, 1) for r in result.episode_returns],
+                "episode_steps": result.episode_steps,
+                "evals_on_selection_seeds": result.evals,
             }
         )
     )

@@ -182,17 +182,28 @@ def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str
 def save_or_fall_back(
     path: Path, model: nn.Module, metadata: dict, overwrite: bool
 ) -> Path:
-    """Save; if that fails after all (a full disk, a folder removed during training),
-    save in the temporary folder instead and say where. The run is never lost."""
+    """Save; if that fails after all (a full disk, a folder removed during training,
+    metadata the checkpoint format refuses), save in the temporary folder instead
+    and say where. A finished run is never lost."""
     try:
         return save_checkpoint(path, model, metadata=metadata, overwrite=overwrite)
-    except (OSError, FileExistsError) as error:
+    except (OSError, ValueError) as error:
         fallback = Path(tempfile.gettempdir()) / f"{path.stem}-{os.getpid()}.pt"
         print(
             f"error: could not write {path} ({error}); saving to {fallback} instead.",
             file=sys.stderr,
         )
-        return save_checkpoint(fallback, model, metadata=metadata)
+        try:
+            return save_checkpoint(fallback, model, metadata=metadata)
+        except ValueError as refused:  # the metadata itself: keep the weights anyway
+            torch.save(
+                {"state_dict": model.state_dict(), "metadata": repr(metadata)}, fallback
+            )
+            print(
+                f"error: {refused}; wrote the raw weights to {fallback}.",
+                file=sys.stderr,
+            )
+            return fallback
 
 
 def main(argv: list[str] | None = None) -> int:

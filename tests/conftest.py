@@ -40,3 +40,35 @@ def _metadata(
 def make_metadata() -> Callable[..., dict[str, Any]]:
     """``make_metadata(env_id, env_kwargs=..., kind=..., eval_epsilon=...) -> dict``."""
     return _metadata
+
+
+@pytest.fixture
+def tiny_dqn():
+    """A DQNConfig small enough for a unit test: a few hundred MountainCar steps with an
+    8-unit network and no evaluation. Change what a test needs with ``replace``."""
+    from course_utils.dqn import DQNConfig
+
+    return DQNConfig(
+        total_steps=300,
+        learning_starts=50,
+        batch_size=16,
+        buffer_size=500,
+        eval_every=0,
+        hidden=(8,),
+    )
+
+
+@pytest.fixture
+def tiny_sm():
+    """An SMConfig small enough for a unit test: a few BipedalWalker games with 8-unit
+    networks and one-epoch fits. Change what a test needs with ``replace``."""
+    from course_utils.selective_memory import SMConfig
+
+    return SMConfig(
+        episodes=3,
+        fit_every=2,
+        random_games=1,
+        epochs=1,
+        actor_hidden=(8, 8),
+        critic_hidden=(8, 8),
+    )

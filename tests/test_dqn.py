@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -151,15 +153,8 @@ def test_train_dqn_runs_learns_and_keeps_the_best_network():
     assert result.q_net is not result.last_q_net
 
 
-def test_train_dqn_is_deterministic_for_a_seed():
-    cfg = dqn.DQNConfig(
-        total_steps=300,
-        learning_starts=50,
-        batch_size=16,
-        buffer_size=500,
-        eval_every=0,
-        hidden=(8,),
-    )
+def test_train_dqn_is_deterministic_for_a_seed(tiny_dqn):
+    cfg = tiny_dqn
 
     def weights() -> torch.Tensor:
         result = dqn.train_dqn(
@@ -170,16 +165,9 @@ def test_train_dqn_is_deterministic_for_a_seed():
     assert torch.equal(weights(), weights())
 
 
-def test_train_dqn_stops_at_the_wall_time_cap():
-    cfg = dqn.DQNConfig(
-        total_steps=5_000,
-        learning_starts=50,
-        batch_size=16,
-        buffer_size=500,
-        eval_every=0,
-        hidden=(8,),
-        max_seconds=1e-9,  # already over: stop at the first check (step 1000)
-    )
+def test_train_dqn_stops_at_the_wall_time_cap(tiny_dqn):
+    # max_seconds: already over, so training stops at the first check (step 1000)
+    cfg = replace(tiny_dqn, total_steps=5_000, max_seconds=1e-9)
     result = dqn.train_dqn(
         make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
     )
@@ -228,16 +216,8 @@ def test_one_step_collector_passes_transitions_through():
         dqn.NStepCollector(0, 0.9)
 
 
-def test_train_dqn_with_n_step_returns_runs():
-    cfg = dqn.DQNConfig(
-        total_steps=400,
-        learning_starts=50,
-        batch_size=16,
-        buffer_size=500,
-        eval_every=0,
-        hidden=(8,),
-        n_step=3,
-    )
+def test_train_dqn_with_n_step_returns_runs(tiny_dqn):
+    cfg = replace(tiny_dqn, total_steps=400, n_step=3)
     result = dqn.train_dqn(
         make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
     )
@@ -281,9 +261,9 @@ def test_dqn_config_refuses_values_that_would_crash_or_mislead(field, value):
         dqn.DQNConfig(**{field: value})
 
 
-def test_train_dqn_seeds_the_network_weights_itself():
+def test_train_dqn_seeds_the_network_weights_itself(tiny_dqn):
     """Without set_seed, the same seed gives the same initial (and final) network."""
-    cfg = dqn.DQNConfig(total_steps=50, learning_starts=100, eval_every=0, hidden=(8,))
+    cfg = replace(tiny_dqn, total_steps=50, learning_starts=100)
 
     def first_layer() -> torch.Tensor:
         result = dqn.train_dqn(

@@ -107,3 +107,31 @@ def test_actor_policy_returns_float32_act_dim():
     )
     np.testing.assert_allclose(action, expected, rtol=1e-6, atol=1e-6)
     assert np.all(np.abs(action) <= 1.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_policies_refuse_nan_and_inf_observations(bad):
+    q_policy = QPolicy(FixedQ([0.0, 1.0]))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        q_policy(np.array([0.0, bad], dtype=np.float32))
+    actor = ActorPolicy(MLPActor(2, 3, hidden=(4,)))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        actor(np.array([bad, 0.0], dtype=np.float32))
+
+
+def test_actor_policy_refuses_an_actor_that_returns_nan():
+    actor = MLPActor(2, 3, hidden=(4,))
+    with torch.no_grad():
+        for p in actor.parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN or inf torques"):
+        ActorPolicy(actor)(np.zeros(2, dtype=np.float32))
+
+
+def test_q_policy_refuses_a_network_without_n_actions_and_a_bad_rng():
+    with pytest.raises(ValueError, match="course Q-network"):
+        QPolicy(nn.Linear(2, 3))
+    with pytest.raises(ValueError, match="needs an rng"):
+        QPolicy(FixedQ([0.0, 1.0]), epsilon=0.5, rng=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="epsilon must"):
+        QPolicy(FixedQ([0.0, 1.0]), epsilon=float("nan"), rng=np.random.default_rng(0))

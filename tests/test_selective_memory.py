@@ -1,5 +1,7 @@
 """Selective Memory: return-to-go, keep rule, memory cap, acting rule, checks."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -137,20 +139,9 @@ def test_fit_reduces_the_loss():
     assert last < first
 
 
-def test_train_runs_a_few_games():
-    torch.set_num_threads(1)
-    env = make_env("BipedalWalker-v3")
-    cfg = sm.SMConfig(
-        episodes=3,
-        fit_every=2,
-        random_games=1,
-        epochs=1,
-        actor_hidden=(16, 16),
-        critic_hidden=(16, 16),
-    )
-    result = sm.train_selective_memory(
-        env, cfg, rng=np.random.default_rng(0), seed=0, progress=False, keep=sm.keep_all
-    )
+def test_train_runs_a_few_games(tiny_sm):
+    cfg = tiny_sm
+    result = train_walker(cfg, keep=sm.keep_all)
     assert isinstance(result.actor, MLPActor) and len(result.episode_returns) == 3
     assert result.steps == sum(result.episode_steps) > 0
     assert 0 < len(result.memory) <= cfg.memory_size
@@ -180,35 +171,16 @@ def test_checks_return_the_reference_for_stubs(capsys):
     assert "not done yet" in capsys.readouterr().out
 
 
-def test_periodic_evaluation_keeps_the_best_actor():
-    torch.set_num_threads(1)
-    cfg = sm.SMConfig(
-        episodes=4,
-        fit_every=2,
-        random_games=1,
-        epochs=1,
-        actor_hidden=(8, 8),
-        critic_hidden=(8, 8),
-        eval_every=2,
-        eval_episodes=1,
-    )
+def test_periodic_evaluation_keeps_the_best_actor(tiny_sm):
+    cfg = replace(tiny_sm, episodes=4, eval_every=2, eval_episodes=1)
     result = train_walker(cfg, eval_env=make_env("BipedalWalker-v3"), keep=sm.keep_all)
     assert [g for g, _, _ in result.evals] == [2, 4]
     assert isinstance(result.best_actor, MLPActor)
     assert result.best_actor is not result.actor
 
 
-def test_advantage_keep_rule_runs():
-    torch.set_num_threads(1)
-    cfg = sm.SMConfig(
-        episodes=3,
-        fit_every=1,
-        random_games=1,
-        epochs=1,
-        actor_hidden=(8, 8),
-        critic_hidden=(8, 8),
-        recent_size=500,
-    )
+def test_advantage_keep_rule_runs(tiny_sm):
+    cfg = replace(tiny_sm, fit_every=1, recent_size=500)
     result = train_walker(
         cfg, keep=smi.keep_advantage_scaled, baseline=smi.ValueBaseline(hidden=(8,))
     )
@@ -249,17 +221,8 @@ def test_candidates_around_the_actor():
     assert np.abs(out).max() < 0.05  # near the actor's 0, far from uniform candidates
 
 
-def test_critic_on_recent_fits_the_critic_on_every_step():
-    torch.set_num_threads(1)
-    base = sm.SMConfig(
-        episodes=2,
-        fit_every=2,
-        random_games=2,
-        epochs=1,
-        actor_hidden=(8,),
-        critic_hidden=(8, 8),
-        recent_size=5_000,
-    )
+def test_critic_on_recent_fits_the_critic_on_every_step(tiny_sm):
+    base = replace(tiny_sm, episodes=2, random_games=2, recent_size=5_000)
     top = sm.KeepTopK(0.01)
     memory_only = train_walker(base, keep=top)
     every_step = train_walker(base, keep=top, fit_critic=smi.FitCriticOnRecent())
@@ -275,8 +238,8 @@ def test_critic_on_recent_fits_the_critic_on_every_step():
     assert any(differ)
 
 
-def test_the_seed_sets_the_initial_networks():
-    cfg = sm.SMConfig(episodes=1, fit_every=5, actor_hidden=(8,), critic_hidden=(8, 8))
+def test_the_seed_sets_the_initial_networks(tiny_sm):
+    cfg = replace(tiny_sm, episodes=1, fit_every=5)
     a = train_walker(cfg).actor
     torch.manual_seed(999)  # the global state must not matter
     b = train_walker(cfg).actor

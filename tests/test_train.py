@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from course_utils import train
 from course_utils.presets import PRESETS, TEST_SEED
@@ -166,3 +167,15 @@ def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, c
 def test_unknown_agents_are_refused():
     with pytest.raises(SystemExit):
         train.main(["pong"])
+
+
+def test_metadata_the_format_refuses_still_keeps_the_weights(tmp_path, monkeypatch):
+    """If even the fallback save refuses (bad metadata), the raw weights are kept."""
+    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path))
+    net = torch.nn.Linear(2, 3)
+    written = train.save_or_fall_back(
+        tmp_path / "agent.pt", net, {"evaluation": float("nan")}, overwrite=False
+    )
+    assert written.parent == tmp_path and written.is_file()
+    saved = torch.load(written, weights_only=True)
+    assert torch.equal(saved["state_dict"]["weight"], net.weight)
