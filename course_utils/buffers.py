@@ -1,14 +1,28 @@
-"""Experience replay: a preallocated ring buffer in the style of Stable-Baselines3."""
+"""Experience replay: a preallocated ring buffer in the style of Stable-Baselines3.
+
+Over 200 lines because ``ReplayBuffer`` is one class a student reads whole: ``add``
+keeps its fast path beside the storage it guards and ``for_env`` sits by the
+constructor it fills; the per-value checks live in ``course_utils.buffer_checks``.
+"""
 
 from __future__ import annotations
 
 import math
-import operator
 from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
+
+from course_utils.buffer_checks import (
+    check_action,
+    check_count,
+    check_dtype,
+    check_obs,
+    check_reward,
+    check_shape,
+    check_terminated,
+)
 
 
 class Batch(NamedTuple):
@@ -28,33 +42,6 @@ class Batch(NamedTuple):
     def to_torch(self, device: str | torch.device = "cpu") -> Batch:
         """Return the same batch as torch tensors on ``device`` (dtypes kept)."""
         return Batch(*(torch.as_tensor(x, device=device) for x in self))
-
-
-def _count(name: str, value: object) -> int:
-    """A whole number >= 1 (``1e5`` is fine, ``2.7``, ``"5"`` and ``True`` are not)."""
-    ok = isinstance(value, (int, np.integer)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value, ok = int(value), True
-    if not ok or value < 1:
-        raise ValueError(
-            f"{name} must be at least 1 and a whole number, got {value!r}."
-        )
-    return int(value)
-
-
-def _numeric_dtype(name: str, dtype: object) -> np.dtype:
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must be a number type such as np.float32, np.int64 or np.uint8, "
-            f"got {dtype!r}."
-        )
-    return dtype
 
 
 class ReplayBuffer:
@@ -95,12 +82,14 @@ class ReplayBuffer:
         action_low: np.ndarray | None = None,
         action_high: np.ndarray | None = None,
     ) -> None:
-        self.capacity = _count("capacity", capacity)
-        self.obs_shape = self._shape("obs_shape", obs_shape)
-        self.action_shape = self._shape("action_shape", action_shape)
-        obs_dtype = _numeric_dtype("obs_dtype", obs_dtype)
-        action_dtype = _numeric_dtype("action_dtype", action_dtype)
-        self.n_actions = None if n_actions is None else _count("n_actions", n_actions)
+        self.capacity = check_count("capacity", capacity)
+        self.obs_shape = check_shape("obs_shape", obs_shape)
+        self.action_shape = check_shape("action_shape", action_shape)
+        obs_dtype = check_dtype("obs_dtype", obs_dtype)
+        action_dtype = check_dtype("action_dtype", action_dtype)
+        self.n_actions = (
+            None if n_actions is None else check_count("n_actions", n_actions)
+        )
         self.action_low = None if action_low is None else np.asarray(action_low)
         self.action_high = None if action_high is None else np.asarray(action_high)
         try:
@@ -124,20 +113,6 @@ class ReplayBuffer:
         self._action_end = 0
         if self._int_actions:
             self._action_end = self.n_actions or int(np.iinfo(action_dtype).max) + 1
-
-    @staticmethod
-    def _shape(name: str, shape: object) -> tuple[int, ...]:
-        if isinstance(shape, (int, np.integer)):
-            shape = (shape,)
-        try:
-            dims = tuple(operator.index(d) for d in shape)  # type: ignore[union-attr]
-        except TypeError:
-            dims = None
-        if isinstance(shape, str) or dims is None or any(d < 0 for d in dims):
-            raise ValueError(
-                f"{name} must be a tuple of sizes >= 0 such as (2,), got {shape!r}."
-            )
-        return dims
 
     @classmethod
     def for_env(cls, env: gym.Env, capacity: int) -> ReplayBuffer:
@@ -175,100 +150,6 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.capacity if self.full else self.pos
 
-    def _check_obs(self, name: str, value: np.ndarray) -> np.ndarray:
-        value = np.asarray(value)
-        if value.shape != self.obs_shape:
-            raise ValueError(
-                f"{name} has shape {value.shape}, but this buffer stores observations "
-                f"of shape {self.obs_shape}. Fix: pass one observation exactly as "
-                "env.step "
-                "returned it (no batch dimension), or build the buffer with "
-                "ReplayBuffer.for_env(env, capacity)."
-            )
-        dtype = self.obs.dtype
-        if value.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{name} must hold numbers, got an array of {value.dtype} "
-                f"({value.ravel()[:3]}...). Fix: pass the observation from env.step."
-            )
-        if dtype.kind in "iu" and value.dtype.kind in "iuf":
-            # Cast, then compare: a value the cast changes (0.5, 300, -1, NaN) is bad.
-            with np.errstate(invalid="ignore"):  # NaN or inf to int: no warning
-                cast = value.astype(dtype)
-                bad = cast != value
-            if bad.any():
-                info, example = np.iinfo(dtype), value[bad].ravel()[0]
-                raise ValueError(
-                    f"{name} holds {example:g}, but this buffer stores {dtype} "
-                    f"observations: whole numbers {info.min}..{info.max}; storing it "
-                    f"would silently change it. Fix: pass the observation exactly as "
-                    f"env.step returned it, or, if you preprocess observations (e.g. "
-                    f"divide by 255), build the buffer with obs_dtype=np.float32."
-                )
-            return cast
-        return value
-
-    def _check_action(self, action: object) -> np.ndarray:
-        value = np.asarray(action)
-        if value.shape != self.action_shape:
-            raise ValueError(
-                f"action has shape {value.shape}, expected {self.action_shape} "
-                "(a plain int for a discrete action space)."
-            )
-        huge = value.dtype.kind == "O" and type(action) is int  # beyond int64
-        if value.dtype.kind not in "iuf" and not huge or isinstance(action, np.bool_):
-            raise ValueError(f"action must be a number, got {action!r}.")
-        if self.action.dtype.kind in "iu":
-            n = self.n_actions
-            end = self._action_end
-            valid = "0, 1, ..., n_actions - 1" if n is None else f"0..{n - 1}"
-            with np.errstate(invalid="ignore"):
-                bad = ~((value >= 0) & (value < end) & (value % 1 == 0))
-            if bad.any():
-                raise ValueError(
-                    f"action {action!r} is not a valid discrete action: expected a "
-                    f"whole number {valid}. Fix: pass the action index given to "
-                    "env.step (int(q_values.argmax()) or env.action_space.sample())."
-                )
-            return value
-        if not np.isfinite(value).all():
-            raise ValueError(f"action must be finite, got {value}.")
-        low, high = self.action_low, self.action_high
-        if low is not None and high is not None:
-            if ((value < low) | (value > high)).any():
-                raise ValueError(
-                    f"action {value} lies outside the action space [{low.min():g}, "
-                    f"{high.max():g}]. Fix: clip it with np.clip(action, "
-                    "env.action_space.low, env.action_space.high) before env.step."
-                )
-        return value
-
-    @staticmethod
-    def _check_reward(reward: object) -> float:
-        if isinstance(reward, (str, bytes)) or np.ndim(reward) != 0:
-            raise ValueError(f"reward must be one number, got {reward!r}.")
-        try:
-            value = float(reward)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ValueError(f"reward must be one number, got {reward!r}.") from None
-        if not math.isfinite(value):
-            raise ValueError(
-                f"reward must be a finite number, got {value}. A NaN or infinite "
-                "reward would poison every TD target it enters. Fix: check how the "
-                "reward was computed (an n-step sum, a reward shaping term...)."
-            )
-        return value
-
-    @staticmethod
-    def _check_terminated(terminated: object) -> float:
-        if isinstance(terminated, (bool, np.bool_, int, float, np.number)):
-            if terminated in (0, 1):  # True, False, 0, 1, 0.0, 1.0
-                return float(terminated)
-        raise ValueError(
-            f"terminated must be True or False, got {terminated!r}. Fix: pass the "
-            "terminated flag that env.step returned."
-        )
-
     def add(
         self,
         obs: np.ndarray,
@@ -292,23 +173,23 @@ class ReplayBuffer:
             and obs.dtype is dtype
             and obs.shape == self.obs_shape
         ):
-            obs = self._check_obs("obs", obs)
+            obs = check_obs(self, "obs", obs)
         if not (
             type(next_obs) is np.ndarray
             and next_obs.dtype is dtype
             and next_obs.shape == self.obs_shape
         ):
-            next_obs = self._check_obs("next_obs", next_obs)
+            next_obs = check_obs(self, "next_obs", next_obs)
         if not (
             self._int_actions
             and (type(action) is int or isinstance(action, np.integer))
             and 0 <= action < self._action_end
         ):
-            action = self._check_action(action)
+            action = check_action(self, action)
         if not (isinstance(reward, float) and math.isfinite(reward)):  # np.float64 too
-            reward = self._check_reward(reward)
+            reward = check_reward(reward)
         if terminated is not True and terminated is not False:
-            terminated = self._check_terminated(terminated)
+            terminated = check_terminated(terminated)
         i = self.pos
         self.obs[i] = obs
         self.next_obs[i] = next_obs

@@ -1,4 +1,9 @@
-"""Small PyTorch networks used across the course, rebuildable from a JSON-able spec."""
+"""Small PyTorch networks used across the course, rebuildable from a JSON-able spec.
+
+Over 200 lines because the three agent networks share their argument checks and
+their ``spec`` (which ``build_network`` and the checkpoints read), so they stay in one
+file with ``mlp`` and ``Normalize``, the parts they are built from.
+"""
 
 from __future__ import annotations
 

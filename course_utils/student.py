@@ -19,6 +19,11 @@ errors naming the notebook and the cell. Every notebook is checked before anythi
 written; the copies are written to a temporary folder, then moved into place; a
 notebook in the destination that holds solutions (swapped arguments) is never
 overwritten.
+
+Over 200 lines because the builder refuses, naming the notebook and the cell, every
+input that could leak an answer or lose a notebook (invalid JSON, wrong folders, a
+destination holding solutions), and those refusals are most of it; the marker rules
+themselves live in ``course_utils.student_markers``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ import re
 import shutil
 import sys
 import tempfile
-import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,61 +44,32 @@ import nbformat
 from nbformat.corpus.words import generate_corpus_id as random_cell_id
 from nbformat.warnings import MissingIDFieldWarning
 
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
-_EXERCISE = re.compile(r"^#{2,4}\s*(Exercise\s+[\w.]+\s*:.*?)\s*$", re.MULTILINE)
-_EXACT = re.compile(r"[ \t]*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS))[ \t]*")
-# Anything that reads like a marker once case, spaces and punctuation are set aside.
-_LOOKALIKE = re.compile(r"(?<![a-z])(begin|end)[\W_]*(solution|hidden)", re.IGNORECASE)
-_FIX = (
-    "Markers stand alone on their line, in a code cell, spelt exactly "
-    + ", ".join(repr(m) for m in MARKERS)
-    + "."
+from course_utils.student_markers import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    MARKERS,
+    _has_solution_region,
+    _looks_like_marker,
+    _nbgrader_solution,
+    _refuse_markers,
+    _solution_tag,
+    _strip_regions,
 )
 
+__all__ = [
+    "BEGIN_HIDDEN",
+    "BEGIN_SOLUTION",
+    "END_HIDDEN",
+    "END_SOLUTION",
+    "MARKERS",
+    "build",
+    "main",
+    "make_student_copy",
+]
 
-def _looks_like_marker(line: str) -> bool:
-    """True if ``line`` mentions a marker, however spelt (full-width, zero-width...)."""
-    line = unicodedata.normalize("NFKC", line)
-    line = "".join(ch for ch in line if unicodedata.category(ch) != "Cf")
-    return _LOOKALIKE.search(line) is not None
-
-
-def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[str]]:
-    """Replace solution regions, drop hidden tests; return (source, removed lines)."""
-    out: list[str] = []
-    removed: list[str] = []
-    mode = None  # None, "solution" or "hidden"
-    for number, line in enumerate(source.splitlines(), start=1):
-        exact = _EXACT.fullmatch(line)
-        marker = exact.group(1) if exact else None
-        if marker is None and _looks_like_marker(line):
-            raise ValueError(
-                f"{where}, line {number}: {line.strip()!r} looks like a marker but is "
-                f"not one, so it would reach the students. {_FIX}"
-            )
-        if marker in (BEGIN_SOLUTION, BEGIN_HIDDEN):
-            if mode is not None:
-                raise ValueError(f"{where}: {marker!r} inside an open region.")
-            mode = "solution" if marker == BEGIN_SOLUTION else "hidden"
-            if mode == "solution":
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(f"{indent}raise NotImplementedError({exercise!r})")
-            continue
-        if marker in (END_SOLUTION, END_HIDDEN):
-            expected = END_SOLUTION if mode == "solution" else END_HIDDEN
-            if mode is None or marker != expected:
-                raise ValueError(f"{where}: {marker!r} closes no open region.")
-            mode = None
-            continue
-        if mode is None:
-            out.append(line)
-        else:
-            removed.append(line)
-    if mode is not None:
-        raise ValueError(f"{where}: a {mode} region is never closed.")
-    return "\n".join(out), removed
+_EXERCISE = re.compile(r"^#{2,4}\s*(Exercise\s+[\w.]+\s*:.*?)\s*$", re.MULTILINE)
 
 
 def _parses(source: str) -> bool:
@@ -109,49 +84,6 @@ def _parses(source: str) -> bool:
 
 def _text(source: str | list[str]) -> str:
     return source if isinstance(source, str) else "".join(source)
-
-
-def _solution_tag(tags: list[str], where: str) -> bool:
-    """True if the cell is tagged ``solution``; a near-miss spelling is an error."""
-    for tag in tags:
-        folded = re.sub(r"\W|_", "", unicodedata.normalize("NFKC", tag).casefold())
-        if tag != "solution" and "solution" in folded:
-            raise ValueError(
-                f"{where}: tag {tag!r} is not the solution tag, which is spelt "
-                "'solution' (lower case, nothing else), so this cell would reach the "
-                "students. Fix: rename the tag to 'solution'."
-            )
-    return "solution" in tags
-
-
-def _nbgrader_solution(cell: Any, where: str) -> bool:
-    """nbgrader's ``"solution"`` flag of a cell (False when there is none)."""
-    grader = cell.get("metadata", {}).get("nbgrader", {})
-    flag = grader.get("solution", False) if isinstance(grader, dict) else None
-    if not isinstance(flag, bool):
-        raise ValueError(
-            f"{where}: nbgrader metadata must be an object whose 'solution' is true "
-            f"or false, got {grader!r}. Fix: edit the cell metadata."
-        )
-    return flag
-
-
-def _has_solution_region(cell: Any) -> bool:
-    return cell.cell_type == "code" and any(
-        line.strip() == BEGIN_SOLUTION for line in cell.source.splitlines()
-    )
-
-
-def _refuse_markers(cell: Any, where: str) -> None:
-    """Markdown and raw cells are copied as they are: a marker there would leak."""
-    for number, line in enumerate(cell.source.splitlines(), start=1):
-        if _looks_like_marker(line):
-            raise ValueError(
-                f"{where}, line {number}: {line.strip()!r} is a marker in a "
-                f"{cell.cell_type} cell, where nothing is stripped, so it would reach "
-                "the students. Markers work only in code cells; to drop a whole cell, "
-                "tag it 'solution'."
-            )
 
 
 def _check_is_notebook(notebook: Any, name: str) -> None:

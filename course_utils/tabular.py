@@ -3,6 +3,9 @@ grid that turns a continuous observation into a table row.
 
 These are the course's reference answers to the exercises of 02_rl_concepts.ipynb:
 the check cells fall back to them while an exercise is not done yet.
+
+Over 200 lines because it holds that notebook's three reference answers and its
+grid, each with the checks of its arguments, in the order the notebook teaches them.
 """
 
 from __future__ import annotations

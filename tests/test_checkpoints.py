@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import checkpoints
+from course_utils import checkpoint_checks, checkpoint_specs
 from course_utils.checkpoints import (
     FORMAT,
     HASH_KEY,
@@ -482,7 +482,7 @@ def test_a_failed_save_leaves_no_temp_files_and_the_old_pair(saved, monkeypatch,
     def fail(fd):
         raise error
 
-    monkeypatch.setattr("course_utils.checkpoints.os.fsync", fail)
+    monkeypatch.setattr("course_utils.checkpoint_files.os.fsync", fail)
     with pytest.raises(type(error) if isinstance(error, OSError) else error):
         save_checkpoint(
             path, ram_net(), metadata={**metadata, "seed": 5}, overwrite=True
@@ -652,14 +652,14 @@ def test_a_huge_spec_with_small_weights_is_refused_before_allocating(
     payload["metadata"]["network"] = big_spec(hidden=[4096, 4096])
     torch.save(payload, tmp_path / "big.pt")
     built = []
-    real_build = checkpoints.build_network
+    real_build = checkpoint_specs.build_network
 
     def spy(spec):
         net = real_build(spec)
         built.extend(p.device.type for p in net.parameters())
         return net
 
-    monkeypatch.setattr(checkpoints, "build_network", spy)
+    monkeypatch.setattr(checkpoint_specs, "build_network", spy)
     with pytest.raises(ValueError, match=r"body\.0\.weight.*\(4096, 2\).*\(4, 2\)"):
         load_network(tmp_path / "big.pt")
     assert set(built) <= {"meta"}  # nothing was allocated for real
@@ -837,7 +837,7 @@ def test_a_path_that_is_not_one(tmp_path, make_metadata, path):
 def test_a_checkpoint_too_big_to_be_one(tmp_path):
     path = tmp_path / "huge.pt"
     with path.open("wb") as file:
-        file.truncate(checkpoints.MAX_FILE_BYTES + 1)  # sparse: costs no disk
+        file.truncate(checkpoint_checks.MAX_FILE_BYTES + 1)  # sparse: costs no disk
     with pytest.raises(ValueError, match="MB"):
         load_network(path)
 

@@ -3,6 +3,9 @@
 Each ``check_*`` takes the student's function, tests it on cases small enough to work
 out by hand, and returns it (or the course's reference while the exercise still
 raises ``NotImplementedError``): ``fn = check_fn(fn)``.
+
+Over 200 lines because the notebook's four exercises each keep their hand-worked
+cases here, in the notebook's order, so a student can read them beside it.
 """
 
 from __future__ import annotations
