@@ -144,6 +144,8 @@ def make_q_network(
                 "pass normalize_obs=False."
             )
         bounds = {"obs_low": low.ravel().tolist(), "obs_high": high.ravel().tolist()}
+    if len(space.shape) > 1:  # a grid (e.g. Snake's planes): the net flattens it
+        bounds["obs_shape"] = list(space.shape)
     return net_class(int(np.prod(space.shape)), int(actions.n), hidden=hidden, **bounds)
 
 

@@ -7,6 +7,7 @@ file with ``mlp`` and ``Normalize``, the parts they are built from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,12 +137,17 @@ class _SpecModule(nn.Module):
     def _remember(self, **kwargs: Any) -> None:
         self.spec = {"class": type(self).__name__, "kwargs": kwargs}
 
+    obs_shape: tuple[int, ...] | None = None  # a grid observation, flattened first
+
     def _pre(self, obs: torch.Tensor) -> torch.Tensor:
+        shape = self.obs_shape
+        if shape is not None and tuple(obs.shape[obs.dim() - len(shape) :]) == shape:
+            obs = obs.reshape(*obs.shape[: obs.dim() - len(shape)], self.obs_dim)
         if obs.shape[-1] != self.obs_dim:
+            wanted = shape if shape is not None else (self.obs_dim,)
             raise ValueError(
-                f"{type(self).__name__} expects observations with {self.obs_dim} "
-                "numbers "
-                f"in the last dimension, got shape {tuple(obs.shape)}."
+                f"{type(self).__name__} expects observations of shape {wanted} "
+                f"(with a batch dimension in front), got shape {tuple(obs.shape)}."
             )
         return self.normalize(obs) if self.normalize is not None else obs.float()
 
@@ -166,9 +172,18 @@ class QNetwork(_SpecModule):
         hidden: tuple[int, ...] = (256, 256),
         obs_low: Sequence[float] | None = None,
         obs_high: Sequence[float] | None = None,
+        obs_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.obs_dim = _positive_int("obs_dim", obs_dim, _OBS_DIM_HINT)
+        if obs_shape is not None:
+            self.obs_shape = tuple(_positive_int("obs_shape", n, "") for n in obs_shape)
+            if math.prod(self.obs_shape) != self.obs_dim:
+                raise ValueError(
+                    f"obs_shape {self.obs_shape} holds {math.prod(self.obs_shape)} "
+                    f"numbers, but obs_dim is {self.obs_dim}. Fix: obs_dim = "
+                    "prod(env.observation_space.shape)."
+                )
         self.n_actions = _positive_int(
             "n_actions", n_actions, "e.g. env.action_space.n for a Discrete space"
         )
@@ -192,6 +207,7 @@ class QNetwork(_SpecModule):
             hidden=list(hidden),
             obs_low=None if obs_low is None else [float(x) for x in obs_low],
             obs_high=None if obs_high is None else [float(x) for x in obs_high],
+            **({} if obs_shape is None else {"obs_shape": list(self.obs_shape)}),
         )
         self._build(hidden)
 
@@ -220,9 +236,15 @@ class DuelingQNetwork(QNetwork):
         hidden: tuple[int, ...] = (256, 256),
         obs_low: Sequence[float] | None = None,
         obs_high: Sequence[float] | None = None,
+        obs_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__(
-            obs_dim, n_actions, hidden=hidden, obs_low=obs_low, obs_high=obs_high
+            obs_dim,
+            n_actions,
+            hidden=hidden,
+            obs_low=obs_low,
+            obs_high=obs_high,
+            obs_shape=obs_shape,
         )
 
     def _build(self, hidden: tuple[int, ...]) -> None:

@@ -189,7 +189,7 @@ def test_build_network_bad_kwargs_is_a_value_error(kwargs):
 @pytest.mark.parametrize("net", _nets(), ids=lambda n: n.spec["class"])
 def test_wrong_obs_dim_is_a_clear_error(net):
     with pytest.raises(
-        ValueError, match=rf"expects observations with {net.obs_dim} numbers"
+        ValueError, match=rf"expects observations of shape \({net.obs_dim},\)"
     ):
         net(torch.zeros(2, net.obs_dim + 1))
 
@@ -285,3 +285,16 @@ def test_dueling_builds_its_body_once():
     torch.manual_seed(0)
     plain = QNetwork(2, 3, hidden=(8, 8))
     torch.testing.assert_close(plain.body[0].weight, dueling.body[0].weight)
+
+
+def test_a_grid_observation_is_flattened_inside_the_network():
+    net = QNetwork(2 * 3 * 3, 4, hidden=(8,), obs_shape=(2, 3, 3))
+    grid = torch.rand(5, 2, 3, 3)
+    assert net(grid).shape == (5, 4)
+    assert torch.equal(net(grid), net(grid.reshape(5, 18)))  # same numbers, flat
+    assert net.spec["kwargs"]["obs_shape"] == [2, 3, 3]
+    with pytest.raises(ValueError, match=r"expects observations of shape \(2, 3, 3\)"):
+        net(torch.rand(5, 3, 3, 2))
+    with pytest.raises(ValueError, match="obs_shape"):
+        QNetwork(10, 4, obs_shape=(2, 3, 3))
+    assert "obs_shape" not in QNetwork(2, 3).spec["kwargs"]  # flat nets: spec unchanged
