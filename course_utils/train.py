@@ -31,7 +31,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.checkpoints import data_dir, package_versions, save_checkpoint
+from course_utils.checkpoints import (
+    check_save_path,
+    data_dir,
+    package_versions,
+    save_checkpoint,
+)
 from course_utils.dqn import DQNConfig, train_dqn
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate, score_summary
@@ -144,6 +149,10 @@ def _check_destination(out: Path, overwrite: bool) -> str | None:
             f"cannot write to {out.parent} ({error.strerror}). Fix: choose an "
             "--out in a folder you can write to."
         )
+    try:  # every rule save_checkpoint applies (a .json name, a device file, ...)
+        check_save_path(out, overwrite=overwrite)
+    except (OSError, ValueError) as error:
+        return str(error)
     return None
 
 
@@ -159,8 +168,8 @@ def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str
         value = getattr(args, name)
         if value is not None and value < 1:
             return f"--{name.replace('_', '-')} must be at least 1, got {value}."
-    if args.seed < 0:
-        return f"--seed must be a non-negative integer, got {args.seed}."
+    if not 0 <= args.seed < 2**63:
+        return f"--seed must be an integer in [0, 2**63), got {args.seed}."
     cfg = preset.config
     if args.max_minutes is not None:
         if not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
