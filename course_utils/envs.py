@@ -11,6 +11,7 @@ import gymnasium as gym
 
 CATCH_ID = "course/Catch-v0"
 SNAKE_ID = "course/Snake-v0"
+SNAKE_EGO_ID = "course/SnakeEgocentric-v0"  # the snake's own view (snake_views)
 _OLD_RAM_ID = re.compile(r"^(?:ALE/)?(?P<game>[A-Za-z]+)-ram(?:NoFrameskip)?-v\d+$")
 
 
@@ -29,6 +30,11 @@ def register_course_envs() -> None:
         gym.register(id=CATCH_ID, entry_point="course_utils.catch:CatchEnv")
     if SNAKE_ID not in gym.registry:  # truncates itself: no max_episode_steps here
         gym.register(id=SNAKE_ID, entry_point="course_utils.snake:SnakeEnv")
+    if SNAKE_EGO_ID not in gym.registry:
+        gym.register(
+            id=SNAKE_EGO_ID,
+            entry_point="course_utils.snake_views:make_egocentric_snake",
+        )
 
 
 def _unknown_id_message(env_id: str, error: Exception) -> str:

@@ -26,19 +26,45 @@ def evaluate(
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
+    return evaluate_with_info(policy, env, n_episodes=n_episodes, seed=seed)[0]
+
+
+def evaluate_with_info(
+    policy: Callable[[Any], Any],
+    env: gym.Env,
+    *,
+    n_episodes: int,
+    seed: int,
+    info_key: str | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`evaluate`, plus ``info[info_key]`` at the end of every episode (e.g.
+    Snake's ``"score"``, the apples eaten, which the return does not show alone).
+
+    Returns:
+        ``(returns, final)``: two ``(n_episodes,) float64`` arrays (``final`` is None
+        when ``info_key`` is None).
+    """
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)):
         raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}.")
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be at least 1, got {n_episodes}.")
     returns = np.zeros(n_episodes, dtype=np.float64)
+    final = None if info_key is None else np.zeros(n_episodes, dtype=np.float64)
     for i in range(n_episodes):
-        obs, _ = env.reset(seed=seed + i)
+        obs, info = env.reset(seed=seed + i)
         done = False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
             returns[i] += float(reward)
             done = terminated or truncated
-    return returns
+        if final is not None:
+            if info_key not in info:
+                raise ValueError(
+                    f"The environment's info has no {info_key!r} key (it has "
+                    f"{sorted(info)}); pass info_key=None or a key it reports."
+                )
+            final[i] = float(info[info_key])
+    return returns, final
 
 
 def summarize(returns: np.ndarray) -> str:

@@ -90,6 +90,8 @@ class Preset:
         budget: the config field a command-line budget sets (``--steps`` for
             ``total_steps``, ``--episodes`` for ``episodes``).
         algorithm: a readable name for the metadata.
+        info_score: an ``info`` key the test also reports per episode (Snake's
+            ``"score"``: apples eaten), or None.
     """
 
     name: str
@@ -103,6 +105,7 @@ class Preset:
     test_episodes: int
     budget: str
     algorithm: str
+    info_score: str | None = None
 
     def describe_pieces(self) -> dict[str, str]:
         """The pieces by name, for the metadata (``{"target_fn": "compute_..."}``)."""
@@ -237,8 +240,54 @@ BIPEDALWALKER = Preset(
     algorithm="Selective Memory (FitML) with our improvements",
 )
 
+# Snake (qlearning4k's second game) seen from the head, heading up, relative actions
+# (course_utils/snake_views.py): one MLP over the view, as qlearning4k did over its
+# board, with the course's DQN choices (Adam, target network, Huber, Double DQN,
+# 3-step returns).
+SNAKE = Preset(
+    name="snake",
+    env_id="course/SnakeEgocentric-v0",
+    env_kwargs=MappingProxyType({}),
+    config=dqn.DQNConfig(
+        total_steps=1_000_000,
+        lr=5e-4,
+        batch_size=64,
+        buffer_size=200_000,
+        learning_starts=5_000,
+        gamma=0.99,
+        n_step=3,
+        train_freq=4,
+        target_update_interval=2_000,
+        tau=1.0,
+        epsilon_start=1.0,
+        epsilon_end=0.02,
+        exploration_fraction=0.1,
+        hidden=(256, 256),
+        normalize_obs=True,
+        eval_every=25_000,
+        eval_episodes=20,
+        eval_seed=SELECTION_SEED,
+    ),
+    pieces=MappingProxyType(
+        {
+            "target_fn": dqn.compute_target_double,
+            "loss_fn": F.smooth_l1_loss,
+            "net_class": QNetwork,
+            "hold": dqn.one_step,
+            "shaping": dqn.raw_transition,
+        }
+    ),
+    policy_kind="q",
+    eval_epsilon=0.0,
+    checkpoint="snake_dqn.pt",
+    test_episodes=100,
+    budget="total_steps",
+    algorithm="DQN (double) on the egocentric view",
+    info_score="score",
+)
+
 PRESETS: Mapping[str, Preset] = MappingProxyType(
-    {p.name: p for p in (MOUNTAINCAR, SPACEINVADERS, BIPEDALWALKER)}
+    {p.name: p for p in (MOUNTAINCAR, SPACEINVADERS, BIPEDALWALKER, SNAKE)}
 )
 
 

@@ -112,6 +112,16 @@ class SnakeEnv(gym.Env):
         self._head, self._heading, self._apple = (0, 0), 0, (-1, -1)
         self._over = True  # no episode yet: step() needs reset() first
 
+    @property
+    def head(self) -> tuple[int, int]:
+        """``(row, col)`` of the snake's head."""
+        return self._head
+
+    @property
+    def heading(self) -> int:
+        """The way the snake moves: 0 up, 1 right, 2 down, 3 left."""
+        return self._heading
+
     def _remaining(self) -> np.ndarray:
         """``(size, size) int64``: steps until each cell is free (<= 0: free now)."""
         return self._entered - (self._t - self._length)

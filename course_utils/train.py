@@ -39,7 +39,7 @@ from course_utils.checkpoints import (
 )
 from course_utils.dqn import DQNConfig, train_dqn
 from course_utils.envs import make_env
-from course_utils.evaluation import evaluate, score_summary
+from course_utils.evaluation import evaluate_with_info, score_summary
 from course_utils.policies import ActorPolicy, QPolicy
 from course_utils.presets import PRESETS, TEST_SEED, Preset
 from course_utils.seeding import set_seed
@@ -266,13 +266,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         policy = ActorPolicy(trained.model)
     start = time.perf_counter()
-    scores = evaluate(
+    scores, info_scores = evaluate_with_info(
         policy,
         make_env(preset.env_id, **preset.env_kwargs),
         n_episodes=test_episodes,
         seed=TEST_SEED,
+        info_key=preset.info_score,
     )
     evaluation = score_summary(scores, seed=TEST_SEED)
+    if info_scores is not None:  # e.g. Snake's apples per episode
+        evaluation[preset.info_score] = score_summary(info_scores, seed=TEST_SEED)
     evaluation.update(
         epsilon=preset.eval_epsilon, seconds=round(time.perf_counter() - start, 1)
     )
@@ -297,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         **trained.extra,
     }
     written = save_or_fall_back(out, trained.model, metadata, args.overwrite)
+    extra = ""
+    if info_scores is not None:
+        extra = f" ({preset.info_score} {info_scores.mean():.2f} per episode)"
     print(
-        f"Test score {evaluation['mean']:.2f} ± {evaluation['std']:.2f} over "
+        f"Test score {evaluation['mean']:.2f} ± {evaluation['std']:.2f}{extra} over "
         f"{test_episodes} episodes. Wrote {written} and {written}.json"
     )
     return 0 if written == out else 1

@@ -16,6 +16,7 @@ from course_utils.presets import PRESETS, TEST_SEED
 # The smallest budget of each agent that still runs its whole path.
 TINY = {
     "mountaincar": ["--steps", "300"],
+    "snake": ["--steps", "300"],
     "spaceinvaders": ["--steps", "200"],
     "bipedalwalker": ["--episodes", "2"],
 }
