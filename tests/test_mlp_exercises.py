@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from course_utils import mlp_reference as ref
 from course_utils.checks.mlp import (
+    check_backprop,
     check_cross_entropy,
     check_digits_hyperparameters,
     check_mlp_predict_proba,
@@ -21,6 +22,7 @@ CHECKS_AND_REFERENCES = [
     (check_softmax, ref.softmax),
     (check_cross_entropy, ref.cross_entropy),
     (check_mlp_predict_proba, ref.mlp_predict_proba),
+    (check_backprop, ref.backprop),
     (check_digits_hyperparameters, ref.digits_hyperparameters),
     (check_train_step, ref.train_step),
 ]
@@ -60,12 +62,24 @@ def softmax_in_place(logits):
     return np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
 
 
+def softmax_minus_the_minimum(logits):
+    z = logits - logits.min(axis=-1, keepdims=True)  # equal in exact maths, overflows
+    return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+
+
+def softmax_minus_the_global_maximum(logits):
+    z = logits - logits.max()  # one number for the whole batch, not per row
+    return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
         (softmax_without_max_subtraction, "subtract each row's maximum"),
         (softmax_over_the_wrong_axis, "axis"),
         (softmax_in_place, "in place"),
+        (softmax_minus_the_minimum, "maximum"),
+        (softmax_minus_the_global_maximum, "row"),
     ],
 )
 def test_softmax_check_fails_wrong_answers(wrong, message):
@@ -161,17 +175,142 @@ def test_reference_forward_pass_handles_two_classes():
     )
 
 
-# --- Exercise 4: hyper-parameters ----------------------------------------------
+# --- Exercise 4: backpropagation by hand -----------------------------------------
+
+
+def _forward(params, X):
+    z1 = X @ params["W1"] + params["b1"]
+    h1 = np.maximum(z1, 0)
+    return z1, h1, h1 @ params["W2"] + params["b2"]
+
+
+def _onehot(y, k):
+    return np.eye(k)[y]
+
+
+def _grads(X, z1, h1, d_logits, W2, *, mask=True, bias=np.sum):
+    d_z1 = d_logits @ W2.T * ((z1 > 0) if mask else 1.0)
+    return {
+        "W1": X.T @ d_z1,
+        "b1": bias(d_z1, axis=0),
+        "W2": h1.T @ d_logits,
+        "b2": bias(d_logits, axis=0),
+    }
+
+
+def backprop_without_mean(params, X, y):  # the gradient of the summed loss
+    z1, h1, logits = _forward(params, X)
+    d = ref.softmax(logits) - _onehot(y, logits.shape[1])
+    return _grads(X, z1, h1, d, params["W2"])
+
+
+def backprop_sign_flipped(params, X, y):  # onehot - p: gradient ascent
+    z1, h1, logits = _forward(params, X)
+    d = (_onehot(y, logits.shape[1]) - ref.softmax(logits)) / len(y)
+    return _grads(X, z1, h1, d, params["W2"])
+
+
+def backprop_without_relu_mask(params, X, y):
+    z1, h1, logits = _forward(params, X)
+    return _grads(X, z1, h1, ref.logits_gradient(logits, y), params["W2"], mask=False)
+
+
+def backprop_bias_mean(params, X, y):  # divides by B twice for the biases
+    z1, h1, logits = _forward(params, X)
+    return _grads(X, z1, h1, ref.logits_gradient(logits, y), params["W2"], bias=np.mean)
+
+
+def backprop_logits_not_probabilities(params, X, y):  # forgot the softmax
+    z1, h1, logits = _forward(params, X)
+    d = (logits - _onehot(y, logits.shape[1])) / len(y)
+    return _grads(X, z1, h1, d, params["W2"])
+
+
+def backprop_labels_off_by_one(params, X, y):
+    z1, h1, logits = _forward(params, X)
+    d = ref.logits_gradient(logits, (y + 1) % logits.shape[1])
+    return _grads(X, z1, h1, d, params["W2"])
+
+
+def backprop_w2_not_transposed(params, X, y):  # d_logits @ W2: a shape error
+    z1, h1, logits = _forward(params, X)
+    d = ref.logits_gradient(logits, y)
+    d_z1 = (d @ params["W2"]) * (z1 > 0)
+    return {"W1": X.T @ d_z1, "b1": d_z1.sum(0), "W2": h1.T @ d, "b2": d.sum(0)}
+
+
+def backprop_transposed_weight_gradient(params, X, y):  # (d.T @ h1).T by hand, wrong
+    grads = ref.backprop(params, X, y)
+    z1, h1, logits = _forward(params, X)
+    grads["W2"] = ref.logits_gradient(logits, y).T @ h1  # (3, 4) instead of (4, 3)
+    return grads
+
+
+def backprop_that_also_steps(params, X, y):  # updates params in place
+    grads = ref.backprop(params, X, y)
+    for k in params:
+        params[k] -= 0.1 * grads[k]
+    return grads
+
+
+def backprop_returns_a_tuple(params, X, y):
+    grads = ref.backprop(params, X, y)
+    return tuple(grads[k] for k in ref.PARAM_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (backprop_without_mean, "mean over the batch"),
+        (backprop_sign_flipped, "minus the one-hot"),
+        (backprop_without_relu_mask, "only where z1 was positive"),
+        (backprop_bias_mean, "summed over the batch"),
+        (backprop_logits_not_probabilities, "softmax"),
+        (backprop_labels_off_by_one, "dL/dW2|dL/db2"),
+        (backprop_w2_not_transposed, "shapes"),
+        (backprop_transposed_weight_gradient, "shape"),
+        (backprop_that_also_steps, "changed params"),
+        (backprop_returns_a_tuple, "dict"),
+    ],
+)
+def test_backprop_check_fails_wrong_answers(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        check_backprop(wrong)
+
+
+def test_backprop_reference_equals_autograd_on_a_digits_sized_net():
+    from course_utils.checks.mlp import autograd_gradients
+
+    rng = np.random.default_rng(0)
+    params = {
+        "W1": rng.normal(size=(64, 16)) * 0.1,
+        "b1": np.zeros(16),
+        "W2": rng.normal(size=(16, 10)) * 0.1,
+        "b2": np.zeros(10),
+    }
+    X, y = rng.normal(size=(32, 64)), rng.integers(10, size=32)
+    ours, theirs = ref.backprop(params, X, y), autograd_gradients(params, X, y)
+    for k in ref.PARAM_NAMES:
+        np.testing.assert_allclose(ours[k], theirs[k], atol=1e-12)
+
+
+# --- Exercise 5: regularise a narrow network, scored by cross-validation ----------
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"hidden_layer_sizes": (2,), "max_iter": 50}, "< 0.97"),
+        ({}, "< 0.945"),  # the default alpha=1e-4 scores 0.933
+        ({"alpha": 0.1}, "< 0.945"),  # the docstring's example
+        ({"alpha": 0.3}, "< 0.945"),  # too little
+        ({"alpha": 10.0}, "< 0.945"),  # too much: underfits (0.907)
+        ({"solver": "lbfgs"}, "< 0.945"),  # another solver is not regularisation
+        ({"learning_rate_init": 0.01}, "< 0.945"),
+        ({"hidden_layer_sizes": (256,), "alpha": 3.0}, "leave"),  # width is fixed
+        ({"max_iter": 50, "alpha": 3.0}, "leave"),
         ({"mlp__alpha": 1.0}, "prefix"),
         ({"alpha": 1.0, "random_state": 7}, "random_state"),
         ({"hidden_units": 100}, "refused"),
-        ({"max_iter": 10**6}, "max_iter"),
     ],
 )
 def test_hyperparameter_check_fails_wrong_answers(params, message):
@@ -179,7 +318,25 @@ def test_hyperparameter_check_fails_wrong_answers(params, message):
         check_digits_hyperparameters(lambda: params)
 
 
-# --- Exercise 5: the PyTorch training step ----------------------------------------
+def test_hyperparameter_check_never_uses_the_test_set(monkeypatch):
+    from course_utils.checks import mlp as checks
+
+    X_train, y_train = checks._digits_train(42)
+    seen = []
+    real = checks.digits_cv_accuracy
+
+    def spy(params, X, y, *, seed):
+        seen.append(len(X))
+        return real(params, X, y, seed=seed)
+
+    monkeypatch.setattr(checks, "digits_cv_accuracy", spy)
+    checks.check_digits_hyperparameters(
+        ref.digits_hyperparameters, train=(X_train, y_train)
+    )
+    assert seen == [len(X_train)]
+
+
+# --- Exercise 6: the PyTorch training step ----------------------------------------
 
 
 def step_without_zero_grad(model, optimizer, x, y):

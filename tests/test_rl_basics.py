@@ -104,12 +104,22 @@ def _discounted_backwards(rewards, gamma):
     return sum(gamma ** (n - 1 - k) * r for k, r in enumerate(rewards))
 
 
+def _drops_the_last_reward(rewards, gamma):  # off by one at the end
+    return sum(gamma**k * r for k, r in enumerate(rewards[:-1]))
+
+
+def _skips_the_first_reward(rewards, gamma):  # off by one at the start
+    return sum(gamma**k * r for k, r in enumerate(rewards[1:]))
+
+
 @pytest.mark.parametrize(
     "wrong",
     [
         _first_reward_discounted,
         _discounted_backwards,
         lambda rewards, gamma: float(sum(rewards)),
+        _drops_the_last_reward,
+        _skips_the_first_reward,
     ],
 )
 def test_discounted_return_check_fails_wrong_answers(wrong):
@@ -155,6 +165,44 @@ def _inverted_epsilon(q_values, epsilon, rng):
     return epsilon_greedy(q_values, 1.0 - epsilon, rng)
 
 
+def _global_numpy_random(q_values, epsilon, rng):  # ignores rng: not reproducible
+    if np.random.random() < epsilon:
+        return int(np.random.randint(len(q_values)))
+    return int(np.random.choice(np.flatnonzero(q_values == q_values.max())))
+
+
+def _global_numpy_ties_only(q_values, epsilon, rng):  # rng for ε, np.random for ties
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_values)))
+    return int(np.random.choice(np.flatnonzero(q_values == q_values.max())))
+
+
+def _python_random_module(q_values, epsilon, rng):
+    import random
+
+    if random.random() < epsilon:
+        return random.randrange(len(q_values))
+    return random.choice(np.flatnonzero(q_values == q_values.max()).tolist())
+
+
+def _fresh_unseeded_generator(q_values, epsilon, rng):
+    return epsilon_greedy(q_values, epsilon, np.random.default_rng())
+
+
+def _fixed_seed_generator(q_values, epsilon, rng):  # same draws whatever rng is given
+    return epsilon_greedy(q_values, epsilon, np.random.default_rng(0))
+
+
+def _explore_off_by_one(q_values, epsilon, rng):  # rng.integers(1, n): never action 0
+    if rng.random() < epsilon:
+        return int(rng.integers(1, len(q_values)))
+    return epsilon_greedy(q_values, 0.0, rng)
+
+
+def _greedy_is_argmin(q_values, epsilon, rng):
+    return epsilon_greedy(-np.asarray(q_values), epsilon, rng)
+
+
 @pytest.mark.parametrize(
     "wrong",
     [
@@ -163,6 +211,13 @@ def _inverted_epsilon(q_values, epsilon, rng):
         _explore_three_actions,
         _explore_non_greedy_only,
         _inverted_epsilon,
+        _global_numpy_random,
+        _global_numpy_ties_only,
+        _python_random_module,
+        _fresh_unseeded_generator,
+        _fixed_seed_generator,
+        _explore_off_by_one,
+        _greedy_is_argmin,
     ],
 )
 def test_epsilon_greedy_check_fails_wrong_answers(wrong):
@@ -203,6 +258,52 @@ def _no_learning_rate(
     )
 
 
+def _gamma_hard_coded(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    q_learning_update(
+        q_table, state, action, reward, next_state, terminated, alpha=alpha, gamma=0.9
+    )
+
+
+def _alpha_and_gamma_swapped(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    q_learning_update(
+        q_table, state, action, reward, next_state, terminated, alpha=gamma, gamma=alpha
+    )
+
+
+def _state_and_next_state_swapped(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    target = reward + (0.0 if terminated else gamma * q_table[state].max())
+    q_table[next_state, action] += alpha * (target - q_table[next_state, action])
+
+
+def _terminated_is_true(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    target = (
+        reward if terminated is True else reward + gamma * q_table[next_state].max()
+    )
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+def _max_over_the_whole_table(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    target = reward + (0.0 if terminated else gamma * q_table.max())
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+def _next_action_off_by_one(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    target = reward + (0.0 if terminated else gamma * q_table[next_state, :-1].max())
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
 @pytest.mark.parametrize(
     "wrong",
     [
@@ -210,6 +311,12 @@ def _no_learning_rate(
         _same_action_next,
         _returns_a_copy,
         _no_learning_rate,
+        _gamma_hard_coded,
+        _alpha_and_gamma_swapped,
+        _state_and_next_state_swapped,
+        _terminated_is_true,
+        _max_over_the_whole_table,
+        _next_action_off_by_one,
     ],
 )
 def test_q_learning_check_fails_wrong_answers(wrong):
@@ -226,3 +333,25 @@ def test_wrong_answers_get_a_useful_hint():
         check_q_learning_update(_bootstraps_through_terminal)
     with pytest.raises(AssertionError, match="in place"):
         check_q_learning_update(_returns_a_copy)
+    with pytest.raises(AssertionError, match="elsewhere"):
+        check_epsilon_greedy(_global_numpy_random)
+    with pytest.raises(AssertionError, match="hard-coded"):
+        check_q_learning_update(_gamma_hard_coded)
+    with pytest.raises(AssertionError, match="np.True_"):
+        check_q_learning_update(_terminated_is_true)
+    with pytest.raises(AssertionError, match="whole table"):
+        check_q_learning_update(_max_over_the_whole_table)
+    with pytest.raises(AssertionError, match="swapped"):
+        check_q_learning_update(_alpha_and_gamma_swapped)
+
+
+def test_epsilon_greedy_check_leaves_the_global_generators_alone():
+    import random
+
+    np.random.seed(3)
+    random.seed(3)
+    expected = (np.random.random(), random.random())
+    np.random.seed(3)
+    random.seed(3)
+    check_epsilon_greedy(epsilon_greedy)
+    assert (np.random.random(), random.random()) == expected

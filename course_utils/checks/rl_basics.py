@@ -10,6 +10,7 @@ cases here, in the notebook's order, so a student can read them beside it.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import numpy as np
@@ -44,7 +45,14 @@ def _discounted_return_cases(fn: Callable) -> None:
         got,
         8.1,
         what="rewards [0, 0, 10], γ = 0.9",
-        hint="A reward k steps later is multiplied by γ^k: 0.9² · 10 = 8.1.",
+        hint="The k-th reward r_k is multiplied by γ^(k-1): the third one by "
+        "0.9² (0.9² · 10 = 8.1).",
+    )
+    expect_close(
+        fn([2.0, 0.0, 0.0, 1.0], 0.5),
+        2.125,
+        what="rewards [2, 0, 0, 1], γ = 0.5",
+        hint="Use every reward, the first and the last included: 2 + 0.5³ · 1.",
     )
     expect_close(
         fn([1.0, 2.0, 3.0], 1.0),
@@ -175,10 +183,47 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     )
 
 
+def _actions_drawn(fn: Callable, rng_seed: int, global_seed: int) -> list[int]:
+    """60 ε = 0.5 choices with a tie, from ``default_rng(rng_seed)``, while NumPy's
+    and Python's global generators are seeded with ``global_seed`` (then restored)."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        np.random.seed(global_seed)
+        random.seed(global_seed)
+        rng = np.random.default_rng(rng_seed)
+        q_values = np.array([0.0, 1.0, 1.0, 0.5])
+        return [int(fn(q_values.copy(), 0.5, rng)) for _ in range(60)]
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def _uses_the_given_rng(fn: Callable) -> None:
+    first = _actions_drawn(fn, rng_seed=5, global_seed=1)
+    expect_true(
+        first == _actions_drawn(fn, rng_seed=5, global_seed=2),
+        "the same rng, seeded the same way, gave different actions: some random "
+        "number came from elsewhere (np.random.random(), np.random.choice(), the "
+        "random module, or a new np.random.default_rng()). Draw every random number "
+        "from the rng argument, so a run can be reproduced from its seed.",
+    )
+    expect_true(
+        first != _actions_drawn(fn, rng_seed=6, global_seed=1),
+        "two differently seeded rngs gave exactly the same 60 actions: the function "
+        "ignores its rng (a generator made inside with a fixed seed?). Use the rng "
+        "argument.",
+    )
+
+
+def _epsilon_greedy_all_cases(fn: Callable) -> None:
+    _epsilon_greedy_cases(fn)
+    _uses_the_given_rng(fn)
+
+
 def check_epsilon_greedy(fn: Callable) -> Callable:
     """Exercise 3: ``epsilon_greedy(q_values, epsilon, rng)``."""
     return run_check(
-        "Exercise 3: ε-greedy", fn, _epsilon_greedy_cases, reference=epsilon_greedy
+        "Exercise 3: ε-greedy", fn, _epsilon_greedy_all_cases, reference=epsilon_greedy
     )
 
 
@@ -201,6 +246,7 @@ def _q_learning_cases(fn: Callable) -> None:
         "Q[next_state, action].",
         0.975: "The target looks at next_state's row, not state's.",
         2.8: "Move Q[s, a] only a fraction α of the way to the target.",
+        1.85: "α and γ look swapped.",
     }
     hint = next(
         (h for k, h in hint.items() if np.isclose(q_table[1, 0], k)),
@@ -224,6 +270,36 @@ def _q_learning_cases(fn: Callable) -> None:
         "a=1, r=-1, α=0.5 (Q[1, 1] should become -0.4)",
         hint="After a terminal state there is no future: the target is "
         "just r, do not add γ max Q[next_state].",
+    )
+    q_table = _q_table()
+    fn(q_table, 1, 1, -1.0, 2, np.True_, alpha=0.5, gamma=0.9)
+    expect_close(
+        q_table,
+        expected,
+        what="the same terminal transition with terminated=np.True_ (environments "
+        "often return NumPy booleans)",
+        hint="Test `if not terminated:` rather than `terminated is False` or "
+        "`is True`: np.True_ is not the object True.",
+    )
+    q_table = _q_table()
+    fn(q_table, 0, 1, 0.5, 1, False, alpha=0.25, gamma=0.5)
+    expected = _q_table()
+    expected[0, 1] = 0.25 * (0.5 + 0.5 * 0.5)  # 0.1875
+    hint = {
+        0.2375: "γ looks hard-coded to 0.9: use the gamma argument.",
+        0.3125: "α and γ look swapped.",
+        0.375: "Take the max over next_state's row only, not the whole table.",
+    }
+    hint = next(
+        (h for k, h in hint.items() if np.isclose(q_table[0, 1], k)),
+        "Q[s, a] += α (r + γ max_a' Q[s', a'] - Q[s, a]), with the alpha and gamma "
+        "given.",
+    )
+    expect_close(
+        q_table,
+        expected,
+        what="s=0, a=1, r=0.5, s'=1, α=0.25, γ=0.5 (Q[0, 1] should become 0.1875)",
+        hint=hint,
     )
     q_table = _q_table()
     fn(q_table, 2, 1, 3.0, 0, False, alpha=1.0, gamma=0.0)
