@@ -362,6 +362,122 @@ class NStepCollector:
         return out
 
 
+# --- the exercises of notebook 03, one reference each --------------------------------
+# The notebook's own loop calls these (the student's versions, or these when an
+# exercise is not done yet); ``train_dqn`` keeps its inline lines, and the notebook
+# proves that both loops end with identical weights.
+
+
+def sample_indices(size: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a uniform sample *with replacement* of a buffer's ``size`` rows:
+    ``(batch_size,)`` int64 in ``[0, size)``, the draw ``ReplayBuffer.sample`` makes.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    return rng.integers(0, size, size=batch_size)
+
+
+def choose_action(
+    q_net: nn.Module,
+    obs: np.ndarray,
+    epsilon: float,
+    rng: np.random.Generator,
+    *,
+    n_actions: int,
+    hold_left: int,
+    held_action: int,
+    hold: HoldFn = one_step,
+    warmup: bool = False,
+) -> tuple[int, int, int]:
+    """ε-greedy with held random actions (εz-greedy when ``hold`` is ``ZipfHold``).
+
+    When no hold is running (``hold_left == 0``), flip the ε coin (``rng.random() <
+    epsilon``; no coin while ``warmup``: always random); on a hit draw a random action
+    (``rng.integers(n_actions)``), then its hold length ``hold(rng)``. While a hold
+    runs, play the held action and count down; otherwise play ``argmax_a Q(obs, a)``.
+
+    Returns:
+        ``(action, hold_left, held_action)``, the last two for the next call.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    if hold_left == 0 and (warmup or rng.random() < epsilon):
+        held_action, hold_left = int(rng.integers(n_actions)), hold(rng)
+    if hold_left > 0:
+        return held_action, hold_left - 1, held_action
+    with torch.no_grad():
+        q_values = q_net(torch.as_tensor(obs).unsqueeze(0))[0]
+    return greedy_action(q_values), 0, held_action
+
+
+def n_step_push(
+    pending: deque,
+    obs: np.ndarray,
+    action: int,
+    reward: float,
+    next_obs: np.ndarray,
+    terminated: bool,
+    truncated: bool,
+    *,
+    n: int,
+    gamma: float,
+) -> list[tuple]:
+    """:class:`NStepCollector`'s ``push`` as a function of its ``pending`` deque of
+    ``(obs, action, reward)`` (changed in place); the same transitions, bit for bit.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    pending.append((np.array(obs), action, reward))  # a copy: envs may reuse obs
+
+    def ret(start: int) -> float:
+        rewards = [r for _, _, r in list(pending)[start:]]
+        return float(sum(gamma**k * r for k, r in enumerate(rewards)))
+
+    out = []
+    if terminated:
+        out = [(o, a, ret(i), next_obs, True) for i, (o, a, _) in enumerate(pending)]
+        pending.clear()
+    elif len(pending) == n:
+        o, a, _ = pending[0]
+        out = [(o, a, ret(0), next_obs, False)]
+        pending.popleft()
+    if truncated:
+        pending.clear()
+    return out
+
+
+def update(
+    q_net: nn.Module,
+    target_net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    *,
+    gamma: float,
+    n_step: int,
+    target_fn: TargetFn,
+    max_grad_norm: float,
+    loss_fn: LossFn = F.smooth_l1_loss,
+) -> float:
+    """One gradient step on a batch of tensors: ``Q(s, a)``, the target under
+    ``no_grad`` (bootstrapping with ``gamma ** n_step``), the loss, then zero_grad,
+    backward, clip, step. :func:`compute_loss` then :func:`optimize`, in one.
+
+    Returns:
+        the loss, a float.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    q = q_net(batch.obs).gather(1, batch.action.long().unsqueeze(1)).squeeze(1)
+    with torch.no_grad():
+        target = target_fn(q_net, target_net, batch, gamma**n_step)
+    loss = loss_fn(q, target)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+    optimizer.step()
+    return float(loss.item())
+
+
 def train_dqn(
     env: gym.Env,
     cfg: DQNConfig,

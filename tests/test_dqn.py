@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from dataclasses import replace
 
 import numpy as np
@@ -285,12 +287,23 @@ def test_train_dqn_seeds_the_network_weights_itself(tiny_dqn):
 
 def test_check_td_target():
     assert checks.check_td_target(dqn.td_target) is dqn.td_target
-    with pytest.raises(AssertionError, match="Exercise 1"):
-        checks.check_td_target(
-            lambda r, q, t, g: r + g * q.max(dim=1).values
-        )  # no mask
-    with pytest.raises(AssertionError):
-        checks.check_td_target(lambda r, q, t, g: r + g * (1 - t) * q.mean(dim=1))
+    wrong = {
+        "forgets (1 - terminated)": lambda r, q, t, g: r + g * q.max(dim=1).values,
+        "mean instead of max": lambda r, q, t, g: r + g * (1 - t) * q.mean(dim=1),
+        "max(1)[1]: indices for values": lambda r, q, t, g: (
+            r + g * (1 - t) * q.max(1)[1]
+        ),
+        "max over the batch (dim 0)": lambda r, q, t, g: (
+            r + g * (1 - t) * q.max(dim=0).values
+        ),
+        "terminated and gamma swapped": lambda r, q, t, g: (
+            r + t * (1 - g) * q.max(dim=1).values
+        ),
+    }
+    for name, fn in wrong.items():
+        with pytest.raises(AssertionError, match="Exercise 3"):
+            checks.check_td_target(fn)
+            pytest.fail(f"passed a wrong answer: {name}")
 
 
 def test_check_storage_flag():
@@ -307,8 +320,12 @@ def test_check_soft_update():
             for t, s in zip(target.parameters(), source.parameters(), strict=True):
                 t.mul_(tau).add_(s, alpha=1 - tau)
 
-    with pytest.raises(AssertionError, match="Exercise 3"):
-        checks.check_soft_update(reversed_tau)
+    def swapped_arguments(target, source, tau):  # copies the target into the source
+        dqn.soft_update(source, target, tau)
+
+    for wrong in (reversed_tau, swapped_arguments):
+        with pytest.raises(AssertionError, match="Exercise 7"):
+            checks.check_soft_update(wrong)
 
 
 def test_check_should_sync_catches_the_precedence_bug():
@@ -318,9 +335,359 @@ def test_check_should_sync_catches_the_precedence_bug():
 
 
 def test_checks_fall_back_to_the_reference_when_not_done(capsys):
-    def stub(*args):
-        raise NotImplementedError("Exercise 1: the TD target")
+    def stub(*args, **kwargs):
+        raise NotImplementedError("Exercise: not done")
 
     assert checks.check_td_target(stub) is dqn.td_target
     assert checks.check_soft_update(stub) is dqn.soft_update
+    assert checks.check_sample_indices(stub) is dqn.sample_indices
+    assert checks.check_choose_action(stub) is dqn.choose_action
+    assert checks.check_double_target(stub) is dqn.compute_target_double
+    assert checks.check_update(stub) is dqn.update
+    assert checks.check_n_step_push(stub) is dqn.n_step_push
     assert "not done yet" in capsys.readouterr().out
+
+
+# --- the exercises that notebook 03's own training run uses ---------------------------
+# Each list holds the plausible wrong answers its check must fail.
+
+WRONG_SAMPLE_INDICES = {
+    "off by one (never the last row)": lambda n, b, rng: rng.integers(0, n - 1, size=b),
+    "off by one (rows 1..n)": lambda n, b, rng: rng.integers(1, n + 1, size=b),
+    "without replacement": lambda n, b, rng: rng.choice(n, size=b, replace=False),
+    "swapped arguments": lambda n, b, rng: rng.integers(0, b, size=n),
+    "ignores the rng (global numpy)": lambda n, b, rng: np.random.randint(0, n, b),
+    "floats instead of indices": lambda n, b, rng: rng.random(b) * n,
+    "another uniform draw (not the buffer's)": lambda n, b, rng: (
+        rng.random(b) * n
+    ).astype(np.int64),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_SAMPLE_INDICES)
+def test_check_sample_indices_fails_wrong_answers(name):
+    assert checks.check_sample_indices(dqn.sample_indices) is dqn.sample_indices
+    with pytest.raises(AssertionError, match="Exercise 1"):
+        checks.check_sample_indices(WRONG_SAMPLE_INDICES[name])
+
+
+def _greedy(q_net, obs):
+    with torch.no_grad():
+        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax().item())
+
+
+def _choose(
+    coin_first=True,
+    global_rng=False,
+    hold_off=0,
+    recoin=False,
+    values=False,
+    ignore_warmup=False,
+    argmin=False,
+):
+    """A family of wrong ε-greedy-with-hold answers (defaults: the right one)."""
+
+    def choose(
+        q_net,
+        obs,
+        epsilon,
+        rng,
+        *,
+        n_actions,
+        hold_left,
+        held_action,
+        hold,
+        warmup=False,
+    ):
+        gen = np.random if global_rng else rng
+        if hold_left == 0 or recoin:
+            warm = warmup and not ignore_warmup
+            if coin_first:
+                explore = warm or gen.random() < epsilon
+                if explore:
+                    held_action = int(
+                        gen.integers(n_actions)
+                        if not global_rng
+                        else gen.randint(n_actions)
+                    )
+                    hold_left = hold(rng) + hold_off
+            else:
+                action = int(rng.integers(n_actions))
+                if warm or rng.random() < epsilon:
+                    held_action, hold_left = action, hold(rng) + hold_off
+        if hold_left > 0:
+            return held_action, hold_left - 1, held_action
+        with torch.no_grad():
+            q = q_net(torch.as_tensor(obs).unsqueeze(0))[0]
+        if values:
+            return int(q.max(0)[0].item()), 0, held_action
+        if argmin:
+            return int(q.argmin().item()), 0, held_action
+        return int(q.argmax().item()), 0, held_action
+
+    return choose
+
+
+WRONG_CHOOSE_ACTION = {
+    "max(...)[0]: the Q-value for the action": _choose(values=True),
+    "argmin": _choose(argmin=True),
+    "ignores the rng (global numpy)": _choose(global_rng=True),
+    "holds one step too long": _choose(hold_off=1),
+    "holds one step too short": _choose(hold_off=-1),
+    "flips the coin while a hold runs": _choose(recoin=True),
+    "draws the action before the coin": _choose(coin_first=False),
+    "ignores warmup": _choose(ignore_warmup=True),
+    "no hold at all": lambda q_net, obs, epsilon, rng, **kw: (
+        (int(rng.integers(3)), 0, 0)
+        if rng.random() < epsilon
+        else (_greedy(q_net, obs), 0, 0)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_CHOOSE_ACTION)
+def test_check_choose_action_fails_wrong_answers(name):
+    assert checks.check_choose_action(dqn.choose_action) is dqn.choose_action
+    assert checks.check_choose_action(_choose()) is not None  # the family's right one
+    with pytest.raises(AssertionError, match="Exercise 2"):
+        checks.check_choose_action(WRONG_CHOOSE_ACTION[name])
+
+
+def _double(
+    pick="online",
+    score="target",
+    dim=1,
+    mask=True,
+    grad=False,
+    obs="next",
+    indices=False,
+):
+    def target_fn(q_net, target_net, batch, gamma):
+        nets = {"online": q_net, "target": target_net}
+        states = batch.next_obs if obs == "next" else batch.obs
+        with torch.enable_grad() if grad else torch.no_grad():
+            best = nets[pick](states).argmax(dim=1, keepdim=True)
+            scored = nets[score](states)
+            if indices:
+                value = scored.max(1)[1].float()
+            else:
+                value = scored.gather(dim, best).squeeze(1)
+            done = batch.terminated if mask else torch.zeros_like(batch.terminated)
+            return batch.reward + gamma * (1.0 - done) * value
+
+    return target_fn
+
+
+WRONG_DOUBLE_TARGET = {
+    "swapped networks (target picks, online scores)": _double("target", "online"),
+    "plain DQN (target picks and scores)": _double("target", "target"),
+    "online picks and scores": _double("online", "online"),
+    "gather on the wrong dimension": _double(dim=0),
+    "forgets (1 - terminated)": _double(mask=False),
+    "keeps its graph (requires_grad)": _double(grad=True),
+    "obs instead of next_obs": _double(obs="now"),
+    "max(1)[1]: indices for values": _double(indices=True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_DOUBLE_TARGET)
+def test_check_double_target_fails_wrong_answers(name):
+    assert checks.check_double_target(dqn.compute_target_double)
+    assert checks.check_double_target(_double()) is not None
+    with pytest.raises(AssertionError, match="Exercise 5"):
+        checks.check_double_target(WRONG_DOUBLE_TARGET[name])
+
+
+def _update(
+    gather_dim=1,
+    power=True,
+    no_grad=True,
+    zero=True,
+    clip=True,
+    clip_after_step=False,
+    fixed_loss=False,
+):
+    def update(
+        q_net,
+        target_net,
+        optimizer,
+        batch,
+        *,
+        gamma,
+        n_step,
+        target_fn,
+        max_grad_norm,
+        loss_fn=F.smooth_l1_loss,
+    ):
+        index = batch.action.long().unsqueeze(1)
+        if gather_dim == 1:
+            q = q_net(batch.obs).gather(1, index).squeeze(1)
+        else:
+            q = q_net(batch.obs).gather(0, index).squeeze(1)
+        discount = gamma**n_step if power else gamma
+        if no_grad:
+            with torch.no_grad():
+                target = target_fn(q_net, target_net, batch, discount)
+        else:
+            target = target_fn(q_net, target_net, batch, discount)
+        loss = (F.smooth_l1_loss if fixed_loss else loss_fn)(q, target)
+        if zero:
+            optimizer.zero_grad()
+        loss.backward()
+        if clip and not clip_after_step:
+            nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+        optimizer.step()
+        if clip_after_step:
+            nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+        return loss.item()
+
+    return update
+
+
+WRONG_UPDATE = {
+    "gather on the wrong dimension": _update(gather_dim=0),
+    "bootstraps with gamma instead of gamma ** n_step": _update(power=False),
+    "target keeps its graph (no no_grad)": _update(no_grad=False),
+    "forgets zero_grad": _update(zero=False),
+    "forgets to clip": _update(clip=False),
+    "clips after the step": _update(clip_after_step=True),
+    "ignores loss_fn": _update(fixed_loss=True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_UPDATE)
+def test_check_update_fails_wrong_answers(name):
+    assert checks.check_update(dqn.update) is dqn.update
+    assert checks.check_update(_update()) is not None
+    with pytest.raises(AssertionError, match="Exercise 6"):
+        checks.check_update(WRONG_UPDATE[name])
+
+
+def test_update_equals_compute_loss_then_optimize():
+    torch.manual_seed(0)
+    nets = [dqn.QNetwork(2, 3, hidden=(8,)) for _ in range(2)]
+    copies = [copy.deepcopy(n) for n in nets]
+    batch = Batch(
+        obs=torch.randn(5, 2),
+        action=torch.tensor([0, 1, 2, 1, 0]),
+        reward=torch.randn(5),
+        next_obs=torch.randn(5, 2),
+        terminated=torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0]),
+    )
+    opt_a = torch.optim.Adam(nets[0].parameters(), lr=1e-2)
+    opt_b = torch.optim.Adam(copies[0].parameters(), lr=1e-2)
+    loss = dqn.update(
+        nets[0],
+        nets[1],
+        opt_a,
+        batch,
+        gamma=0.9,
+        n_step=3,
+        target_fn=dqn.compute_target_double,
+        max_grad_norm=1.0,
+    )
+    ref = dqn.compute_loss(
+        copies[0], copies[1], batch, 0.9**3, dqn.compute_target_double
+    )
+    dqn.optimize(copies[0], opt_b, ref, 1.0)
+    assert loss == ref.item()
+    for a, b in zip(nets[0].parameters(), copies[0].parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def _push(
+    n_late=0,
+    power_off=0,
+    truncation_terminal=False,
+    keep_on_truncation=False,
+    only_first=False,
+    no_copy=False,
+    wrong_next=False,
+):
+    def push(
+        pending, obs, action, reward, next_obs, terminated, truncated, *, n, gamma
+    ):
+        pending.append((obs if no_copy else np.array(obs), action, reward))
+        rewards = [r for _, _, r in pending]
+
+        def ret(rs):
+            return float(sum(gamma ** (k + power_off) * r for k, r in enumerate(rs)))
+
+        out = []
+        if terminated or (truncated and truncation_terminal):
+            out = [
+                (o, a, ret(rewards[i:]), next_obs, True)
+                for i, (o, a, _) in enumerate(pending)
+            ]
+            if only_first:
+                out = out[:1]
+            pending.clear()
+        elif len(pending) == n + n_late:
+            o, a, _ = pending.popleft()
+            out = [(o, a, ret(rewards[:n]), obs if wrong_next else next_obs, False)]
+        if truncated and not keep_on_truncation:
+            pending.clear()
+        return out
+
+    return push
+
+
+WRONG_N_STEP_PUSH = {
+    "off by one (emits a step late)": _push(n_late=1),
+    "discounts the first reward (γ^(k+1))": _push(power_off=1),
+    "truncation stored as termination": _push(truncation_terminal=True),
+    "keeps waiting steps after a truncation": _push(keep_on_truncation=True),
+    "stores only the first step at termination": _push(only_first=True),
+    "stores no copy of obs": _push(no_copy=True),
+    "bootstraps from the wrong state": _push(wrong_next=True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_N_STEP_PUSH)
+def test_check_n_step_push_fails_wrong_answers(name):
+    assert checks.check_n_step_push(dqn.n_step_push) is dqn.n_step_push
+    assert checks.check_n_step_push(_push()) is not None
+    with pytest.raises(AssertionError, match="Exercise 9"):
+        checks.check_n_step_push(WRONG_N_STEP_PUSH[name])
+
+
+def test_n_step_push_equals_the_collector_on_random_episodes():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        length, end = int(rng.integers(1, 12)), bool(rng.random() < 0.5)
+        collector, pending = dqn.NStepCollector(3, 0.98), deque()
+        for t in range(length):
+            last = t == length - 1
+            step = (
+                rng.normal(size=2),
+                int(rng.integers(3)),
+                float(rng.normal()),
+                rng.normal(size=2),
+                last and end,
+                last and not end,
+            )
+            a = collector.push(*step)
+            b = dqn.n_step_push(pending, *step, n=3, gamma=0.98)
+            assert len(a) == len(b)
+            for x, y in zip(a, b, strict=True):
+                assert all(np.array_equal(u, v) for u, v in zip(x, y, strict=True))
+
+
+def test_choose_action_warmup_draws_no_coin_and_holds_count_down():
+    net = FixedQ([0.0, 2.0, 1.0])
+    rng, fresh = np.random.default_rng(0), np.random.default_rng(0)
+    out = dqn.choose_action(
+        net,
+        np.zeros(2, np.float32),
+        0.0,
+        rng,
+        n_actions=3,
+        hold_left=0,
+        held_action=0,
+        hold=lambda r: 3,
+        warmup=True,
+    )
+    assert out == (int(fresh.integers(3)), 2, out[0])
+    assert dqn.choose_action(
+        net, np.zeros(2, np.float32), 0.0, rng, n_actions=3, hold_left=0, held_action=0
+    ) == (1, 0, 0)
