@@ -128,7 +128,17 @@ def test_discounted_return_check_fails_wrong_answers(wrong):
 
 
 @pytest.mark.parametrize(
-    "wrong", [(10.0, -9.0), (5.0, -4.0), (1.0, 0.0), (2.5, 1.5), (2.5, 1.0), 2.5]
+    "wrong",
+    [
+        (10.0, -9.0),  # the +10 undiscounted
+        (5.0, -4.0),  # discounted once: one step too few
+        (1.25, -0.25),  # γ³ · 10: one step too many (off by one)
+        (1.0, 0.0),  # the left exit taken for the best
+        (2.5, 1.5),  # the advantage's sign flipped
+        (2.5, 1.0),  # Q*(1, left) given instead of A*(1, left)
+        (-1.5, 2.5),  # the two numbers swapped
+        2.5,  # one number only
+    ],
 )
 def test_predict_check_fails_wrong_answers(wrong):
     with pytest.raises(AssertionError, match="Exercise 2"):
