@@ -14,7 +14,7 @@ NBVAL := -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeou
 export SDL_VIDEODRIVER ?= dummy
 export SDL_AUDIODRIVER ?= dummy
 
-.PHONY: install lab test unit notebooks student student-test lint checkpoints e2e bench clean
+.PHONY: install lab test unit notebooks student student-test grading nbgrader-metadata lint checkpoints e2e bench clean
 
 install: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml jupyter/overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,instructor]"
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
@@ -36,11 +36,20 @@ lab: install
 		$(if $(DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser) \
 		$(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
-# Unit tests, then every notebook and every student copy executed in fast mode.
-test: install lint unit notebooks student-test
+# Unit tests, then every notebook and every student copy executed in fast mode, then
+# the nbgrader proof (every notebook autograded three times: 4-8 minutes on 2 cores).
+test: install lint unit notebooks student-test grading
 
 unit: install
-	COURSE_FAST=1 $(PY) -m pytest -q tests
+	COURSE_FAST=1 $(PY) -m pytest -q -m "not grading" tests
+
+# A throwaway nbgrader course: generate, autograde solved/untouched/wrong, export CSV.
+grading: install
+	COURSE_FAST=1 $(PY) -m pytest -q -m grading tests
+
+# Re-derive the notebooks' nbgrader cell metadata after editing them.
+nbgrader-metadata: install
+	$(PY) -m course_utils.nbgrader_metadata
 
 notebooks: install
 	COURSE_FAST=1 $(PY) -m pytest -q $(NBVAL) notebooks

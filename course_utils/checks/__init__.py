@@ -52,8 +52,7 @@ def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F)
             (and, in grading mode, whenever the check fails).
 
     Returns:
-        ``fn`` when it passes; ``reference`` when ``fn`` raises
-        ``NotImplementedError`` (self-study mode only).
+        ``fn`` if it passes; ``reference`` if it is a stub (self-study mode).
 
     Raises:
         AssertionError: ``fn`` gives a wrong answer (self-study mode).
@@ -73,10 +72,9 @@ def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F)
     except NotImplementedError:
         if grading:
             _fail(exercise, fn, reference, "not done yet (NotImplementedError).")
-        where = _where(reference)
         print(
             f"… {exercise}: not done yet. The cells below carry on with the course's "
-            f"reference implementation ({where}). Come back to it!"
+            f"reference implementation ({_where(reference)}). Come back to it!"
         )
         return reference
     except AssertionError as error:
@@ -121,17 +119,13 @@ def _fail(
 ) -> NoReturn:
     """Grading mode: bind ``reference`` in the check cell's namespace, then raise."""
     names = _bind_reference(fn, reference)
-    if names:
-        carry_on = (
-            f"{', '.join(names)} now holds the course's reference "
-            f"({_where(reference)}), so the cells below run and later exercises "
-            "are graded on their own."
-        )
-    else:
-        carry_on = (
-            "The reference could not stand in for it (call the check at the top "
-            "level of a cell, as `name = check_...(name)`)."
-        )
+    carry_on = (
+        f"{', '.join(names)} now holds the course's reference ({_where(reference)}), "
+        "so the cells below run and later exercises are graded on their own."
+        if names
+        else "The reference could not stand in for it (call the check at the top "
+        "level of a cell, as `name = check_...(name)`)."
+    )
     raise ExerciseFailed(
         f"✗ {exercise}: {reason} [grading mode: this check earns no points] {carry_on}"
     ) from cause
@@ -143,11 +137,10 @@ def _in_checks(frame: Any) -> bool:
 
 
 def _bind_reference(fn: Any, reference: Callable[..., Any]) -> list[str]:
-    """Bind ``reference`` where the check cell would have bound the check's result.
-
-    The cell is the first frame outside ``course_utils.checks``; only a module-level
-    frame (a notebook cell, a script) is touched, and only the public names that hold
-    ``fn`` (``reference.__name__`` when none does). Returns the names bound.
+    """Bind ``reference`` where the check cell would have bound the check's result;
+    return the names bound. The cell is the first frame outside this package; only a
+    module-level frame (a notebook cell, a script) is touched, and only the public
+    names that hold ``fn`` (``reference.__name__`` when none does).
     """
     frame = inspect.currentframe()
     try:
