@@ -244,16 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("error: no notebooks given and none in notebooks/", file=sys.stderr)
         return 2
-    stale = []
-    for path in paths:
+    stale, failed = [], False
+    for path in paths:  # one broken notebook does not stop the others
         try:
             changed = update_file(path, write=not args.check)
         except (OSError, ValueError, KeyError) as error:  # KeyError: not a notebook
             print(f"error: {path}: {error}", file=sys.stderr)
-            return 2
+            failed = True
+            continue
         status = "up to date" if not changed else "out of date" if args.check else ""
         print(f"{path}: {status or 'metadata written'}")
         stale += [path] if changed else []
+    if failed:
+        return 2
     if args.check and stale:
         print("Fix: python -m course_utils.nbgrader_metadata", file=sys.stderr)
         return 1

@@ -244,4 +244,5 @@ def test_update_file_keeps_the_layout_and_main_checks(tmp_path, capsys):
     assert text == json.dumps(json.loads(text), indent=1, ensure_ascii=False) + "\n"
     assert "ε" in text  # not escaped
     assert main(["--check", str(path)]) == 0
-    assert main([str(tmp_path / "missing.ipynb")]) == 2
+    assert main([str(tmp_path / "missing.ipynb"), str(path)]) == 2
+    assert f"{path}: up to date" in capsys.readouterr().out  # the others still done
