@@ -70,6 +70,7 @@ checkpoints: install
 	$(PY) -m course_utils.train mountaincar --out data/checkpoints/mountaincar_dqn.pt $(if $(OVERWRITE),--overwrite,)
 	$(PY) -m course_utils.train spaceinvaders --seed 0 --test-episodes 30 --max-minutes 105 --quiet --out data/checkpoints/spaceinvaders_ram_dqn.pt $(if $(OVERWRITE),--overwrite,)
 	$(PY) -m course_utils.train bipedalwalker --seed 0 --episodes 4000 --max-minutes 60 --quiet --out data/checkpoints/bipedalwalker_selective_memory.pt $(if $(OVERWRITE),--overwrite,)
+	$(PY) -m course_utils.train snake --seed 0 --max-minutes 30 --quiet --out data/checkpoints/snake_dqn.pt $(if $(OVERWRITE),--overwrite,)
 
 e2e: install student
 	$(PY) tools/e2e.py $(E2E_ARGS)
