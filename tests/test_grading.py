@@ -186,6 +186,7 @@ def course(tmp_path_factory) -> dict:
     with open(course / "grades.csv", newline="") as f:
         rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
     print("\nnbgrader timings (s):", {k: round(v, 1) for k, v in timings.items()})
+    print((course / "grades.csv").read_text())
     return {"dir": course, "rows": rows, "timings": timings}
 
 
