@@ -2,9 +2,11 @@
 
 from dataclasses import replace
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium.wrappers import TimeLimit
 from torch import nn
 
 from course_utils import selective_memory as sm
@@ -12,6 +14,11 @@ from course_utils import sm_improvements as smi
 from course_utils.checks import selective_memory as checks
 from course_utils.envs import make_env
 from course_utils.networks import MLPActor
+from course_utils.sm_resume import (
+    FreshWorldEachReset,
+    load_training_state,
+    save_training_state,
+)
 
 
 def train_walker(cfg: sm.SMConfig, **kwargs) -> sm.SMResult:
@@ -255,3 +262,197 @@ def test_the_seed_sets_the_initial_networks(tiny_sm):
 def test_sm_config_refuses_bad_values(field, value):
     with pytest.raises(ValueError, match=f"SMConfig.{field}"):
         sm.SMConfig(**{field: value})
+
+
+def short_walker(max_steps: int = 80) -> gym.Env:
+    """BipedalWalker cut at ``max_steps`` (a truncation), a new world every game."""
+    return FreshWorldEachReset(TimeLimit(make_env("BipedalWalker-v3"), max_steps))
+
+
+def test_default_pieces_are_the_published_ones():
+    """The loop's defaults: FitML's acting rule, keep rule, critic fit and targets."""
+    import inspect
+
+    params = inspect.signature(sm.train_selective_memory).parameters
+    assert params["act"].default == sm.CriticChoice(n_candidates=9)
+    assert params["keep"].default is sm.keep_selective
+    assert params["fit_critic"].default is sm.fit_critic_on_memory
+    assert params["compute_returns"].default is sm.episode_returns
+    rewards = np.array([1.0, 2.0, 3.0])
+    out = sm.episode_returns(rewards, 0.5, truncated=True, next_obs=None, value=None)
+    np.testing.assert_allclose(out, sm.return_to_go(rewards, 0.5))  # ignores the cut
+
+
+def test_resume_plays_the_same_games(tiny_sm, tmp_path):
+    """6 games straight == 3 games, a killed process, then 3 more from the file."""
+    cfg = replace(tiny_sm, episodes=6, fit_every=2, random_games=1)
+    env = short_walker()
+    straight = sm.train_selective_memory(
+        env, cfg, rng=np.random.default_rng(0), seed=0, progress=False
+    )
+
+    class Killed(Exception):
+        pass
+
+    path = tmp_path / "state.pt"
+    env, rng = short_walker(), np.random.default_rng(0)
+
+    def save_then_die(state: sm.SMState) -> None:
+        if state.game == 3:
+            save_training_state(path, state, rng=rng, env=env, extra={"note": "hi"})
+            raise Killed
+
+    with pytest.raises(Killed):
+        sm.train_selective_memory(
+            env, cfg, rng=rng, seed=0, progress=False, on_game=save_then_die
+        )
+    env, rng = short_walker(), np.random.default_rng(999)  # a new process
+    state = sm.new_state(env, cfg, seed=0)
+    assert load_training_state(path, state, rng=rng, env=env) == {"note": "hi"}
+    assert state.game == 3 and len(state.returns) == 3
+    resumed = sm.train_selective_memory(
+        env, cfg, rng=rng, seed=0, progress=False, state=state
+    )
+    assert resumed.episode_returns == straight.episode_returns  # bit for bit
+    assert resumed.episode_steps == straight.episode_steps
+    assert resumed.diagnostics == straight.diagnostics
+    for a, b in zip(
+        straight.actor.parameters(), resumed.actor.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert not list(tmp_path.glob("*.tmp"))  # the write was atomic
+
+
+def test_resume_refuses_a_wrong_file(tiny_sm, tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"format": "something else"}, path)
+    env = short_walker()
+    state = sm.new_state(env, tiny_sm, seed=0)
+    with pytest.raises(ValueError, match="training state"):
+        load_training_state(path, state, rng=np.random.default_rng(0), env=env)
+
+
+def test_a_fresh_world_makes_a_game_depend_only_on_its_seed():
+    def play(env: gym.Env) -> list[float]:
+        env.reset(seed=5)
+        acts = np.random.default_rng(0).uniform(-1, 1, (60, 4)).astype(np.float32)
+        return [env.step(a)[1] for a in acts]
+
+    used = FreshWorldEachReset(make_env("BipedalWalker-v3"))
+    for _ in range(2):
+        play(used)  # earlier games in the same env
+    assert play(used) == play(FreshWorldEachReset(make_env("BipedalWalker-v3")))
+
+
+def test_keep_whole_game():
+    rng = np.random.default_rng(0)
+    stored = np.array([1.0, 3.0], dtype=np.float32)  # mean 2
+    assert sm.keep_whole_game(np.array([2.5, 1.6]), stored, rng).all()  # mean 2.05
+    assert not sm.keep_whole_game(np.array([5.0, -1.0]), stored, rng).any()  # mean 2
+    assert sm.keep_whole_game(np.array([-9.0, -9.0]), stored[:0], rng).all()  # empty
+    assert sm.keep_whole_game(np.zeros(0), stored, rng).shape == (0,)
+
+
+def test_bootstrapped_return_hand_computed():
+    rewards, gamma = np.array([1.0, 2.0]), 0.5
+    # terminated (a fall): the future after the last step is 0, as return_to_go
+    out = smi.return_to_go_bootstrapped(rewards, gamma, truncated=False, final_value=8)
+    np.testing.assert_allclose(out, [1 + 0.5 * 2, 2.0])
+    # truncated by the time limit: R_1 = 2 + 0.5 * 8 = 6, R_0 = 1 + 0.5 * 6 = 4
+    out = smi.return_to_go_bootstrapped(rewards, gamma, truncated=True, final_value=8)
+    np.testing.assert_allclose(out, [4.0, 6.0])
+
+
+class ConstantValue:
+    """A stand-in for the loop's V(s): V = 10 everywhere."""
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        return np.full(len(obs), 10.0, dtype=np.float32)
+
+
+def test_returns_piece_bootstraps_only_truncated_games():
+    rewards, obs = np.array([0.0, 1.0]), np.zeros(24, dtype=np.float32)
+    piece = smi.returns_bootstrap_truncated
+    cut = piece(rewards, 0.9, truncated=True, next_obs=obs, value=ConstantValue())
+    np.testing.assert_allclose(cut, [0.9 * (1 + 9.0), 1 + 9.0])
+    fell = piece(rewards, 0.9, truncated=False, next_obs=obs, value=ConstantValue())
+    np.testing.assert_allclose(fell, [0.9, 1.0])
+    with pytest.raises(ValueError, match="baseline=ValueBaseline"):
+        piece(rewards, 0.9, truncated=True, next_obs=obs, value=None)
+
+
+def test_loop_bootstraps_at_the_time_limit(tiny_sm):
+    """The loop passes truncated=True for a game cut by the time limit."""
+    seen = []
+
+    def spy(rewards, gamma, *, truncated, next_obs, value):
+        seen.append((len(rewards), truncated, next_obs.shape))
+        return smi.returns_bootstrap_truncated(
+            rewards, gamma, truncated=truncated, next_obs=next_obs, value=value
+        )
+
+    cfg = replace(tiny_sm, episodes=2, random_games=2, recent_size=500)
+    result = sm.train_selective_memory(
+        short_walker(20),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        compute_returns=spy,
+        baseline=smi.ValueBaseline(hidden=(8,)),
+    )
+    assert seen == [(20, True, (24,)), (20, True, (24,))]
+    assert result.steps == 40
+
+
+def test_diagnostics_per_game(tiny_sm):
+    cfg = replace(tiny_sm, episodes=3, random_games=1, fit_every=1)
+    result = sm.train_selective_memory(
+        short_walker(),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        keep=sm.keep_all,
+    )
+    d = result.diagnostics
+    assert len(d.memory_rows) == len(d.keep_rate) == len(d.critic_pred) == 3
+    assert d.memory_rows == list(np.cumsum(result.episode_steps))  # keep_all
+    assert d.keep_rate == [1.0, 1.0, 1.0]
+    assert d.override_rate[0] is None  # game 0 is random play: no decision
+    assert all(0.0 <= r <= 1.0 for r in d.override_rate[1:])
+    # keep_all stores every return-to-go in order: return_mean is each game's mean
+    stored, ends = result.memory.arrays()[2], np.cumsum([0, *result.episode_steps])
+    for g in range(3):
+        segment = stored[ends[g] : ends[g + 1]]
+        assert d.return_mean[g] == pytest.approx(segment.mean(), rel=1e-5)
+    assert all(c is None or -1 <= c <= 1 for c in d.critic_corr)
+    assert result.state.game == 3 and result.state.diagnostics is d
+
+
+def test_override_flag_matches_the_choice():
+    """choose() reports an override exactly when the action is not the actor's."""
+    for rule in (sm.CriticChoice(9), smi.NearActorChoice(16, 0.3, noise=0.0)):
+        for i in range(20):
+            obs = np.random.default_rng(100 + i).normal(size=2).astype(np.float32)
+            rng = np.random.default_rng(i)
+            action, over = rule.choose(obs, ZeroActor(), FakeCritic(), rng)
+            same = rule(obs, ZeroActor(), FakeCritic(), np.random.default_rng(i))
+            np.testing.assert_array_equal(action, same)  # same draws as __call__
+            assert over == bool(np.any(action != 0.0))
+    # the critic prefers a large first coordinate: 9 uniform candidates beat 0 ...
+    assert sm.CriticChoice(9).choose(
+        np.zeros(2, np.float32), ZeroActor(), FakeCritic(), np.random.default_rng(0)
+    )[1]
+    # ... and no candidate, no override
+    assert not sm.CriticChoice(0).choose(
+        np.zeros(2, np.float32), ZeroActor(), FakeCritic(), np.random.default_rng(0)
+    )[1]
+
+
+def test_critic_predictions_match_the_critic():
+    obs = np.zeros((3, 2), dtype=np.float32)
+    action = np.array([[0.5, 0.0], [-1.0, 0.0], [0.25, 1.0]], dtype=np.float32)
+    np.testing.assert_allclose(
+        sm.critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
+    )
