@@ -40,6 +40,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "faithful": ({}, {}),  # the published method
     "keep_all": ({}, {"keep": sm.keep_all}),
     "top_k": ({}, {"keep": sm.KeepTopK(0.2)}),
+    # FitML's other selection (Experimental/BipedalWalker_SelectiveMemory_V5.py): keep
+    # a whole game when its mean return-to-go beats the memory's mean
+    "whole_game": ({}, {"keep": sm.keep_whole_game}),
     # ours: Gaussian noise around the actor instead of random actions and candidates
     "noise": (OURS, {"act": NOISE}),
     # ours: + a longer horizon (gamma 0.99) and the keep rule on (R - avg) / std
@@ -67,6 +70,18 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
             "keep": smi.keep_advantage_scaled,
             "baseline": smi.ValueBaseline(),
             "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+        },
+    ),
+    # ours: + a return that knows the time limit: a game cut at 1 600 steps is
+    # bootstrapped with gamma * V(s_T) instead of ending the future there
+    "noise_gamma_adv_critic_trunc": (
+        {**OURS, "gamma": 0.99, "recent_size": 100_000},
+        {
+            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
+            "keep": smi.keep_advantage_scaled,
+            "baseline": smi.ValueBaseline(),
+            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+            "compute_returns": smi.returns_bootstrap_truncated,
         },
     ),
 }
@@ -148,6 +163,7 @@ def main() -> None:
                 "returns": [round(r, 1) for r in result.episode_returns],
                 "episode_steps": result.episode_steps,
                 "evals_on_selection_seeds": result.evals,
+                "diagnostics": result.diagnostics.to_dict(),
             }
         )
     )

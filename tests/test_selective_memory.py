@@ -456,3 +456,34 @@ def test_critic_predictions_match_the_critic():
     np.testing.assert_allclose(
         sm.critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
     )
+
+
+def test_long_run_script_resumes(tmp_path):
+    """benchmarks/selective_memory_long.py: stopped after a save and run again, it
+    writes the same JSON as an uninterrupted run (tiny networks, 60-step games)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "selective_memory_long.py"
+
+    def run(name: str, *more: str) -> dict:
+        args = ["--tiny", "--games", "4", "--save-every", "2", "--eval-every", "2"]
+        args += ["--eval-episodes", "1", "--state", str(tmp_path / f"{name}.pt")]
+        out = tmp_path / f"{name}.json"
+        subprocess.run(
+            [sys.executable, str(script), *args, "--out", str(out), *more],
+            check=True,
+            capture_output=True,
+        )
+        return json.loads(out.read_text())
+
+    straight = run("straight")
+    assert run("killed", "--stop-after", "0")["games"] == 2  # stops after a save
+    resumed = run("killed")
+    assert straight["games"] == resumed["games"] == 4
+    for key in ("returns", "episode_steps", "diagnostics", "evals"):
+        assert straight[key] == resumed[key], key
+    assert [e["game"] for e in resumed["evals"]] == [2, 4]
+    assert set(resumed["evals"][0]) == {"game", "steps", "actor", "acting_rule"}
