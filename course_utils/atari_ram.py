@@ -31,17 +31,22 @@ SPACE_INVADERS_BYTES = {
 
 
 def preprocess_ram(obs: np.ndarray) -> np.ndarray:
-    """Bytes to floats in ``[0, 1]``: ``obs / 255`` as ``float32``.
+    """Bytes to floats in ``[-1, 1]``: ``obs * (2 / 255) - 1`` as ``float32``.
+
+    The same numbers as the course's ``networks.Normalize`` layer on RAM (bounds 0
+    and 255), computed with the same float32 operations, so a network that uses this
+    function in place of that layer sees exactly the same input.
 
     Args:
         obs: ``(..., 128) uint8`` RAM snapshot(s), any leading batch shape.
 
     Returns:
-        an array of the same shape, ``float32``, with 0 -> 0.0 and 255 -> 1.0.
+        an array of the same shape, ``float32``, with 0 -> -1.0 and 255 -> 1.0.
 
     Taught in: 04_dqn_space_invaders_ram.ipynb
     """
-    return np.asarray(obs, dtype=np.float32) / np.float32(255.0)
+    scale = np.float32(2.0) / np.float32(255.0)
+    return np.asarray(obs, dtype=np.float32) * scale - np.float32(1.0)
 
 
 def bcd_to_int(byte: int | np.ndarray) -> int | np.ndarray:

@@ -26,6 +26,7 @@ from course_utils.buffers import ReplayBuffer
 from course_utils.checkpoints import load_policy, save_checkpoint
 from course_utils.checks.atari import (
     FixedQ,
+    check_atari_transition,
     check_epsilon_greedy_action,
     check_find_tracking_byte,
     check_preprocess_ram,
@@ -47,11 +48,11 @@ def trace():
 # --- preprocessing ---------------------------------------------------------------
 
 
-def test_preprocess_ram_maps_bytes_to_unit_interval():
+def test_preprocess_ram_maps_bytes_to_minus_one_one():
     obs = np.array([0, 51, 255], dtype=np.uint8)
     out = preprocess_ram(obs)
     assert out.dtype == np.float32 and out.shape == (3,)
-    np.testing.assert_allclose(out, [0.0, 0.2, 1.0], atol=1e-7)
+    np.testing.assert_allclose(out, [-1.0, -0.6, 1.0], atol=1e-6)
 
 
 def test_preprocess_ram_keeps_batch_shape_and_input():
@@ -61,12 +62,12 @@ def test_preprocess_ram_keeps_batch_shape_and_input():
     assert batch.dtype == np.uint8 and batch.max() == 255
 
 
-def test_network_normalize_is_the_centred_preprocessing():
+def test_network_normalize_is_the_preprocessing_bit_for_bit():
     env = make_env(SI, obs_type="ram")
     q_net = make_q_network(env, (8,), normalize_obs=True)
-    obs = np.random.default_rng(0).integers(0, 256, size=(3, 128), dtype=np.uint8)
-    inside = q_net.normalize(torch.as_tensor(obs)).numpy()
-    np.testing.assert_allclose(inside, 2 * preprocess_ram(obs) - 1, atol=1e-6)
+    every_byte = np.tile(np.arange(256, dtype=np.uint8), (128, 1)).T.copy()
+    inside = q_net.normalize(torch.as_tensor(every_byte)).numpy()
+    assert np.array_equal(inside, preprocess_ram(every_byte))
 
 
 def test_uint8_buffer_is_eight_times_smaller_than_float64():
@@ -236,20 +237,116 @@ def test_check_find_tracking_byte(capsys):
 
 def test_check_preprocess_ram():
     assert check_preprocess_ram(preprocess_ram) is preprocess_ram
-    wrongs = [
-        lambda obs: np.asarray(obs, np.float32) / 256,
-        lambda obs: obs / 255.0,  # float64
-        lambda obs: np.asarray(obs, np.float32) / 127.5 - 1,
-        lambda obs: (obs * 2).astype(np.float32) / 510,  # uint8 overflow
-    ]
-    for wrong in wrongs:
+    wrongs = {
+        "[0, 1]": lambda obs: np.asarray(obs, np.float32) / 255,
+        "float64": lambda obs: obs / 127.5 - 1.0,
+        "1/128": lambda obs: np.asarray(obs, np.float32) / 128 - 1,
+        "no scale": lambda obs: np.asarray(obs, np.float32),
+        "precedence": lambda obs: np.asarray(obs, np.float32) - 127.5 / 127.5,
+        "uint8 wrap": lambda obs: (obs * 2).astype(np.float32) / 255 - 1,
+        "a tensor": lambda obs: torch.as_tensor(obs).float() / 127.5 - 1,
+        "flattened": lambda obs: preprocess_ram(obs).ravel(),
+    }
+
+    def in_place(obs):
+        obs[...] = 0
+        return preprocess_ram(obs)
+
+    wrongs["in place"] = in_place
+    for name, wrong in wrongs.items():
         with pytest.raises(AssertionError, match="Exercise 2"):
             check_preprocess_ram(wrong)
+            pytest.fail(f"the check passed a wrong answer: {name}")
 
     def stub(obs):
         raise NotImplementedError
 
     assert check_preprocess_ram(stub) is preprocess_ram
+
+
+def _lives_lost(info, prev_info):
+    return info["lives"] < prev_info["lives"]
+
+
+ATARI_TRANSITION_WRONGS = {
+    "no clipping": lambda r, t, i, p: (float(r), bool(t or _lives_lost(i, p))),
+    "wrong sign": lambda r, t, i, p: (
+        -float(np.clip(r, -1, 1)),
+        bool(t or _lives_lost(i, p)),
+    ),
+    "clipped to {0, 1}": lambda r, t, i, p: (
+        float(r > 0),
+        bool(t or _lives_lost(i, p)),
+    ),
+    "only clipped above": lambda r, t, i, p: (
+        min(float(r), 1.0),
+        bool(t or _lives_lost(i, p)),
+    ),
+    "no life loss is terminal": lambda r, t, i, p: (float(np.clip(r, -1, 1)), bool(t)),
+    "life loss, but ignores terminated": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(_lives_lost(i, p)),
+    ),
+    "infos swapped (lives before vs after)": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(t or p["lives"] < i["lives"]),
+    ),
+    "lives compared with the start (3)": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(t or i["lives"] < 3),
+    ),
+    "off by one (<=)": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(t or i["lives"] <= p["lives"]),
+    ),
+    "off by one (< lives - 1)": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(t or i["lives"] < p["lives"] - 1),
+    ),
+    "one life exactly (== lives - 1)": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(t or i["lives"] == p["lives"] - 1),
+    ),
+    "terminal as an int": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        int(t or _lives_lost(i, p)),
+    ),
+    "truncation-style list": lambda r, t, i, p: [
+        float(np.clip(r, -1, 1)),
+        bool(t or _lives_lost(i, p)),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATARI_TRANSITION_WRONGS))
+def test_check_atari_transition_fails_wrong_answers(name):
+    with pytest.raises(AssertionError, match="Exercise 4"):
+        check_atari_transition(ATARI_TRANSITION_WRONGS[name])
+
+
+def test_check_atari_transition_passes_the_reference_and_a_sign_version(capsys):
+    assert check_atari_transition(atari_transition) is atari_transition
+
+    def with_sign(reward, terminated, info, prev_info):  # same on whole rewards
+        life_lost = info["lives"] < prev_info["lives"]
+        return float(np.sign(reward)), bool(terminated or life_lost)
+
+    assert check_atari_transition(with_sign) is with_sign
+
+    def stub(reward, terminated, info, prev_info):
+        raise NotImplementedError
+
+    assert check_atari_transition(stub) is atari_transition
+    assert "not done yet" in capsys.readouterr().out
+
+
+def test_check_atari_transition_refuses_changed_infos():
+    def pops(reward, terminated, info, prev_info):
+        lives = info.pop("lives")
+        return float(np.clip(reward, -1, 1)), bool(terminated or lives < 3)
+
+    with pytest.raises(AssertionError, match="info dictionaries"):
+        check_atari_transition(pops)
 
 
 def test_check_epsilon_greedy_action():

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from course_utils.atari_ram import (
+    atari_transition,
     epsilon_greedy_action,
     find_tracking_byte,
     preprocess_ram,
@@ -77,22 +78,38 @@ def check_find_tracking_byte(fn: Callable) -> Callable:
 def _preprocess_cases(fn: Callable) -> None:
     obs = np.array([0, 1, 127, 128, 254, 255], dtype=np.uint8)
     got = fn(obs.copy())
-    expect_true(isinstance(got, np.ndarray), f"return a NumPy array, got {type(got)}.")
+    expect_true(
+        isinstance(got, np.ndarray),
+        f"return a NumPy array, got {type(got).__name__}.",
+    )
     expect_true(
         got.dtype == np.float32,
         f"return float32 (what torch layers expect), got {got.dtype}. "
-        "Hint: np.asarray(obs, dtype=np.float32).",
+        "Hint: np.asarray(obs, dtype=np.float32) first.",
     )
-    if np.allclose(got, obs / 256.0):
-        raise AssertionError("255 must map to 1.0: divide by 255, not 256.")
-    if np.allclose(got, obs / 127.5 - 1.0, atol=1e-5):
-        raise AssertionError("that is [-1, 1]; this exercise asks for [0, 1].")
+    expected = obs * (2.0 / 255.0) - 1.0
+    if np.allclose(got, obs / 255.0, atol=1e-5):
+        raise AssertionError(
+            "that is [0, 1] (obs / 255); this exercise asks for [-1, 1], what the "
+            "course's Normalize layer gives: 0 -> -1, 255 -> 1."
+        )
+    if np.allclose(got, obs, atol=1e-5) or np.abs(got).max() > 1.0 + 1e-6:
+        raise AssertionError(
+            f"bytes [0, 1, 127, 128, 254, 255] became {np.round(got, 3).tolist()}: "
+            "every value must lie in [-1, 1]. Check the scale and the order of "
+            "operations (a - b / c divides only b)."
+        )
+    if np.allclose(got, obs / 128.0 - 1.0, atol=1e-5):
+        raise AssertionError(
+            "255 must map to exactly 1.0: scale by 2 / 255, not 1 / 128."
+        )
     expect_close(
         got,
-        obs / 255.0,
+        expected,
         what="bytes [0, 1, 127, 128, 254, 255]",
-        hint="Each byte b becomes b / 255 (compute in float: uint8 arithmetic "
-        "wraps around at 256).",
+        hint="Each byte b becomes b * 2 / 255 - 1 (compute in float32: uint8 "
+        "arithmetic wraps around at 256, so np.uint8(200) * 2 == 144).",
+        atol=1e-6,
     )
     batch = np.random.default_rng(1).integers(0, 256, size=(5, 128), dtype=np.uint8)
     keep = batch.copy()
@@ -102,13 +119,98 @@ def _preprocess_cases(fn: Callable) -> None:
         f"a (5, 128) batch must keep its shape, got {np.shape(got)}.",
     )
     expect_true(np.array_equal(batch, keep), "do not modify the input array in place.")
-    expect_close(got, batch / 255.0, what="a (5, 128) batch of random bytes")
+    expect_close(
+        got,
+        batch * (2.0 / 255.0) - 1.0,
+        what="a (5, 128) batch of random bytes",
+        hint="The training run feeds batches of 64 snapshots: work elementwise.",
+    )
 
 
 def check_preprocess_ram(fn: Callable) -> Callable:
-    """Exercise 2: ``preprocess_ram(obs) -> float32 in [0, 1]``."""
+    """Exercise 2: ``preprocess_ram(obs) -> float32 in [-1, 1]``."""
     return run_check(
         "Exercise 2: RAM preprocessing", fn, _preprocess_cases, reference=preprocess_ram
+    )
+
+
+# (reward, terminated, info after the step, info before it) -> (reward, terminal),
+# with what the case is about.
+_TRANSITIONS = [
+    ((0.0, False, 3, 3), (0.0, False), "nothing happens"),
+    ((5.0, False, 3, 3), (1.0, False), "an invader hit, worth 5 points"),
+    ((200.0, False, 3, 3), (1.0, False), "the command ship, worth 200 points"),
+    (
+        (-3.0, False, 3, 3),
+        (-1.0, False),
+        "a reward of -3 (other Atari games have them)",
+    ),
+    ((0.0, False, 2, 3), (0.0, True), "a life lost: lives 3 before the step, 2 after"),
+    ((10.0, False, 1, 2), (1.0, True), "a hit and a life lost in the same step"),
+    ((0.0, False, 2, 2), (0.0, False), "a step with 2 lives left, none lost"),
+    ((0.0, True, 0, 1), (0.0, True), "the last life lost: the game is over"),
+    ((0.0, True, 2, 2), (0.0, True), "game over with lives left (invaders landed)"),
+    ((0.0, False, 5, 5), (0.0, False), "a game with 5 lives, none lost"),
+    ((0.0, False, 3, 5), (0.0, True), "two lives lost in one step (5 -> 3)"),
+]
+
+
+def _transition_cases(fn: Callable) -> None:
+    for (reward, terminated, lives, lives_before), want, what in _TRANSITIONS:
+        info, prev_info = {"lives": lives}, {"lives": lives_before}
+        got = fn(reward, terminated, info, prev_info)
+        expect_true(
+            isinstance(got, tuple) and len(got) == 2,
+            f"return a pair (reward to store, terminal flag), got {got!r}.",
+        )
+        expect_true(
+            info == {"lives": lives} and prev_info == {"lives": lives_before},
+            "do not change the info dictionaries.",
+        )
+        stored_reward, terminal = got
+        expect_true(
+            isinstance(terminal, (bool, np.bool_)),
+            f"the terminal flag must be a bool, got {terminal!r} "
+            f"({type(terminal).__name__}).",
+        )
+        case = (
+            f"{what}: reward={reward}, terminated={terminated}, "
+            f"info={info}, prev_info={prev_info}"
+        )
+        expect_close(
+            stored_reward,
+            want[0],
+            what=f"{case}; the stored reward",
+            hint="Clip the reward to [-1, 1] (np.clip(reward, -1, 1)): a gain "
+            "stays positive, a loss negative, 0 stays 0.",
+        )
+        if bool(terminal) != want[1]:
+            if want[1] and not terminated:
+                hint = (
+                    "a life was lost (info['lives'], after the step, is below "
+                    "prev_info['lives'], before it): store it as terminal."
+                )
+            elif want[1]:
+                hint = "terminated=True is the end of the game: always terminal."
+            else:
+                hint = (
+                    "no life was lost in this step: compare the lives after the "
+                    "step with the lives just before it (not with 3, the lives at the "
+                    "start)."
+                )
+            raise AssertionError(
+                f"{case}: expected terminal={want[1]}, got {terminal}. {hint}"
+            )
+
+
+def check_atari_transition(fn: Callable) -> Callable:
+    """Exercise 4: ``atari_transition(reward, terminated, info, prev_info) ->
+    (reward to store, terminal flag to store)``."""
+    return run_check(
+        "Exercise 4: the Atari transition",
+        fn,
+        _transition_cases,
+        reference=atari_transition,
     )
 
 
