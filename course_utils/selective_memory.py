@@ -292,6 +292,28 @@ class KeepTopK:
         return returns >= np.quantile(stored, 1 - self.k)
 
 
+def fit_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> float:
+    """One supervised step: MSE of ``net(inputs (batch, in_dim))`` against ``targets
+    (batch, out_dim)``, gradients cleared, backward pass, optimizer step.
+
+    Returns:
+        the minibatch's loss before the step. (:func:`fit` does exactly this for
+        every minibatch.)
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+    loss = nn.functional.mse_loss(net(inputs), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def fit(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,

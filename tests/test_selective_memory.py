@@ -158,14 +158,121 @@ def test_checks_pass_references_and_fail_wrong_answers(capsys):
     assert checks.check_return_to_go(sm.return_to_go) is sm.return_to_go
     assert checks.check_keep_probability(sm.keep_probability) is sm.keep_probability
     assert checks.check_select_action(sm.select_action) is sm.select_action
+    assert checks.check_keep_rule(sm.keep_selective) is sm.keep_selective
+    assert checks.check_fit_step(sm.fit_step) is sm.fit_step
     with pytest.raises(AssertionError, match="Exercise 1"):  # forward, not backward
         checks.check_return_to_go(
             lambda r, g: np.array([sum(r[: t + 1]) for t in range(len(r))])
         )
     with pytest.raises(AssertionError, match="Exercise 2"):  # one branch for both
         checks.check_keep_probability(lambda r, avg: 0.1 + 0.9 * np.tanh(r - avg))
-    with pytest.raises(AssertionError, match="Exercise 3"):  # always the best candidate
+    with pytest.raises(AssertionError, match="Exercise 4"):  # always the best candidate
         checks.check_select_action(lambda a, c, q: c[int(np.argmax(q[1:]))])
+
+
+def off_by_one_score(a, c, q):
+    """Compares q[best] (a neighbour's score) with the actor's, not q[1 + best]."""
+    best = int(np.argmax(q[1:]))
+    return c[best] if q[best] > q[0] else a
+
+
+def off_by_one_index(a, c, q):
+    """Takes the argmax over all n + 1 scores as a candidate index."""
+    best = int(np.argmax(q))
+    return c[best - 1] if best > 0 else a
+
+
+def off_by_one_shift(a, c, q):
+    """Indexes the candidates with the argmax over all scores (one too far)."""
+    best = int(np.argmax(q))
+    return c[min(best, len(c) - 1)] if best > 0 else a
+
+
+@pytest.mark.parametrize("wrong", [off_by_one_score, off_by_one_shift])
+def test_select_action_check_fails_off_by_one(wrong, capsys):
+    with pytest.raises(AssertionError, match="Exercise 4"):
+        checks.check_select_action(wrong)
+    # argmax over all n + 1 scores, then index - 1, is a correct answer
+    assert checks.check_select_action(off_by_one_index) is off_by_one_index
+
+
+def keep_nan_for_empty(returns, stored, rng, baseline=None):
+    return rng.random(len(returns)) < sm.keep_probability(returns, stored.mean())
+
+
+def keep_other_draws(returns, stored, rng, baseline=None):
+    avg = float(stored.mean()) if len(stored) else 0.0
+    p = sm.keep_probability(returns, avg)
+    return np.array([rng.random() < q for q in p[::-1]])[::-1]  # backwards
+
+
+def keep_threshold(returns, stored, rng, baseline=None):
+    avg = float(stored.mean()) if len(stored) else 0.0
+    return sm.keep_probability(returns, avg) > 0.5  # no randomness
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value")
+@pytest.mark.parametrize(
+    "wrong", [keep_nan_for_empty, keep_other_draws, keep_threshold, sm.keep_all]
+)
+def test_keep_rule_check_fails_wrong_answers(wrong, capsys):
+    with pytest.raises(AssertionError, match="Exercise 3"):
+        checks.check_keep_rule(wrong)
+
+
+def step_no_zero_grad(net, optimizer, x, y):
+    loss = nn.functional.mse_loss(net(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_no_step(net, optimizer, x, y):
+    loss = nn.functional.mse_loss(net(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    return loss.item()
+
+
+def step_sum(net, optimizer, x, y):
+    loss = nn.functional.mse_loss(net(x), y, reduction="sum")
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_loss_after(net, optimizer, x, y):
+    sm.fit_step(net, optimizer, x, y)
+    return nn.functional.mse_loss(net(x), y).item()
+
+
+@pytest.mark.parametrize(
+    "wrong", [step_no_zero_grad, step_no_step, step_sum, step_loss_after]
+)
+def test_fit_step_check_fails_wrong_answers(wrong, capsys):
+    with pytest.raises(AssertionError, match="Exercise 5"):
+        checks.check_fit_step(wrong)
+
+
+def test_fit_is_fit_step_on_every_minibatch():
+    """sm.fit's inner step equals sm.fit_step: same weights after one epoch."""
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    y = x[:, :1] * 2
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(nn.Linear(3, 1))
+    opts = [torch.optim.Adam(n.parameters(), lr=0.01) for n in nets]
+    sm.fit(
+        nets[0], opts[0], x, y, batch_size=16, epochs=1, rng=np.random.default_rng(1)
+    )
+    rng = np.random.default_rng(1)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    for idx in np.array_split(rng.permutation(64), 4):
+        sm.fit_step(nets[1], opts[1], xt[idx], yt[idx])
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_checks_return_the_reference_for_stubs(capsys):
@@ -175,6 +282,8 @@ def test_checks_return_the_reference_for_stubs(capsys):
     assert checks.check_return_to_go(stub) is sm.return_to_go
     assert checks.check_keep_probability(stub) is sm.keep_probability
     assert checks.check_select_action(stub) is sm.select_action
+    assert checks.check_keep_rule(stub) is sm.keep_selective
+    assert checks.check_fit_step(stub) is sm.fit_step
     assert "not done yet" in capsys.readouterr().out
 
 

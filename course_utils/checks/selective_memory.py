@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
+from torch import nn
 
 from course_utils import selective_memory as sm
 from course_utils.checks import expect_close, expect_true, run_check
@@ -64,8 +66,52 @@ def check_keep_probability(fn: Callable) -> Callable:
     )
 
 
+def check_keep_rule(fn: Callable) -> Callable:
+    """Exercise 3: ``keep_selective(returns, stored, rng, baseline=None)`` -> mask."""
+
+    def cases(f: Callable) -> None:
+        stored = np.array([4.0, 6.0], dtype=np.float32)  # avg 5
+        keep = np.asarray(f(np.array([100.0, -100.0]), stored, _rng(0)))
+        expect_true(
+            keep.dtype == bool and keep.shape == (2,),
+            f"expected a (2,) bool mask, got dtype {keep.dtype}, shape {keep.shape}.",
+        )
+        expect_true(
+            keep.tolist() == [True, False],
+            "R = 100 against avg 5 must be kept (p = 1) and R = -100 dropped (p = 0); "
+            f"got {keep.tolist()}. Compare each R with the mean of `stored`.",
+        )
+        keep = np.asarray(f(np.array([50.0, -50.0]), stored[:0], _rng(0)))
+        expect_true(
+            keep.tolist() == [True, False],
+            "an empty memory has avg 0 (the mean of an empty array is nan): "
+            f"expected [True, False] for R = 50, -50, got {keep.tolist()}.",
+        )
+        returns = np.full(4000, 6.0)  # R - avg = 1: p = 0.1 + 0.9 tanh(1) = 0.785
+        rate = float(np.mean(f(returns, stored, _rng(1))))
+        expect_true(
+            abs(rate - (0.1 + 0.9 * np.tanh(1.0))) < 0.03,
+            f"R one above avg should be kept 78.5 % of the time, got {rate:.1%}. "
+            "Keep step t when a uniform number in [0, 1) is below its probability.",
+        )
+        expected = sm.keep_selective(returns, stored, _rng(2))
+        expect_true(
+            bool(np.array_equal(f(returns, stored, _rng(2)), expected)),
+            "draw exactly one number per step, rng.random(len(returns)), so that "
+            "your run plays the same games as the course's.",
+        )
+
+    return run_check(
+        "Exercise 3: the keep rule", fn, cases, reference=sm.keep_selective
+    )
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
 def check_select_action(fn: Callable) -> Callable:
-    """Exercise 3: ``select_action(actor_action, candidates, q_values)``."""
+    """Exercise 4: ``select_action(actor_action, candidates, q_values)``."""
 
     def cases(f: Callable) -> None:
         actor_action = np.array([0.1, 0.2], dtype=np.float32)
@@ -76,6 +122,13 @@ def check_select_action(fn: Callable) -> Callable:
             what="critic scores [actor 0, candidates 1, 3, 2]",
             hint="q_values[0] scores the actor's action; q_values[1:] the candidates. "
             "Take the candidate with the highest score when it beats the actor.",
+        )
+        expect_close(
+            f(actor_action, candidates, np.array([2.5, 1.0, 3.0, 2.0])),
+            [-1.0, -1.0],
+            what="critic scores [actor 2.5, candidates 1, 3, 2]",
+            hint="Compare the best candidate's own score, q_values[1 + best], with "
+            "q_values[0]: candidate i is scored by q_values[i + 1].",
         )
         expect_close(
             f(actor_action, candidates, np.array([5.0, 1.0, 3.0, 2.0])),
@@ -91,5 +144,42 @@ def check_select_action(fn: Callable) -> Callable:
         )
 
     return run_check(
-        "Exercise 3: candidate selection", fn, cases, reference=sm.select_action
+        "Exercise 4: candidate selection", fn, cases, reference=sm.select_action
     )
+
+
+def check_fit_step(fn: Callable) -> Callable:
+    """Exercise 5: ``fit_step(net, optimizer, inputs, targets) -> float``."""
+
+    def cases(f: Callable) -> None:
+        net = nn.Linear(2, 1, bias=False)
+        with torch.no_grad():
+            net.weight.copy_(torch.tensor([[1.0, -1.0]]))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+        x = torch.tensor([[1.0, 2.0], [3.0, 0.0]])
+        y = torch.tensor([[0.0], [1.0]])
+        # predictions -1, 3; errors -1, 2: MSE 2.5; gradient -x0 + 2 x1 = [5, -2]
+        loss = f(net, optimizer, x, y)
+        expect_close(
+            [float(loss)],
+            [2.5],
+            what="the loss returned for w = [1, -1] (predictions -1, 3; targets 0, 1)",
+            hint="Return the MSE of this minibatch before the step, loss.item().",
+        )
+        expect_close(
+            net.weight.detach().numpy()[0],
+            [0.5, -0.8],
+            what="the weights after one SGD step (lr 0.1) from w = [1, -1]",
+            hint="The MSE's gradient here is [5, -2]: did you call loss.backward() "
+            "and optimizer.step(), with the mean (not the sum) of squared errors?",
+        )
+        f(net, optimizer, x, y)  # gradient [0.4, -2.2] when the old one is cleared
+        expect_close(
+            net.weight.detach().numpy()[0],
+            [0.46, -0.58],
+            what="the weights after a second step",
+            hint="Clear the old gradients first (optimizer.zero_grad()): PyTorch "
+            "adds each backward pass's gradients to the stored ones.",
+        )
+
+    return run_check("Exercise 5: one fit step", fn, cases, reference=sm.fit_step)
