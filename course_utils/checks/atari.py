@@ -3,6 +3,10 @@
 Each ``check_*`` takes the student's function, tests it on cases small enough to work
 out by hand, and returns it (or the course's reference while the exercise still
 raises ``NotImplementedError``): ``fn = check_fn(fn)``.
+
+Over 200 lines because each of the four exercises gets cases that tell the plausible
+wrong answers apart (wrong scale or dtype, clipping with the wrong sign, lives read
+from the wrong step) and a hint for each.
 """
 
 from __future__ import annotations
