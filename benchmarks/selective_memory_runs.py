@@ -23,6 +23,7 @@ import torch
 
 from course_utils import selective_memory as sm
 from course_utils import sm_improvements as smi
+from course_utils import sm_truncation as smt
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
 from course_utils.policies import ActorPolicy
@@ -81,7 +82,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
             "keep": smi.keep_advantage_scaled,
             "baseline": smi.ValueBaseline(),
             "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
-            "compute_returns": smi.returns_bootstrap_truncated,
+            "compute_returns": smt.returns_bootstrap_truncated,
         },
     ),
 }

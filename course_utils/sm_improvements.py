@@ -6,9 +6,9 @@ candidates drawn around the actor's action, then a little noise),
 :func:`keep_advantage_scaled` (the keep rule on R - V(s), scaled by the memory's
 spread), :class:`ValueBaseline` (V(s) fitted on every recent step) and
 :class:`FitCriticOnRecent` (the critic fitted on every recent step, as FitML's later
-scripts do). Notebook 05 measures each. :func:`returns_bootstrap_truncated` (ours,
-not in the shipped walker) bootstraps the return-to-go with V(s_T) where the time
-limit cut a game.
+scripts do). Notebook 05 measures each. ``course_utils.sm_truncation`` (ours, not in
+the shipped walker) bootstraps the return-to-go with V(s_T) where the time limit cut
+a game.
 
 Taught in: 05_selective_memory_bipedalwalker.ipynb
 """
@@ -180,47 +180,3 @@ class ValueBaseline:
 
     def build(self, obs_dim: int) -> _Value:
         return _Value(self, obs_dim)
-
-
-def return_to_go_bootstrapped(
-    rewards: np.ndarray, gamma: float, *, truncated: bool, final_value: float
-) -> np.ndarray:
-    """Return-to-go that knows the time limit (ours): when the game was truncated,
-    the future after the last step is ``final_value`` = V(s_T), not 0.
-
-    ``R_{T-1} = r_{T-1} + gamma * V(s_T)`` if truncated, else ``r_{T-1}``; then
-    ``R_t = r_t + gamma * R_{t+1}``. Returns ``(T,) float64``.
-
-    Taught in: 05_selective_memory_bipedalwalker.ipynb
-    """
-    rewards = np.asarray(rewards, dtype=np.float64)
-    out = np.zeros_like(rewards)
-    running = float(final_value) if truncated else 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        running = rewards[t] + gamma * running
-        out[t] = running
-    return out
-
-
-def returns_bootstrap_truncated(
-    rewards: np.ndarray,
-    gamma: float,
-    *,
-    truncated: bool,
-    next_obs: np.ndarray,
-    value: _Value | None,
-) -> np.ndarray:
-    """Returns piece (ours): :func:`return_to_go_bootstrapped` with V(s_T) from the
-    loop's value network at a truncation; a fall (terminated) still ends the future.
-    Needs ``baseline=ValueBaseline()``."""
-    if value is None:
-        raise ValueError(
-            "returns_bootstrap_truncated needs V(s) to bootstrap a truncated game. "
-            "Fix: pass baseline=ValueBaseline() to train_selective_memory."
-        )
-    final = 0.0
-    if truncated:
-        final = float(value.predict(np.asarray(next_obs, dtype=np.float32)[None])[0])
-    return return_to_go_bootstrapped(
-        rewards, gamma, truncated=truncated, final_value=final
-    )

@@ -11,6 +11,7 @@ from torch import nn
 
 from course_utils import selective_memory as sm
 from course_utils import sm_improvements as smi
+from course_utils import sm_truncation as smt
 from course_utils.checks import selective_memory as checks
 from course_utils.envs import make_env
 from course_utils.networks import MLPActor
@@ -465,10 +466,10 @@ def test_keep_whole_game():
 def test_bootstrapped_return_hand_computed():
     rewards, gamma = np.array([1.0, 2.0]), 0.5
     # terminated (a fall): the future after the last step is 0, as return_to_go
-    out = smi.return_to_go_bootstrapped(rewards, gamma, truncated=False, final_value=8)
+    out = smt.return_to_go_bootstrapped(rewards, gamma, truncated=False, final_value=8)
     np.testing.assert_allclose(out, [1 + 0.5 * 2, 2.0])
     # truncated by the time limit: R_1 = 2 + 0.5 * 8 = 6, R_0 = 1 + 0.5 * 6 = 4
-    out = smi.return_to_go_bootstrapped(rewards, gamma, truncated=True, final_value=8)
+    out = smt.return_to_go_bootstrapped(rewards, gamma, truncated=True, final_value=8)
     np.testing.assert_allclose(out, [4.0, 6.0])
 
 
@@ -481,7 +482,7 @@ class ConstantValue:
 
 def test_returns_piece_bootstraps_only_truncated_games():
     rewards, obs = np.array([0.0, 1.0]), np.zeros(24, dtype=np.float32)
-    piece = smi.returns_bootstrap_truncated
+    piece = smt.returns_bootstrap_truncated
     cut = piece(rewards, 0.9, truncated=True, next_obs=obs, value=ConstantValue())
     np.testing.assert_allclose(cut, [0.9 * (1 + 9.0), 1 + 9.0])
     fell = piece(rewards, 0.9, truncated=False, next_obs=obs, value=ConstantValue())
@@ -496,7 +497,7 @@ def test_loop_bootstraps_at_the_time_limit(tiny_sm):
 
     def spy(rewards, gamma, *, truncated, next_obs, value):
         seen.append((len(rewards), truncated, next_obs.shape))
-        return smi.returns_bootstrap_truncated(
+        return smt.returns_bootstrap_truncated(
             rewards, gamma, truncated=truncated, next_obs=next_obs, value=value
         )
 
