@@ -267,7 +267,8 @@ def keep_whole_game(
 ) -> np.ndarray:
     """FitML's whole-rollout selection (``Experimental/BipedalWalker_SelectiveMemory
     _V5.py``): keep every step of a game whose mean return-to-go beats the mean of
-    the stored returns, else none; an empty memory takes the first game whole."""
+    the stored returns, else none; an empty memory takes the first game whole. (V5
+    starts comparing at game 16; here the comparison starts with the second game.)"""
     if not len(returns):
         return np.zeros(0, dtype=bool)
     keep = not len(stored) or float(np.mean(returns)) > float(stored.mean())
