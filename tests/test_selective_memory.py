@@ -597,3 +597,36 @@ def test_long_run_script_resumes(tmp_path):
         assert straight[key] == resumed[key], key
     assert [e["game"] for e in resumed["evals"]] == [2, 4]
     assert set(resumed["evals"][0]) == {"game", "steps", "actor", "acting_rule"}
+
+
+def load_benchmark(name: str):
+    """Import a script of benchmarks/ (not a package) as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+VARIANTS = load_benchmark("selective_memory_runs").VARIANTS
+
+
+@pytest.mark.parametrize("name", ["whole_game", "noise_gamma_adv_critic_trunc"])
+def test_benchmark_variants_run(name, tiny_sm):
+    """The ablation's new variants are pieces the loop accepts (2 tiny games)."""
+    changes, pieces = VARIANTS[name]
+    cfg = replace(tiny_sm, episodes=2, random_games=1, fit_every=1, **changes)
+    cfg = replace(cfg, recent_size=500)
+    result = sm.train_selective_memory(
+        short_walker(40),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        **pieces,
+    )
+    assert len(result.episode_returns) == 2
+    assert result.diagnostics.memory_rows[-1] == len(result.memory)
