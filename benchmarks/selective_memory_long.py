@@ -41,6 +41,7 @@ from course_utils.sm_resume import (
     load_training_state,
     save_training_state,
 )
+from course_utils.sm_state import SMState
 
 CANONICAL = (
     "FitMachineLearning/FitML Experimental/BipedalWalker_Selective_Memory.py, "
@@ -65,7 +66,7 @@ def make_walker(max_steps: int | None) -> FreshWorldEachReset:
     return FreshWorldEachReset(env)
 
 
-def evaluate_both(state: sm.SMState, env, episodes: int, game: int) -> dict:
+def evaluate_both(state: SMState, env, episodes: int, game: int) -> dict:
     """The actor alone and the acting rule (no random actions), seeds 10 000+."""
     act, rng = sm.CriticChoice(), np.random.default_rng(SELECTION_SEED + game)
     policies = {
@@ -91,7 +92,7 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def summary(state: sm.SMState, cfg: sm.SMConfig, args, extra: dict) -> dict:
+def summary(state: SMState, cfg: sm.SMConfig, args, extra: dict) -> dict:
     d = state.diagnostics
     r4 = lambda xs: [None if x is None else round(x, 4) for x in xs]  # noqa: E731
     return {
@@ -155,7 +156,7 @@ def main() -> None:
         print(f"resumed at game {state.game} from {state_path}", flush=True)
     start = time.perf_counter()
 
-    def on_game(s: sm.SMState) -> None:
+    def on_game(s: SMState) -> None:
         if s.game % args.eval_every == 0:
             extra["evals"].append(
                 evaluate_both(s, eval_env, args.eval_episodes, s.game)

@@ -10,8 +10,8 @@ regression. The loop, :func:`train_selective_memory`, receives the pieces that v
 as functions: ``act`` (how to act), ``keep`` (which rows to keep), ``fit_critic``
 (how to fit the critic), ``compute_returns`` (the targets) and an optional
 ``baseline`` V(s); the defaults are the published ones. Our measured improvements
-live in ``course_utils.sm_improvements``; saving and resuming a run in
-``course_utils.sm_resume``.
+live in ``course_utils.sm_improvements``; the run's state and per-game diagnostics in
+``course_utils.sm_state``; saving and resuming a run in ``course_utils.sm_resume``.
 
 Taught in: 05_selective_memory_bipedalwalker.ipynb
 """
@@ -19,7 +19,7 @@ Taught in: 05_selective_memory_bipedalwalker.ipynb
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -28,6 +28,7 @@ from torch import nn
 
 from course_utils.networks import MLPActor, mlp
 from course_utils.policies import ActorPolicy
+from course_utils.sm_state import SMDiagnostics, SMState, critic_predictions
 from course_utils.training import BestModelKeeper, Deadline, progress_bar
 
 
@@ -52,6 +53,8 @@ def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
+# The returns piece's signature (the loop's call) stands again in
+# sm_truncation.returns_bootstrap_truncated: same interface, other targets, on purpose.
 def episode_returns(
     rewards: np.ndarray,
     gamma: float,
@@ -181,32 +184,31 @@ def critic_pick_flag(
 
 
 @torch.no_grad()
-def critic_predictions(
-    critic: nn.Module, obs: np.ndarray, action: np.ndarray
-) -> np.ndarray:
-    """The critic's predicted returns ``(T,)`` for ``obs (T, obs_dim)`` and ``action
-    (T, act_dim)``: put them beside the returns the steps actually obtained."""
-    x = torch.as_tensor(np.hstack([obs, action]), dtype=torch.float32)
-    return critic(x)[:, 0].numpy().astype(np.float64)
-
-
-@torch.no_grad()
 def actor_action(obs: np.ndarray, actor: nn.Module) -> np.ndarray:
     """The actor's action for one observation ``(obs_dim,)`` -> ``(act_dim,)``."""
     return actor(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0))[0].numpy()
 
 
-@dataclass(frozen=True)
-class CriticChoice:
-    """FitML's acting rule: the actor's action against ``n_candidates`` uniform
-    random ones; the critic's favourite is played (``n_candidates=0``: the actor).
+class CandidateChoice:
+    """The shape of an acting rule where the critic picks: the actor proposes, the
+    critic compares its action with ``n_candidates`` others from :meth:`candidates`
+    and the favourite is played (``n_candidates=0``: the actor's), after
+    :meth:`perturb` (none here). :class:`CriticChoice` (FitML's) and
+    ``sm_improvements.NearActorChoice`` (ours) differ only in those two methods.
 
-    ``act(obs, actor, critic, rng) -> (act_dim,) float32``.
-
-    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    ``act(obs, actor, critic, rng) -> (act_dim,) float32``; :meth:`choose` also
+    says whether the critic overrode the actor (for the loop's diagnostics).
     """
 
-    n_candidates: int = 9
+    n_candidates: int
+
+    def candidates(self, action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``(n_candidates, act_dim)`` actions to compare with ``action (act_dim,)``."""
+        raise NotImplementedError(f"{type(self).__name__} must define candidates().")
+
+    def perturb(self, action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The chosen ``action (act_dim,)`` as played: unchanged here."""
+        return action
 
     def __call__(
         self,
@@ -227,9 +229,27 @@ class CriticChoice:
         """The action, and whether the critic overrode the actor (same draws)."""
         action, overridden = actor_action(obs, actor), False
         if self.n_candidates > 0:
-            candidates = rng.uniform(-1.0, 1.0, (self.n_candidates, len(action)))
+            candidates = self.candidates(action, rng)
             action, overridden = critic_pick_flag(obs, action, candidates, critic)
+        action = self.perturb(action, rng)
         return np.asarray(action, dtype=np.float32), overridden
+
+
+@dataclass(frozen=True)
+class CriticChoice(CandidateChoice):
+    """FitML's acting rule: the actor's action against ``n_candidates`` uniform
+    random ones; the critic's favourite is played (``n_candidates=0``: the actor).
+
+    ``act(obs, actor, critic, rng) -> (act_dim,) float32``.
+
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
+    """
+
+    n_candidates: int = 9
+
+    def candidates(self, action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``n_candidates`` actions drawn uniformly in [-1, 1]."""
+        return rng.uniform(-1.0, 1.0, (self.n_candidates, len(action)))
 
 
 def keep_selective(
@@ -420,77 +440,12 @@ def fit_critic_on_memory(
     )
 
 
-@dataclass
-class SMDiagnostics:
-    """Per-game figures the loop records (one entry per game, cheap to keep).
-
-    ``memory_rows``: rows in memory after the game; ``keep_rate``: share of the game's
-    steps kept; ``override_rate``: share of the acting rule's decisions where the
-    critic replaced the actor's action (None when the rule cannot say, e.g. a plain
-    function, or when every step was random); ``critic_pred`` and ``return_mean``:
-    the critic's mean prediction Q(s_t, a_t) over the game's steps (before this game's
-    fit) and the mean return-to-go they obtained; ``critic_corr``: the correlation of
-    the two over the game's steps (None for fewer than 2 steps or a constant).
-    """
-
-    memory_rows: list[int] = field(default_factory=list)
-    keep_rate: list[float] = field(default_factory=list)
-    override_rate: list[float | None] = field(default_factory=list)
-    critic_pred: list[float] = field(default_factory=list)
-    return_mean: list[float] = field(default_factory=list)
-    critic_corr: list[float | None] = field(default_factory=list)
-
-    def record(
-        self,
-        memory: SelectiveMemory,
-        kept: np.ndarray,
-        overrides: list[bool],
-        predicted: np.ndarray,
-        rtg: np.ndarray,
-    ) -> None:
-        """Append one game's figures."""
-        self.memory_rows.append(len(memory))
-        self.keep_rate.append(float(np.mean(kept)) if len(kept) else 0.0)
-        self.override_rate.append(float(np.mean(overrides)) if overrides else None)
-        self.critic_pred.append(float(predicted.mean()) if len(rtg) else 0.0)
-        self.return_mean.append(float(rtg.mean()) if len(rtg) else 0.0)
-        ok = len(rtg) > 1 and predicted.std() > 0 and rtg.std() > 0
-        corr = float(np.corrcoef(predicted, rtg)[0, 1]) if ok else None
-        self.critic_corr.append(corr)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class SMState:
-    """Everything :func:`train_selective_memory` changes while it runs: the networks
-    and their optimizers, both memories, the games played so far and their figures.
-    Pass it back as ``state=`` to continue a run (``course_utils.sm_resume`` saves
-    and loads it, with the rng and the environment's random state)."""
-
-    actor: MLPActor
-    critic: nn.Module
-    value: object | None  # V(s) built from the baseline, or None
-    actor_opt: torch.optim.Optimizer
-    critic_opt: torch.optim.Optimizer
-    memory: SelectiveMemory
-    recent: SelectiveMemory  # every step, for fits that use them
-    game: int = 0  # games played so far
-    returns: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    wall_time_s: float = 0.0  # training wall time so far
-    diagnostics: SMDiagnostics = field(default_factory=SMDiagnostics)
-    evals: list[tuple[int, float, float]] = field(default_factory=list)
-    best_actor: MLPActor | None = None
-    best_score: float = -np.inf
-
-
 def new_state(
     env: gym.Env, cfg: SMConfig, *, seed: int, baseline: object | None = None
 ) -> SMState:
     """The state before the first game: ``seed`` sets the initial weights (torch's
-    global random state is left as it was)."""
+    global random state is left as it was). It lives here, not in ``sm_state``,
+    because it builds this module's networks and memories for the loop below."""
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

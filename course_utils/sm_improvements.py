@@ -23,17 +23,16 @@ from torch import nn
 
 from course_utils.networks import mlp
 from course_utils.selective_memory import (
+    CandidateChoice,
     SelectiveMemory,
     SMConfig,
-    actor_action,
-    critic_pick_flag,
     fit,
     keep_probability,
 )
 
 
 @dataclass(frozen=True)
-class NearActorChoice:
+class NearActorChoice(CandidateChoice):
     """Acting (ours): the critic compares the actor's action with ``n_candidates``
     drawn around it (``action + spread * N(0, 1)``), then Gaussian noise of scale
     ``noise`` is added. ``n_candidates=0``: the actor's action plus noise.
@@ -45,32 +44,17 @@ class NearActorChoice:
     spread: float = 0.3
     noise: float = 0.1
 
-    def __call__(
-        self,
-        obs: np.ndarray,
-        actor: nn.Module,
-        critic: nn.Module,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        return self.choose(obs, actor, critic, rng)[0]
+    def candidates(self, action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``n_candidates`` actions ``action + spread * N(0, 1)``."""
+        shape = (self.n_candidates, len(action))
+        return action + self.spread * rng.standard_normal(shape)
 
-    def choose(
-        self,
-        obs: np.ndarray,
-        actor: nn.Module,
-        critic: nn.Module,
-        rng: np.random.Generator,
-    ) -> tuple[np.ndarray, bool]:
-        """The action, and whether the critic overrode the actor (same draws)."""
-        action, overridden = actor_action(obs, actor), False
-        if self.n_candidates > 0:
-            shape = (self.n_candidates, len(action))
-            candidates = action + self.spread * rng.standard_normal(shape)
-            action, overridden = critic_pick_flag(obs, action, candidates, critic)
+    def perturb(self, action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The critic's choice plus ``noise * N(0, 1)``, clipped to [-1, 1]."""
         if self.noise > 0:
             draw = rng.standard_normal(len(action))
             action = np.clip(action + self.noise * draw, -1.0, 1.0)
-        return np.asarray(action, dtype=np.float32), overridden
+        return action
 
 
 def keep_selective_scaled(

@@ -2,7 +2,7 @@
 
 A long run (FitML's published method on its own schedule, thousands of games) must
 survive a killed process. :func:`save_training_state` writes everything the loop
-changes (``selective_memory.SMState``: networks, optimizers, both memories, games
+changes (``sm_state.SMState``: networks, optimizers, both memories, games
 played, per-game figures) plus the loop's ``rng``, torch's random state and the
 environment's random state, atomically (a temporary file, then a rename).
 :func:`load_training_state` puts it back into a fresh state, so the resumed run plays
@@ -25,7 +25,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from course_utils.selective_memory import SelectiveMemory, SMDiagnostics, SMState
+from course_utils.selective_memory import SelectiveMemory
+from course_utils.sm_state import SMDiagnostics, SMState
 
 FORMAT = "course-sm-state-1"
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_utils.selective_memory import return_to_go
+
 
 def return_to_go_bootstrapped(
     rewards: np.ndarray, gamma: float, *, truncated: bool, final_value: float
@@ -28,14 +30,15 @@ def return_to_go_bootstrapped(
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
     rewards = np.asarray(rewards, dtype=np.float64)
-    out = np.zeros_like(rewards)
-    running = float(final_value) if truncated else 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        running = rewards[t] + gamma * running
-        out[t] = running
-    return out
+    if not truncated:
+        return return_to_go(rewards, gamma)
+    # V(s_T) stands as one more reward after the last step: FitML's recursion then
+    # gives R_T = V(s_T) and R_{T-1} = r_{T-1} + gamma * V(s_T), the same operations.
+    return return_to_go(np.append(rewards, float(final_value)), gamma)[:-1]
 
 
+# Same signature as selective_memory.episode_returns on purpose: both are returns
+# pieces the loop calls alike; the targets differ (FitML's end every game).
 def returns_bootstrap_truncated(
     rewards: np.ndarray,
     gamma: float,

@@ -20,6 +20,7 @@ from course_utils.sm_resume import (
     load_training_state,
     save_training_state,
 )
+from course_utils.sm_state import SMState, critic_predictions
 
 
 def train_walker(cfg: sm.SMConfig, **kwargs) -> sm.SMResult:
@@ -407,7 +408,7 @@ def test_resume_plays_the_same_games(tiny_sm, tmp_path):
     path = tmp_path / "state.pt"
     env, rng = short_walker(), np.random.default_rng(0)
 
-    def save_then_die(state: sm.SMState) -> None:
+    def save_then_die(state: SMState) -> None:
         if state.game == 3:
             save_training_state(path, state, rng=rng, env=env, extra={"note": "hi"})
             raise Killed
@@ -564,7 +565,7 @@ def test_critic_predictions_match_the_critic():
     obs = np.zeros((3, 2), dtype=np.float32)
     action = np.array([[0.5, 0.0], [-1.0, 0.0], [0.25, 1.0]], dtype=np.float32)
     np.testing.assert_allclose(
-        sm.critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
+        critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
     )
 
 
