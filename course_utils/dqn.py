@@ -64,6 +64,8 @@ class DQNConfig:
     eval_epsilon: float = 0.0  # exploration while evaluating (Atari: 0.05)
     solved_at: float | None = None  # score that counts as solved (recorded)
     max_seconds: float | None = None  # optional wall-time cap on training
+    lr_end: float | None = None  # None: constant lr; else lr falls linearly to lr_end
+    # over total_steps (a wall-time cap stops the fall where it is)
 
     def __post_init__(self) -> None:
         for name in (
@@ -91,6 +93,25 @@ class DQNConfig:
             raise ValueError(
                 f"DQNConfig.lr must be a finite number > 0, got {self.lr}."
             )
+        end = self.lr_end
+        if end is not None and not (
+            isinstance(end, (int, float, np.number))
+            and not isinstance(end, bool)
+            and end > 0
+            and math.isfinite(end)
+        ):
+            raise ValueError(
+                f"DQNConfig.lr_end must be None (a constant lr) or a finite number "
+                f"> 0, got {end!r}. Fix: e.g. lr_end=lr / 10."
+            )
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate at environment ``step``: ``lr`` throughout when
+        ``lr_end`` is None (exactly ``lr``, bit for bit), else a straight line from
+        ``lr`` at step 0 to ``lr_end`` at ``total_steps``."""
+        end = self.lr if self.lr_end is None else self.lr_end
+        fraction = min(max(step, 0) / self.total_steps, 1.0)
+        return self.lr + fraction * (end - self.lr)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -564,6 +585,8 @@ def train_dqn(
             episode_return = 0.0
         # 3. learn, bootstrapping n steps ahead with γ^n
         if step > cfg.learning_starts and step % cfg.train_freq == 0:
+            for group in optimizer.param_groups:  # the lr schedule (default: constant)
+                group["lr"] = cfg.lr_at(step)
             for _ in range(cfg.gradient_steps):
                 batch = buffer.sample(cfg.batch_size, rng).to_torch(device)
                 loss = compute_loss(

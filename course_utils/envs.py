@@ -8,11 +8,14 @@ import re
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import FrameStackObservation
 
 CATCH_ID = "course/Catch-v0"
 SNAKE_ID = "course/Snake-v0"
 SNAKE_EGO_ID = "course/SnakeEgocentric-v0"  # the snake's own view (snake_views)
 _OLD_RAM_ID = re.compile(r"^(?:ALE/)?(?P<game>[A-Za-z]+)-ram(?:NoFrameskip)?-v\d+$")
+MAX_STACK = 16  # more snapshots than this is a mistake, not a recipe
 
 
 def _prepare_headless() -> None:
@@ -74,11 +77,27 @@ def _unknown_id_message(env_id: str, error: Exception) -> str:
     return f"Unknown environment id {env_id!r} ({error}). {hint}"
 
 
+def _check_stack(stack: Any) -> int | None:
+    """``stack`` as an int in ``[2, MAX_STACK]``, or None; anything else refused."""
+    if stack is None:
+        return None
+    whole = isinstance(stack, (int, np.integer)) and not isinstance(stack, bool)
+    if not whole or not 2 <= stack <= MAX_STACK:
+        raise ValueError(
+            f"stack must be a whole number of observations from 2 to {MAX_STACK} (the "
+            f"last `stack` observations side by side), got {stack!r}. Fix: e.g. "
+            "stack=4, or leave stack out for the single observation (stack=1 would "
+            "only add a dimension)."
+        )
+    return int(stack)
+
+
 def make_env(
     env_id: str,
     *,
     seed: int | None = None,
     render_mode: str | None = None,
+    stack: int | None = None,
     **kwargs: Any,
 ) -> gym.Env:
     """Make a Gymnasium environment that runs with no display.
@@ -92,11 +111,18 @@ def make_env(
         seed: if given, the env is reset with it and its spaces are seeded, so the
             first episode (and ``env.action_space.sample()``) is reproducible.
         render_mode: ``None`` or ``"rgb_array"`` (frames as ``(H, W, 3) uint8``).
+        stack: if given (2 to ``MAX_STACK``), each observation is the last ``stack``
+            observations, oldest first, as Gymnasium's ``FrameStackObservation``
+            gives them (shape ``(stack, *obs_shape)``, the dtype kept: RAM stays
+            ``uint8``); after a reset the first observation fills every slot. The
+            course's Q-networks flatten it (``obs_shape``); checkpoints record it in
+            ``env_kwargs`` so evaluation stacks the same way.
         **kwargs: passed to ``gym.make`` (e.g. ``obs_type="ram"``).
 
     Raises:
         ValueError: for an unknown id, listing close matches, or an old version
-            (``BipedalWalker-v2``), naming the current one.
+            (``BipedalWalker-v2``), naming the current one; for a ``stack`` that is
+            not a whole number from 2 to ``MAX_STACK``.
 
     Taught in: 02_rl_concepts.ipynb
     """
@@ -104,12 +130,15 @@ def make_env(
         raise ValueError(
             f"env_id must be a string such as 'MountainCar-v0', got {env_id!r}."
         )
+    stack = _check_stack(stack)
     _prepare_headless()
     register_course_envs()
     try:
         env = gym.make(env_id, render_mode=render_mode, **kwargs)
     except (gym.error.UnregisteredEnv, gym.error.DeprecatedEnv) as error:
         raise ValueError(_unknown_id_message(env_id, error)) from None
+    if stack is not None:
+        env = FrameStackObservation(env, stack)
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)

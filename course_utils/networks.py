@@ -264,6 +264,25 @@ class DuelingQNetwork(QNetwork):
         return self.value(h) + adv - adv.mean(dim=-1, keepdim=True)
 
 
+class LayerNormQNetwork(QNetwork):
+    """:class:`QNetwork` with a ``LayerNorm`` after every hidden ``Linear``:
+    ``Linear -> LayerNorm -> ReLU`` per hidden layer, then a ``Linear`` to the
+    Q-values. Same arguments, inputs and outputs as :class:`QNetwork`.
+
+    Layer normalisation rescales each hidden vector to mean 0 and variance 1 (with a
+    learned gain and bias), which keeps the activations' scale steady while the
+    TD targets move (a habit of recent value-based agents, e.g. PQN and BRO).
+    """
+
+    def _build(self, hidden: tuple[int, ...]) -> None:
+        layers: list[nn.Module] = []
+        sizes = (self.obs_dim, *hidden)
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], self.n_actions))
+        self.body = nn.Sequential(*layers)
+
+
 class MLPActor(_SpecModule):
     """Deterministic continuous policy ``obs (batch, obs_dim) -> (batch, act_dim)``
     with a tanh output, so actions lie in [-1, 1].
@@ -301,6 +320,7 @@ class MLPActor(_SpecModule):
 NETWORK_CLASSES: dict[str, type[nn.Module]] = {
     "QNetwork": QNetwork,
     "DuelingQNetwork": DuelingQNetwork,
+    "LayerNormQNetwork": LayerNormQNetwork,
     "MLPActor": MLPActor,
 }
 

@@ -30,14 +30,15 @@ from course_utils.networks import QNetwork
 SELECTION_SEED = 10_000
 TEST_SEED = 1_000_000
 
-# The environments a checkpoint may name, and the gym.make keyword arguments each
+# The environments a checkpoint may name, and the make_env keyword arguments each
 # accepts with the values allowed: a checkpoint's metadata is data, never code (an
 # id such as "module:Env" would make Gymnasium import the module), and it cannot
-# shorten an episode (max_episode_steps) to inflate a score.
+# shorten an episode (max_episode_steps) to inflate a score. ``stack`` (the last
+# RAM snapshots side by side, see make_env) is the recipe study's (issue 19).
 KNOWN_ENVS: Mapping[str, Mapping[str, tuple[Any, ...]]] = MappingProxyType(
     {
         "MountainCar-v0": {},
-        "ALE/SpaceInvaders-v5": {"obs_type": ("ram",)},
+        "ALE/SpaceInvaders-v5": {"obs_type": ("ram",), "stack": (2, 4)},
         "BipedalWalker-v3": {},
         "course/Catch-v0": {},
         "course/Snake-v0": {},
@@ -64,12 +65,19 @@ def check_env_spec(env_id: Any, env_kwargs: Any) -> tuple[str, dict]:
         raise ValueError(f"env_kwargs must be a dict, got {env_kwargs!r}.")
     allowed = KNOWN_ENVS[env_id]
     for key, value in env_kwargs.items():
-        if key not in allowed or value not in allowed[key]:
+        # the same type too: 4.0 == 4, but make_env refuses stack=4.0
+        ok = any(type(value) is type(v) and value == v for v in allowed.get(key, ()))
+        if not ok:
             raise ValueError(
                 f"{env_id} does not accept env_kwargs {key}={value!r} here; allowed: "
                 f"{dict(allowed) or 'none'}. The evaluation uses the environment's "
                 "own limits (no max_episode_steps, no other settings)."
             )
+    if "stack" in env_kwargs and env_kwargs.get("obs_type") != "ram":
+        raise ValueError(
+            f"{env_id}: stack={env_kwargs['stack']!r} stacks RAM snapshots only; "
+            f"got obs_type={env_kwargs.get('obs_type')!r}. Fix: add obs_type='ram'."
+        )
     return env_id, dict(env_kwargs)
 
 

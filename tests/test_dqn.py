@@ -256,6 +256,10 @@ def test_make_q_network_refuses_continuous_actions():
         ("gamma", 1.5),
         ("max_grad_norm", float("nan")),
         ("lr", 0.0),
+        ("lr_end", 0.0),
+        ("lr_end", float("inf")),
+        ("lr_end", "1e-4"),
+        ("lr_end", True),
     ],
 )
 def test_dqn_config_refuses_values_that_would_crash_or_mislead(field, value):
@@ -691,3 +695,44 @@ def test_choose_action_warmup_draws_no_coin_and_holds_count_down():
     assert dqn.choose_action(
         net, np.zeros(2, np.float32), 0.0, rng, n_actions=3, hold_left=0, held_action=0
     ) == (1, 0, 0)
+
+
+def test_lr_schedule_is_constant_by_default_and_linear_to_lr_end():
+    cfg = dqn.DQNConfig(total_steps=1_000, lr=2.5e-4)
+    assert cfg.lr_end is None
+    assert all(cfg.lr_at(step) == 2.5e-4 for step in (0, 1, 333, 1_000, 5_000))
+    decay = replace(cfg, lr_end=5e-5)
+    assert decay.lr_at(0) == 2.5e-4
+    assert decay.lr_at(500) == pytest.approx(1.5e-4)
+    assert decay.lr_at(1_000) == pytest.approx(5e-5)
+    assert decay.lr_at(9_999) == pytest.approx(5e-5)  # stays at lr_end after
+
+
+def test_train_dqn_applies_the_lr_schedule(tiny_dqn):
+    """With lr_end, Adam's lr at the end is the schedule's value at the last update;
+    without it the optimizer's lr is never changed."""
+    seen = {}
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.setdefault("lrs", []).append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    cfg = replace(tiny_dqn, lr=1e-3, lr_end=1e-4)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.Adam, "step", spy)
+        dqn.train_dqn(
+            make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
+        )
+        lrs, seen["lrs"] = seen["lrs"], []
+        dqn.train_dqn(
+            make_env("MountainCar-v0"),
+            replace(cfg, lr_end=None),
+            rng=set_seed(0),
+            seed=0,
+            progress=False,
+        )
+    assert lrs[0] == pytest.approx(cfg.lr_at(cfg.learning_starts + 2))
+    assert lrs[-1] == pytest.approx(cfg.lr_at(cfg.total_steps))
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert set(seen["lrs"]) == {1e-3}

@@ -9,6 +9,7 @@ from torch import nn
 
 from course_utils.networks import (
     DuelingQNetwork,
+    LayerNormQNetwork,
     MLPActor,
     Normalize,
     QNetwork,
@@ -134,6 +135,9 @@ def _nets():
             2, 3, hidden=(16,), obs_low=[-1.2, -0.07], obs_high=[0.6, 0.07]
         ),
         MLPActor(24, 4, hidden=(16, 8), activation="tanh"),
+        LayerNormQNetwork(
+            128, 6, hidden=(8, 8), obs_low=[0] * 128, obs_high=[255] * 128
+        ),
     ]
 
 
@@ -298,3 +302,33 @@ def test_a_grid_observation_is_flattened_inside_the_network():
     with pytest.raises(ValueError, match="obs_shape"):
         QNetwork(10, 4, obs_shape=(2, 3, 3))
     assert "obs_shape" not in QNetwork(2, 3).spec["kwargs"]  # flat nets: spec unchanged
+
+
+def test_layer_norm_q_network_layout_and_normalised_hidden_layers():
+    """Linear -> LayerNorm -> ReLU per hidden layer, then a Linear to the Q-values;
+    every hidden vector leaves its LayerNorm with mean 0 and variance 1."""
+    net = LayerNormQNetwork(4, 3, hidden=(16, 8))
+    kinds = [type(layer).__name__ for layer in net.body]
+    assert kinds == ["Linear", "LayerNorm", "ReLU"] * 2 + ["Linear"]
+    assert net.spec["class"] == "LayerNormQNetwork" and net.n_actions == 3
+    obs = torch.randn(5, 4) * 100
+    assert net(obs).shape == (5, 3)
+    normed = net.body[:2](obs)  # at initialisation gain 1, bias 0
+    torch.testing.assert_close(normed.mean(-1), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        normed.var(-1, unbiased=False), torch.ones(5), atol=1e-3, rtol=0
+    )
+    assert [type(m).__name__ for m in LayerNormQNetwork(4, 3, hidden=()).body] == [
+        "Linear"
+    ]
+
+
+def test_layer_norm_q_network_takes_stacked_uint8_ram():
+    net = LayerNormQNetwork(
+        512, 6, hidden=(8,), obs_low=[0] * 512, obs_high=[255] * 512, obs_shape=(4, 128)
+    )
+    ram = torch.randint(0, 256, (2, 4, 128), dtype=torch.uint8)
+    assert net(ram).shape == (2, 6)
+    rebuilt = build_network(json.loads(json.dumps(net.spec)))
+    rebuilt.load_state_dict(net.state_dict())
+    assert torch.equal(rebuilt(ram), net(ram))

@@ -1,0 +1,321 @@
+"""Space Invaders from RAM: recipe variants of the ``spaceinvaders`` preset, one knob
+at a time, over several training seeds (issue 19).
+
+    python benchmarks/spaceinvaders_recipes.py --steps 600000 [--max-minutes 40]
+        [--variants current wide ...] [--seeds 0 1 2] [--jobs 2]
+        [--validation-episodes 30] [--eval-every 100000]
+        [--out data/spaceinvaders_recipes.json]
+    python benchmarks/spaceinvaders_recipes.py --summary [--out ...]   # table only
+    python benchmarks/spaceinvaders_recipes.py --list                  # the variants
+
+Every run is ``course_utils.dqn.train_dqn`` with the ``spaceinvaders`` preset and one
+change, named in ``VARIANTS`` (config fields, pieces, or ``make_env`` keyword
+arguments such as ``stack``). The budget is ``--steps`` (the preset's ``total_steps``,
+so ε's schedule and an ``lr_end`` decay scale with it, as ``course_utils.train
+--steps`` does) and/or a wall-time cap ``--max-minutes`` (``DQNConfig.max_seconds``,
+evaluations included). Each run records:
+
+- its evaluation curve on the *selection* seeds 10 000+ (the preset's 20 episodes,
+  ε = 0.05, every ``--eval-every`` steps): what train_dqn's model selection sees;
+- steps done, training and evaluation seconds, and a clock of (steps, seconds) every
+  10 000 steps, from which the learning phase's speed can be read;
+- a *validation* score of the selected network and of the last one: the returns of
+  ``--validation-episodes`` episodes with ε = 0.05 on seeds 20 000+, used by no
+  training and no selection. Recipes are compared on these.
+
+No test seed (1 000 000+) is used anywhere in this script: the test belongs to the
+one agent finally shipped, once.
+
+The results go to ``--out`` after every run (written atomically); running the script
+again skips the runs already there, so an interrupted batch resumes at run
+granularity. One file holds one budget: a different ``--steps``, ``--max-minutes``,
+``--eval-every`` or ``--validation-episodes`` is refused (use another ``--out``).
+Seconds depend on the machine's load (the load average is recorded per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import platform
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from course_utils import dqn
+from course_utils.checkpoints import data_dir, package_versions
+from course_utils.envs import make_env
+from course_utils.evaluation import evaluate
+from course_utils.networks import DuelingQNetwork, LayerNormQNetwork
+from course_utils.policies import QPolicy
+from course_utils.presets import SELECTION_SEED, get_preset
+from course_utils.seeding import set_seed
+from course_utils.stats import bootstrap_ci, mean
+
+PRESET = "spaceinvaders"
+VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
+CLOCK_EVERY = 10_000  # steps between two marks of the run's clock
+
+# name: (what changes against the current preset, config changes, piece changes,
+# make_env keyword changes). One knob each; "current" is the preset itself.
+VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
+    "current": ("the current preset (MLP 256x256, Double DQN, 3-step)", {}, {}, {}),
+    "wide": ("MLP 512x512", {"hidden": (512, 512)}, {}, {}),
+    "deep": ("MLP 256x256x256", {"hidden": (256, 256, 256)}, {}, {}),
+    "dueling": ("dueling head", {}, {"net_class": DuelingQNetwork}, {}),
+    "layernorm": (
+        "LayerNorm after every hidden Linear",
+        {},
+        {"net_class": LayerNormQNetwork},
+        {},
+    ),
+    "n5": ("5-step returns", {"n_step": 5}, {}, {}),
+    "target8k": (
+        "target copy every 8 000 steps",
+        {"target_update_interval": 8_000},
+        {},
+        {},
+    ),
+    "lr1e-4": ("lr 1e-4", {"lr": 1e-4}, {}, {}),
+    "lr_decay": ("lr 2.5e-4 falling linearly to 2.5e-5", {"lr_end": 2.5e-5}, {}, {}),
+    "rr_freq2": ("replay ratio x2: an update every 2 steps", {"train_freq": 2}, {}, {}),
+    "rr_grad2": (
+        "replay ratio x2: 2 gradient steps every 4",
+        {"gradient_steps": 2},
+        {},
+        {},
+    ),
+    "stack2": ("the last 2 RAM snapshots", {}, {}, {"stack": 2}),
+    "stack4": ("the last 4 RAM snapshots", {}, {}, {"stack": 4}),
+}
+
+
+class StepClock(gym.Wrapper):
+    """Pass everything through; note ``(steps, seconds)`` every ``every`` steps."""
+
+    def __init__(self, env: gym.Env, every: int) -> None:
+        super().__init__(env)
+        self.every, self.steps, self.start = every, 0, time.perf_counter()
+        self.marks: list[tuple[int, float]] = []
+
+    def step(self, action: Any) -> tuple:
+        self.steps += 1
+        if self.steps % self.every == 0:
+            self.marks.append((self.steps, round(time.perf_counter() - self.start, 1)))
+        return self.env.step(action)
+
+
+def variant_setup(variant: str, budget: dict) -> tuple[str, dict, dqn.DQNConfig, dict]:
+    """``(env_id, env_kwargs, cfg, pieces)`` of one variant under ``budget``."""
+    preset = get_preset(PRESET)
+    _, config_changes, piece_changes, env_changes = VARIANTS[variant]
+    cfg = replace(preset.config, **config_changes)
+    if budget["steps"] is not None:
+        cfg = replace(cfg, total_steps=budget["steps"])
+    if budget["max_minutes"] is not None:
+        cfg = replace(cfg, max_seconds=60.0 * budget["max_minutes"])
+    if budget["eval_every"] is not None:
+        cfg = replace(cfg, eval_every=budget["eval_every"])
+    env_kwargs = {**preset.env_kwargs, **env_changes}
+    return preset.env_id, env_kwargs, cfg, {**preset.pieces, **piece_changes}
+
+
+def validation_scores(
+    net: torch.nn.Module, env: gym.Env, episodes: int, epsilon: float
+) -> list[float]:
+    """Returns of ``episodes`` episodes on seeds VALIDATION_SEED+, with ``epsilon``."""
+    policy = QPolicy(net, epsilon=epsilon, rng=np.random.default_rng(VALIDATION_SEED))
+    returns = evaluate(policy, env, n_episodes=episodes, seed=VALIDATION_SEED)
+    return [float(r) for r in returns]
+
+
+def run(job: tuple[str, int, dict]) -> tuple[str, int, dict]:
+    """One (variant, seed) run in its own process, on one torch thread."""
+    variant, seed, budget = job
+    torch.set_num_threads(1)
+    env_id, env_kwargs, cfg, pieces = variant_setup(variant, budget)
+    load_before = os.getloadavg()
+    env = StepClock(make_env(env_id, **env_kwargs), CLOCK_EVERY)
+    result = dqn.train_dqn(
+        env,
+        cfg,
+        rng=set_seed(seed),
+        seed=seed,
+        eval_env=make_env(env_id, **env_kwargs),
+        progress=False,
+        **pieces,
+    )
+    load_after = os.getloadavg()
+    start = time.perf_counter()
+    val_env = make_env(env_id, **env_kwargs)
+    episodes, eps = budget["validation_episodes"], get_preset(PRESET).eval_epsilon
+    record = {
+        "steps_done": result.steps,
+        "train_s": round(result.wall_time_s - result.eval_time_s, 1),
+        "eval_s": round(result.eval_time_s, 1),
+        "clock": [list(mark) for mark in env.marks],
+        "load_avg_1min": [round(load_before[0], 2), round(load_after[0], 2)],
+        "eval_steps": [int(s) for s, _, _ in result.evals],
+        "evals": [round(float(m), 2) for _, m, _ in result.evals],
+        "eval_stds": [round(float(sd), 2) for _, _, sd in result.evals],
+        "train_episodes": len(result.episode_returns),
+        "train_returns_last100": round(float(np.mean(result.episode_returns[-100:])), 2)
+        if result.episode_returns
+        else None,
+        "validation_best": validation_scores(result.q_net, val_env, episodes, eps),
+        "validation_last": validation_scores(result.last_q_net, val_env, episodes, eps),
+    }
+    record["validation_s"] = round(time.perf_counter() - start, 1)
+    record["finished"] = datetime.now().isoformat(timespec="seconds")
+    return variant, seed, record
+
+
+def write_atomically(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def _interval(values: list[float], rng: np.random.Generator) -> str:
+    """``mean [low, high]`` over runs (95 % bootstrap), or the mean alone."""
+    if len(values) < 2:
+        return f"{values[0]:7.1f}" + " " * 16 if values else "      —"
+    point, low, high = bootstrap_ci(np.array(values), mean, rng=rng)
+    return f"{float(point):7.1f} [{float(low):6.1f}, {float(high):6.1f}]"
+
+
+def summary(data: dict) -> str:
+    """One line per variant: means over seeds, 95 % bootstrap intervals over seeds."""
+    rng = np.random.default_rng(0)
+    lines = [
+        f"{'variant':10s} {'seeds':>5s} {'steps':>8s} {'train s':>7s} {'steps/s':>7s} "
+        f"{'best sel.':>9s} {'validation, selected net':>25s} "
+        f"{'validation, last net':>25s}"
+    ]
+    for variant, entry in data.get("variants", {}).items():
+        runs = list(entry["runs"].values())
+        if not runs:
+            continue
+        steps = np.mean([r["steps_done"] for r in runs])
+        train_s = np.mean([r["train_s"] for r in runs])
+        best_sel = [max(r["evals"]) for r in runs if r["evals"]]
+        lines.append(
+            f"{variant:10s} {len(runs):5d} {steps:8.0f} {train_s:7.0f} "
+            f"{steps / train_s:7.0f} "
+            + (f"{np.mean(best_sel):9.1f} " if best_sel else f"{'—':>9s} ")
+            + _interval([float(np.mean(r["validation_best"])) for r in runs], rng)
+            + " "
+            + _interval([float(np.mean(r["validation_last"])) for r in runs], rng)
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, help="total_steps of every run")
+    parser.add_argument("--max-minutes", type=float, help="wall-time cap of every run")
+    parser.add_argument("--eval-every", type=int, help="default: the preset's 100 000")
+    parser.add_argument("--validation-episodes", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
+    parser.add_argument("--out", default=str(data_dir() / "spaceinvaders_recipes.json"))
+    parser.add_argument("--summary", action="store_true", help="print the table only")
+    parser.add_argument("--list", action="store_true", help="list the variants")
+    args = parser.parse_args()
+    if args.list:
+        for name, (what, *_) in VARIANTS.items():
+            print(f"{name:10s} {what}")
+        return
+    out = Path(args.out)
+    data = json.loads(out.read_text()) if out.is_file() else {}
+    if args.summary:
+        print(summary(data))
+        return
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+    if args.steps is None and args.max_minutes is None:
+        parser.error("give a budget: --steps and/or --max-minutes")
+    if args.validation_episodes < 1 or (
+        args.eval_every is not None and args.eval_every < 1
+    ):
+        parser.error("--validation-episodes and --eval-every must be at least 1")
+    budget = {
+        "steps": args.steps,
+        "max_minutes": args.max_minutes,
+        "eval_every": args.eval_every,
+        "validation_episodes": args.validation_episodes,
+    }
+    if data.get("budget", budget) != budget:
+        parser.error(
+            f"{out} holds runs made with the budget {data['budget']}, not {budget}: "
+            "give the same flags to resume it, or another --out for a new study"
+        )
+    for variant in args.variants:  # refuse a broken variant before any training
+        variant_setup(variant, budget)
+    preset = get_preset(PRESET)
+    data.setdefault("variants", {})
+    data.update(
+        note="ALE/SpaceInvaders-v5 RAM, recipe variants of the spaceinvaders preset, "
+        "one change each (benchmarks/spaceinvaders_recipes.py)",
+        budget=budget,
+        protocol={
+            "selection": f"{preset.config.eval_episodes} episodes, epsilon "
+            f"{preset.config.eval_epsilon}, seeds {SELECTION_SEED}+, every "
+            f"{args.eval_every or preset.config.eval_every} steps",
+            "validation": f"{args.validation_episodes} episodes, epsilon "
+            f"{preset.eval_epsilon}, seeds {VALIDATION_SEED}+ (selected and last "
+            "network)",
+            "test": "none: the test seeds (1 000 000+) are kept for the shipped agent",
+        },
+        machine=f"{platform.machine()}, {os.cpu_count()} cores, one torch thread a run",
+        versions=package_versions(),
+    )
+    todo = [
+        (variant, seed, budget)
+        for seed in args.seeds
+        for variant in args.variants
+        if str(seed) not in data["variants"].get(variant, {}).get("runs", {})
+    ]
+    total = len(args.seeds) * len(args.variants)
+    print(
+        f"{datetime.now():%Y-%m-%d %H:%M}: {total - len(todo)} runs stored, "
+        f"{len(todo)} to go",
+        flush=True,
+    )
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        futures = [pool.submit(run, job) for job in todo]
+        for future in concurrent.futures.as_completed(futures):
+            variant, seed, record = future.result()
+            entry = data["variants"].setdefault(
+                variant, {"description": VARIANTS[variant][0], "runs": {}}
+            )
+            entry["runs"][str(seed)] = record
+            entry["runs"] = dict(
+                sorted(entry["runs"].items(), key=lambda kv: int(kv[0]))
+            )
+            write_atomically(out, data)
+            print(
+                f"{variant:10s} seed {seed}: {record['steps_done']} steps in "
+                f"{record['train_s']:.0f} s, best selection "
+                f"{max(record['evals'], default=float('nan')):.1f}, validation "
+                f"selected {np.mean(record['validation_best']):.1f}, last "
+                f"{np.mean(record['validation_last']):.1f}",
+                flush=True,
+            )
+    print(summary(data))
+
+
+if __name__ == "__main__":
+    main()

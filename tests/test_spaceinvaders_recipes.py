@@ -1,0 +1,74 @@
+"""benchmarks/spaceinvaders_recipes.py: one knob per variant, every variant trains."""
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import dqn
+from course_utils.envs import make_env
+from course_utils.presets import get_preset
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "spaceinvaders_recipes.py"
+BUDGET = {
+    "steps": 300,
+    "max_minutes": None,
+    "eval_every": None,
+    "validation_episodes": 1,
+}
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("spaceinvaders_recipes", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+recipes = _load()
+
+
+@pytest.mark.parametrize("name", sorted(recipes.VARIANTS))
+def test_each_variant_changes_one_knob_and_trains(name):
+    preset = get_preset("spaceinvaders")
+    env_id, env_kwargs, cfg, pieces = recipes.variant_setup(name, BUDGET)
+    budget_only = replace(preset.config, total_steps=300)
+    changed = [k for k, v in cfg.to_dict().items() if budget_only.to_dict()[k] != v] + [
+        k for k, v in pieces.items() if preset.pieces[k] is not v
+    ]
+    changed += [k for k, v in env_kwargs.items() if preset.env_kwargs.get(k) != v]
+    assert len(changed) == (0 if name == "current" else 1), changed
+    # the loop accepts it: 200 learning steps of the variant (evaluation off), on one
+    # thread as the script runs it (two threads on a busy machine are ~5x slower)
+    torch.set_num_threads(1)
+    cfg = replace(cfg, learning_starts=100, batch_size=8, buffer_size=500, eval_every=0)
+    result = dqn.train_dqn(
+        make_env(env_id, **env_kwargs),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        **pieces,
+    )
+    assert result.steps == 300 and len(result.losses) == 200 // cfg.train_freq * (
+        cfg.gradient_steps
+    )
+
+
+def test_the_step_clock_passes_everything_through():
+    env = recipes.StepClock(make_env("MountainCar-v0"), every=50)
+    plain = make_env("MountainCar-v0")
+    assert env.reset(seed=1)[0].tolist() == plain.reset(seed=1)[0].tolist()
+    for _ in range(120):
+        a, b = env.step(2), plain.step(2)
+        assert a[0].tolist() == b[0].tolist() and a[1:4] == b[1:4]
+    assert [steps for steps, _ in env.marks] == [50, 100]
+
+
+def test_the_script_never_touches_the_test_seeds():
+    source = SCRIPT.read_text()
+    assert "TEST_SEED" not in source and "1_000_000" not in source.split('"""')[2]
+    assert recipes.VALIDATION_SEED == 20_000
