@@ -10,10 +10,11 @@ at a time, over several training seeds (issue 19).
 
 Every run is ``course_utils.dqn.train_dqn`` with the ``spaceinvaders`` preset and one
 change, named in ``VARIANTS`` (config fields, pieces, or ``make_env`` keyword
-arguments such as ``stack``). The budget is ``--steps`` (the preset's ``total_steps``,
-so ε's schedule and an ``lr_end`` decay scale with it, as ``course_utils.train
---steps`` does) and/or a wall-time cap ``--max-minutes`` (``DQNConfig.max_seconds``,
-evaluations included). Each run records:
+arguments such as ``stack``); names joined by ``+`` (``--variants n5+stack2``) combine
+their changes, for the final recipe. The budget is ``--steps`` (the preset's
+``total_steps``, so ε's schedule and an ``lr_end`` decay scale with it, as
+``course_utils.train --steps`` does) and/or a wall-time cap ``--max-minutes``
+(``DQNConfig.max_seconds``, evaluations included). Each run records:
 
 - its evaluation curve on the *selection* seeds 10 000+ (the preset's 20 episodes,
   ε = 0.05, every ``--eval-every`` steps): what train_dqn's model selection sees;
@@ -114,10 +115,34 @@ class StepClock(gym.Wrapper):
         return self.env.step(action)
 
 
+def combined(variant: str) -> tuple[str, dict, dict, dict]:
+    """A variant, or several joined by ``+`` (``"n5+stack2"``: both changes), as
+    ``(description, config changes, piece changes, env changes)``.
+
+    Raises:
+        ValueError: an unknown name, or two parts that change the same knob.
+    """
+    parts = variant.split("+")
+    unknown = [part for part in parts if part not in VARIANTS]
+    if unknown:
+        raise ValueError(
+            f"unknown variant {unknown[0]!r} in {variant!r}; choose from "
+            f"{sorted(VARIANTS)}, or join several with '+' (e.g. n5+stack2)."
+        )
+    merged: tuple[dict, dict, dict] = ({}, {}, {})
+    for part in parts:
+        for changes, into in zip(VARIANTS[part][1:], merged, strict=True):
+            clash = sorted(set(changes) & set(into))
+            if clash:
+                raise ValueError(f"{variant!r} changes {clash} twice; keep one.")
+            into.update(changes)
+    return (" + ".join(VARIANTS[part][0] for part in parts), *merged)
+
+
 def variant_setup(variant: str, budget: dict) -> tuple[str, dict, dqn.DQNConfig, dict]:
     """``(env_id, env_kwargs, cfg, pieces)`` of one variant under ``budget``."""
     preset = get_preset(PRESET)
-    _, config_changes, piece_changes, env_changes = VARIANTS[variant]
+    _, config_changes, piece_changes, env_changes = combined(variant)
     cfg = replace(preset.config, **config_changes)
     if budget["steps"] is not None:
         cfg = replace(cfg, total_steps=budget["steps"])
@@ -241,9 +266,6 @@ def main() -> None:
     if args.summary:
         print(summary(data))
         return
-    unknown = sorted(set(args.variants) - set(VARIANTS))
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
     if args.steps is None and args.max_minutes is None:
         parser.error("give a budget: --steps and/or --max-minutes")
     if args.validation_episodes < 1 or (
@@ -262,7 +284,10 @@ def main() -> None:
             "give the same flags to resume it, or another --out for a new study"
         )
     for variant in args.variants:  # refuse a broken variant before any training
-        variant_setup(variant, budget)
+        try:
+            variant_setup(variant, budget)
+        except ValueError as error:
+            parser.error(str(error))
     preset = get_preset(PRESET)
     data.setdefault("variants", {})
     data.update(
@@ -299,7 +324,7 @@ def main() -> None:
         for future in concurrent.futures.as_completed(futures):
             variant, seed, record = future.result()
             entry = data["variants"].setdefault(
-                variant, {"description": VARIANTS[variant][0], "runs": {}}
+                variant, {"description": combined(variant)[0], "runs": {}}
             )
             entry["runs"][str(seed)] = record
             entry["runs"] = dict(

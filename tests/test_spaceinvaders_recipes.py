@@ -72,3 +72,18 @@ def test_the_script_never_touches_the_test_seeds():
     source = SCRIPT.read_text()
     assert "TEST_SEED" not in source and "1_000_000" not in source.split('"""')[2]
     assert recipes.VALIDATION_SEED == 20_000
+
+
+def test_variants_combine_with_a_plus_and_refuse_clashes():
+    preset = get_preset("spaceinvaders")
+    env_id, env_kwargs, cfg, pieces = recipes.variant_setup("n5+stack2+dueling", BUDGET)
+    assert cfg.n_step == 5 and env_kwargs == {"obs_type": "ram", "stack": 2}
+    assert pieces["net_class"].__name__ == "DuelingQNetwork"
+    assert cfg.hidden == preset.config.hidden
+    assert (
+        "5-step returns + the last 2 RAM snapshots" in recipes.combined("n5+stack2")[0]
+    )
+    with pytest.raises(ValueError, match="changes \\['hidden'\\] twice"):
+        recipes.variant_setup("wide+deep", BUDGET)
+    with pytest.raises(ValueError, match="unknown variant 'n7'"):
+        recipes.variant_setup("n5+n7", BUDGET)
