@@ -42,6 +42,7 @@ KNOWN_ENVS: Mapping[str, Mapping[str, tuple[Any, ...]]] = MappingProxyType(
         "BipedalWalker-v3": {},
         "course/Catch-v0": {},
         "course/Snake-v0": {},
+        "course/SnakeEgocentric-v0": {},
     }
 )
 

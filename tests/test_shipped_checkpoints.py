@@ -87,3 +87,19 @@ def test_the_legacy_translation_catches_a_change():
     _, pieces = legacy({**metadata["config"], "double": False})
     assert pieces != PRESETS["mountaincar"].describe_pieces()
     assert sm.CriticChoice() != PRESETS["bipedalwalker"].pieces["act"]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_shipped_checkpoint_loads_and_plays(name):
+    # the metadata's environment must pass the allow-list (check_env_spec): the
+    # Snake agent's egocentric view once did not, so it could not be evaluated
+    from course_utils.checkpoints import load_policy
+    from course_utils.envs import make_env
+    from course_utils.presets import check_env_spec
+
+    preset = PRESETS[name]
+    check_env_spec(preset.env_id, dict(preset.env_kwargs))
+    policy, meta = load_policy(data_dir() / "checkpoints" / preset.checkpoint)
+    env = make_env(meta["env_id"], **meta["env_kwargs"])
+    obs, _ = env.reset(seed=0)
+    assert env.action_space.contains(policy(obs))
