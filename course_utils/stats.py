@@ -29,6 +29,8 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 
     Returns:
         ``scores.shape[1:]``: one value per remaining index (e.g. per step of a curve).
+
+    Taught in: 03_dqn_mountaincar.ipynb
     """
     scores = np.sort(np.asarray(scores, dtype=np.float64), axis=0)
     n = scores.shape[0]
@@ -64,6 +66,8 @@ def bootstrap_ci(
 
     Returns:
         ``(point, low, high)``, each of shape ``scores.shape[1:]``.
+
+    Taught in: 03_dqn_mountaincar.ipynb
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim not in (1, 2) or scores.shape[0] < 2:
