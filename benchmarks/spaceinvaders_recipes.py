@@ -56,7 +56,7 @@ from course_utils import dqn
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
-from course_utils.networks import DuelingQNetwork, LayerNormQNetwork
+from course_utils.networks import BitsQNetwork, DuelingQNetwork, LayerNormQNetwork
 from course_utils.policies import QPolicy
 from course_utils.presets import SELECTION_SEED, get_preset
 from course_utils.seeding import set_seed
@@ -93,6 +93,12 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
         "replay ratio x2: 2 gradient steps every 4",
         {"gradient_steps": 2},
         {},
+        {},
+    ),
+    "bits": (
+        "every byte's 8 bits as inputs too (the invaders are bit masks)",
+        {},
+        {"net_class": BitsQNetwork},
         {},
     ),
     "stack2": ("the last 2 RAM snapshots", {}, {}, {"stack": 2}),

@@ -283,6 +283,43 @@ class LayerNormQNetwork(QNetwork):
         self.body = nn.Sequential(*layers)
 
 
+class BitsQNetwork(QNetwork):
+    """:class:`QNetwork` for byte observations (Atari RAM) that also sees every
+    byte's eight bits: the input layer gets ``obs_dim`` rescaled bytes (as
+    :class:`QNetwork`) and ``8 * obs_dim`` bits (0 or 1), ``9 * obs_dim`` numbers.
+
+    Why: a byte is not always a number. Space Invaders keeps its 36 invaders as six
+    bit masks (bytes 18-23, one row of six per byte): rescaled to [-1, 1], masks
+    ``0b111110`` and ``0b111101`` differ by 0.016, yet they are different invaders.
+    Observations must be whole numbers in [0, 255] (the raw RAM), else a
+    ``ValueError``.
+    """
+
+    def _build(self, hidden: tuple[int, ...]) -> None:
+        self.register_buffer("shifts", torch.arange(8), persistent=False)
+        self.body = mlp((9 * self.obs_dim, *hidden, self.n_actions))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        scaled = self._pre(obs)
+        raw = obs.reshape(scaled.shape)
+        if raw.is_floating_point() and bool(
+            ((raw < 0) | (raw > 255) | (raw != raw.round())).any()
+        ):
+            raise ValueError(
+                "BitsQNetwork reads bytes: observations must be whole numbers in "
+                "[0, 255] (the raw RAM as the environment returns it), got values "
+                f"in [{float(raw.min()):g}, {float(raw.max()):g}]. Fix: pass the raw "
+                "observation; the network rescales it itself."
+            )
+        if not raw.is_floating_point() and bool(((raw < 0) | (raw > 255)).any()):
+            raise ValueError(
+                "BitsQNetwork reads bytes: observations must lie in [0, 255], got "
+                f"values in [{int(raw.min())}, {int(raw.max())}]."
+            )
+        bits = (raw.to(torch.int64).unsqueeze(-1) >> self.shifts) & 1
+        return self.body(torch.cat([scaled, bits.flatten(-2).float()], dim=-1))
+
+
 class MLPActor(_SpecModule):
     """Deterministic continuous policy ``obs (batch, obs_dim) -> (batch, act_dim)``
     with a tanh output, so actions lie in [-1, 1].
@@ -321,6 +358,7 @@ NETWORK_CLASSES: dict[str, type[nn.Module]] = {
     "QNetwork": QNetwork,
     "DuelingQNetwork": DuelingQNetwork,
     "LayerNormQNetwork": LayerNormQNetwork,
+    "BitsQNetwork": BitsQNetwork,
     "MLPActor": MLPActor,
 }
 

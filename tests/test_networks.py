@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from course_utils.networks import (
+    BitsQNetwork,
     DuelingQNetwork,
     LayerNormQNetwork,
     MLPActor,
@@ -332,3 +333,54 @@ def test_layer_norm_q_network_takes_stacked_uint8_ram():
     rebuilt = build_network(json.loads(json.dumps(net.spec)))
     rebuilt.load_state_dict(net.state_dict())
     assert torch.equal(rebuilt(ram), net(ram))
+
+
+def _first_layer_input(net: torch.nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    seen: list[torch.Tensor] = []
+    hook = net.body[0].register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    net(obs)
+    hook.remove()
+    return seen[0]
+
+
+def test_bits_q_network_feeds_rescaled_bytes_then_their_bits_little_end_first():
+    net = BitsQNetwork(128, 6, hidden=(8,), obs_low=[0] * 128, obs_high=[255] * 128)
+    ram = torch.randint(0, 256, (3, 128), dtype=torch.uint8)
+    ram[0, 18], ram[1, 18] = 0b111110, 0b111101  # two rows of invaders, one apart
+    fed = _first_layer_input(net, ram)
+    assert fed.shape == (3, 9 * 128) and net.body[0].in_features == 9 * 128
+    torch.testing.assert_close(fed[:, :128], ram.float() / 127.5 - 1.0)
+    bits = np.unpackbits(ram.numpy()[:, :, None], axis=2, bitorder="little")
+    assert np.array_equal(fed[:, 128:].numpy(), bits.reshape(3, -1).astype(np.float32))
+    assert fed[0, 128 + 8 * 18 : 128 + 8 * 19].tolist() == [0, 1, 1, 1, 1, 1, 0, 0]
+    assert torch.equal(net(ram), net(ram.float()))  # uint8 or float bytes alike
+
+
+def test_bits_q_network_rebuilds_from_its_spec_stacked_too():
+    net = BitsQNetwork(
+        256, 6, hidden=(8,), obs_low=[0] * 256, obs_high=[255] * 256, obs_shape=(2, 128)
+    )
+    assert net.spec["class"] == "BitsQNetwork"
+    ram = torch.randint(0, 256, (4, 2, 128), dtype=torch.uint8)
+    rebuilt = build_network(json.loads(json.dumps(net.spec)))
+    rebuilt.load_state_dict(net.state_dict())
+    assert torch.equal(rebuilt(ram), net(ram)) and net(ram).shape == (4, 6)
+
+
+@pytest.mark.parametrize(
+    ("obs", "shown"),
+    [
+        (torch.full((1, 4), 0.5), r"\[0.5, 0.5\]"),  # rescaled already
+        (torch.full((1, 4), 256.0), r"\[256, 256\]"),
+        (torch.full((1, 4), -1.0), r"\[-1, -1\]"),
+        (torch.full((1, 4), 300, dtype=torch.int64), r"\[300, 300\]"),
+    ],
+)
+def test_bits_q_network_refuses_what_is_not_a_byte(obs, shown):
+    net = BitsQNetwork(4, 2, hidden=(8,))
+    with pytest.raises(
+        ValueError,
+        match=rf"whole numbers in \[0, 255\].*{shown}|"
+        rf"lie in \[0, 255\], got values in {shown}",
+    ):
+        net(obs)
