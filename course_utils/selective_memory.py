@@ -382,6 +382,8 @@ class SMConfig:
 
     episodes: int = 300  # games played
     max_seconds: float | None = None  # optional wall-time cap on training
+    max_steps: int | None = None  # optional step budget: stop after the game
+    # during which the run's environment steps reach it (runs matched in steps)
     gamma: float = 0.95  # discount of the return-to-go
     memory_size: int = 2000  # rows kept, oldest dropped
     random_games: int = 10  # first games play uniform random actions
@@ -412,6 +414,14 @@ class SMConfig:
                 raise ValueError(
                     f"SMConfig.{name} must be an integer >= 1, got {value!r}."
                 )
+        steps = self.max_steps
+        if steps is not None and (
+            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
+        ):
+            raise ValueError(
+                f"SMConfig.max_steps must be an integer >= 1 (environment steps) or "
+                f"None for no step budget, got {steps!r}."
+            )
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"SMConfig.gamma must lie in [0, 1], got {self.gamma}.")
 
@@ -506,7 +516,9 @@ def train_selective_memory(
     on_game: Callable[[SMState], None] | None = None,
 ) -> SMResult:
     """Play games up to ``cfg.episodes``, fill the selective memory, and fit both
-    networks every ``cfg.fit_every`` games.
+    networks every ``cfg.fit_every`` games. With ``cfg.max_steps``, stop after the
+    game during which the run's environment steps reach it (a resumed run already
+    there plays no game); with ``cfg.max_seconds``, at that wall time.
 
     ``seed`` seeds the first reset and the networks' initial weights; ``rng`` draws
     everything else. ``baseline`` (ours, e.g. ``sm_improvements.ValueBaseline``)
@@ -541,9 +553,12 @@ def train_selective_memory(
     )
     keeper.history, keeper.best, keeper.best_score = s.evals, s.best_actor, s.best_score
     bar = progress_bar(range(s.game, cfg.episodes), enabled=progress)
+    steps = int(sum(lengths))
     for game in bar:
         if left is not None and left <= 0:
             break
+        if cfg.max_steps is not None and steps >= cfg.max_steps:
+            break  # the step budget: the last game reached it
         random_prob = random_action_prob(game, cfg)
         obs, _ = env.reset(seed=seed if game == 0 else None)
         ep_obs, ep_act, ep_rew, overrides, done = [], [], [], [], False
@@ -572,6 +587,7 @@ def train_selective_memory(
         memory.add(ep_obs[kept], ep_act[kept], rtg[kept])
         returns.append(float(np.sum(ep_rew)))
         lengths.append(len(ep_rew))
+        steps += len(ep_rew)
         predicted = critic_predictions(critic, ep_obs, ep_act)
         s.diagnostics.record(memory, kept, overrides, predicted, rtg)
         if (game + 1) % cfg.fit_every == 0 and len(memory) >= cfg.batch_size:

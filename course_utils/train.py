@@ -2,13 +2,17 @@
 
     python -m course_utils.train mountaincar [--seed S] [--steps N] [--out PATH]
     python -m course_utils.train spaceinvaders [--seed S] [--steps N] [--out PATH]
-    python -m course_utils.train bipedalwalker [--seed S] [--episodes N] [--out PATH]
+    python -m course_utils.train bipedalwalker [--seed S] [--episodes N] [--steps N]
+        [--out PATH]
 
 The settings come from ``course_utils.presets``. Training uses seed S; model
 selection evaluates on seeds ``SELECTION_SEED``+; the final score written to the
 metadata comes from ``--test-episodes`` episodes on seeds ``TEST_SEED``+, which
 neither training nor selection ever saw. Every argument is checked before training
-starts, so a finished run is never lost to a bad flag.
+starts, so a finished run is never lost to a bad flag. ``--steps`` is a DQN agent's
+length (its schedules scale with it); for an agent counted in games (bipedalwalker)
+it is a step budget, ``SMConfig.max_steps``: training stops after the game that
+reaches it, or at ``--episodes`` games, whichever comes first.
 
 Over 200 lines because the command line's checks, the two trainers' adapters and the
 metadata schema are read together.
@@ -46,6 +50,7 @@ from course_utils.seeding import set_seed
 from course_utils.selective_memory import train_selective_memory
 
 _BUDGET_FLAGS = {"total_steps": "--steps", "episodes": "--episodes"}
+_STEP_CAP = "max_steps"  # what --steps sets for an agent counted in games
 
 
 @dataclass
@@ -158,7 +163,10 @@ def _check_destination(out: Path, overwrite: bool) -> str | None:
 
 def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str:
     """Check every argument against ``preset``; return ``(out, config)`` or why not."""
+    capped = hasattr(preset.config, _STEP_CAP)  # counted in games, --steps a cap
     for flag, unit in _BUDGET_FLAGS.items():
+        if capped and unit == "--steps":
+            continue
         if getattr(args, unit.lstrip("-")) is not None and flag != preset.budget:
             return (
                 f"{unit} does not apply to {preset.name} (its budget is "
@@ -181,6 +189,8 @@ def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str
             cfg = replace(cfg, **{preset.budget: budget})
         except ValueError as error:
             return str(error)
+    if capped and args.steps is not None:
+        cfg = replace(cfg, **{_STEP_CAP: args.steps})
     if args.out is not None and not args.out.strip():
         return "--out is empty; give a file name, or leave --out out for the default."
     out = Path(args.out) if args.out else data_dir() / "checkpoints" / preset.checkpoint
@@ -221,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("agent", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0, help="training seed")
-    parser.add_argument("--steps", type=int, help="DQN agents: environment steps")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="environment steps (bipedalwalker: stop after the game that reaches it)",
+    )
     parser.add_argument("--episodes", type=int, help="bipedalwalker: training games")
     parser.add_argument("--max-minutes", type=float, help="stop training after this")
     parser.add_argument("--out", help="checkpoint path (default: the shipped one)")
@@ -244,9 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     test_episodes = args.test_episodes or preset.test_episodes
 
     torch.set_num_threads(1)  # small networks train faster on one thread
+    cap = getattr(cfg, _STEP_CAP, None)
     print(
         f"Training {preset.algorithm} on {preset.env_id} "
-        f"({preset.budget} {getattr(cfg, preset.budget)}), seed {args.seed}",
+        f"({preset.budget} {getattr(cfg, preset.budget)}"
+        + (f", stopping after the game that reaches {cap} steps" if cap else "")
+        + f"), seed {args.seed}",
         flush=True,
     )
     trainer = _train_dqn if isinstance(cfg, DQNConfig) else _train_sm

@@ -368,7 +368,17 @@ def test_the_seed_sets_the_initial_networks(tiny_sm):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("episodes", 0), ("fit_every", 0), ("batch_size", 0), ("gamma", 1.5)],
+    [
+        ("episodes", 0),
+        ("fit_every", 0),
+        ("batch_size", 0),
+        ("gamma", 1.5),
+        ("max_steps", 0),
+        ("max_steps", -5),
+        ("max_steps", 2.5),
+        ("max_steps", True),
+        ("max_steps", "1000"),
+    ],
 )
 def test_sm_config_refuses_bad_values(field, value):
     with pytest.raises(ValueError, match=f"SMConfig.{field}"):
@@ -378,6 +388,54 @@ def test_sm_config_refuses_bad_values(field, value):
 def short_walker(max_steps: int = 80) -> gym.Env:
     """BipedalWalker cut at ``max_steps`` (a truncation), a new world every game."""
     return FreshWorldEachReset(TimeLimit(make_env("BipedalWalker-v3"), max_steps))
+
+
+def play(cfg: sm.SMConfig, env: gym.Env, rng: np.random.Generator, **kwargs):
+    """``train_selective_memory`` on ``env``, seed 0, no progress bar."""
+    return sm.train_selective_memory(
+        env, cfg, rng=rng, seed=0, progress=False, **kwargs
+    )
+
+
+def games_to_reach(lengths: list[int], budget: int) -> int:
+    """How many games a run with these game lengths plays to reach ``budget`` steps."""
+    return int(np.searchsorted(np.cumsum(lengths), budget)) + 1
+
+
+def test_step_budget_stops_after_the_game_that_reaches_it(tiny_sm):
+    cfg = replace(tiny_sm, episodes=6, random_games=2)
+    straight = play(cfg, short_walker(30), np.random.default_rng(0))
+    ends = np.cumsum(straight.episode_steps)
+    # inside a game, exactly at a game's end, and one step after it
+    for budget in (int(ends[1]) - 5, int(ends[2]), int(ends[2]) + 1):
+        stopped = play(
+            replace(cfg, max_steps=budget), short_walker(30), np.random.default_rng(0)
+        )
+        games = games_to_reach(straight.episode_steps, budget)
+        assert len(stopped.episode_returns) == games
+        assert stopped.steps >= budget > stopped.steps - stopped.episode_steps[-1]
+        assert stopped.episode_returns == straight.episode_returns[:games]  # same run
+    # episodes still caps the run when the budget is not reached
+    capped = play(
+        replace(cfg, max_steps=10**9), short_walker(30), np.random.default_rng(0)
+    )
+    assert capped.episode_returns == straight.episode_returns
+
+
+def test_step_budget_holds_when_resuming(tiny_sm):
+    """A state already past the budget plays no game; a larger budget continues the
+    same run, game for game."""
+    cfg = replace(tiny_sm, episodes=6, random_games=2)
+    straight = play(cfg, short_walker(30), np.random.default_rng(0))
+    env, rng = short_walker(30), np.random.default_rng(0)
+    first = play(replace(cfg, max_steps=40), env, rng)
+    games = len(first.episode_returns)
+    assert games == games_to_reach(straight.episode_steps, 40) < 6
+    again = play(replace(cfg, max_steps=40), env, rng, state=first.state)
+    assert len(again.episode_returns) == games and again.steps == first.steps
+    more = play(replace(cfg, max_steps=10**9), env, rng, state=first.state)
+    assert more.episode_returns == straight.episode_returns
+    assert more.episode_steps == straight.episode_steps
 
 
 def test_default_pieces_are_the_published_ones():

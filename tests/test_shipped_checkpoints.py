@@ -18,7 +18,7 @@ from course_utils.atari_ram import atari_transition
 from course_utils.checkpoints import data_dir
 from course_utils.presets import PRESETS, piece_name
 
-BUDGET = {"total_steps", "episodes", "max_seconds"}  # the trainer's flags set these
+BUDGET = {"total_steps", "episodes", "max_seconds", "max_steps"}  # set by the trainer
 RENAMED = {"value_memory_size": "recent_size"}
 
 

@@ -80,7 +80,7 @@ def test_a_second_run_refuses_to_overwrite_before_training(tmp_path, capsys):
         ),
         (["mountaincar", "--steps", "0"], "--steps must be at least 1"),
         (["bipedalwalker", "--episodes", "0"], "--episodes must be at least 1"),
-        (["bipedalwalker", "--steps", "100"], "--steps does not apply to bipedal"),
+        (["bipedalwalker", "--steps", "0"], "--steps must be at least 1"),
         (["mountaincar", "--episodes", "5"], "--episodes does not apply to mount"),
         (["spaceinvaders", "--episodes", "5"], "--episodes does not apply"),
         (["mountaincar", "--max-minutes", "0"], "--max-minutes must be a finite"),
@@ -101,6 +101,21 @@ def test_bad_arguments_are_refused_before_training(args, message, no_training, c
     assert train.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+def test_steps_is_a_step_budget_for_an_agent_counted_in_games(tmp_path, capsys):
+    """bipedalwalker --steps N: SMConfig.max_steps, training stops after the game
+    that reaches N steps (games matched in steps with other runs)."""
+    out = tmp_path / "walker.pt"
+    args = ["bipedalwalker", "--steps", "100", "--episodes", "50"]
+    assert (
+        train.main([*args, "--test-episodes", "1", "--quiet", "--out", str(out)]) == 0
+    )
+    meta = json.loads((tmp_path / "walker.pt.json").read_text())
+    assert meta["config"]["max_steps"] == 100 and meta["config"]["episodes"] == 50
+    lengths = meta["history"]["episode_steps"]
+    assert meta["train_steps"] == sum(lengths) >= 100 > sum(lengths[:-1])
+    assert "stopping after the game that reaches 100 steps" in capsys.readouterr().out
 
 
 def test_an_existing_folder_as_out_is_refused(tmp_path, no_training, capsys):
