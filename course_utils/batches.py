@@ -1,0 +1,125 @@
+"""Resumable batches of (variant, training seed) runs: the benchmarks' studies.
+
+A study compares variants of a recipe over several training seeds; its runs take
+hours, so it must survive being stopped. Every finished run is stored at once in one
+JSON file, written atomically (a temporary file, then a rename)::
+
+    {"budget": {...}, "variants": {name: {"description": ..., "runs": {"0": {...}}}}}
+
+and running the script again skips the runs already there (resume at run
+granularity). One file holds one budget: :func:`budget_mismatch` says why another
+must not be mixed in. Each run goes to a process of its own (spawn context: no torch
+or simulator state is inherited), several at once with ``workers``; the script's run
+function sets one torch thread. Used by ``benchmarks/mountaincar_seeds.py``,
+``spaceinvaders_recipes.py`` and ``selective_memory_ablation.py``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import platform
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from course_utils.stats import bootstrap_ci, mean
+
+Run = Callable[[Any], tuple[str, int, dict]]  # job -> (variant, seed, record)
+
+
+def read_study(path: Path) -> dict:
+    """The study stored at ``path``, or ``{}`` when there is none yet."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_atomically(path: Path, data: dict, *, indent: int | None = 1) -> None:
+    """Write ``data`` as JSON: a temporary file in the same folder, then a rename, so
+    that a killed process leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=indent) + "\n")
+    tmp.replace(path)
+
+
+def budget_mismatch(data: dict, budget: dict, path: Path) -> str | None:
+    """Why the runs of ``data`` (read from ``path``) cannot be resumed with
+    ``budget``, or None: runs made with other budgets are not comparable."""
+    wanted = json.loads(json.dumps(budget))  # as stored (tuples become lists)
+    if data.get("budget", wanted) == wanted:
+        return None
+    return (
+        f"{path} holds runs made with the budget {data['budget']}, not {wanted}: "
+        "give the same flags to resume it, or another --out for a new study"
+    )
+
+
+def stored_run(data: dict, variant: str, seed: int) -> dict | None:
+    """The record of ``(variant, seed)`` in the study, or None."""
+    return data.get("variants", {}).get(variant, {}).get("runs", {}).get(str(seed))
+
+
+def pending(data: dict, variants: Iterable[str], seeds: Iterable[int]) -> list:
+    """The ``(variant, seed)`` pairs not stored yet, seed by seed (all variants of
+    the first seed come first, so a stopped batch compares like with like)."""
+    variants = list(variants)
+    return [
+        (variant, seed)
+        for seed in seeds
+        for variant in variants
+        if stored_run(data, variant, seed) is None
+    ]
+
+
+def store_run(data: dict, variant: str, seed: int, record: dict, header: dict) -> None:
+    """Put ``record`` under ``data["variants"][variant]["runs"][str(seed)]``, seeds in
+    order; a new variant's entry starts with ``header`` (its description, ...)."""
+    entry = data.setdefault("variants", {}).setdefault(variant, {**header, "runs": {}})
+    entry["runs"][str(seed)] = record
+    entry["runs"] = dict(sorted(entry["runs"].items(), key=lambda kv: int(kv[0])))
+
+
+def run_batch(
+    path: Path,
+    data: dict,
+    jobs: list,
+    run: Run,
+    *,
+    workers: int,
+    header: Callable[[str], dict],
+    report: Callable[[str, int, dict], str],
+    indent: int | None = 1,
+) -> None:
+    """Run ``run(job)`` for every job in ``workers`` processes; store every record as
+    it comes (:func:`store_run` with ``header(variant)``), write the whole study to
+    ``path`` and print ``report(variant, seed, record)``.
+
+    ``run`` must be a module-level function of the script (spawned processes import
+    it by name); ``jobs`` and records must pickle.
+    """
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(run, job) for job in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            variant, seed, record = future.result()
+            store_run(data, variant, seed, record, header(variant))
+            write_atomically(path, data, indent=indent)
+            print(report(variant, seed, record), flush=True)
+
+
+def machine() -> str:
+    """What the study ran on, for its JSON: ``"x86_64, 2 cores, ..."``."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, one torch thread a run"
+
+
+def interval(values: list[float], rng: np.random.Generator) -> str:
+    """``mean [low, high]`` over runs (95 % bootstrap over runs), the mean alone for
+    one run, a dash for none: a table cell 24 characters wide."""
+    if len(values) < 2:
+        pad = " " * 17
+        return f"{values[0]:7.1f}{pad}" if values else f"{'—':>7s}{pad}"
+    point, low, high = bootstrap_ci(np.array(values), mean, rng=rng)
+    return f"{float(point):7.1f} [{float(low):6.1f}, {float(high):6.1f}]"

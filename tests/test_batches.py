@@ -1,0 +1,61 @@
+"""course_utils.batches: a study's file, its budget, which runs are left, the table."""
+
+import json
+
+import numpy as np
+
+from course_utils import batches
+
+
+def test_write_atomically_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "study.json"
+    batches.write_atomically(path, {"a": [1, 2]})
+    batches.write_atomically(path, {"a": [3]}, indent=None)
+    assert json.loads(path.read_text()) == {"a": [3]}
+    assert [p.name for p in tmp_path.iterdir()] == ["study.json"]
+    assert batches.read_study(tmp_path / "none.json") == {}
+    assert batches.read_study(path) == {"a": [3]}
+
+
+def test_a_file_made_with_another_budget_is_refused(tmp_path):
+    path = tmp_path / "study.json"
+    budget = {"steps": 1000, "hidden": (8, 8), "tiny": False}
+    assert batches.budget_mismatch({}, budget, path) is None  # a new study
+    batches.write_atomically(path, {"budget": budget})
+    stored = batches.read_study(path)
+    assert batches.budget_mismatch(stored, budget, path) is None  # tuples as lists
+    why = batches.budget_mismatch(stored, {**budget, "steps": 2000}, path)
+    assert str(path) in why and "another --out" in why and "2000" in why
+
+
+def test_pending_skips_stored_runs_seed_by_seed():
+    data: dict = {}
+    batches.store_run(data, "b", 0, {"x": 1}, {"description": "B"})
+    assert batches.pending(data, ["a", "b"], [0, 1]) == [("a", 0), ("a", 1), ("b", 1)]
+    assert batches.stored_run(data, "b", 0) == {"x": 1}
+    assert batches.stored_run(data, "b", 1) is None
+    assert batches.stored_run(data, "c", 0) is None
+
+
+def test_store_run_keeps_the_header_and_the_seeds_in_order():
+    data: dict = {}
+    for seed in (10, 2, 0):
+        batches.store_run(data, "a", seed, {"seed": seed}, {"description": "A"})
+    entry = data["variants"]["a"]
+    assert entry["description"] == "A" and list(entry["runs"]) == ["0", "2", "10"]
+    batches.store_run(data, "a", 2, {"seed": "again"}, {"description": "ignored"})
+    assert entry["description"] == "A" and data["variants"]["a"]["runs"]["2"] == {
+        "seed": "again"
+    }
+
+
+def test_interval_for_none_one_and_several_runs():
+    rng = np.random.default_rng(0)
+    cells = [
+        batches.interval(values, rng) for values in ([], [5.0], [1.0, 2.0, 3.0, 4.0])
+    ]
+    assert len({len(cell) for cell in cells}) == 1  # a column lines up
+    assert cells[0].strip() == "—" and cells[1].strip() == "5.0"
+    mean_text, bounds = cells[2].split("[")
+    low, high = (float(x) for x in bounds.rstrip("]").split(","))
+    assert float(mean_text) == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
