@@ -37,11 +37,7 @@ Seconds depend on the machine's load (the load average is recorded per run).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import json
-import multiprocessing
 import os
-import platform
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -53,6 +49,14 @@ import numpy as np
 import torch
 
 from course_utils import dqn
+from course_utils.batches import (
+    budget_mismatch,
+    interval,
+    machine,
+    pending,
+    read_study,
+    run_batch,
+)
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
@@ -60,7 +64,6 @@ from course_utils.networks import BitsQNetwork, DuelingQNetwork, LayerNormQNetwo
 from course_utils.policies import QPolicy
 from course_utils.presets import SELECTION_SEED, get_preset
 from course_utils.seeding import set_seed
-from course_utils.stats import bootstrap_ci, mean
 
 PRESET = "spaceinvaders"
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
@@ -210,20 +213,6 @@ def run(job: tuple[str, int, dict]) -> tuple[str, int, dict]:
     return variant, seed, record
 
 
-def write_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
-
-
-def _interval(values: list[float], rng: np.random.Generator) -> str:
-    """``mean [low, high]`` over runs (95 % bootstrap), or the mean alone."""
-    if len(values) < 2:
-        return f"{values[0]:7.1f}" + " " * 16 if values else "      —"
-    point, low, high = bootstrap_ci(np.array(values), mean, rng=rng)
-    return f"{float(point):7.1f} [{float(low):6.1f}, {float(high):6.1f}]"
-
-
 def summary(data: dict) -> str:
     """One line per variant: means over seeds, 95 % bootstrap intervals over seeds."""
     rng = np.random.default_rng(0)
@@ -243,11 +232,22 @@ def summary(data: dict) -> str:
             f"{variant:10s} {len(runs):5d} {steps:8.0f} {train_s:7.0f} "
             f"{steps / train_s:7.0f} "
             + (f"{np.mean(best_sel):9.1f} " if best_sel else f"{'—':>9s} ")
-            + _interval([float(np.mean(r["validation_best"])) for r in runs], rng)
+            + interval([float(np.mean(r["validation_best"])) for r in runs], rng)
             + " "
-            + _interval([float(np.mean(r["validation_last"])) for r in runs], rng)
+            + interval([float(np.mean(r["validation_last"])) for r in runs], rng)
         )
     return "\n".join(lines)
+
+
+def report(variant: str, seed: int, record: dict) -> str:
+    """The line printed when a run is stored."""
+    return (
+        f"{variant:10s} seed {seed}: {record['steps_done']} steps in "
+        f"{record['train_s']:.0f} s, best selection "
+        f"{max(record['evals'], default=float('nan')):.1f}, validation "
+        f"selected {np.mean(record['validation_best']):.1f}, last "
+        f"{np.mean(record['validation_last']):.1f}"
+    )
 
 
 def main() -> None:
@@ -268,7 +268,7 @@ def main() -> None:
             print(f"{name:10s} {what}")
         return
     out = Path(args.out)
-    data = json.loads(out.read_text()) if out.is_file() else {}
+    data = read_study(out)
     if args.summary:
         print(summary(data))
         return
@@ -284,18 +284,15 @@ def main() -> None:
         "eval_every": args.eval_every,
         "validation_episodes": args.validation_episodes,
     }
-    if data.get("budget", budget) != budget:
-        parser.error(
-            f"{out} holds runs made with the budget {data['budget']}, not {budget}: "
-            "give the same flags to resume it, or another --out for a new study"
-        )
+    mismatch = budget_mismatch(data, budget, out)
+    if mismatch:
+        parser.error(mismatch)
     for variant in args.variants:  # refuse a broken variant before any training
         try:
             variant_setup(variant, budget)
         except ValueError as error:
             parser.error(str(error))
     preset = get_preset(PRESET)
-    data.setdefault("variants", {})
     data.update(
         note="ALE/SpaceInvaders-v5 RAM, recipe variants of the spaceinvaders preset, "
         "one change each (benchmarks/spaceinvaders_recipes.py)",
@@ -309,42 +306,25 @@ def main() -> None:
             "network)",
             "test": "none: the test seeds (1 000 000+) are kept for the shipped agent",
         },
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, one torch thread a run",
+        machine=machine(),
         versions=package_versions(),
     )
-    todo = [
-        (variant, seed, budget)
-        for seed in args.seeds
-        for variant in args.variants
-        if str(seed) not in data["variants"].get(variant, {}).get("runs", {})
-    ]
+    todo = pending(data, args.variants, args.seeds)
     total = len(args.seeds) * len(args.variants)
     print(
         f"{datetime.now():%Y-%m-%d %H:%M}: {total - len(todo)} runs stored, "
         f"{len(todo)} to go",
         flush=True,
     )
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = [pool.submit(run, job) for job in todo]
-        for future in concurrent.futures.as_completed(futures):
-            variant, seed, record = future.result()
-            entry = data["variants"].setdefault(
-                variant, {"description": combined(variant)[0], "runs": {}}
-            )
-            entry["runs"][str(seed)] = record
-            entry["runs"] = dict(
-                sorted(entry["runs"].items(), key=lambda kv: int(kv[0]))
-            )
-            write_atomically(out, data)
-            print(
-                f"{variant:10s} seed {seed}: {record['steps_done']} steps in "
-                f"{record['train_s']:.0f} s, best selection "
-                f"{max(record['evals'], default=float('nan')):.1f}, validation "
-                f"selected {np.mean(record['validation_best']):.1f}, last "
-                f"{np.mean(record['validation_last']):.1f}",
-                flush=True,
-            )
+    run_batch(
+        out,
+        data,
+        [(variant, seed, budget) for variant, seed in todo],
+        run,
+        workers=args.jobs,
+        header=lambda variant: {"description": combined(variant)[0]},
+        report=report,
+    )
     print(summary(data))
 
 
