@@ -24,11 +24,6 @@ Training seconds are recorded but depend on the machine's load: compare steps.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import json
-import multiprocessing
-import os
-import platform
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -37,6 +32,7 @@ import numpy as np
 import torch
 
 from course_utils import dqn
+from course_utils.batches import machine, read_study, run_batch, stored_run
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate
@@ -106,10 +102,17 @@ def run(job: tuple[str, int, bool, int | None]) -> tuple[str, int, dict]:
     return variant, seed, record
 
 
-def write_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+def report(variant: str, seed: int, record: dict) -> str:
+    """The line printed when a run is stored."""
+    test = record.get("test_best")
+    return (
+        f"{variant:12s} seed {seed}: first solved at "
+        f"{record['first_solved_step']}, validation best "
+        f"{np.mean(record['validation_best']):.1f}, last "
+        f"{np.mean(record['validation_last']):.1f}"
+        + (f", test {np.mean(test):.2f}" if test else "")
+        + f" ({record['train_s']:.0f} s)"
+    )
 
 
 def main() -> None:
@@ -131,8 +134,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
     out = Path(args.out)
-    data = json.loads(out.read_text()) if out.is_file() else {}
-    data.setdefault("variants", {})
+    data = read_study(out)
     data.update(
         note="MountainCar-v0, 150 000 steps per run; evaluation curves on selection "
         "seeds 10 000+ (20 greedy episodes every 5 000 steps)",
@@ -143,7 +145,7 @@ def main() -> None:
             "test": f"shipped recipe only: {TEST_EPISODES} greedy episodes on seeds "
             f"{TEST_SEED}+ for the best-evaluated network, as the trainer tests",
         },
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, one torch thread a run",
+        machine=machine(),
         versions=package_versions(),
     )
     jobs = []
@@ -156,33 +158,19 @@ def main() -> None:
         jobs += [("shipped", s, True) for s in args.test_seeds if s not in args.seeds]
     todo = []
     for variant, seed, with_test in jobs:
-        done = data["variants"].get(variant, {}).get("runs", {}).get(str(seed))
+        done = stored_run(data, variant, seed)
         if done is None or (with_test and "test_best" not in done):
             todo.append((variant, seed, with_test, args.steps))
     print(f"{date.today()}: {len(jobs) - len(todo)} runs stored, {len(todo)} to go")
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = [pool.submit(run, job) for job in todo]
-        for future in concurrent.futures.as_completed(futures):
-            variant, seed, record = future.result()
-            entry = data["variants"].setdefault(
-                variant, {"description": VARIANTS[variant][0], "runs": {}}
-            )
-            entry["runs"][str(seed)] = record
-            entry["runs"] = dict(
-                sorted(entry["runs"].items(), key=lambda kv: int(kv[0]))
-            )
-            write_atomically(out, data)
-            test = record.get("test_best")
-            print(
-                f"{variant:12s} seed {seed}: first solved at "
-                f"{record['first_solved_step']}, validation best "
-                f"{np.mean(record['validation_best']):.1f}, last "
-                f"{np.mean(record['validation_last']):.1f}"
-                + (f", test {np.mean(test):.2f}" if test else "")
-                + f" ({record['train_s']:.0f} s)",
-                flush=True,
-            )
+    run_batch(
+        out,
+        data,
+        todo,
+        run,
+        workers=args.jobs,
+        header=lambda variant: {"description": VARIANTS[variant][0]},
+        report=report,
+    )
 
 
 if __name__ == "__main__":
