@@ -57,9 +57,8 @@ from course_utils.batches import (
     budget_mismatch,
     interval,
     machine,
-    pending,
     read_study,
-    run_batch,
+    run_pending,
 )
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
@@ -330,20 +329,12 @@ def main(argv: list[str] | None = None) -> None:
         machine=machine(),
         versions=package_versions(),
     )
-    variants, seeds = (
-        list(dict.fromkeys(args.variants)),
-        list(dict.fromkeys(args.seeds)),
-    )
-    todo = pending(data, variants, seeds)
-    print(
-        f"{datetime.now():%Y-%m-%d %H:%M}: {len(variants) * len(seeds) - len(todo)} "
-        f"runs stored, {len(todo)} to go",
-        flush=True,
-    )
-    run_batch(
+    ran = run_pending(
         out,
         data,
-        [(variant, seed, budget) for variant, seed in todo],
+        args.variants,
+        args.seeds,
+        budget,
         run,
         workers=args.jobs,
         header=lambda variant: {
@@ -354,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         report=report,
         indent=None,  # per-game lists: one line, as the other Selective Memory data
     )
-    if todo:
+    if ran:
         print(summary(data))
 
 

@@ -53,9 +53,8 @@ from course_utils.batches import (
     budget_mismatch,
     interval,
     machine,
-    pending,
     read_study,
-    run_batch,
+    run_pending,
 )
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
@@ -309,17 +308,12 @@ def main() -> None:
         machine=machine(),
         versions=package_versions(),
     )
-    todo = pending(data, args.variants, args.seeds)
-    total = len(args.seeds) * len(args.variants)
-    print(
-        f"{datetime.now():%Y-%m-%d %H:%M}: {total - len(todo)} runs stored, "
-        f"{len(todo)} to go",
-        flush=True,
-    )
-    run_batch(
+    run_pending(
         out,
         data,
-        [(variant, seed, budget) for variant, seed in todo],
+        args.variants,
+        args.seeds,
+        budget,
         run,
         workers=args.jobs,
         header=lambda variant: {"description": combined(variant)[0]},

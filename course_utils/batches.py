@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import platform
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,29 @@ def run_batch(
             store_run(data, variant, seed, record, header(variant))
             write_atomically(path, data, indent=indent)
             print(report(variant, seed, record), flush=True)
+
+
+def run_pending(
+    path: Path,
+    data: dict,
+    variants: Iterable[str],
+    seeds: Iterable[int],
+    budget: dict,
+    run: Run,
+    **batch: Any,
+) -> int:
+    """Say how many of the ``variants x seeds`` runs are stored and how many to go,
+    then :func:`run_batch` the missing ones as jobs ``(variant, seed, budget)``
+    (``batch``: its keyword arguments). Returns how many ran."""
+    variants, seeds = list(dict.fromkeys(variants)), list(dict.fromkeys(seeds))
+    todo = pending(data, variants, seeds)
+    print(
+        f"{datetime.now():%Y-%m-%d %H:%M}: {len(variants) * len(seeds) - len(todo)} "
+        f"runs stored, {len(todo)} to go",
+        flush=True,
+    )
+    run_batch(path, data, [(v, seed, budget) for v, seed in todo], run, **batch)
+    return len(todo)
 
 
 def machine() -> str:

@@ -59,3 +59,26 @@ def test_interval_for_none_one_and_several_runs():
     mean_text, bounds = cells[2].split("[")
     low, high = (float(x) for x in bounds.rstrip("]").split(","))
     assert float(mean_text) == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
+
+
+def test_run_pending_runs_nothing_when_every_run_is_stored(tmp_path, capsys):
+    data: dict = {}
+    for variant in ("a", "b"):
+        batches.store_run(data, variant, 0, {}, {})
+
+    def never(job):
+        raise AssertionError(f"{job} was stored already")
+
+    ran = batches.run_pending(
+        tmp_path / "s.json",
+        data,
+        ["a", "b", "a"],
+        [0, 0],
+        {},
+        never,
+        workers=1,
+        header=dict,
+        report=str,
+    )
+    assert ran == 0 and "2 runs stored, 0 to go" in capsys.readouterr().out
+    assert not (tmp_path / "s.json").exists()
