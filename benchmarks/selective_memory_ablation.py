@@ -59,6 +59,7 @@ from course_utils.batches import (
     machine,
     read_study,
     run_pending,
+    stored_runs,
 )
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
@@ -227,10 +228,7 @@ def summary(data: dict) -> str:
         f"{'sel. IQM ½ / end':>16s} {'validation, final actor':>24s} {'IQM':>6s} "
         f"{'validation, best actor':>24s} {'IQM':>6s}"
     ]
-    for variant, entry in data.get("variants", {}).items():
-        runs = list(entry["runs"].values())
-        if not runs:
-            continue
+    for variant, runs in stored_runs(data):
         last = [float(np.mean(r["validation_last"])) for r in runs]
         best = [
             float(np.mean(r["validation_best"]))

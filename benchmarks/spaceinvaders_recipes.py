@@ -55,6 +55,7 @@ from course_utils.batches import (
     machine,
     read_study,
     run_pending,
+    stored_runs,
 )
 from course_utils.checkpoints import data_dir, package_versions
 from course_utils.envs import make_env
@@ -220,10 +221,7 @@ def summary(data: dict) -> str:
         f"{'best sel.':>9s} {'validation, selected net':>25s} "
         f"{'validation, last net':>25s}"
     ]
-    for variant, entry in data.get("variants", {}).items():
-        runs = list(entry["runs"].values())
-        if not runs:
-            continue
+    for variant, runs in stored_runs(data):
         steps = np.mean([r["steps_done"] for r in runs])
         train_s = np.mean([r["train_s"] for r in runs])
         best_sel = [max(r["evals"]) for r in runs if r["evals"]]

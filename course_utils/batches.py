@@ -63,6 +63,12 @@ def stored_run(data: dict, variant: str, seed: int) -> dict | None:
     return data.get("variants", {}).get(variant, {}).get("runs", {}).get(str(seed))
 
 
+def stored_runs(data: dict) -> list[tuple[str, list[dict]]]:
+    """``(variant, its records)`` for every variant with stored runs, for a table."""
+    variants = data.get("variants", {}).items()
+    return [(name, list(e["runs"].values())) for name, e in variants if e["runs"]]
+
+
 def pending(data: dict, variants: Iterable[str], seeds: Iterable[int]) -> list:
     """The ``(variant, seed)`` pairs not stored yet, seed by seed (all variants of
     the first seed come first, so a stopped batch compares like with like)."""

@@ -82,3 +82,11 @@ def test_run_pending_runs_nothing_when_every_run_is_stored(tmp_path, capsys):
     )
     assert ran == 0 and "2 runs stored, 0 to go" in capsys.readouterr().out
     assert not (tmp_path / "s.json").exists()
+
+
+def test_stored_runs_lists_the_variants_with_runs():
+    data: dict = {"variants": {"empty": {"runs": {}}}}
+    batches.store_run(data, "a", 1, {"x": 1}, {})
+    batches.store_run(data, "a", 0, {"x": 0}, {})
+    assert batches.stored_runs(data) == [("a", [{"x": 0}, {"x": 1}])]
+    assert batches.stored_runs({}) == []
