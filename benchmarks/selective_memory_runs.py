@@ -8,6 +8,11 @@ torch thread) until ``--seconds`` of wall time, then tests the actor alone on
 ``--test-episodes`` episodes with seeds 1_000_000+. Runs stop on wall time, so the
 number of games depends on the machine. Writes ``OUT/NAME.json`` (config, per-game
 returns, test scores) and prints a progress line after every fit.
+
+These are single exploratory runs. To compare variants, use
+``benchmarks/selective_memory_ablation.py``: the same ``VARIANTS`` (defined here, once)
+over several training seeds at a matched environment-step budget, compared on
+validation seeds, never on the test seeds.
 """
 
 from __future__ import annotations
