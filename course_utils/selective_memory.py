@@ -408,6 +408,8 @@ class SMConfig:
             "batch_size",
             "epochs",
             "recent_size",
+            "random_decay_games",
+            "eval_episodes",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -424,6 +426,19 @@ class SMConfig:
             )
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"SMConfig.gamma must lie in [0, 1], got {self.gamma}.")
+        if not 0.0 <= self.random_prob <= 1.0:
+            raise ValueError(
+                f"SMConfig.random_prob is a probability in [0, 1], got "
+                f"{self.random_prob!r}."
+            )
+        for name in ("random_games", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"SMConfig.{name} must be an integer >= 0 (0: none), got {value!r}."
+                )
+        if not self.lr > 0:
+            raise ValueError(f"SMConfig.lr must be > 0, got {self.lr!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)

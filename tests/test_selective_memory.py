@@ -378,6 +378,13 @@ def test_the_seed_sets_the_initial_networks(tiny_sm):
         ("max_steps", 2.5),
         ("max_steps", True),
         ("max_steps", "1000"),
+        ("random_decay_games", 0),  # the schedule divides by it
+        ("random_prob", 1.5),
+        ("random_prob", -0.1),
+        ("random_games", -1),
+        ("eval_every", -50),
+        ("eval_episodes", 0),
+        ("lr", 0.0),
     ],
 )
 def test_sm_config_refuses_bad_values(field, value):
