@@ -30,7 +30,7 @@ REQUIRED_METADATA = (
 )
 HASH_KEY = "checkpoint_sha256"  # in the sidecar only: SHA-256 of the .pt's bytes
 POLICY_KINDS = ("q", "actor")
-MAX_WIDTH = 4096  # largest obs_dim, n_actions, act_dim or hidden width
+MAX_WIDTH = 4096  # largest obs_dim, n_actions, act_dim, n_quantiles, hidden width
 MAX_LAYERS = 8  # most hidden layers
 MAX_PARAMS = 20_000_000  # 80 MB of float32; the course's largest agent has 0.55 M
 MAX_FILE_BYTES = 256 * 2**20

@@ -41,7 +41,7 @@ def _check_spec(spec: Any, source: str) -> None:
             f"{source}: the network spec's 'kwargs' must be a dict of constructor "
             f"arguments, got {type(kwargs).__name__}."
         )
-    for key in ("obs_dim", "n_actions", "act_dim"):
+    for key in ("obs_dim", "n_actions", "act_dim", "n_quantiles"):
         value = kwargs.get(key, 1)
         if not _is_whole(value) or not 1 <= value <= MAX_WIDTH:
             raise ValueError(

@@ -1,6 +1,6 @@
 """Small PyTorch networks used across the course, rebuildable from a JSON-able spec.
 
-Over 200 lines because the three agent networks share their argument checks and
+Over 200 lines because the agent networks share their argument checks and
 their ``spec`` (which ``build_network`` and the checkpoints read), so they stay in one
 file with ``mlp`` and ``Normalize``, the parts they are built from.
 """
@@ -320,6 +320,52 @@ class BitsQNetwork(QNetwork):
         return self.body(torch.cat([scaled, bits.flatten(-2).float()], dim=-1))
 
 
+class QuantileQNetwork(QNetwork):
+    """Quantile regression DQN's network (Dabney et al., 2018): ``n_quantiles``
+    values per action, the return distribution's quantiles at the fractions
+    ``tau_i = (2i + 1) / (2 n_quantiles)``; its Q-value is their mean.
+
+    ``quantiles(obs)``: ``(batch, obs_dim) -> (batch, n_actions, n_quantiles)``;
+    ``forward(obs)``: ``(batch, obs_dim) -> (batch, n_actions)``, the mean over the
+    quantiles, so acting, ``QPolicy``, evaluation and checkpoints use it as any
+    Q-network. Same other arguments and input handling as :class:`QNetwork`; the
+    output layer has ``n_actions * n_quantiles`` units. Trained by the pieces in
+    ``course_utils.qr_dqn``.
+
+    Args:
+        n_quantiles: quantiles per action; the other arguments are
+            :class:`QNetwork`'s, by keyword after ``obs_dim`` and ``n_actions``.
+            51 by default, not the paper's 200: the loss compares every pair of
+            quantiles, so its cost grows as ``n_quantiles ** 2`` (at Space
+            Invaders' sizes an update with 200 costs about 6x one with 51,
+            ``benchmarks/qr_dqn_speed.py``); 51 is C51's number of atoms, so the
+            two distributional agents compare at one size; and an odd number puts
+            one fraction at the median (tau = 0.5).
+    """
+
+    def __init__(
+        self, obs_dim: int, n_actions: int, *, n_quantiles: int = 51, **kwargs: Any
+    ) -> None:
+        # set before QNetwork.__init__ (which receives the other arguments), whose
+        # _build reads it
+        self.n_quantiles = _positive_int(
+            "n_quantiles", n_quantiles, "quantiles per action, e.g. 51"
+        )
+        super().__init__(obs_dim, n_actions, **kwargs)
+        self.spec["kwargs"]["n_quantiles"] = self.n_quantiles
+
+    def _build(self, hidden: tuple[int, ...]) -> None:
+        self.body = mlp((self.obs_dim, *hidden, self.n_actions * self.n_quantiles))
+
+    def quantiles(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(batch, n_actions, n_quantiles)``: each action's return quantiles."""
+        out = self.body(self._pre(obs))
+        return out.unflatten(-1, (self.n_actions, self.n_quantiles))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.quantiles(obs).mean(dim=-1)
+
+
 class MLPActor(_SpecModule):
     """Deterministic continuous policy ``obs (batch, obs_dim) -> (batch, act_dim)``
     with a tanh output, so actions lie in [-1, 1].
@@ -359,6 +405,7 @@ NETWORK_CLASSES: dict[str, type[nn.Module]] = {
     "DuelingQNetwork": DuelingQNetwork,
     "LayerNormQNetwork": LayerNormQNetwork,
     "BitsQNetwork": BitsQNetwork,
+    "QuantileQNetwork": QuantileQNetwork,
     "MLPActor": MLPActor,
 }
 

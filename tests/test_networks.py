@@ -14,6 +14,7 @@ from course_utils.networks import (
     MLPActor,
     Normalize,
     QNetwork,
+    QuantileQNetwork,
     build_network,
     mlp,
 )
@@ -139,6 +140,9 @@ def _nets():
         LayerNormQNetwork(
             128, 6, hidden=(8, 8), obs_low=[0] * 128, obs_high=[255] * 128
         ),
+        QuantileQNetwork(
+            128, 6, hidden=(8,), obs_low=[0] * 128, obs_high=[255] * 128, n_quantiles=5
+        ),
     ]
 
 
@@ -243,7 +247,7 @@ def test_q_network_needs_both_bounds_of_the_right_length():
         QNetwork(2, 3, obs_low=[0.0, 0.0, 0.0], obs_high=[1.0, 1.0, 1.0])
 
 
-@pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork, MLPActor])
+@pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork, QuantileQNetwork, MLPActor])
 @pytest.mark.parametrize(
     "obs_dim", [np.zeros((1, 2)), 0, -3, 2.5, "2", True, None], ids=repr
 )
@@ -253,7 +257,7 @@ def test_obs_dim_must_be_a_positive_int(cls, obs_dim):
     assert "observation_space.shape[0]" in str(info.value)
 
 
-@pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork])
+@pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork, QuantileQNetwork])
 @pytest.mark.parametrize("n_actions", [0, 2.5, np.zeros(3), "3"], ids=repr)
 def test_n_actions_must_be_a_positive_int(cls, n_actions):
     with pytest.raises(ValueError, match="n_actions must be a positive int"):
@@ -384,3 +388,31 @@ def test_bits_q_network_refuses_what_is_not_a_byte(obs, shown):
         rf"lie in \[0, 255\], got values in {shown}",
     ):
         net(obs)
+
+
+def test_quantile_q_network_shapes_and_its_q_values_are_the_mean_quantile():
+    net = QuantileQNetwork(2, 3, hidden=(16,), n_quantiles=5)
+    obs = torch.randn(7, 2)
+    quantiles = net.quantiles(obs)
+    assert quantiles.shape == (7, 3, 5) and net(obs).shape == (7, 3)
+    torch.testing.assert_close(net(obs), quantiles.mean(dim=-1), rtol=0, atol=0)
+    assert net.body[-1].out_features == 3 * 5
+    assert QuantileQNetwork(2, 3).n_quantiles == 51  # the documented default
+    assert net.spec["kwargs"]["n_quantiles"] == 5
+
+
+def test_quantile_q_network_takes_stacked_uint8_ram_and_rebuilds():
+    net = QuantileQNetwork(
+        256, 6, hidden=(8,), obs_low=[0] * 256, obs_high=[255] * 256, obs_shape=(2, 128)
+    )
+    ram = torch.randint(0, 256, (4, 2, 128), dtype=torch.uint8)
+    assert net.quantiles(ram).shape == (4, 6, 51) and net(ram).shape == (4, 6)
+    rebuilt = build_network(json.loads(json.dumps(net.spec)))
+    rebuilt.load_state_dict(net.state_dict())
+    assert torch.equal(rebuilt.quantiles(ram), net.quantiles(ram))
+
+
+@pytest.mark.parametrize("n_quantiles", [0, -1, 2.5, "51", True, None], ids=repr)
+def test_n_quantiles_must_be_a_positive_int(n_quantiles):
+    with pytest.raises(ValueError, match="n_quantiles must be a positive int"):
+        QuantileQNetwork(2, 3, n_quantiles=n_quantiles)
