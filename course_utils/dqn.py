@@ -6,9 +6,11 @@ maths of the targets, the n-step collector, the hold lengths and the loop.
 The loop, :func:`train_dqn`, holds only the algorithm. What varies between the
 course's agents is passed in as small functions (the published method by default):
 ``target_fn`` (plain or Double DQN), ``loss_fn`` (Huber or MSE), ``net_class``
-(plain or dueling), ``hold`` (ε-greedy or εz-greedy) and ``shaping`` (Atari's
-clipped rewards and lives). Model selection, the wall-time cap and the progress bar
-come from ``course_utils.training``. Reused by notebook 04 and the trainer.
+(plain or dueling), ``hold`` (ε-greedy or εz-greedy), ``shaping`` (Atari's
+clipped rewards and lives) and ``td_loss`` (the loss on a batch from the networks:
+:func:`compute_loss`, or QR-DQN's in ``course_utils.qr_dqn``). Model selection,
+the wall-time cap and the progress bar come from ``course_utils.training``. Reused
+by notebook 04 and the trainer.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ TargetFn = Callable[[nn.Module, nn.Module, Batch, float], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 HoldFn = Callable[[np.random.Generator], int]
 ShapingFn = Callable[[float, bool, dict, dict], tuple[float, bool]]
+TDLossFn = Callable[
+    [nn.Module, nn.Module, Batch, float, TargetFn, LossFn], torch.Tensor
+]
 
 
 @dataclass(frozen=True)
@@ -510,6 +515,7 @@ def train_dqn(
     net_class: type[QNetwork] = QNetwork,
     hold: HoldFn = one_step,
     shaping: ShapingFn = raw_transition,
+    td_loss: TDLossFn = compute_loss,
     device: str | torch.device = "cpu",
     eval_env: gym.Env | None = None,
     progress: bool = True,
@@ -522,6 +528,11 @@ def train_dqn(
     the policy plays ``cfg.eval_episodes`` episodes on ``eval_env`` (seeds
     ``cfg.eval_seed``+) and the best-scoring network is kept (model selection, as
     Stable-Baselines3's EvalCallback does).
+
+    ``td_loss(q_net, target_net, batch, gamma, target_fn, loss_fn)`` computes the
+    loss of a batch (``gamma`` is ``γ^n``): :func:`compute_loss` by default,
+    ``qr_dqn.quantile_td_loss`` for QR-DQN (with its other pieces,
+    ``qr_dqn.QR_DQN_PIECES``). The gradient step itself is always :func:`optimize`.
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
@@ -589,7 +600,7 @@ def train_dqn(
                 group["lr"] = cfg.lr_at(step)
             for _ in range(cfg.gradient_steps):
                 batch = buffer.sample(cfg.batch_size, rng).to_torch(device)
-                loss = compute_loss(
+                loss = td_loss(
                     q_net, target_net, batch, cfg.gamma**cfg.n_step, target_fn, loss_fn
                 )
                 optimize(q_net, optimizer, loss, cfg.max_grad_norm)

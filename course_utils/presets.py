@@ -91,7 +91,9 @@ class Preset:
         env_id, env_kwargs: ``make_env(env_id, **env_kwargs)``.
         config: the algorithm's numbers (``DQNConfig`` or ``SMConfig``).
         pieces: the functions the training loop receives (keyword arguments of
-            ``train_dqn`` or ``train_selective_memory``).
+            ``train_dqn`` or ``train_selective_memory``); one left out is the
+            loop's default and is not named in the metadata (``td_loss``:
+            ``compute_loss``; QR-DQN names its four, ``qr_dqn.QR_DQN_PIECES``).
         policy_kind: ``"q"`` (ε-greedy on a Q-network) or ``"actor"``.
         eval_epsilon: exploration of the saved policy when tested.
         checkpoint: file name in ``data/checkpoints/``.
@@ -122,8 +124,10 @@ class Preset:
 
 
 def piece_name(piece: Any) -> str:
-    """``compute_target_double`` for a function, ``ZipfHold(mu=2.0, ...)`` for a
-    callable dataclass: the name a reader can find in ``course_utils``."""
+    """``compute_target_double`` for a function, ``QuantileQNetwork`` for a class,
+    ``ZipfHold(mu=2.0, ...)`` for a callable dataclass: the name a reader can find
+    in ``course_utils`` (QR-DQN's: ``quantile_target_double``,
+    ``quantile_huber_loss``, ``quantile_td_loss`` in ``qr_dqn``)."""
     if hasattr(piece, "__dataclass_fields__") or piece is None:
         return repr(piece)
     return getattr(piece, "__qualname__", repr(piece))
