@@ -63,6 +63,7 @@ from course_utils.evaluation import evaluate
 from course_utils.networks import BitsQNetwork, DuelingQNetwork, LayerNormQNetwork
 from course_utils.policies import QPolicy
 from course_utils.presets import SELECTION_SEED, get_preset
+from course_utils.qr_dqn import QR_DQN_PIECES
 from course_utils.seeding import set_seed
 
 PRESET = "spaceinvaders"
@@ -106,6 +107,14 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
     ),
     "stack2": ("the last 2 RAM snapshots", {}, {}, {"stack": 2}),
     "stack4": ("the last 4 RAM snapshots", {}, {}, {"stack": 4}),
+    # one knob, four pieces (network, target, loss, batch loss); its net_class
+    # clashes with dueling, layernorm and bits, so those combinations are refused
+    "qr": (
+        "QR-DQN: 51 quantiles, quantile Huber loss (Double DQN's choice of a*)",
+        {},
+        dict(QR_DQN_PIECES),
+        {},
+    ),
 }
 
 
@@ -139,12 +148,17 @@ def combined(variant: str) -> tuple[str, dict, dict, dict]:
             f"{sorted(VARIANTS)}, or join several with '+' (e.g. n5+stack2)."
         )
     merged: tuple[dict, dict, dict] = ({}, {}, {})
+    owner: dict[str, str] = {}  # which part changed each knob
     for part in parts:
         for changes, into in zip(VARIANTS[part][1:], merged, strict=True):
             clash = sorted(set(changes) & set(into))
             if clash:
-                raise ValueError(f"{variant!r} changes {clash} twice; keep one.")
+                raise ValueError(
+                    f"{variant!r} changes {clash} twice ({owner[clash[0]]} and "
+                    f"{part}); keep one."
+                )
             into.update(changes)
+            owner.update(dict.fromkeys(changes, part))
     return (" + ".join(VARIANTS[part][0] for part in parts), *merged)
 
 

@@ -11,6 +11,7 @@ import torch
 from course_utils import dqn
 from course_utils.envs import make_env
 from course_utils.presets import get_preset
+from course_utils.qr_dqn import QR_DQN_PIECES
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "spaceinvaders_recipes.py"
 BUDGET = {
@@ -29,6 +30,8 @@ def _load():
 
 
 recipes = _load()
+# knobs made of several pieces that only work together
+BUNDLES = {"qr": sorted(QR_DQN_PIECES)}
 
 
 @pytest.mark.parametrize("name", sorted(recipes.VARIANTS))
@@ -37,10 +40,13 @@ def test_each_variant_changes_one_knob_and_trains(name):
     env_id, env_kwargs, cfg, pieces = recipes.variant_setup(name, BUDGET)
     budget_only = replace(preset.config, total_steps=300)
     changed = [k for k, v in cfg.to_dict().items() if budget_only.to_dict()[k] != v] + [
-        k for k, v in pieces.items() if preset.pieces[k] is not v
+        k for k, v in pieces.items() if preset.pieces.get(k) is not v
     ]
     changed += [k for k, v in env_kwargs.items() if preset.env_kwargs.get(k) != v]
-    assert len(changed) == (0 if name == "current" else 1), changed
+    if name in BUNDLES:
+        assert sorted(changed) == BUNDLES[name]
+    else:
+        assert len(changed) == (0 if name == "current" else 1), changed
     # the loop accepts it: 200 learning steps of the variant (evaluation off), on one
     # thread as the script runs it (two threads on a busy machine are ~5x slower)
     torch.set_num_threads(1)
@@ -87,3 +93,14 @@ def test_variants_combine_with_a_plus_and_refuse_clashes():
         recipes.variant_setup("wide+deep", BUDGET)
     with pytest.raises(ValueError, match="unknown variant 'n7'"):
         recipes.variant_setup("n5+n7", BUDGET)
+
+
+def test_qr_combines_with_config_changes_and_refuses_other_networks():
+    _, _, cfg, pieces = recipes.variant_setup("qr+n5", BUDGET)
+    assert cfg.n_step == 5 and pieces["td_loss"] is QR_DQN_PIECES["td_loss"]
+    assert pieces["net_class"].__name__ == "QuantileQNetwork"
+    for other in ("dueling", "layernorm", "bits"):
+        with pytest.raises(
+            ValueError, match=rf"\['net_class'\] twice \(qr and {other}"
+        ):
+            recipes.variant_setup(f"qr+{other}", BUDGET)
