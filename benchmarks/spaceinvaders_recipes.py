@@ -53,6 +53,7 @@ from course_utils.batches import (
     budget_mismatch,
     interval,
     machine,
+    merge_studies,
     read_study,
     run_pending,
     stored_runs,
@@ -65,15 +66,25 @@ from course_utils.policies import QPolicy
 from course_utils.presets import SELECTION_SEED, get_preset
 from course_utils.qr_dqn import QR_DQN_PIECES
 from course_utils.seeding import set_seed
+from course_utils.stats import bootstrap_diff_ci
 
 PRESET = "spaceinvaders"
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
 CLOCK_EVERY = 10_000  # steps between two marks of the run's clock
 
-# name: (what changes against the current preset, config changes, piece changes,
-# make_env keyword changes). One knob each; "current" is the preset itself.
+# the preset before issue 19's agent: the recipe of the first screen ("current")
+BASE_CHANGES = {"lr": 2.5e-4}
+
+# name: (what changes against that recipe, config changes, piece changes, make_env
+# keyword changes). One knob each; "current" is the recipe itself.
+
 VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
-    "current": ("the current preset (MLP 256x256, Double DQN, 3-step)", {}, {}, {}),
+    "current": (
+        "the preset as screened (MLP 256x256, Double DQN, 3-step, lr 2.5e-4)",
+        {},
+        {},
+        {},
+    ),
     "wide": ("MLP 512x512", {"hidden": (512, 512)}, {}, {}),
     "deep": ("MLP 256x256x256", {"hidden": (256, 256, 256)}, {}, {}),
     "dueling": ("dueling head", {}, {"net_class": DuelingQNetwork}, {}),
@@ -162,11 +173,18 @@ def combined(variant: str) -> tuple[str, dict, dict, dict]:
     return (" + ".join(VARIANTS[part][0] for part in parts), *merged)
 
 
+def base_config() -> dqn.DQNConfig:
+    """The recipe every variant changes: the preset as the screen found it, its
+    learning rate 2.5e-4 (the preset took the screen's ``lr1e-4`` for the agent
+    shipped in issue 19, so the stored ``current`` runs stay comparable)."""
+    return replace(get_preset(PRESET).config, **BASE_CHANGES)
+
+
 def variant_setup(variant: str, budget: dict) -> tuple[str, dict, dqn.DQNConfig, dict]:
     """``(env_id, env_kwargs, cfg, pieces)`` of one variant under ``budget``."""
     preset = get_preset(PRESET)
     _, config_changes, piece_changes, env_changes = combined(variant)
-    cfg = replace(preset.config, **config_changes)
+    cfg = replace(base_config(), **config_changes)
     if budget["steps"] is not None:
         cfg = replace(cfg, total_steps=budget["steps"])
     if budget["max_minutes"] is not None:
@@ -250,6 +268,29 @@ def summary(data: dict) -> str:
     return "\n".join(lines)
 
 
+def compare(data: dict, a: str, b: str) -> str:
+    """``a`` minus ``b`` on the validation means (selected networks), with a 95 %
+    bootstrap interval that resamples each variant's training seeds."""
+    scores = {}
+    for variant in (a, b):
+        runs = data.get("variants", {}).get(variant, {}).get("runs", {})
+        if len(runs) < 2:
+            raise ValueError(
+                f"{variant!r} has {len(runs)} stored run(s); a comparison needs at "
+                "least 2 training seeds each."
+            )
+        scores[variant] = [float(np.mean(r["validation_best"])) for r in runs.values()]
+    diff, low, high = bootstrap_diff_ci(
+        scores[a], scores[b], rng=np.random.default_rng(0)
+    )
+    verdict = "differ" if low > 0 or high < 0 else "cannot be told apart"
+    return (
+        f"{a} ({len(scores[a])} seeds) minus {b} ({len(scores[b])} seeds), validation "
+        f"of the selected networks: {diff:+.1f}, 95 % bootstrap interval over seeds "
+        f"[{low:+.1f}, {high:+.1f}]: at this budget they {verdict}"
+    )
+
+
 def report(variant: str, seed: int, record: dict) -> str:
     """The line printed when a run is stored."""
     return (
@@ -272,6 +313,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
     parser.add_argument("--out", default=str(data_dir() / "spaceinvaders_recipes.json"))
     parser.add_argument("--summary", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--also",
+        nargs="+",
+        default=[],
+        help="--summary: add the runs of these files (same budget) to --out's",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="--summary: A minus B over training seeds, with a bootstrap interval",
+    )
     parser.add_argument("--list", action="store_true", help="list the variants")
     args = parser.parse_args()
     if args.list:
@@ -279,9 +332,17 @@ def main() -> None:
             print(f"{name:10s} {what}")
         return
     out = Path(args.out)
+    if (args.also or args.compare) and not args.summary:
+        parser.error("--also and --compare go with --summary")
     data = read_study(out)
     if args.summary:
-        print(summary(data))
+        try:
+            data = merge_studies([out, *map(Path, args.also)]) if args.also else data
+            print(summary(data))
+            if args.compare:
+                print(compare(data, *args.compare))
+        except ValueError as error:
+            parser.error(str(error))
         return
     if args.steps is None and args.max_minutes is None:
         parser.error("give a budget: --steps and/or --max-minutes")

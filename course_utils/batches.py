@@ -58,6 +58,35 @@ def budget_mismatch(data: dict, budget: dict, path: Path) -> str | None:
     )
 
 
+def merge_studies(paths: list[Path]) -> dict:
+    """One study from several files of the same budget (runs made by separate
+    processes, which must not share a file). Refused, with the reason: files of
+    different budgets, and a (variant, seed) run stored twice."""
+    merged: dict = {}
+    for path in paths:
+        data = read_study(path)
+        if not data:
+            raise ValueError(f"{path} holds no study (missing or empty).")
+        if "budget" in merged and data.get("budget") != merged["budget"]:
+            raise ValueError(
+                f"{path} holds runs of the budget {data.get('budget')}, "
+                f"{paths[0]} of {merged['budget']}: not comparable."
+            )
+        merged.setdefault("budget", data.get("budget"))
+        for variant, entry in data.get("variants", {}).items():
+            into = merged.setdefault("variants", {}).setdefault(
+                variant, {**entry, "runs": {}}
+            )
+            for seed, record in entry["runs"].items():
+                if seed in into["runs"]:
+                    raise ValueError(
+                        f"{variant!r} seed {seed} is stored twice ({path} and an "
+                        "earlier file): keep one."
+                    )
+                into["runs"][seed] = record
+    return merged
+
+
 def stored_run(data: dict, variant: str, seed: int) -> dict | None:
     """The record of ``(variant, seed)`` in the study, or None."""
     return data.get("variants", {}).get(variant, {}).get("runs", {}).get(str(seed))

@@ -91,6 +91,46 @@ def bootstrap_ci(
     return statistic(scores), low, high
 
 
+def bootstrap_diff_ci(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    reps: int = 5_000,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """``mean(a) - mean(b)`` and its percentile bootstrap confidence interval, each
+    group's runs resampled on their own (two recipes trained on separate runs).
+
+    Args:
+        a, b: ``(runs,)`` scores of the two recipes, at least 2 runs each.
+        rng: draws the resamples.
+
+    Returns:
+        ``(difference, low, high)``: an interval that excludes 0 says the recipes
+        differ at this confidence; one that straddles 0 says these runs cannot tell.
+    """
+    a, b = (np.asarray(x, dtype=np.float64) for x in (a, b))
+    if a.ndim != 1 or b.ndim != 1 or len(a) < 2 or len(b) < 2:
+        raise ValueError(
+            f"bootstrap_diff_ci needs two 1-D score arrays of at least 2 runs each, "
+            f"got shapes {a.shape} and {b.shape}."
+        )
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("bootstrap_diff_ci got NaN or inf scores; drop those runs.")
+    if not 0 < confidence < 1 or reps < 1:
+        raise ValueError(
+            f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}."
+        )
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("bootstrap_diff_ci needs rng=np.random.default_rng(seed).")
+    resampled_a = a[rng.integers(0, len(a), size=(reps, len(a)))].mean(axis=1)
+    resampled_b = b[rng.integers(0, len(b), size=(reps, len(b)))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(resampled_a - resampled_b, [tail, 1 - tail])
+    return float(a.mean() - b.mean()), float(low), float(high)
+
+
 def curves_on_grid(
     runs: list[tuple[list[int], list[float]]], grid: np.ndarray
 ) -> np.ndarray:

@@ -7,8 +7,9 @@
 
 The settings come from ``course_utils.presets``. Training uses seed S; model
 selection evaluates on seeds ``SELECTION_SEED``+; the final score written to the
-metadata comes from ``--test-episodes`` episodes on seeds ``TEST_SEED``+, which
-neither training nor selection ever saw. Every argument is checked before training
+metadata comes from ``--test-episodes`` episodes on seeds ``TEST_SEED``+ (or
+``--test-seed``+: a range no earlier test used), which neither training nor
+selection ever saw. Every argument is checked before training
 starts, so a finished run is never lost to a bad flag. ``--steps`` is a DQN agent's
 length (its schedules scale with it); for an agent counted in games (bipedalwalker)
 it is a step budget, ``SMConfig.max_steps``: training stops after the game that
@@ -178,6 +179,11 @@ def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str
             return f"--{name.replace('_', '-')} must be at least 1, got {value}."
     if not 0 <= args.seed < 2**63:
         return f"--seed must be an integer in [0, 2**63), got {args.seed}."
+    if not TEST_SEED <= args.test_seed < 2**31:
+        return (
+            f"--test-seed must be in [{TEST_SEED}, 2**31) (below {TEST_SEED} lie the "
+            f"training, selection and validation seeds), got {args.test_seed}."
+        )
     cfg = preset.config
     if args.max_minutes is not None:
         if not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
@@ -248,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="final test episodes on unseen seeds (default: preset)",
     )
+    parser.add_argument(
+        "--test-seed",
+        type=int,
+        default=TEST_SEED,
+        help=f"test episode i uses seed S + i (default {TEST_SEED}); give a range no "
+        "earlier test used, at or above the default",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     preset = PRESETS[args.agent]
@@ -271,14 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Trained {trained.episodes} episodes ({trained.steps} steps) in "
         f"{trained.wall_time_s:.0f} s; testing on {test_episodes} episodes "
-        f"(seeds {TEST_SEED}+)",
+        f"(seeds {args.test_seed}+)",
         flush=True,
     )
     if preset.policy_kind == "q":
         policy = QPolicy(
             trained.model,
             epsilon=preset.eval_epsilon,
-            rng=np.random.default_rng(TEST_SEED),
+            rng=np.random.default_rng(args.test_seed),
         )
     else:
         policy = ActorPolicy(trained.model)
@@ -287,12 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         policy,
         make_env(preset.env_id, **preset.env_kwargs),
         n_episodes=test_episodes,
-        seed=TEST_SEED,
+        seed=args.test_seed,
         info_key=preset.info_score,
     )
-    evaluation = score_summary(scores, seed=TEST_SEED)
+    evaluation = score_summary(scores, seed=args.test_seed)
     if info_scores is not None:  # e.g. Snake's apples per episode
-        evaluation[preset.info_score] = score_summary(info_scores, seed=TEST_SEED)
+        evaluation[preset.info_score] = score_summary(info_scores, seed=args.test_seed)
     evaluation.update(
         epsilon=preset.eval_epsilon, seconds=round(time.perf_counter() - start, 1)
     )
@@ -311,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         "config": cfg.to_dict(),
         "pieces": preset.describe_pieces(),
         "selected": trained.selected,
+        "protocol": (
+            f"model selection on seeds {cfg.eval_seed}+ only; one test after "
+            f"training, on seeds {evaluation['seeds']}, reported whatever it scores"
+        ),
         "evaluation": evaluation,
         "history": trained.history,
         "versions": package_versions(),

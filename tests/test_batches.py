@@ -90,3 +90,36 @@ def test_stored_runs_lists_the_variants_with_runs():
     batches.store_run(data, "a", 0, {"x": 0}, {})
     assert batches.stored_runs(data) == [("a", [{"x": 0}, {"x": 1}])]
     assert batches.stored_runs({}) == []
+
+
+def test_merge_studies_adds_runs_and_refuses_mixing_budgets_or_doubles(tmp_path):
+    import pytest
+
+    budget = {"steps": 500}
+    one, two, other = (tmp_path / f"{n}.json" for n in ("one", "two", "other"))
+    batches.write_atomically(
+        one,
+        {"budget": budget, "variants": {"a": {"description": "A", "runs": {"0": 1}}}},
+    )
+    batches.write_atomically(
+        two,
+        {
+            "budget": budget,
+            "variants": {
+                "a": {"description": "A", "runs": {"1": 2}},
+                "b": {"description": "B", "runs": {"0": 3}},
+            },
+        },
+    )
+    merged = batches.merge_studies([one, two])
+    assert merged["budget"] == budget
+    assert merged["variants"]["a"]["runs"] == {"0": 1, "1": 2}
+    assert merged["variants"]["b"] == {"description": "B", "runs": {"0": 3}}
+    assert batches.read_study(one)["variants"]["a"]["runs"] == {"0": 1}  # untouched
+    batches.write_atomically(other, {"budget": {"steps": 600}, "variants": {}})
+    with pytest.raises(ValueError, match="not comparable"):
+        batches.merge_studies([one, other])
+    with pytest.raises(ValueError, match="seed 0 is stored twice"):
+        batches.merge_studies([one, one])
+    with pytest.raises(ValueError, match="holds no study"):
+        batches.merge_studies([one, tmp_path / "missing.json"])

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from course_utils.stats import bootstrap_ci, curves_on_grid, iqm, mean
+from course_utils.stats import (
+    bootstrap_ci,
+    bootstrap_diff_ci,
+    curves_on_grid,
+    iqm,
+    mean,
+)
 
 
 def test_iqm_trims_a_quarter_at_each_end():
@@ -109,3 +115,47 @@ def test_curves_on_grid_interpolates_and_extends():
     np.testing.assert_allclose(
         curves_on_grid(runs, np.array([0, 5, 10])), [[0, 5, 10], [2, 4, 4]]
     )
+
+
+def test_bootstrap_diff_ci_is_a_minus_b_and_resamples_each_group():
+    a, b = np.array([10.0, 12.0, 11.0]), np.array([1.0, 2.0, 3.0, 2.0])
+    diff, low, high = bootstrap_diff_ci(a, b, rng=np.random.default_rng(0))
+    assert diff == pytest.approx(9.0)  # a - b, not b - a
+    # every resample's difference lies between the extremes' differences
+    assert 10.0 - 3.0 <= low < diff < high <= 12.0 - 1.0
+    # by hand: the same draws, group a first, then group b
+    rng = np.random.default_rng(5)
+    ra = a[rng.integers(0, 3, size=(200, 3))].mean(axis=1)
+    rb = b[rng.integers(0, 4, size=(200, 4))].mean(axis=1)
+    want = np.quantile(ra - rb, [0.05, 0.95])
+    got = bootstrap_diff_ci(
+        a, b, rng=np.random.default_rng(5), reps=200, confidence=0.9
+    )
+    np.testing.assert_allclose(got[1:], want)
+
+
+def test_bootstrap_diff_ci_straddles_zero_for_two_samples_of_one_population():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(300, 60, size=3), rng.normal(300, 60, size=3)
+    _, low, high = bootstrap_diff_ci(a, b, rng=np.random.default_rng(0))
+    assert low < 0 < high
+    shifted = bootstrap_diff_ci(a + 1000, b, rng=np.random.default_rng(0))
+    assert shifted[1] > 0  # a clear difference excludes 0
+
+
+@pytest.mark.parametrize(
+    "a, b, kwargs, message",
+    [
+        ([1.0], [1.0, 2.0], {}, "at least 2 runs each"),
+        ([1.0, 2.0], [[1.0, 2.0]], {}, "two 1-D score arrays"),
+        ([1.0, np.nan], [1.0, 2.0], {}, "NaN or inf"),
+        ([1.0, 2.0], [1.0, 2.0], {"confidence": 1.0}, "0 < confidence < 1"),
+    ],
+)
+def test_bootstrap_diff_ci_refuses_bad_input(a, b, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        bootstrap_diff_ci(
+            np.array(a), np.array(b), rng=np.random.default_rng(0), **kwargs
+        )
+    with pytest.raises(ValueError, match="default_rng"):
+        bootstrap_diff_ci(np.array([1.0, 2.0]), np.array([1.0, 2.0]), rng=0)

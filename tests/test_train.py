@@ -47,6 +47,16 @@ def test_every_agent_trains_tests_and_saves(agent, tmp_path, capsys):
     assert "Test score" in capsys.readouterr().out
 
 
+def test_the_test_uses_the_seeds_asked_for_and_says_so(tmp_path):
+    out = tmp_path / "agent.pt"
+    args = ["mountaincar", "--steps", "300", "--test-episodes", "3", "--quiet"]
+    assert train.main([*args, "--test-seed", "3000000", "--out", str(out)]) == 0
+    meta = json.loads((tmp_path / "agent.pt.json").read_text())
+    assert meta["evaluation"]["seeds"] == "3000000..3000002"
+    assert "3000000..3000002" in meta["protocol"]
+    assert f"{PRESETS['mountaincar'].config.eval_seed}+" in meta["protocol"]
+
+
 def test_a_second_run_refuses_to_overwrite_before_training(tmp_path, capsys):
     out = tmp_path / "agent.pt"
     args = [
@@ -95,6 +105,10 @@ def test_a_second_run_refuses_to_overwrite_before_training(tmp_path, capsys):
         (["mountaincar", "--out", "  "], "--out is empty"),
         (["mountaincar", "--out", "/no/such/folder/agent.pt"], "does not exist"),
         (["mountaincar", "--out", "/proc/agent.pt"], "cannot write to /proc"),
+        # below TEST_SEED lie the seeds that training and selection use
+        (["mountaincar", "--test-seed", "10000"], "--test-seed must be in [1000000"),
+        (["mountaincar", "--test-seed", "999999"], "--test-seed must be in [1000000"),
+        (["mountaincar", "--test-seed", str(2**31)], "--test-seed must be in ["),
     ],
 )
 def test_bad_arguments_are_refused_before_training(args, message, no_training, capsys):
