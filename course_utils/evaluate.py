@@ -5,7 +5,8 @@
 Prints ``mean ± std`` and one JSON line. The environment is built from the
 checkpoint's metadata alone (only the course's known environments are accepted).
 By default it replays the checkpoint's recorded test: the same number of episodes
-on the test seeds ``TEST_SEED``+, so the printed score is the one in the metadata.
+on the same seeds (``evaluation.seeds`` in the metadata; ``TEST_SEED``+ when it does
+not say), so the printed score is the one in the metadata.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def _video_problem(video: str | None, overwrite: bool) -> str | None:
     return None
 
 
+def recorded_test_seed(meta: dict) -> int:
+    """The first seed of the metadata's test (``evaluation.seeds``, "a..b"), or
+    ``TEST_SEED`` when it is missing or not of that form."""
+    first = str(meta.get("evaluation", {}).get("seeds", "")).split("..")[0]
+    return int(first) if first.isdigit() else TEST_SEED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.evaluate", description=__doc__.splitlines()[0]
@@ -52,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seed",
         type=int,
-        default=TEST_SEED,
-        help=f"episode i uses seed + i (default {TEST_SEED}: the test seeds)",
+        default=None,
+        help="episode i uses seed + i (default: the first seed of the recorded test, "
+        f"{TEST_SEED} when the metadata does not say)",
     )
     parser.add_argument("--video", help="also record the first episode to this .mp4")
     parser.add_argument(
@@ -64,14 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     problems = [_video_problem(args.video, args.overwrite)]
     if args.episodes is not None and args.episodes < 1:
         problems.append(f"--episodes must be at least 1, got {args.episodes}.")
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         problems.append(f"--seed must be a non-negative integer, got {args.seed}.")
     for problem in problems:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
     try:
-        policy, meta = load_policy(args.checkpoint, seed=args.seed)
+        seed = TEST_SEED if args.seed is None else args.seed
+        policy, meta = load_policy(args.checkpoint, seed=seed)
+        if args.seed is None:  # replay the recorded test: its seeds, its ε draws
+            args.seed = recorded_test_seed(meta)
+            if args.seed != seed:
+                policy, meta = load_policy(args.checkpoint, seed=args.seed)
         env_id, env_kwargs = check_env_spec(meta["env_id"], meta["env_kwargs"])
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

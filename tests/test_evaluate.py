@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_utils.checkpoints import save_checkpoint
-from course_utils.evaluate import main
+from course_utils.evaluate import main, recorded_test_seed
 from course_utils.networks import QNetwork
 from course_utils.presets import TEST_SEED, check_env_spec
 
@@ -79,6 +79,18 @@ def test_defaults_replay_the_recorded_test(checkpoint, capsys):
     result = _json_line(capsys.readouterr().out)
     assert result["seed"] == TEST_SEED and result["episodes"] == 2  # make_metadata
     assert result["seeds"] == f"{TEST_SEED}..{TEST_SEED + 1}"
+
+
+def test_defaults_replay_a_test_made_on_another_range(tmp_path, make_metadata, capsys):
+    """A test run on --test-seed 3000000 is replayed there, not on TEST_SEED+."""
+    evaluation = {**make_metadata("MountainCar-v0")["evaluation"]}
+    evaluation.update(episodes=2, seeds="3000000..3000001")
+    path = _agent_with(tmp_path, make_metadata, evaluation=evaluation)
+    assert main([str(path)]) == 0
+    result = _json_line(capsys.readouterr().out)
+    assert result["seed"] == 3_000_000 and result["seeds"] == "3000000..3000001"
+    assert recorded_test_seed({"evaluation": {}}) == TEST_SEED
+    assert recorded_test_seed({"evaluation": {"seeds": "junk"}}) == TEST_SEED
 
 
 def _agent_with(tmp_path, make_metadata, **changes):

@@ -108,7 +108,7 @@ def test_qr_combines_with_config_changes_and_refuses_other_networks():
 
 def test_compare_subtracts_the_second_variant_and_needs_two_seeds():
     def runs(*means):
-        return {"runs": {str(i): {"validation_best": [m, m]} for i, m in enumerate(means)}}
+        return {"runs": {str(i): {"validation_best": [m]} for i, m in enumerate(means)}}
 
     data = {"variants": {"new": runs(400.0, 420.0, 410.0), "old": runs(300.0, 310.0)}}
     line = recipes.compare(data, "new", "old")
