@@ -68,7 +68,7 @@ lint: install
 # Refuses to overwrite data/checkpoints unless OVERWRITE=1.
 checkpoints: install
 	$(PY) -m course_utils.train mountaincar --out data/checkpoints/mountaincar_dqn.pt $(if $(OVERWRITE),--overwrite,)
-	$(PY) -m course_utils.train spaceinvaders --seed 0 --test-episodes 30 --max-minutes 105 --quiet --out data/checkpoints/spaceinvaders_ram_dqn.pt $(if $(OVERWRITE),--overwrite,)
+	$(PY) -m course_utils.train spaceinvaders --seed 0 --test-episodes 100 --test-seed 3000000 --max-minutes 105 --quiet --out data/checkpoints/spaceinvaders_ram_dqn.pt $(if $(OVERWRITE),--overwrite,)
 	$(PY) -m course_utils.train bipedalwalker --seed 0 --episodes 4000 --max-minutes 60 --quiet --out data/checkpoints/bipedalwalker_selective_memory.pt $(if $(OVERWRITE),--overwrite,)
 	$(PY) -m course_utils.train snake --seed 0 --max-minutes 30 --quiet --out data/checkpoints/snake_dqn.pt $(if $(OVERWRITE),--overwrite,)
 
