@@ -43,6 +43,18 @@ def mean(scores: np.ndarray) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64).mean(axis=0)
 
 
+def _check_resampling(
+    *, name: str, rng: np.random.Generator, reps: int, confidence: float
+) -> None:
+    """The bootstrap functions' shared checks of their resampling arguments."""
+    if not 0 < confidence < 1 or reps < 1:
+        raise ValueError(
+            f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}."
+        )
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{name} needs rng=np.random.default_rng(seed).")
+
+
 def bootstrap_ci(
     scores: np.ndarray,
     statistic: Statistic = iqm,
@@ -77,12 +89,7 @@ def bootstrap_ci(
         )
     if not np.isfinite(scores).all():
         raise ValueError("bootstrap_ci got NaN or inf scores; drop or fix those runs.")
-    if not 0 < confidence < 1 or reps < 1:
-        raise ValueError(
-            f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}."
-        )
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("bootstrap_ci needs rng=np.random.default_rng(seed).")
+    _check_resampling(name="bootstrap_ci", rng=rng, reps=reps, confidence=confidence)
     runs = scores.shape[0]
     idx = rng.integers(0, runs, size=(reps, runs))
     values = np.stack([statistic(scores[i]) for i in idx])
@@ -118,12 +125,9 @@ def bootstrap_diff_ci(
         )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("bootstrap_diff_ci got NaN or inf scores; drop those runs.")
-    if not 0 < confidence < 1 or reps < 1:
-        raise ValueError(
-            f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}."
-        )
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("bootstrap_diff_ci needs rng=np.random.default_rng(seed).")
+    _check_resampling(
+        name="bootstrap_diff_ci", rng=rng, reps=reps, confidence=confidence
+    )
     resampled_a = a[rng.integers(0, len(a), size=(reps, len(a)))].mean(axis=1)
     resampled_b = b[rng.integers(0, len(b), size=(reps, len(b)))].mean(axis=1)
     tail = (1 - confidence) / 2
