@@ -6,6 +6,7 @@ environment steps (issue 20).
         [--eval-every-steps 50000] [--eval-episodes 5] [--validation-episodes 30]
         [--out data/selective_memory_ablation.json]
     python benchmarks/selective_memory_ablation.py --summary [--out ...]  # table only
+        [--also OTHER.json ...] [--compare A B]  # merge files of one budget; A - B
     python benchmarks/selective_memory_ablation.py --tiny --steps 150 --out /tmp/t.json
 
 Every run is ``course_utils.selective_memory.train_selective_memory`` with one of the
@@ -55,8 +56,10 @@ from selective_memory_runs import VARIANTS  # beside this script, on Python's pa
 
 from course_utils.batches import (
     budget_mismatch,
+    compare,
     interval,
     machine,
+    merge_studies,
     read_study,
     run_pending,
     stored_runs,
@@ -277,12 +280,32 @@ def main(argv: list[str] | None = None) -> None:
         "--out", default=str(data_dir() / "selective_memory_ablation.json")
     )
     parser.add_argument("--summary", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--also",
+        nargs="+",
+        default=[],
+        help="--summary: add the runs of these files (same budget) to --out's",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="--summary: A minus B over training seeds, with a bootstrap interval",
+    )
     parser.add_argument("--tiny", action="store_true", help="smoke test (see above)")
     args = parser.parse_args(argv)
     out = Path(args.out)
+    if (args.also or args.compare) and not args.summary:
+        parser.error("--also and --compare go with --summary")
     data = read_study(out)
     if args.summary:
-        print(summary(data))
+        try:
+            data = merge_studies([out, *map(Path, args.also)]) if args.also else data
+            print(summary(data))
+            if args.compare:
+                print(compare(data, *args.compare))
+        except ValueError as error:
+            parser.error(str(error))
         return
     if args.steps is None:
         parser.error("give the budget: --steps (environment steps of every run)")

@@ -51,6 +51,7 @@ import torch
 from course_utils import dqn
 from course_utils.batches import (
     budget_mismatch,
+    compare,
     interval,
     machine,
     merge_studies,
@@ -66,7 +67,6 @@ from course_utils.policies import QPolicy
 from course_utils.presets import SELECTION_SEED, get_preset
 from course_utils.qr_dqn import QR_DQN_PIECES
 from course_utils.seeding import set_seed
-from course_utils.stats import bootstrap_diff_ci
 
 PRESET = "spaceinvaders"
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
@@ -266,29 +266,6 @@ def summary(data: dict) -> str:
             + interval([float(np.mean(r["validation_last"])) for r in runs], rng)
         )
     return "\n".join(lines)
-
-
-def compare(data: dict, a: str, b: str) -> str:
-    """``a`` minus ``b`` on the validation means (selected networks), with a 95 %
-    bootstrap interval that resamples each variant's training seeds."""
-    scores = {}
-    for variant in (a, b):
-        runs = data.get("variants", {}).get(variant, {}).get("runs", {})
-        if len(runs) < 2:
-            raise ValueError(
-                f"{variant!r} has {len(runs)} stored run(s); a comparison needs at "
-                "least 2 training seeds each."
-            )
-        scores[variant] = [float(np.mean(r["validation_best"])) for r in runs.values()]
-    diff, low, high = bootstrap_diff_ci(
-        scores[a], scores[b], rng=np.random.default_rng(0)
-    )
-    verdict = "differ" if low > 0 or high < 0 else "cannot be told apart"
-    return (
-        f"{a} ({len(scores[a])} seeds) minus {b} ({len(scores[b])} seeds), validation "
-        f"of the selected networks: {diff:+.1f}, 95 % bootstrap interval over seeds "
-        f"[{low:+.1f}, {high:+.1f}]: at this budget they {verdict}"
-    )
 
 
 def report(variant: str, seed: int, record: dict) -> str:

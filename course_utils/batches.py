@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.stats import bootstrap_ci, mean
+from course_utils.stats import bootstrap_ci, bootstrap_diff_ci, mean
 
 Run = Callable[[Any], tuple[str, int, dict]]  # job -> (variant, seed, record)
 
@@ -182,3 +182,26 @@ def interval(values: list[float], rng: np.random.Generator) -> str:
         return f"{values[0]:7.1f}{pad}" if values else f"{'—':>7s}{pad}"
     point, low, high = bootstrap_ci(np.array(values), mean, rng=rng)
     return f"{float(point):7.1f} [{float(low):6.1f}, {float(high):6.1f}]"
+
+
+def compare(data: dict, a: str, b: str) -> str:
+    """``a`` minus ``b`` on the validation means (selected networks), with a 95 %
+    bootstrap interval that resamples each variant's training seeds."""
+    scores = {}
+    for variant in (a, b):
+        runs = data.get("variants", {}).get(variant, {}).get("runs", {})
+        if len(runs) < 2:
+            raise ValueError(
+                f"{variant!r} has {len(runs)} stored run(s); a comparison needs at "
+                "least 2 training seeds each."
+            )
+        scores[variant] = [float(np.mean(r["validation_best"])) for r in runs.values()]
+    diff, low, high = bootstrap_diff_ci(
+        scores[a], scores[b], rng=np.random.default_rng(0)
+    )
+    verdict = "differ" if low > 0 or high < 0 else "cannot be told apart"
+    return (
+        f"{a} ({len(scores[a])} seeds) minus {b} ({len(scores[b])} seeds), validation "
+        f"of the selected networks: {diff:+.1f}, 95 % bootstrap interval over seeds "
+        f"[{low:+.1f}, {high:+.1f}]: at this budget they {verdict}"
+    )

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from course_utils import batches
 
@@ -123,3 +124,16 @@ def test_merge_studies_adds_runs_and_refuses_mixing_budgets_or_doubles(tmp_path)
         batches.merge_studies([one, one])
     with pytest.raises(ValueError, match="holds no study"):
         batches.merge_studies([one, tmp_path / "missing.json"])
+
+
+def test_compare_subtracts_the_second_variant_and_needs_two_seeds():
+    def runs(*means):
+        return {"runs": {str(i): {"validation_best": [m]} for i, m in enumerate(means)}}
+
+    data = {"variants": {"new": runs(400.0, 420.0, 410.0), "old": runs(300.0, 310.0)}}
+    line = batches.compare(data, "new", "old")
+    assert "+105.0" in line and "they differ" in line
+    assert "-105.0" in batches.compare(data, "old", "new")
+    data["variants"]["old"] = runs(300.0)
+    with pytest.raises(ValueError, match="'old' has 1 stored run"):
+        batches.compare(data, "new", "old")

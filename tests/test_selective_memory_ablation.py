@@ -169,6 +169,34 @@ def test_resume_skips_stored_runs_and_another_budget_is_refused(
     assert json.loads(out.read_text()) == stored
 
 
+def test_summary_merges_files_of_one_budget_and_compares(ablation, tmp_path, capsys):
+    budget = {**TINY_BUDGET, "steps": 1000}
+    runs = {str(s): fake_run(s, 0.0, 100.0 + s) for s in range(3)}
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(
+        json.dumps({"budget": budget, "variants": {"new": {"runs": runs}}})
+    )
+    old = {str(s): fake_run(s, 0.0, 50.0 + s) for s in range(3)}
+    second.write_text(
+        json.dumps({"budget": budget, "variants": {"old": {"runs": old}}})
+    )
+    ablation.main(
+        ["--summary", "--out", str(first), "--also", str(second)]
+        + ["--compare", "new", "old"]
+    )
+    shown = capsys.readouterr().out
+    assert "new (3 seeds) minus old (3 seeds)" in shown and "+50.0" in shown
+    with pytest.raises(SystemExit):  # merging needs --summary
+        ablation.main(["--steps", "1000", "--out", str(first), "--also", str(second)])
+    assert "go with --summary" in capsys.readouterr().err
+    second.write_text(
+        json.dumps({"budget": TINY_BUDGET, "variants": {"old": {"runs": old}}})
+    )
+    with pytest.raises(SystemExit):  # another budget: not comparable
+        ablation.main(["--summary", "--out", str(first), "--also", str(second)])
+    assert "not comparable" in capsys.readouterr().err
+
+
 def test_a_tiny_run_end_to_end(tmp_path):
     """The script as launched: a worker process, one tiny run stored, the table."""
     out = tmp_path / "study.json"

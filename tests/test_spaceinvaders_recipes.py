@@ -104,16 +104,3 @@ def test_qr_combines_with_config_changes_and_refuses_other_networks():
             ValueError, match=rf"\['net_class'\] twice \(qr and {other}"
         ):
             recipes.variant_setup(f"qr+{other}", BUDGET)
-
-
-def test_compare_subtracts_the_second_variant_and_needs_two_seeds():
-    def runs(*means):
-        return {"runs": {str(i): {"validation_best": [m]} for i, m in enumerate(means)}}
-
-    data = {"variants": {"new": runs(400.0, 420.0, 410.0), "old": runs(300.0, 310.0)}}
-    line = recipes.compare(data, "new", "old")
-    assert "+105.0" in line and "they differ" in line
-    assert "-105.0" in recipes.compare(data, "old", "new")
-    data["variants"]["old"] = runs(300.0)
-    with pytest.raises(ValueError, match="'old' has 1 stored run"):
-        recipes.compare(data, "new", "old")
