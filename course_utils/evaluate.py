@@ -22,6 +22,7 @@ from course_utils.checkpoints import load_policy
 from course_utils.envs import make_env
 from course_utils.evaluation import evaluate, score_summary
 from course_utils.presets import TEST_SEED, check_env_spec
+from course_utils.sm_resume import FreshWorldEachReset
 
 
 def _video_problem(video: str | None, overwrite: bool) -> str | None:
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     episodes = args.episodes or int(meta["evaluation"].get("episodes", 10))
     env = make_env(env_id, **env_kwargs)
+    if meta.get("fresh_world_each_episode"):  # the test was played that way
+        env = FreshWorldEachReset(env)
     start = time.perf_counter()
     returns = evaluate(policy, env, n_episodes=episodes, seed=args.seed)
     seconds = time.perf_counter() - start

@@ -48,6 +48,13 @@ class FreshWorldEachReset(gym.Wrapper):
         return self.env.reset(**kwargs)
 
 
+def fresh_world_if_box2d(env: gym.Env) -> gym.Env:
+    """``env`` in :class:`FreshWorldEachReset` if it is a Box2D world (BipedalWalker),
+    else ``env`` unchanged: an evaluation episode then depends only on its seed and
+    the policy, not on the episodes played before it."""
+    return FreshWorldEachReset(env) if hasattr(env.unwrapped, "world") else env
+
+
 def _memory_dict(memory: SelectiveMemory) -> dict:
     return {
         "obs": torch.from_numpy(memory.obs.copy()),

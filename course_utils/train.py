@@ -49,6 +49,7 @@ from course_utils.policies import ActorPolicy, QPolicy
 from course_utils.presets import PRESETS, TEST_SEED, Preset
 from course_utils.seeding import set_seed
 from course_utils.selective_memory import train_selective_memory
+from course_utils.sm_resume import FreshWorldEachReset, fresh_world_if_box2d
 
 _BUDGET_FLAGS = {"total_steps": "--steps", "episodes": "--episodes"}
 _STEP_CAP = "max_steps"  # what --steps sets for an agent counted in games
@@ -102,7 +103,7 @@ def _train_sm(preset: Preset, cfg: Any, seed: int, quiet: bool) -> Trained:
         cfg,
         rng=rng,
         seed=seed,
-        eval_env=make_env(preset.env_id, **preset.env_kwargs),
+        eval_env=fresh_world_if_box2d(make_env(preset.env_id, **preset.env_kwargs)),
         progress=not quiet,
         **preset.pieces,
     )
@@ -296,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         policy = ActorPolicy(trained.model)
     start = time.perf_counter()
+    test_env = fresh_world_if_box2d(make_env(preset.env_id, **preset.env_kwargs))
     scores, info_scores = evaluate_with_info(
         policy,
-        make_env(preset.env_id, **preset.env_kwargs),
+        test_env,
         n_episodes=test_episodes,
         seed=args.test_seed,
         info_key=preset.info_score,
@@ -314,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         "algorithm": preset.algorithm,
         "env_id": preset.env_id,
         "env_kwargs": dict(preset.env_kwargs),
+        "fresh_world_each_episode": isinstance(test_env, FreshWorldEachReset),
         "policy": {"kind": preset.policy_kind, "eval_epsilon": preset.eval_epsilon},
         "train_command": "python -m course_utils.train "
         + shlex.join(sys.argv[1:] if argv is None else argv),

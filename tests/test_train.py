@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils import train
+from course_utils import evaluate, train
 from course_utils.presets import PRESETS, TEST_SEED
+from course_utils.sm_resume import FreshWorldEachReset
 
 # The smallest budget of each agent that still runs its whole path.
 TINY = {
@@ -44,7 +45,27 @@ def test_every_agent_trains_tests_and_saves(agent, tmp_path, capsys):
     assert meta["evaluation"]["seeds"] == f"{TEST_SEED}..{TEST_SEED}"
     assert meta["pieces"] == PRESETS[agent].describe_pieces()
     assert meta["train_command"].endswith(" ".join(args))
+    assert meta["fresh_world_each_episode"] is (agent == "bipedalwalker")
     assert "Test score" in capsys.readouterr().out
+
+
+def test_evaluate_replays_a_walker_test_in_fresh_worlds(tmp_path, monkeypatch):
+    """BipedalWalker's Box2D world keeps history across resets; its test is played
+    with a new world every episode, and ``evaluate`` replays it the same way."""
+    wrapped = []
+
+    class Recording(FreshWorldEachReset):
+        def __init__(self, env):
+            wrapped.append(env.spec.id)
+            super().__init__(env)
+
+    monkeypatch.setattr(evaluate, "FreshWorldEachReset", Recording)
+    for agent in ("bipedalwalker", "mountaincar"):
+        out = tmp_path / f"{agent}.pt"
+        args = [agent, *TINY[agent], "--test-episodes", "1", "--quiet"]
+        assert train.main([*args, "--out", str(out)]) == 0
+        assert evaluate.main([str(out), "--episodes", "1"]) == 0
+    assert wrapped == ["BipedalWalker-v3"]
 
 
 def test_the_test_uses_the_seeds_asked_for_and_says_so(tmp_path):
