@@ -12,6 +12,10 @@ must not be mixed in. Each run goes to a process of its own (spawn context: no t
 or simulator state is inherited), several at once with ``workers``; the script's run
 function sets one torch thread. Used by ``benchmarks/mountaincar_seeds.py``,
 ``spaceinvaders_recipes.py`` and ``selective_memory_ablation.py``.
+
+Over 200 lines because a study's whole life is here, from its file to its reading:
+storing and resuming runs, merging the files of one budget, the table's interval cell
+and the comparison of two variants (:func:`compare`).
 """
 
 from __future__ import annotations
