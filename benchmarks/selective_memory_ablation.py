@@ -55,11 +55,11 @@ from gymnasium.wrappers import TimeLimit
 from selective_memory_runs import VARIANTS  # beside this script, on Python's path
 
 from course_utils.batches import (
+    add_summary_flags,
     budget_mismatch,
-    compare,
     interval,
     machine,
-    merge_studies,
+    print_summary,
     read_study,
     run_pending,
     stored_runs,
@@ -279,34 +279,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out", default=str(data_dir() / "selective_memory_ablation.json")
     )
-    parser.add_argument("--summary", action="store_true", help="print the table only")
-    parser.add_argument(
-        "--also",
-        nargs="+",
-        default=[],
-        help="--summary: add the runs of these files (same budget) to --out's",
-    )
-    parser.add_argument(
-        "--compare",
-        nargs=2,
-        metavar=("A", "B"),
-        help="--summary: A minus B over training seeds, with a bootstrap interval",
-    )
+    add_summary_flags(parser)
     parser.add_argument("--tiny", action="store_true", help="smoke test (see above)")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    if (args.also or args.compare) and not args.summary:
-        parser.error("--also and --compare go with --summary")
-    data = read_study(out)
-    if args.summary:
-        try:
-            data = merge_studies([out, *map(Path, args.also)]) if args.also else data
-            print(summary(data))
-            if args.compare:
-                print(compare(data, *args.compare))
-        except ValueError as error:
-            parser.error(str(error))
+    if print_summary(parser, args, out, summary):
         return
+    data = read_study(out)
     if args.steps is None:
         parser.error("give the budget: --steps (environment steps of every run)")
     for name in ("steps", "eval_every_steps", "jobs"):

@@ -50,11 +50,11 @@ import torch
 
 from course_utils import dqn
 from course_utils.batches import (
+    add_summary_flags,
     budget_mismatch,
-    compare,
     interval,
     machine,
-    merge_studies,
+    print_summary,
     read_study,
     run_pending,
     stored_runs,
@@ -289,19 +289,7 @@ def main() -> None:
     parser.add_argument("--validation-episodes", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
     parser.add_argument("--out", default=str(data_dir() / "spaceinvaders_recipes.json"))
-    parser.add_argument("--summary", action="store_true", help="print the table only")
-    parser.add_argument(
-        "--also",
-        nargs="+",
-        default=[],
-        help="--summary: add the runs of these files (same budget) to --out's",
-    )
-    parser.add_argument(
-        "--compare",
-        nargs=2,
-        metavar=("A", "B"),
-        help="--summary: A minus B over training seeds, with a bootstrap interval",
-    )
+    add_summary_flags(parser)
     parser.add_argument("--list", action="store_true", help="list the variants")
     args = parser.parse_args()
     if args.list:
@@ -309,18 +297,9 @@ def main() -> None:
             print(f"{name:10s} {what}")
         return
     out = Path(args.out)
-    if (args.also or args.compare) and not args.summary:
-        parser.error("--also and --compare go with --summary")
-    data = read_study(out)
-    if args.summary:
-        try:
-            data = merge_studies([out, *map(Path, args.also)]) if args.also else data
-            print(summary(data))
-            if args.compare:
-                print(compare(data, *args.compare))
-        except ValueError as error:
-            parser.error(str(error))
+    if print_summary(parser, args, out, summary):
         return
+    data = read_study(out)
     if args.steps is None and args.max_minutes is None:
         parser.error("give a budget: --steps and/or --max-minutes")
     if args.validation_episodes < 1 or (

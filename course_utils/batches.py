@@ -20,6 +20,7 @@ and the comparison of two variants (:func:`compare`).
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import json
 import multiprocessing
@@ -209,3 +210,47 @@ def compare(data: dict, a: str, b: str) -> str:
         f"of the selected networks: {diff:+.1f}, 95 % bootstrap interval over seeds "
         f"[{low:+.1f}, {high:+.1f}]: at this budget they {verdict}"
     )
+
+
+def add_summary_flags(parser: argparse.ArgumentParser) -> None:
+    """A study script's ``--summary``, ``--also FILES`` and ``--compare A B``."""
+    parser.add_argument("--summary", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--also",
+        nargs="+",
+        default=[],
+        help="--summary: add the runs of these files (same budget) to --out's",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="--summary: A minus B over training seeds, with a bootstrap interval",
+    )
+
+
+def print_summary(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    out: Path,
+    summary: Callable[[dict], str],
+) -> bool:
+    """Handle :func:`add_summary_flags`: with ``--summary``, print ``summary`` of
+    ``out`` (merged with ``--also``) and the ``--compare`` line, then return True;
+    without it return False (``--also`` or ``--compare`` alone is refused)."""
+    if (args.also or args.compare) and not args.summary:
+        parser.error("--also and --compare go with --summary")
+    if not args.summary:
+        return False
+    try:
+        data = (
+            merge_studies([out, *map(Path, args.also)])
+            if args.also
+            else read_study(out)
+        )
+        print(summary(data))
+        if args.compare:
+            print(compare(data, *args.compare))
+    except ValueError as error:
+        parser.error(str(error))
+    return True
