@@ -51,7 +51,7 @@ def play(policy, env: gym.Env, seed: int) -> Episode:
         cost += TORQUE_COST * float(np.clip(np.abs(action), 0, 1).sum())
         fell = terminated and reward == -100
         done = terminated or truncated
-    crossed = done and not fell and not truncated
+    crossed = not fell and not truncated  # the loop ended: terminated or truncated
     return Episode(total, steps, crossed, cost)
 
 
