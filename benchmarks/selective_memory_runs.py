@@ -78,6 +78,43 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
             "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
         },
     ),
+    # ours: the critic variant with an actor memory that outlasts a fit period. At a
+    # keep rate near 0.35 and ~1 500 steps a game, 2 000 rows hold the last ~4 games,
+    # so the actor, fitted every 10 games, never sees most kept rows. 5 000 rows x 3
+    # epochs: the same actor updates per fit (~470 vs 500); the critic's fit is
+    # unchanged (500 updates either way).
+    "noise_gamma_adv_critic_mem5k": (
+        {
+            **OURS,
+            "gamma": 0.99,
+            "recent_size": 100_000,
+            "memory_size": 5_000,
+            "epochs": 3,
+        },
+        {
+            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
+            "keep": smi.keep_advantage_scaled,
+            "baseline": smi.ValueBaseline(),
+            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+        },
+    ),
+    # ours: the same with 20 000 rows (~40 games) x 2 epochs: 1 250 actor updates
+    # per fit, each kept row fitted in 4 fits; the critic's fit is unchanged.
+    "noise_gamma_adv_critic_mem20k": (
+        {
+            **OURS,
+            "gamma": 0.99,
+            "recent_size": 100_000,
+            "memory_size": 20_000,
+            "epochs": 2,
+        },
+        {
+            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
+            "keep": smi.keep_advantage_scaled,
+            "baseline": smi.ValueBaseline(),
+            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+        },
+    ),
     # ours: + a return that knows the time limit: a game cut at 1 600 steps is
     # bootstrapped with gamma * V(s_T) instead of ending the future there
     "noise_gamma_adv_critic_trunc": (
