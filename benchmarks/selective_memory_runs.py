@@ -42,6 +42,16 @@ from course_utils.selective_memory import SMConfig, train_selective_memory
 # their code left the package and lives at commit 9ff4e2d (benchmarks/README.md).
 OURS = {"random_prob": 0.0}  # ours: no uniform random actions after the first games
 NOISE = smi.NearActorChoice(n_candidates=0, noise=0.2)  # Gaussian noise on the actor
+# The critic variant's settings, shared by the variants built on it. The values are
+# written here on purpose, not taken from the preset: a recorded experiment does not
+# change when the preset does (tests/test_shipped_checkpoints.py pins the preset).
+CRITIC = {**OURS, "gamma": 0.99, "recent_size": 100_000}
+CRITIC_PIECES = {
+    "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
+    "keep": smi.keep_advantage_scaled,
+    "baseline": smi.ValueBaseline(),
+    "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
+}
 VARIANTS: dict[str, tuple[dict, dict]] = {
     "faithful": ({}, {}),  # the published method
     "keep_all": ({}, {"keep": sm.keep_all}),
@@ -66,66 +76,28 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
         },
     ),
     # ours: + the critic at work again: fitted on every recent step, it picks the best
-    # of 16 candidates drawn around the actor's action (then a little noise). The
-    # values are repeated here on purpose: a recorded experiment does not change when
-    # the preset does (tests/test_shipped_checkpoints.py pins the preset instead).
-    "noise_gamma_adv_critic": (
-        {**OURS, "gamma": 0.99, "recent_size": 100_000},
-        {
-            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
-            "keep": smi.keep_advantage_scaled,
-            "baseline": smi.ValueBaseline(),
-            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
-        },
-    ),
+    # of 16 candidates drawn around the actor's action (then a little noise)
+    "noise_gamma_adv_critic": (CRITIC, CRITIC_PIECES),
     # ours: the critic variant with an actor memory that outlasts a fit period. At a
     # keep rate near 0.35 and ~1 500 steps a game, 2 000 rows hold the last ~4 games,
     # so the actor, fitted every 10 games, never sees most kept rows. 5 000 rows x 3
     # epochs: the same actor updates per fit (~470 vs 500); the critic's fit is
     # unchanged (500 updates either way).
     "noise_gamma_adv_critic_mem5k": (
-        {
-            **OURS,
-            "gamma": 0.99,
-            "recent_size": 100_000,
-            "memory_size": 5_000,
-            "epochs": 3,
-        },
-        {
-            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
-            "keep": smi.keep_advantage_scaled,
-            "baseline": smi.ValueBaseline(),
-            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
-        },
+        {**CRITIC, "memory_size": 5_000, "epochs": 3},
+        CRITIC_PIECES,
     ),
     # ours: the same with 20 000 rows (~40 games) x 2 epochs: 1 250 actor updates
     # per fit, each kept row fitted in 4 fits; the critic's fit is unchanged.
     "noise_gamma_adv_critic_mem20k": (
-        {
-            **OURS,
-            "gamma": 0.99,
-            "recent_size": 100_000,
-            "memory_size": 20_000,
-            "epochs": 2,
-        },
-        {
-            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
-            "keep": smi.keep_advantage_scaled,
-            "baseline": smi.ValueBaseline(),
-            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
-        },
+        {**CRITIC, "memory_size": 20_000, "epochs": 2},
+        CRITIC_PIECES,
     ),
     # ours: + a return that knows the time limit: a game cut at 1 600 steps is
     # bootstrapped with gamma * V(s_T) instead of ending the future there
     "noise_gamma_adv_critic_trunc": (
-        {**OURS, "gamma": 0.99, "recent_size": 100_000},
-        {
-            "act": smi.NearActorChoice(n_candidates=16, spread=0.3, noise=0.1),
-            "keep": smi.keep_advantage_scaled,
-            "baseline": smi.ValueBaseline(),
-            "fit_critic": smi.FitCriticOnRecent(batch_size=256, max_updates=500),
-            "compute_returns": smt.returns_bootstrap_truncated,
-        },
+        CRITIC,
+        {**CRITIC_PIECES, "compute_returns": smt.returns_bootstrap_truncated},
     ),
 }
 
