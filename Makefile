@@ -49,13 +49,13 @@ grading: install
 
 # Re-derive the notebooks' nbgrader cell metadata after editing them.
 nbgrader-metadata: install
-	$(PY) -m course_utils.nbgrader_metadata
+	$(PY) -m course_utils.lessons.nbgrader_metadata
 
 notebooks: install
 	COURSE_FAST=1 $(PY) -m pytest -q $(NBVAL) notebooks
 
 student: install
-	$(PY) -m course_utils.student notebooks build/student
+	$(PY) -m course_utils.lessons.student notebooks build/student
 
 student-test: student
 	COURSE_FAST=1 $(PY) -m pytest -q $(NBVAL) build/student

@@ -21,10 +21,10 @@ from dataclasses import replace
 
 import torch
 
-from course_utils import dqn
-from course_utils.envs import make_env
+from course_utils.agents import dqn
+from course_utils.common.envs import make_env
+from course_utils.common.seeding import set_seed
 from course_utils.presets import get_preset
-from course_utils.seeding import set_seed
 
 # preset name: changes that make the run short (the algorithm's settings untouched)
 SHORT = {

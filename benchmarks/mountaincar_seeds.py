@@ -4,8 +4,8 @@
         [--seeds 0 1 2 3 4] [--test-seeds 0 1 ... 9] [--jobs 2]
         [--out data/mountaincar_seeds.json]
 
-Every run is ``course_utils.dqn.train_dqn`` with the ``mountaincar`` preset (150 000
-steps, the shipped budget) and one change, named in ``VARIANTS``. Each run records:
+Every run is ``course_utils.agents.dqn.train_dqn`` with the ``mountaincar`` preset (150
+000 steps, the shipped budget) and one change, named in ``VARIANTS``. Each run records:
 
 - its evaluation curve: 20 greedy episodes on the *selection* seeds 10 000+ every 5 000
   steps (what model selection sees), and the first step at which it reached -110;
@@ -31,15 +31,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_utils import dqn
-from course_utils.batches import machine, read_study, run_batch, stored_run
-from course_utils.checkpoints import data_dir, package_versions
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
-from course_utils.networks import DuelingQNetwork
-from course_utils.policies import QPolicy
+from course_utils.agents import dqn
+from course_utils.common.checkpoints import data_dir, package_versions
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.networks import DuelingQNetwork
+from course_utils.common.policies import QPolicy
+from course_utils.common.seeding import set_seed
+from course_utils.lessons.studies import machine, read_study, run_batch, stored_run
 from course_utils.presets import TEST_SEED, get_preset
-from course_utils.seeding import set_seed
 
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
 VALIDATION_EPISODES = TEST_EPISODES = 100

@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_utils.checkpoints import package_versions
-from course_utils.dqn import train_dqn
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
-from course_utils.policies import QPolicy
+from course_utils.agents.dqn import train_dqn
+from course_utils.common.checkpoints import package_versions
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.policies import QPolicy
+from course_utils.common.seeding import set_seed
 from course_utils.presets import SELECTION_SEED, TEST_SEED, get_preset
-from course_utils.seeding import set_seed
 
 ENV_ID, SOLVED = "MountainCar-v0", -110.0
 EVAL_EVERY, EVAL_EPISODES, EVAL_SEED = 5_000, 20, SELECTION_SEED

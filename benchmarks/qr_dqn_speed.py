@@ -20,9 +20,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from course_utils import dqn, qr_dqn
-from course_utils.buffers import Batch
-from course_utils.networks import QNetwork, QuantileQNetwork
+from course_utils.agents import dqn
+from course_utils.agents.dqn import qr as qr_dqn
+from course_utils.common.buffers import Batch
+from course_utils.common.networks import QNetwork, QuantileQNetwork
 
 BATCH, OBS, HIDDEN, ACTIONS, GAMMA = 64, 128, (256, 256), 6, 0.99**3
 BLOCK = 25  # updates per turn

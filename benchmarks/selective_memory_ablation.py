@@ -9,9 +9,9 @@ environment steps (issue 20).
         [--also OTHER.json ...] [--compare A B]  # merge files of one budget; A - B
     python benchmarks/selective_memory_ablation.py --tiny --steps 150 --out /tmp/t.json
 
-Every run is ``course_utils.selective_memory.train_selective_memory`` with one of the
-variants of ``benchmarks/selective_memory_runs.py`` (its ``VARIANTS``, the one list of
-them) and one training seed, stopped after the game during which the run reaches
+Every run is ``course_utils.agents.selective_memory.train_selective_memory`` with one of
+the variants of ``benchmarks/selective_memory_runs.py`` (its ``VARIANTS``, the one list
+of them) and one training seed, stopped after the game during which the run reaches
 ``--steps`` environment steps (``SMConfig.max_steps``): every run gets the same steps,
 whatever the machine's speed and the length of its games; no wall-time cap. Every game
 is played in a new Box2D world (``sm_resume.FreshWorldEachReset``), so an evaluation
@@ -32,11 +32,11 @@ No test seed (1 000 000 and above) is used anywhere in this script: the test bel
 the one final report of a shipped agent.
 
 The results go to ``--out`` after every run (written atomically); running the script
-again skips the runs already there (``course_utils.batches``), so an interrupted batch
-resumes at run granularity. One file holds one budget: another ``--steps``,
-``--eval-every-steps``, ``--eval-episodes``, ``--validation-episodes`` or ``--tiny``
-is refused (use another ``--out``). ``--tiny`` (8-unit networks, games cut at 60
-steps) is a smoke test of the script, its figures mean nothing.
+again skips the runs already there (``course_utils.lessons.studies``), so an interrupted
+batch resumes at run granularity. One file holds one budget: another ``--steps``,
+``--eval-every-steps``, ``--eval-episodes``, ``--validation-episodes`` or ``--tiny`` is
+refused (use another ``--out``). ``--tiny`` (8-unit networks, games cut at 60 steps) is
+a smoke test of the script, its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -54,7 +54,18 @@ import torch
 from gymnasium.wrappers import TimeLimit
 from selective_memory_runs import VARIANTS  # beside this script, on Python's path
 
-from course_utils.batches import (
+from course_utils.agents.selective_memory import SMConfig, train_selective_memory
+from course_utils.agents.selective_memory.loop import SMState
+from course_utils.agents.selective_memory.resume import FreshWorldEachReset
+from course_utils.agents.services import BestModelKeeper
+from course_utils.common.checkpoints import data_dir, package_versions
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.networks import MLPActor
+from course_utils.common.policies import ActorPolicy
+from course_utils.common.seeding import set_seed
+from course_utils.common.stats import curves_on_grid, iqm
+from course_utils.lessons.studies import (
     add_summary_flags,
     budget_mismatch,
     interval,
@@ -64,18 +75,7 @@ from course_utils.batches import (
     run_pending,
     stored_runs,
 )
-from course_utils.checkpoints import data_dir, package_versions
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
-from course_utils.networks import MLPActor
-from course_utils.policies import ActorPolicy
 from course_utils.presets import SELECTION_SEED, piece_name
-from course_utils.seeding import set_seed
-from course_utils.selective_memory import SMConfig, train_selective_memory
-from course_utils.sm_resume import FreshWorldEachReset
-from course_utils.sm_state import SMState
-from course_utils.stats import curves_on_grid, iqm
-from course_utils.training import BestModelKeeper
 
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
 MAX_EPISODES = 10_000  # selection and validation seeds never reach the next range

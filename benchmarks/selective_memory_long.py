@@ -31,17 +31,17 @@ import numpy as np
 import torch
 from gymnasium.wrappers import TimeLimit
 
-from course_utils import selective_memory as sm
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
-from course_utils.policies import ActorPolicy
-from course_utils.presets import SELECTION_SEED
-from course_utils.sm_resume import (
+from course_utils.agents import selective_memory as sm
+from course_utils.agents.selective_memory.loop import SMState
+from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
     load_training_state,
     save_training_state,
 )
-from course_utils.sm_state import SMState
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.policies import ActorPolicy
+from course_utils.presets import SELECTION_SEED
 
 CANONICAL = (
     "FitMachineLearning/FitML Experimental/BipedalWalker_Selective_Memory.py, "

@@ -3,8 +3,8 @@
     python benchmarks/selective_memory_runs.py faithful --seconds 1200
     python benchmarks/selective_memory_runs.py noise --seconds 420
 
-Each run trains ``course_utils.selective_memory.train_selective_memory`` (seed 0, one
-torch thread) until ``--seconds`` of wall time, then tests the actor alone on
+Each run trains ``course_utils.agents.selective_memory.train_selective_memory`` (seed 0,
+one torch thread) until ``--seconds`` of wall time, then tests the actor alone on
 ``--test-episodes`` episodes with seeds 1_000_000+. Runs stop on wall time, so the
 number of games depends on the machine. Writes ``OUT/NAME.json`` (config, per-game
 returns, test scores) and prints a progress line after every fit.
@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_utils import selective_memory as sm
-from course_utils import sm_improvements as smi
-from course_utils import sm_truncation as smt
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
-from course_utils.policies import ActorPolicy
+from course_utils.agents import selective_memory as sm
+from course_utils.agents.selective_memory import SMConfig, train_selective_memory
+from course_utils.agents.selective_memory import improvements as smi
+from course_utils.agents.selective_memory import improvements as smt
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.policies import ActorPolicy
+from course_utils.common.seeding import set_seed
 from course_utils.presets import SELECTION_SEED, TEST_SEED, piece_name
-from course_utils.seeding import set_seed
-from course_utils.selective_memory import SMConfig, train_selective_memory
 
 # Each variant: (SMConfig changes, pieces for train_selective_memory). Three variants
 # that were measured and rejected (a fall counted as -1, AR(1)-correlated noise, a 10x

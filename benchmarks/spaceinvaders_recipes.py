@@ -8,8 +8,8 @@ at a time, over several training seeds (issue 19).
     python benchmarks/spaceinvaders_recipes.py --summary [--out ...]   # table only
     python benchmarks/spaceinvaders_recipes.py --list                  # the variants
 
-Every run is ``course_utils.dqn.train_dqn`` with the ``spaceinvaders`` preset and one
-change, named in ``VARIANTS`` (config fields, pieces, or ``make_env`` keyword
+Every run is ``course_utils.agents.dqn.train_dqn`` with the ``spaceinvaders`` preset and
+one change, named in ``VARIANTS`` (config fields, pieces, or ``make_env`` keyword
 arguments such as ``stack``); names joined by ``+`` (``--variants n5+stack2``) combine
 their changes, for the final recipe. The budget is ``--steps`` (the preset's
 ``total_steps``, so ε's schedule and an ``lr_end`` decay scale with it, as
@@ -48,8 +48,19 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from course_utils import dqn
-from course_utils.batches import (
+from course_utils.agents import dqn
+from course_utils.agents.dqn.qr import QR_DQN_PIECES
+from course_utils.common.checkpoints import data_dir, package_versions
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.networks import (
+    BitsQNetwork,
+    DuelingQNetwork,
+    LayerNormQNetwork,
+)
+from course_utils.common.policies import QPolicy
+from course_utils.common.seeding import set_seed
+from course_utils.lessons.studies import (
     add_summary_flags,
     budget_mismatch,
     interval,
@@ -59,14 +70,7 @@ from course_utils.batches import (
     run_pending,
     stored_runs,
 )
-from course_utils.checkpoints import data_dir, package_versions
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate
-from course_utils.networks import BitsQNetwork, DuelingQNetwork, LayerNormQNetwork
-from course_utils.policies import QPolicy
 from course_utils.presets import SELECTION_SEED, get_preset
-from course_utils.qr_dqn import QR_DQN_PIECES
-from course_utils.seeding import set_seed
 
 PRESET = "spaceinvaders"
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test

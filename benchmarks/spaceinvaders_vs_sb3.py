@@ -53,8 +53,8 @@ def _scaled(obs: np.ndarray) -> np.ndarray:
 
 def _eval_both(act, seed: int, episodes: int) -> dict[str, list[float]]:
     """Scores with ε = 0.05 and greedy; ``act(obs) -> greedy action``."""
-    from course_utils.envs import make_env
-    from course_utils.evaluation import evaluate
+    from course_utils.common.envs import make_env
+    from course_utils.common.evaluation import evaluate
     from course_utils.presets import TEST_SEED
 
     env = make_env(ENV_ID, obs_type="ram")
@@ -74,10 +74,10 @@ def _eval_both(act, seed: int, episodes: int) -> dict[str, list[float]]:
 def run_course(seed: int, steps: int, episodes: int) -> dict:
     import torch
 
-    from course_utils.dqn import train_dqn
-    from course_utils.envs import make_env
+    from course_utils.agents.dqn import train_dqn
+    from course_utils.common.envs import make_env
+    from course_utils.common.seeding import set_seed
     from course_utils.presets import get_preset
-    from course_utils.seeding import set_seed
 
     torch.set_num_threads(1)
     preset = get_preset("spaceinvaders")
@@ -108,7 +108,7 @@ def run_sb3(seed: int, steps: int, episodes: int) -> dict:
     from stable_baselines3 import DQN
     from stable_baselines3.common.atari_wrappers import ClipRewardEnv, EpisodicLifeEnv
 
-    from course_utils.envs import make_env
+    from course_utils.common.envs import make_env
     from course_utils.presets import get_preset
 
     torch.set_num_threads(1)

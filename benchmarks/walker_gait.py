@@ -24,9 +24,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from course_utils.checkpoints import load_policy, shipped_checkpoint
-from course_utils.envs import make_env
-from course_utils.sm_resume import FreshWorldEachReset
+from course_utils.agents.selective_memory.resume import FreshWorldEachReset
+from course_utils.common.checkpoints import load_policy, shipped_checkpoint
+from course_utils.common.envs import make_env
 
 TORQUE_COST = 0.00035 * 80  # BipedalWalker-v3: per joint, per step, times |a| <= 1
 SOLVED = 300.0  # Gymnasium's reward_threshold for BipedalWalker-v3

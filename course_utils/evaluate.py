@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from course_utils.animation import record_episode, save_video
-from course_utils.checkpoints import load_policy
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate, score_summary
+from course_utils.agents.selective_memory.resume import FreshWorldEachReset
+from course_utils.common.animation import record_episode, save_video
+from course_utils.common.checkpoints import load_policy
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate, score_summary
 from course_utils.presets import TEST_SEED, check_env_spec
-from course_utils.sm_resume import FreshWorldEachReset
 
 
 def _video_problem(video: str | None, overwrite: bool) -> str | None:

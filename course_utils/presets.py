@@ -5,8 +5,6 @@ benchmarks and the notebooks all read their settings from here, so an agent is
 described once. A preset holds numbers (the algorithm's config) and the pieces that
 vary between agents (functions such as the Double DQN target), each named in the
 checkpoint's metadata.
-
-Over 200 lines because it is data: one block per agent, each setting commented.
 """
 
 from __future__ import annotations
@@ -18,11 +16,11 @@ from typing import Any
 
 import torch.nn.functional as F
 
-from course_utils import dqn
-from course_utils import selective_memory as sm
-from course_utils import sm_improvements as smi
-from course_utils.atari_ram import atari_transition
-from course_utils.networks import QNetwork
+from course_utils.agents import dqn
+from course_utils.agents import selective_memory as sm
+from course_utils.agents.selective_memory import improvements as smi
+from course_utils.common.networks import QNetwork
+from course_utils.games.space_invaders import atari_transition
 
 # Seed ranges, defined once. Training uses small seeds (0, 1, 2, ...); model
 # selection evaluates on SELECTION_SEED + i; a final test uses TEST_SEED + i, which
@@ -254,7 +252,7 @@ BIPEDALWALKER = Preset(
 )
 
 # Snake (qlearning4k's second game) seen from the head, heading up, relative actions
-# (course_utils/snake_views.py): one MLP over the view, as qlearning4k did over its
+# (course_utils/games/snake.py): one MLP over the view, as qlearning4k did over its
 # board, with the course's DQN choices (Adam, target network, Huber, Double DQN,
 # 3-step returns).
 SNAKE = Preset(

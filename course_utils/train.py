@@ -14,9 +14,6 @@ starts, so a finished run is never lost to a bad flag. ``--steps`` is a DQN agen
 length (its schedules scale with it); for an agent counted in games (bipedalwalker)
 it is a step budget, ``SMConfig.max_steps``: training stops after the game that
 reaches it, or at ``--episodes`` games, whichever comes first.
-
-Over 200 lines because the command line's checks, the two trainers' adapters and the
-metadata schema are read together.
 """
 
 from __future__ import annotations
@@ -36,20 +33,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.checkpoints import (
+from course_utils.agents.dqn import DQNConfig, train_dqn
+from course_utils.agents.selective_memory import train_selective_memory
+from course_utils.agents.selective_memory.resume import (
+    FreshWorldEachReset,
+    fresh_world_if_box2d,
+)
+from course_utils.common.checkpoints import (
     check_save_path,
     data_dir,
     package_versions,
     save_checkpoint,
 )
-from course_utils.dqn import DQNConfig, train_dqn
-from course_utils.envs import make_env
-from course_utils.evaluation import evaluate_with_info, score_summary
-from course_utils.policies import ActorPolicy, QPolicy
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate_with_info, score_summary
+from course_utils.common.policies import ActorPolicy, QPolicy
+from course_utils.common.seeding import set_seed
 from course_utils.presets import PRESETS, TEST_SEED, Preset
-from course_utils.seeding import set_seed
-from course_utils.selective_memory import train_selective_memory
-from course_utils.sm_resume import FreshWorldEachReset, fresh_world_if_box2d
 
 _BUDGET_FLAGS = {"total_steps": "--steps", "episodes": "--episodes"}
 _STEP_CAP = "max_steps"  # what --steps sets for an agent counted in games

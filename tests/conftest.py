@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from course_utils.checkpoints import package_versions
+from course_utils.common.checkpoints import package_versions
 
 
 def _metadata(
@@ -46,7 +46,7 @@ def make_metadata() -> Callable[..., dict[str, Any]]:
 def tiny_dqn():
     """A DQNConfig small enough for a unit test: a few hundred MountainCar steps with an
     8-unit network and no evaluation. Change what a test needs with ``replace``."""
-    from course_utils.dqn import DQNConfig
+    from course_utils.agents.dqn import DQNConfig
 
     return DQNConfig(
         total_steps=300,
@@ -62,7 +62,7 @@ def tiny_dqn():
 def tiny_sm():
     """An SMConfig small enough for a unit test: a few BipedalWalker games with 8-unit
     networks and one-epoch fits. Change what a test needs with ``replace``."""
-    from course_utils.selective_memory import SMConfig
+    from course_utils.agents.selective_memory import SMConfig
 
     return SMConfig(
         episodes=3,

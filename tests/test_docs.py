@@ -1,5 +1,5 @@
 """The package's docstrings tell the truth: every "Taught in:" line names a notebook
-that really uses the helper, and every long module says why it is long."""
+that really uses the helper."""
 
 from __future__ import annotations
 
@@ -48,16 +48,4 @@ def test_taught_in_names_a_notebook_that_uses_the_name(path, name, notebook):
     assert name in source.read_text(), (
         f"{path.relative_to(ROOT)}: {name!r} says 'Taught in: {notebook}', but that "
         "notebook never mentions it. Teach it there, or correct the line."
-    )
-
-
-@pytest.mark.parametrize("path", MODULES, ids=[p.name for p in MODULES])
-def test_a_long_module_says_why_at_its_top(path):
-    lines = path.read_text().count("\n")
-    if lines <= 200:
-        return
-    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-    assert "Over 200 lines" in doc, (
-        f"{path.relative_to(ROOT)} has {lines} lines: split it, or say at its top why "
-        "it is long ('Over 200 lines because ...')."
     )

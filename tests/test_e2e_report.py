@@ -142,7 +142,9 @@ def test_notebooks_that_show_episodes_are_recognised(e2e: ModuleType) -> None:
 
     assert e2e.shows_video(nb("show_video(frames, fps=30)"))
     assert e2e.shows_video(nb("x = 1\nanimation.show_video (frames)"))
-    assert not e2e.shows_video(nb("from course_utils.animation import show_video"))
+    assert not e2e.shows_video(
+        nb("from course_utils.common.animation import show_video")
+    )
     assert not e2e.shows_video(nb("# show_video(frames) is slow"))
     assert not e2e.shows_video(nb("def show_video(frames):\n    pass"))
     markdown = {"cells": [{"cell_type": "markdown", "source": "show_video(frames)"}]}

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from course_utils.checkpoints import save_checkpoint
+from course_utils.common.checkpoints import save_checkpoint
+from course_utils.common.networks import QNetwork
 from course_utils.evaluate import main, recorded_test_seed
-from course_utils.networks import QNetwork
 from course_utils.presets import TEST_SEED, check_env_spec
 
 

@@ -16,14 +16,14 @@ MODULES = sorted(
 
 def test_the_list_covers_the_modules_notebooks_import():
     for name in (
-        "config",
-        "dqn",
+        "common.modes",
+        "agents.dqn",
         "presets",
-        "selective_memory",
-        "sm_improvements",
-        "training",
-        "checks.dqn",
-        "snake",
+        "agents.selective_memory",
+        "agents.selective_memory.improvements",
+        "agents.services",
+        "lessons.checks.dqn",
+        "games.snake",
     ):
         assert name in MODULES, name
 

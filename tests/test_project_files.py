@@ -9,14 +9,14 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from course_utils.student import (
+from course_utils.common.versions import MINIMUM
+from course_utils.lessons.student import (
     BEGIN_HIDDEN,
     BEGIN_SOLUTION,
     END_HIDDEN,
     END_SOLUTION,
     build,
 )
-from course_utils.versions import MINIMUM
 
 tomllib = pytest.importorskip(
     "tomllib", reason="reading pyproject.toml needs Python 3.11+"
@@ -104,7 +104,7 @@ def test_version_check_minimums_match_pyproject():
                 minimums[canonicalize_name(req.name)] = spec.version
     for name, version in MINIMUM.items():
         assert minimums.get(canonicalize_name(name)) == version, (
-            f"course_utils.versions.MINIMUM[{name!r}] = {version!r}, "
+            f"course_utils.common.versions.MINIMUM[{name!r}] = {version!r}, "
             f"pyproject.toml says {minimums.get(canonicalize_name(name))!r}"
         )
 

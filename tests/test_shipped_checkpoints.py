@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch.nn.functional as F
 
-from course_utils import dqn, networks
-from course_utils import selective_memory as sm
-from course_utils import sm_improvements as smi
-from course_utils.atari_ram import atari_transition
-from course_utils.checkpoints import data_dir
+from course_utils.agents import dqn
+from course_utils.agents import selective_memory as sm
+from course_utils.agents.selective_memory import improvements as smi
+from course_utils.common import networks
+from course_utils.common.checkpoints import data_dir
+from course_utils.games.space_invaders import atari_transition
 from course_utils.presets import PRESETS, piece_name
 
 BUDGET = {"total_steps", "episodes", "max_seconds", "max_steps"}  # set by the trainer
@@ -93,8 +94,8 @@ def test_the_legacy_translation_catches_a_change():
 def test_every_shipped_checkpoint_loads_and_plays(name):
     # the metadata's environment must pass the allow-list (check_env_spec): the
     # Snake agent's egocentric view once did not, so it could not be evaluated
-    from course_utils.checkpoints import load_policy
-    from course_utils.envs import make_env
+    from course_utils.common.checkpoints import load_policy
+    from course_utils.common.envs import make_env
     from course_utils.presets import check_env_spec
 
     preset = PRESETS[name]

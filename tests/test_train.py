@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from course_utils import evaluate, train
+from course_utils.agents.selective_memory.resume import FreshWorldEachReset
 from course_utils.presets import PRESETS, TEST_SEED
-from course_utils.sm_resume import FreshWorldEachReset
 
 # The smallest budget of each agent that still runs its whole path.
 TINY = {

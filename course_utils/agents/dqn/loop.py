@@ -1,0 +1,303 @@
+"""The DQN training loop: act, step, store, learn, sync, and model selection.
+
+:func:`train_dqn` holds only the algorithm; what varies between the course's agents
+is passed in as small functions (the published method by default): ``target_fn``
+(plain or Double DQN), ``loss_fn`` (Huber or MSE), ``net_class`` (plain or dueling),
+``hold`` (ε-greedy or εz-greedy), ``shaping`` (Atari's clipped rewards and lives) and
+``td_loss`` (the loss on a batch: ``core.compute_loss``, or QR-DQN's in ``qr``).
+Model selection, the wall-time cap and the progress bar come from
+``agents.services``. Reused by notebook 04 and the trainer.
+
+Taught in: 03_dqn_mountaincar.ipynb
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.agents.dqn.core import (
+    HoldFn,
+    LossFn,
+    NStepCollector,
+    ShapingFn,
+    TargetFn,
+    TDLossFn,
+    compute_loss,
+    compute_target,
+    one_step,
+    optimize,
+    raw_transition,
+    should_sync,
+    soft_update,
+)
+from course_utils.agents.services import BestModelKeeper, Deadline, progress_bar
+from course_utils.common.buffers import ReplayBuffer
+from course_utils.common.networks import QNetwork
+from course_utils.common.policies import QPolicy, greedy_action
+from course_utils.common.schedules import linear_schedule
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """The numbers of :func:`train_dqn`; the agents' presets live in ``presets``."""
+
+    total_steps: int = 60_000  # environment steps of training
+    lr: float = 1e-3  # Adam learning rate
+    batch_size: int = 128  # transitions per gradient step
+    buffer_size: int = 50_000  # replay capacity
+    learning_starts: int = 1_000  # random steps before the first update
+    gamma: float = 0.99  # discount factor
+    n_step: int = 1  # > 1: n-step returns, r_t + ... + γ^(n-1) r_(t+n-1), then γ^n Q
+    train_freq: int = 4  # environment steps between updates
+    gradient_steps: int = 1  # gradient steps per update
+    target_update_interval: int = 500  # steps between target syncs (with tau)
+    tau: float = 1.0  # 1.0 = hard copy, < 1 = Polyak (soft) update
+    epsilon_start: float = 1.0  # ε at step 0
+    epsilon_end: float = 0.05  # ε after the schedule
+    exploration_fraction: float = 0.2  # share of total_steps over which ε falls
+    hidden: tuple[int, ...] = (128, 128)  # Q-network hidden widths
+    max_grad_norm: float = 10.0  # gradient clipping
+    normalize_obs: bool = True  # rescale observations to [-1, 1] inside the net
+    eval_every: int = 5_000  # steps between evaluations for model selection (0: never)
+    eval_episodes: int = 10  # episodes per evaluation
+    eval_seed: int = 10_000  # evaluation episode i uses eval_seed + i
+    eval_epsilon: float = 0.0  # exploration while evaluating (Atari: 0.05)
+    solved_at: float | None = None  # score that counts as solved (recorded)
+    max_seconds: float | None = None  # optional wall-time cap on training
+    lr_end: float | None = None  # None: constant lr; else lr falls linearly to lr_end
+    # over total_steps (a wall-time cap stops the fall where it is)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "total_steps",
+            "batch_size",
+            "buffer_size",
+            "train_freq",
+            "gradient_steps",
+            "target_update_interval",
+            "n_step",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"DQNConfig.{name} must be an integer >= 1, got {value!r}."
+                )
+        if not (0.0 <= self.gamma <= 1.0):  # also refuses NaN
+            raise ValueError(f"DQNConfig.gamma must lie in [0, 1], got {self.gamma}.")
+        if not (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm)):
+            raise ValueError(
+                "DQNConfig.max_grad_norm must be a finite number > 0, "
+                f"got {self.max_grad_norm}."
+            )
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(
+                f"DQNConfig.lr must be a finite number > 0, got {self.lr}."
+            )
+        end = self.lr_end
+        if end is not None and not (
+            isinstance(end, (int, float, np.number))
+            and not isinstance(end, bool)
+            and end > 0
+            and math.isfinite(end)
+        ):
+            raise ValueError(
+                f"DQNConfig.lr_end must be None (a constant lr) or a finite number "
+                f"> 0, got {end!r}. Fix: e.g. lr_end=lr / 10."
+            )
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate at environment ``step``: ``lr`` throughout when
+        ``lr_end`` is None (exactly ``lr``, bit for bit), else a straight line from
+        ``lr`` at step 0 to ``lr_end`` at ``total_steps``."""
+        end = self.lr if self.lr_end is None else self.lr_end
+        fraction = min(max(step, 0) / self.total_steps, 1.0)
+        return self.lr + fraction * (end - self.lr)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+
+@dataclass
+class DQNResult:
+    """What :func:`train_dqn` hands back."""
+
+    q_net: nn.Module  # the network with the best evaluation (else the last one)
+    last_q_net: nn.Module  # the network at the end of training
+    episode_returns: list[float]  # training episodes (with exploration)
+    episode_end_steps: list[int]  # env step at which each episode ended
+    losses: list[float]  # one per gradient step
+    evals: list[tuple[int, float, float]]  # (step, mean, std) of each evaluation
+    first_solved: tuple[int, float] | None  # (step, training seconds) when first solved
+    steps: int  # environment steps done
+    wall_time_s: float  # training + evaluation
+    eval_time_s: float = 0.0  # of which evaluations
+
+
+def make_q_network(
+    env: gym.Env,
+    hidden: tuple[int, ...],
+    *,
+    net_class: type[QNetwork] = QNetwork,
+    normalize_obs: bool = True,
+) -> QNetwork:
+    """A Q-network shaped for ``env`` (a ``Discrete`` action space).
+
+    ``normalize_obs`` rescales observations to [-1, 1] inside the network, from the
+    observation space's bounds (which must then be finite).
+    """
+    space, actions = env.observation_space, env.action_space
+    if not isinstance(actions, gym.spaces.Discrete):
+        raise ValueError(
+            f"DQN needs a discrete action space (gymnasium Discrete), but this "
+            f"environment's is {actions}. Fix: use a discrete-action environment such "
+            "as MountainCar-v0, or an actor-critic method for continuous actions "
+            "(notebook 05)."
+        )
+    bounds = {}
+    if normalize_obs:
+        low = np.broadcast_to(space.low, space.shape)
+        high = np.broadcast_to(space.high, space.shape)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            raise ValueError(
+                "normalize_obs needs finite observation bounds for this env. Fix: "
+                "pass normalize_obs=False."
+            )
+        bounds = {"obs_low": low.ravel().tolist(), "obs_high": high.ravel().tolist()}
+    if len(space.shape) > 1:  # a grid (e.g. Snake's planes): the net flattens it
+        bounds["obs_shape"] = list(space.shape)
+    return net_class(int(np.prod(space.shape)), int(actions.n), hidden=hidden, **bounds)
+
+
+def train_dqn(
+    env: gym.Env,
+    cfg: DQNConfig,
+    *,
+    rng: np.random.Generator,
+    seed: int,
+    target_fn: TargetFn = compute_target,
+    loss_fn: LossFn = F.smooth_l1_loss,
+    net_class: type[QNetwork] = QNetwork,
+    hold: HoldFn = one_step,
+    shaping: ShapingFn = raw_transition,
+    td_loss: TDLossFn = compute_loss,
+    device: str | torch.device = "cpu",
+    eval_env: gym.Env | None = None,
+    progress: bool = True,
+    on_eval: Callable[[int, float], None] | None = None,
+) -> DQNResult:
+    """Train a DQN agent on ``env`` (discrete actions) and return the best network.
+
+    ``seed`` seeds the environment, its action space and the network's initial
+    weights; ``rng`` draws every other random number. Every ``cfg.eval_every`` steps
+    the policy plays ``cfg.eval_episodes`` episodes on ``eval_env`` (seeds
+    ``cfg.eval_seed``+) and the best-scoring network is kept (model selection, as
+    Stable-Baselines3's EvalCallback does).
+
+    ``td_loss(q_net, target_net, batch, gamma, target_fn, loss_fn)`` computes the
+    loss of a batch (``gamma`` is ``γ^n``): :func:`compute_loss` by default,
+    ``qr_dqn.quantile_td_loss`` for QR-DQN (with its other pieces,
+    ``qr_dqn.QR_DQN_PIECES``). The gradient step itself is always :func:`optimize`.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    deadline = Deadline(cfg.max_seconds)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        q_net = make_q_network(
+            env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
+        ).to(device)
+    target_net = copy.deepcopy(q_net)
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+    buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
+    collector = NStepCollector(cfg.n_step, cfg.gamma)
+    keeper = BestModelKeeper(
+        eval_env,
+        lambda net, step: QPolicy(
+            net,
+            epsilon=cfg.eval_epsilon,
+            rng=np.random.default_rng(cfg.eval_seed + step),
+            device=device,
+        ),
+        every=cfg.eval_every,
+        episodes=cfg.eval_episodes,
+        seed=cfg.eval_seed,
+        on_eval=on_eval,
+    )
+    result = DQNResult(q_net, q_net, [], [], [], keeper.history, None, 0, 0.0)
+    explore_steps = max(1, int(cfg.exploration_fraction * cfg.total_steps))
+    n_actions = int(env.action_space.n)
+    env.action_space.seed(seed)
+
+    obs, info = env.reset(seed=seed)
+    episode_return, hold_left, held_action = 0.0, 0, 0
+    bar = progress_bar(range(1, cfg.total_steps + 1), enabled=progress, desc="DQN")
+    for step in bar:
+        # 1. act: random while the buffer fills, then ε-greedy with held random actions
+        epsilon = linear_schedule(
+            step, start=cfg.epsilon_start, end=cfg.epsilon_end, duration=explore_steps
+        )
+        if hold_left == 0 and (step <= cfg.learning_starts or rng.random() < epsilon):
+            held_action, hold_left = int(rng.integers(n_actions)), hold(rng)
+        if hold_left > 0:
+            action, hold_left = held_action, hold_left - 1
+        else:
+            with torch.no_grad():
+                q_values = q_net(torch.as_tensor(obs, device=device).unsqueeze(0))[0]
+            action = greedy_action(q_values)
+        next_obs, reward, terminated, truncated, next_info = env.step(action)
+        episode_return += float(reward)
+        # 2. store n-step transitions (shaping: e.g. Atari's clipped rewards and lives)
+        stored_reward, stored_terminal = shaping(reward, terminated, next_info, info)
+        for transition in collector.push(
+            obs, action, stored_reward, next_obs, stored_terminal, truncated
+        ):
+            buffer.add(*transition)
+        obs, info = next_obs, next_info
+        if terminated or truncated:
+            result.episode_returns.append(episode_return)
+            result.episode_end_steps.append(step)
+            obs, info = env.reset()
+            episode_return = 0.0
+        # 3. learn, bootstrapping n steps ahead with γ^n
+        if step > cfg.learning_starts and step % cfg.train_freq == 0:
+            for group in optimizer.param_groups:  # the lr schedule (default: constant)
+                group["lr"] = cfg.lr_at(step)
+            for _ in range(cfg.gradient_steps):
+                batch = buffer.sample(cfg.batch_size, rng).to_torch(device)
+                loss = td_loss(
+                    q_net, target_net, batch, cfg.gamma**cfg.n_step, target_fn, loss_fn
+                )
+                optimize(q_net, optimizer, loss, cfg.max_grad_norm)
+                result.losses.append(float(loss.item()))
+        # 4. sync the target network
+        if should_sync(step, cfg.target_update_interval):
+            soft_update(target_net, q_net, cfg.tau)
+        # 5. model selection on evaluation seeds
+        mean = keeper.maybe_evaluate(step, q_net)
+        if mean is not None:
+            bar.set_postfix(
+                eval=f"{mean:.1f}", best=f"{keeper.best_score:.1f}", refresh=False
+            )
+            solved = cfg.solved_at is not None and mean >= cfg.solved_at
+            if solved and result.first_solved is None:
+                result.first_solved = (step, deadline.elapsed() - keeper.seconds)
+        if step % 1000 == 0 and deadline.passed():
+            break
+    bar.close()
+    result.steps = step
+    result.last_q_net = q_net.eval()
+    result.q_net = keeper.best if keeper.best is not None else result.last_q_net
+    result.eval_time_s = keeper.seconds
+    result.wall_time_s = deadline.elapsed()
+    return result

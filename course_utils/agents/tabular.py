@@ -1,0 +1,221 @@
+"""Tabular reinforcement learning: returns, ε-greedy, the Q-learning update, and a
+grid that turns a continuous observation into a table row.
+
+These are the course's reference answers to the exercises of 02_rl_concepts.ipynb:
+the check cells fall back to them while an exercise is not done yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _probability(name: str, value: object, low_open: bool = False) -> float:
+    """``value`` as a float in [0, 1] (or (0, 1] if ``low_open``); NaN is refused."""
+    ok = isinstance(value, (int, float, np.integer, np.floating))
+    ok = (
+        ok
+        and not isinstance(value, bool)
+        and (0.0 < value if low_open else 0.0 <= value)
+        and value <= 1.0
+    )
+    if not ok:
+        span = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must be a number in {span}, got {value!r}.")
+    return float(value)
+
+
+def _finite(name: str, value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, str) or not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    return number
+
+
+def _index(name: str, value: object, size: int) -> int:
+    """A row or column index 0 <= value < size (no negative wrap-around)."""
+    if (
+        not isinstance(value, (int, np.integer))
+        or isinstance(value, bool)
+        or not 0 <= value < size
+    ):
+        raise ValueError(
+            f"{name} must be an int index 0..{size - 1}, got {value!r} (a negative "
+            "index would silently pick a row from the end)."
+        )
+    return int(value)
+
+
+def discounted_return(rewards: Sequence[float], gamma: float) -> float:
+    """The discounted return ``G = r_1 + γ r_2 + γ² r_3 + ...`` of one reward list.
+
+    Args:
+        rewards: rewards ``r_1, r_2, ..., r_T`` in the order they were received.
+        gamma: discount factor in ``[0, 1]``.
+
+    Returns:
+        ``G`` as a float (0.0 for an empty list).
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    gamma = _probability("gamma", gamma)
+    ret = 0.0
+    for reward in reversed(rewards):  # G_t = r_{t+1} + γ G_{t+1}, from the end
+        ret = float(reward) + gamma * ret
+    if not math.isfinite(ret):
+        raise ValueError(f"The rewards must be finite numbers, got {list(rewards)!r}.")
+    return ret
+
+
+def epsilon_greedy(
+    q_values: np.ndarray, epsilon: float, rng: np.random.Generator
+) -> int:
+    """Pick an action: uniformly at random with probability ``epsilon``, else greedily.
+
+    The random action is drawn among *all* ``len(q_values)`` actions (it may be the
+    greedy one); the greedy action breaks ties between equal maxima at random.
+    ``epsilon=0`` is purely greedy, ``epsilon=1`` purely uniform.
+
+    Args:
+        q_values: ``(n_actions,)`` action values of the current state.
+        epsilon: exploration probability in ``[0, 1]``.
+        rng: the NumPy generator that draws every random number.
+
+    Returns:
+        an action index ``0 <= a < n_actions``.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    # Checks first, so a bad call draws no random number (and a good one draws
+    # exactly what it always did: notebook 02's check replays the same seed).
+    q_values = np.asarray(q_values)
+    if q_values.ndim != 1 or q_values.size == 0 or q_values.dtype.kind not in "biuf":
+        raise ValueError(
+            "q_values must be one row of numbers, one per action (shape "
+            f"(n_actions,)), got {q_values!r}."
+        )
+    if np.isnan(q_values).any():
+        raise ValueError(
+            f"q_values contains NaN: {q_values}. No action is the greedy one. Fix: "
+            "look for a division by zero or an uninitialised table row."
+        )
+    epsilon = _probability("epsilon", epsilon)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a np.random.Generator (np.random.default_rng(seed)), got "
+            f"{rng!r}."
+        )
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_values)))
+    best = np.flatnonzero(q_values == q_values.max())
+    return int(best[0] if len(best) == 1 else best[rng.integers(len(best))])
+
+
+def q_learning_update(
+    q_table: np.ndarray,
+    state: int,
+    action: int,
+    reward: float,
+    next_state: int,
+    terminated: bool,
+    *,
+    alpha: float,
+    gamma: float,
+) -> None:
+    """One Q-learning step, in place: ``Q[s, a] += α (target - Q[s, a])``.
+
+    ``target = r + γ max_a' Q[s', a']``, or just ``r`` when the transition
+    ``terminated`` (no future after a terminal state). A time-limit truncation is
+    not a termination: pass ``terminated=False`` and the target bootstraps.
+
+    Args:
+        q_table: ``(n_states, n_actions)`` float array, updated in place.
+        state, action: the row and column to update.
+        reward: the reward received for ``action`` in ``state``.
+        next_state: the row of the state reached.
+        terminated: True if ``next_state`` is terminal.
+        alpha: learning rate in ``(0, 1]``.
+        gamma: discount factor in ``[0, 1]``.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    n_states, n_actions = np.shape(q_table)
+    state = _index("state", state, n_states)
+    next_state = _index("next_state", next_state, n_states)
+    action = _index("action", action, n_actions)
+    reward = _finite("reward", reward)
+    alpha = _probability("alpha", alpha, low_open=True)
+    gamma = _probability("gamma", gamma)
+    target = reward
+    if not terminated:
+        target += gamma * np.max(q_table[next_state])
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+class GridDiscretizer:
+    """Cut a box ``[low, high]`` into ``bins`` equal cells per dimension, numbered.
+
+    ``GridDiscretizer(low, high, bins=20)(obs)`` is the table row of ``obs``: the cell
+    index along each dimension (values outside the box go to the edge cells),
+    combined row-major into one integer ``0 <= index < n_states``.
+
+    Args:
+        low, high: ``(obs_dim,)`` bounds of the box, e.g. ``env.observation_space``'s.
+        bins: cells per dimension (an int, or one int per dimension).
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+
+    def __init__(self, low: np.ndarray, high: np.ndarray, *, bins: int | Sequence[int]):
+        self.low = np.asarray(low, dtype=np.float64)
+        self.high = np.asarray(high, dtype=np.float64)
+        if self.low.shape != self.high.shape or self.low.ndim != 1:
+            raise ValueError(
+                f"low and high must be 1-D arrays of the same shape, got "
+                f"{self.low.shape} and {self.high.shape}."
+            )
+        width = self.high - self.low
+        if not np.all(np.isfinite(width)) or np.any(width <= 0):
+            raise ValueError("Every dimension needs finite bounds with low < high.")
+        bins_arr = np.asarray(bins)
+        if (
+            bins_arr.dtype.kind not in "iu"
+            or bins_arr.shape not in ((), self.low.shape)
+            or np.any(bins_arr < 1)
+        ):
+            raise ValueError(
+                f"bins must be a positive int, or one per dimension "
+                f"({self.low.shape[0]} of them), got {bins!r}."
+            )
+        self.bins = np.broadcast_to(bins_arr.astype(np.int64), self.low.shape).copy()
+        self.n_states = int(np.prod(self.bins))
+        self._scale = self.bins / width  # cells per unit of each dimension
+        # row-major strides: index = sum(cell * stride), like np.ravel_multi_index
+        self._strides = np.cumprod(np.r_[self.bins[1:], 1][::-1])[::-1]
+
+    def __call__(self, obs: np.ndarray) -> int:
+        """Table row of one observation ``(obs_dim,)``.
+
+        Values outside the box, ±inf included, go to the edge cells; NaN is an error.
+        """
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape != self.low.shape:
+            raise ValueError(
+                f"obs has shape {obs.shape}, expected shape {self.low.shape} (one "
+                "observation)."
+            )
+        # Clip before the cast to int: casting inf (or 1e300) to int64 is undefined
+        # and used to send +inf to the lowest cell.
+        position = np.clip((obs - self.low) * self._scale, 0, self.bins - 1)
+        if np.isnan(position).any():
+            raise ValueError(
+                f"obs contains NaN: {obs}. It lies in no cell. Fix: check what "
+                "produced this observation."
+            )
+        return int(position.astype(np.int64) @ self._strides)

@@ -1,0 +1,200 @@
+"""Machinery for exercise check cells.
+
+A check cell looks like ``td_target = check_td_target(td_target)``.
+The check runs hand-computable cases against the student's function and
+
+- prints ``✓ Exercise N: ...`` and returns the student's function when it is right;
+- raises ``AssertionError`` with a hint when it is wrong;
+- prints that the exercise is not done yet, and returns the course's reference
+  implementation, when the function still raises ``NotImplementedError`` — so an
+  unsolved exercise never blocks "Run All" of the rest of the notebook.
+
+In grading mode (``COURSE_GRADING=1``, or while nbgrader autogrades or validates: see
+``course_utils.common.modes.grading_mode``) a check that meets an unsolved exercise, a
+wrong answer or a function that raises **fails**: it raises ``ExerciseFailed``, so
+nbgrader gives the cell no points. Because a raising call cannot complete ``name =
+check_...(name)``, the check first binds the course's reference to ``name`` in the
+cell's namespace itself: nbgrader runs the cells after an error, and they (and the later
+exercises) use the reference, so each exercise is graded on its own. Warnings raised
+during the check are printed on stdout there (nbgrader gives no points to a cell with
+anything on stderr).
+
+Per-notebook checks live beside this file (``checks.mlp``, ``checks.rl_basics``, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import numpy as np
+
+from course_utils.common.modes import grading_mode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExerciseFailed(AssertionError):
+    """A check failed in grading mode; the reference now stands in for the answer."""
+
+
+def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F) -> F:
+    """Run ``cases(fn)``; see the module docstring for what happens next.
+
+    Args:
+        exercise: e.g. ``"Exercise 1: discounted return"``.
+        fn: the student's function.
+        cases: calls ``fn`` on known inputs and raises ``AssertionError`` when wrong.
+        reference: the course's implementation, used if ``fn`` is not written yet
+            (and, in grading mode, whenever the check fails).
+
+    Returns:
+        ``fn`` if it passes; ``reference`` if it is a stub (self-study mode).
+
+    Raises:
+        AssertionError: ``fn`` gives a wrong answer (self-study mode).
+        TypeError: ``fn`` is not a function (self-study mode).
+        ExerciseFailed: in grading mode, for a stub, a wrong answer, a non-function
+            or any exception ``fn`` raises, after binding ``reference``.
+    """
+    grading = grading_mode()
+    if not callable(fn):
+        message = f"expected a function, got {type(fn).__name__}."
+        if grading:
+            _fail(exercise, fn, reference, message)
+        raise TypeError(f"{exercise}: {message}")
+    try:
+        with _warnings_on_stdout(grading):
+            cases(fn)
+    except NotImplementedError:
+        if grading:
+            _fail(exercise, fn, reference, "not done yet (NotImplementedError).")
+        print(
+            f"… {exercise}: not done yet. The cells below carry on with the course's "
+            f"reference implementation ({_where(reference)}). Come back to it!"
+        )
+        return reference
+    except AssertionError as error:
+        if grading:
+            _fail(exercise, fn, reference, str(error))
+        raise AssertionError(f"✗ {exercise}: {error}") from None
+    except (Exception, KeyboardInterrupt) as error:
+        if not grading:
+            raise
+        reason = f"your function raised {type(error).__name__}: {error}"
+        _fail(exercise, fn, reference, reason, cause=error)
+    print(f"✓ {exercise}: correct.")
+    return fn
+
+
+def _where(reference: Callable[..., Any]) -> str:
+    return f"{reference.__module__}.{reference.__qualname__}"
+
+
+@contextlib.contextmanager
+def _warnings_on_stdout(active: bool) -> Iterator[None]:
+    """In grading mode, show the check's warnings on stdout rather than stderr."""
+    if not active:
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            yield
+        finally:
+            for warning in caught:
+                category = warning.category.__name__
+                print(f"  (a warning, not a failure) {category}: {warning.message}")
+
+
+def _fail(
+    exercise: str,
+    fn: Any,
+    reference: Callable[..., Any],
+    reason: str,
+    *,
+    cause: BaseException | None = None,
+) -> NoReturn:
+    """Grading mode: bind ``reference`` in the check cell's namespace, then raise."""
+    names = _bind_reference(fn, reference)
+    carry_on = (
+        f"{', '.join(names)} now holds the course's reference ({_where(reference)}), "
+        "so the cells below run and later exercises are graded on their own."
+        if names
+        else "The reference could not stand in for it (call the check at the top "
+        "level of a cell, as `name = check_...(name)`)."
+    )
+    raise ExerciseFailed(
+        f"✗ {exercise}: {reason} [grading mode: this check earns no points] {carry_on}"
+    ) from cause
+
+
+def _in_checks(frame: Any) -> bool:
+    module = str(frame.f_globals.get("__name__", ""))
+    return module == __name__ or module.startswith(__name__ + ".")
+
+
+def _bind_reference(fn: Any, reference: Callable[..., Any]) -> list[str]:
+    """Bind ``reference`` where the check cell would have bound the check's result;
+    return the names bound. The cell is the first frame outside this package; only a
+    module-level frame (a notebook cell, a script) is touched, and only the public
+    names that hold ``fn`` (``reference.__name__`` when none does).
+    """
+    frame = inspect.currentframe()
+    try:
+        while frame is not None and _in_checks(frame):
+            frame = frame.f_back
+        if frame is None or frame.f_code.co_name != "<module>":
+            return []
+        namespace = frame.f_globals
+        names = [
+            name
+            for name, value in namespace.items()
+            if callable(fn) and value is fn and not name.startswith("_")
+        ] or [reference.__name__]
+        for name in names:
+            namespace[name] = reference
+        return names
+    finally:
+        del frame  # frames hold references to their locals
+
+
+def expect_close(
+    actual: Any,
+    expected: Any,
+    *,
+    what: str,
+    hint: str = "",
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> None:
+    """Assert two numbers or arrays agree, with a message a student can act on."""
+    if actual is None:  # NumPy would turn None into nan and report "got nan"
+        raise AssertionError(
+            f"{what}: expected numbers, got None (a missing return?). {hint}"
+        )
+    try:
+        actual_arr = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(
+            f"{what}: expected numbers, got {actual!r}. {hint}"
+        ) from None
+    expected_arr = np.asarray(expected, dtype=np.float64)
+    if actual_arr.shape != expected_arr.shape:
+        raise AssertionError(
+            f"{what}: expected shape {expected_arr.shape}, "
+            f"got {actual_arr.shape}. {hint}"
+        )
+    if not np.allclose(actual_arr, expected_arr, atol=atol, rtol=rtol):
+        raise AssertionError(
+            f"{what}: expected {np.round(expected_arr, 6).tolist()}, "
+            f"got {np.round(actual_arr, 6).tolist()}. {hint}"
+        )
+
+
+def expect_true(condition: bool, message: str) -> None:
+    """Assert ``condition`` with ``message`` as the hint."""
+    if not condition:
+        raise AssertionError(message)

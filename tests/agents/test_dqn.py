@@ -1,0 +1,739 @@
+"""course_utils.agents.dqn, its exercise checks, and the trainer's command line."""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.agents import dqn
+from course_utils.common import networks as dqn_networks
+from course_utils.common.buffers import Batch
+from course_utils.common.envs import make_env
+from course_utils.common.networks import QNetwork
+from course_utils.common.seeding import set_seed
+from course_utils.lessons.checks import dqn as checks
+
+
+class FixedQ(nn.Module):
+    """A fake network that returns fixed Q-values for every observation."""
+
+    def __init__(self, q_values: list[float]) -> None:
+        super().__init__()
+        self.q = torch.tensor(q_values)
+        self.n_actions = len(q_values)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.q.expand(obs.shape[0], -1)
+
+
+def test_td_target_hand_computed_terminated_and_truncated():
+    reward = torch.tensor([-1.0, -1.0, -1.0])
+    next_q = torch.tensor([[-5.0, -3.0, -4.0]] * 3)
+    # row 0: ordinary step; row 1: reached the flag (terminated);
+    # row 2: cut by the time limit -> stored with terminated = 0, so it bootstraps.
+    terminated = torch.tensor([0.0, 1.0, 0.0])
+    target = dqn.td_target(reward, next_q, terminated, 0.5)
+    assert target.tolist() == [-1 + 0.5 * -3.0, -1.0, -1 + 0.5 * -3.0]
+
+
+def test_double_dqn_target_lets_online_net_choose_and_target_net_score():
+    online = torch.tensor([[1.0, 5.0, 2.0]])  # online net prefers action 1
+    target = torch.tensor([[10.0, -2.0, 7.0]])  # target net would prefer action 0
+    out = dqn.double_dqn_target(
+        torch.tensor([0.0]), online, target, torch.tensor([0.0]), 1.0
+    )
+    assert out.tolist() == [-2.0]
+    plain = dqn.td_target(torch.tensor([0.0]), target, torch.tensor([0.0]), 1.0)
+    assert plain.tolist() == [10.0]
+    done = dqn.double_dqn_target(
+        torch.tensor([3.0]), online, target, torch.tensor([1.0]), 1.0
+    )
+    assert done.tolist() == [3.0]
+
+
+def _batch() -> Batch:
+    return Batch(
+        obs=torch.zeros(2, 2),
+        action=torch.tensor([0, 2]),
+        reward=torch.tensor([1.0, -1.0]),
+        next_obs=torch.zeros(2, 2),
+        terminated=torch.tensor([0.0, 1.0]),
+    )
+
+
+def test_compute_loss_hand_computed_for_mse_and_huber():
+    q_net, target_net = FixedQ([0.0, 0.0, 0.0]), FixedQ([2.0, 4.0, 3.0])
+    # targets: 1 + 0.5 * 4 = 3 (bootstraps), -1 (terminal); Q(s, a) = 0 for both
+    mse = dqn.compute_loss(q_net, target_net, _batch(), 0.5, loss_fn=F.mse_loss)
+    assert mse.item() == pytest.approx((9 + 1) / 2)
+    huber = dqn.compute_loss(q_net, target_net, _batch(), 0.5)
+    assert huber.item() == pytest.approx(((3 - 0.5) + 0.5) / 2)
+
+
+def test_target_pieces_plain_and_double():
+    batch = _batch()
+    online, target = FixedQ([1.0, 5.0, 2.0]), FixedQ([10.0, -2.0, 7.0])
+    plain = dqn.compute_target(online, target, batch, 1.0)
+    assert plain.tolist() == [1.0 + 10.0, -1.0]  # the target net picks action 0
+    double = dqn.compute_target_double(online, target, batch, 1.0)
+    assert double.tolist() == [1.0 - 2.0, -1.0]  # the online net picks action 1
+
+
+def test_target_pieces_carry_no_graph():
+    net = QNetwork(2, 3, hidden=(4,))
+    batch = _batch()
+    for fn in (dqn.compute_target, dqn.compute_target_double):
+        assert not fn(net, net, batch, 0.9).requires_grad
+
+
+def test_optimize_takes_one_clipped_step():
+    net = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    loss = (net(torch.ones(1, 1)) - 100.0).pow(2).sum()  # gradient -200
+    dqn.optimize(net, opt, loss, max_grad_norm=1.0)
+    assert net.weight.item() == pytest.approx(1.0)  # clipped to norm 1
+
+
+def test_soft_and_hard_updates():
+    source, target = nn.Linear(3, 2), nn.Linear(3, 2)
+    before = target.weight.detach().clone()
+    dqn.soft_update(target, source, 0.1)
+    expected = 0.1 * source.weight.detach() + 0.9 * before
+    assert torch.allclose(target.weight, expected)
+    dqn.soft_update(target, source, 1.0)
+    assert torch.equal(target.weight, source.weight)
+    assert torch.equal(target.bias, source.bias)
+    with pytest.raises(ValueError, match="tau"):
+        dqn.soft_update(target, source, 0.0)
+
+
+def test_hold_lengths():
+    rng = np.random.default_rng(0)
+    assert {dqn.one_step(rng) for _ in range(20)} == {1}
+    assert rng.random() == np.random.default_rng(0).random()  # one_step drew nothing
+    held = [dqn.ZipfHold(1.5)(rng) for _ in range(2000)]
+    assert min(held) == 1 and max(held) > 20  # heavy tail
+    assert max(dqn.ZipfHold(1.01, max_steps=7)(rng) for _ in range(200)) <= 7
+    with pytest.raises(ValueError, match="mu > 1"):
+        dqn.ZipfHold(0.5)
+
+
+def test_raw_transition_keeps_what_the_env_gave():
+    assert dqn.raw_transition(5.0, False, {"lives": 2}, {"lives": 3}) == (5.0, False)
+    assert dqn.raw_transition(-1, True, {}, {}) == (-1.0, True)
+
+
+def test_train_dqn_runs_learns_and_keeps_the_best_network():
+    torch.set_num_threads(1)
+    cfg = dqn.DQNConfig(
+        total_steps=600,
+        learning_starts=100,
+        batch_size=32,
+        buffer_size=1000,
+        eval_every=300,
+        eval_episodes=1,
+        hidden=(16, 16),
+        target_update_interval=50,
+    )
+    env, eval_env = make_env("MountainCar-v0"), make_env("MountainCar-v0")
+    result = dqn.train_dqn(
+        env, cfg, rng=set_seed(0), seed=0, eval_env=eval_env, progress=False
+    )
+    assert result.steps == 600
+    assert len(result.losses) == (600 - 100) // cfg.train_freq
+    assert [s for s, _, _ in result.evals] == [300, 600]
+    assert len(result.episode_returns) == 3  # 200-step truncations
+    assert 0 < result.eval_time_s < result.wall_time_s
+    assert result.q_net is not result.last_q_net
+
+
+def test_train_dqn_is_deterministic_for_a_seed(tiny_dqn):
+    cfg = tiny_dqn
+
+    def weights() -> torch.Tensor:
+        result = dqn.train_dqn(
+            make_env("MountainCar-v0"), cfg, rng=set_seed(3), seed=3, progress=False
+        )
+        return torch.cat([p.flatten() for p in result.q_net.parameters()])
+
+    assert torch.equal(weights(), weights())
+
+
+def test_train_dqn_stops_at_the_wall_time_cap(tiny_dqn):
+    # max_seconds: already over, so training stops at the first check (step 1000)
+    cfg = replace(tiny_dqn, total_steps=5_000, max_seconds=1e-9)
+    result = dqn.train_dqn(
+        make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
+    )
+    assert result.steps == 1000
+
+
+def _push_all(collector, rewards, *, terminated_at=None, truncated_at=None):
+    out = []
+    for t, r in enumerate(rewards):
+        out += collector.push(
+            np.array([t]),
+            t,
+            r,
+            np.array([t + 1]),
+            t == terminated_at,
+            t == truncated_at,
+        )
+    return [(int(o[0]), a, round(R, 6), int(n[0]), d) for o, a, R, n, d in out]
+
+
+def test_n_step_collector_hand_computed():
+    # n = 3, γ = 0.5, rewards 1, 2, 4, 8: R_0 = 1 + 0.5*2 + 0.25*4 = 3, R_1 = 6.
+    got = _push_all(dqn.NStepCollector(3, 0.5), [1.0, 2.0, 4.0, 8.0])
+    assert got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)]
+    # Termination at the 4th step: every pending step is stored, no bootstrap.
+    got = _push_all(dqn.NStepCollector(3, 0.5), [1.0, 2.0, 4.0, 8.0], terminated_at=3)
+    assert got == [
+        (0, 0, 3.0, 3, False),
+        (1, 1, 6.0, 4, True),
+        (2, 2, 8.0, 4, True),
+        (3, 3, 8.0, 4, True),
+    ]
+    # Truncation: the steps with fewer than n rewards ahead are dropped.
+    collector = dqn.NStepCollector(3, 0.5)
+    got = _push_all(collector, [1.0, 2.0, 4.0, 8.0], truncated_at=3)
+    assert got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)]
+    assert not collector.pending
+
+
+def test_one_step_collector_passes_transitions_through():
+    got = _push_all(dqn.NStepCollector(1, 0.9), [1.0, 2.0, 3.0], truncated_at=2)
+    assert got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, False), (2, 2, 3.0, 3, False)]
+    got = _push_all(dqn.NStepCollector(1, 0.9), [1.0, 2.0], terminated_at=1)
+    assert got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, True)]
+    with pytest.raises(ValueError, match="n_step"):
+        dqn.NStepCollector(0, 0.9)
+
+
+def test_train_dqn_with_n_step_returns_runs(tiny_dqn):
+    cfg = replace(tiny_dqn, total_steps=400, n_step=3)
+    result = dqn.train_dqn(
+        make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
+    )
+    assert result.steps == 400 and all(np.isfinite(result.losses))
+
+
+def test_make_q_network_normalises_and_refuses_unbounded_spaces():
+    net = dqn.make_q_network(make_env("MountainCar-v0"), (8,))
+    assert net.normalize is not None and net.n_actions == 3
+    dueling = dqn.make_q_network(
+        make_env("MountainCar-v0"), (8,), net_class=dqn_networks.DuelingQNetwork
+    )
+    assert isinstance(dueling, dqn_networks.DuelingQNetwork)
+    with pytest.raises(ValueError, match="finite"):
+        dqn.make_q_network(make_env("CartPole-v1"), (8,))
+    assert dqn.make_q_network(make_env("CartPole-v1"), (8,), normalize_obs=False)
+
+
+def test_make_q_network_refuses_continuous_actions():
+    with pytest.raises(ValueError, match="discrete action space"):
+        dqn.make_q_network(make_env("BipedalWalker-v3"), (8,))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("total_steps", 0),
+        ("train_freq", 0),
+        ("target_update_interval", 0),
+        ("batch_size", -1),
+        ("n_step", 0),
+        ("total_steps", 2.5),
+        ("gamma", float("nan")),
+        ("gamma", 1.5),
+        ("max_grad_norm", float("nan")),
+        ("lr", 0.0),
+        ("lr_end", 0.0),
+        ("lr_end", float("inf")),
+        ("lr_end", "1e-4"),
+        ("lr_end", True),
+    ],
+)
+def test_dqn_config_refuses_values_that_would_crash_or_mislead(field, value):
+    with pytest.raises(ValueError, match=f"DQNConfig.{field}"):
+        dqn.DQNConfig(**{field: value})
+
+
+def test_train_dqn_seeds_the_network_weights_itself(tiny_dqn):
+    """Without set_seed, the same seed gives the same initial (and final) network."""
+    cfg = replace(tiny_dqn, total_steps=50, learning_starts=100)
+
+    def first_layer() -> torch.Tensor:
+        result = dqn.train_dqn(
+            make_env("MountainCar-v0"),
+            cfg,
+            progress=False,
+            rng=np.random.default_rng(0),
+            seed=0,
+        )
+        return next(result.q_net.parameters()).detach().clone()
+
+    a = first_layer()
+    torch.manual_seed(12345)  # disturb the global state: it must not matter
+    assert torch.equal(a, first_layer())
+
+
+# --- exercise checks: pass the reference, fail plausible wrong answers ---------------
+
+
+def test_check_td_target():
+    assert checks.check_td_target(dqn.td_target) is dqn.td_target
+    wrong = {
+        "forgets (1 - terminated)": lambda r, q, t, g: r + g * q.max(dim=1).values,
+        "mean instead of max": lambda r, q, t, g: r + g * (1 - t) * q.mean(dim=1),
+        "max(1)[1]: indices for values": lambda r, q, t, g: (
+            r + g * (1 - t) * q.max(1)[1]
+        ),
+        "max over the batch (dim 0)": lambda r, q, t, g: (
+            r + g * (1 - t) * q.max(dim=0).values
+        ),
+        "terminated and gamma swapped": lambda r, q, t, g: (
+            r + t * (1 - g) * q.max(dim=1).values
+        ),
+    }
+    for name, fn in wrong.items():
+        with pytest.raises(AssertionError, match="Exercise 3"):
+            checks.check_td_target(fn)
+            pytest.fail(f"passed a wrong answer: {name}")
+
+
+def test_check_storage_flag():
+    assert checks.check_storage_flag(dqn.storage_flag)
+    with pytest.raises(AssertionError, match="truncation"):
+        checks.check_storage_flag(lambda terminated, truncated: terminated or truncated)
+
+
+def test_check_soft_update():
+    assert checks.check_soft_update(dqn.soft_update) is dqn.soft_update
+
+    def reversed_tau(target, source, tau):
+        with torch.no_grad():
+            for t, s in zip(target.parameters(), source.parameters(), strict=True):
+                t.mul_(tau).add_(s, alpha=1 - tau)
+
+    def swapped_arguments(target, source, tau):  # copies the target into the source
+        dqn.soft_update(source, target, tau)
+
+    for wrong in (reversed_tau, swapped_arguments):
+        with pytest.raises(AssertionError, match="Exercise 7"):
+            checks.check_soft_update(wrong)
+
+
+def test_check_should_sync_catches_the_precedence_bug():
+    assert checks.check_should_sync(dqn.should_sync)
+    with pytest.raises(AssertionError, match="precedence"):
+        checks.check_should_sync(lambda step, interval: step % 1 / (1 / interval) == 0)
+
+
+def test_checks_fall_back_to_the_reference_when_not_done(capsys):
+    def stub(*args, **kwargs):
+        raise NotImplementedError("Exercise: not done")
+
+    assert checks.check_td_target(stub) is dqn.td_target
+    assert checks.check_soft_update(stub) is dqn.soft_update
+    assert checks.check_sample_indices(stub) is dqn.sample_indices
+    assert checks.check_choose_action(stub) is dqn.choose_action
+    assert checks.check_double_target(stub) is dqn.compute_target_double
+    assert checks.check_update(stub) is dqn.update
+    assert checks.check_n_step_push(stub) is dqn.n_step_push
+    assert "not done yet" in capsys.readouterr().out
+
+
+# --- the exercises that notebook 03's own training run uses ---------------------------
+# Each list holds the plausible wrong answers its check must fail.
+
+WRONG_SAMPLE_INDICES = {
+    "off by one (never the last row)": lambda n, b, rng: rng.integers(0, n - 1, size=b),
+    "off by one (rows 1..n)": lambda n, b, rng: rng.integers(1, n + 1, size=b),
+    "without replacement": lambda n, b, rng: rng.choice(n, size=b, replace=False),
+    "swapped arguments": lambda n, b, rng: rng.integers(0, b, size=n),
+    "ignores the rng (global numpy)": lambda n, b, rng: np.random.randint(0, n, b),
+    "floats instead of indices": lambda n, b, rng: rng.random(b) * n,
+    "another uniform draw (not the buffer's)": lambda n, b, rng: (
+        rng.random(b) * n
+    ).astype(np.int64),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_SAMPLE_INDICES)
+def test_check_sample_indices_fails_wrong_answers(name):
+    assert checks.check_sample_indices(dqn.sample_indices) is dqn.sample_indices
+    with pytest.raises(AssertionError, match="Exercise 1"):
+        checks.check_sample_indices(WRONG_SAMPLE_INDICES[name])
+
+
+def _greedy(q_net, obs):
+    with torch.no_grad():
+        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax().item())
+
+
+def _choose(
+    coin_first=True,
+    global_rng=False,
+    hold_off=0,
+    recoin=False,
+    values=False,
+    ignore_warmup=False,
+    argmin=False,
+):
+    """A family of wrong ε-greedy-with-hold answers (defaults: the right one)."""
+
+    def choose(
+        q_net,
+        obs,
+        epsilon,
+        rng,
+        *,
+        n_actions,
+        hold_left,
+        held_action,
+        hold,
+        warmup=False,
+    ):
+        gen = np.random if global_rng else rng
+        if hold_left == 0 or recoin:
+            warm = warmup and not ignore_warmup
+            if coin_first:
+                explore = warm or gen.random() < epsilon
+                if explore:
+                    held_action = int(
+                        gen.integers(n_actions)
+                        if not global_rng
+                        else gen.randint(n_actions)
+                    )
+                    hold_left = hold(rng) + hold_off
+            else:
+                action = int(rng.integers(n_actions))
+                if warm or rng.random() < epsilon:
+                    held_action, hold_left = action, hold(rng) + hold_off
+        if hold_left > 0:
+            return held_action, hold_left - 1, held_action
+        with torch.no_grad():
+            q = q_net(torch.as_tensor(obs).unsqueeze(0))[0]
+        if values:
+            return int(q.max(0)[0].item()), 0, held_action
+        if argmin:
+            return int(q.argmin().item()), 0, held_action
+        return int(q.argmax().item()), 0, held_action
+
+    return choose
+
+
+WRONG_CHOOSE_ACTION = {
+    "max(...)[0]: the Q-value for the action": _choose(values=True),
+    "argmin": _choose(argmin=True),
+    "ignores the rng (global numpy)": _choose(global_rng=True),
+    "holds one step too long": _choose(hold_off=1),
+    "holds one step too short": _choose(hold_off=-1),
+    "flips the coin while a hold runs": _choose(recoin=True),
+    "draws the action before the coin": _choose(coin_first=False),
+    "ignores warmup": _choose(ignore_warmup=True),
+    "no hold at all": lambda q_net, obs, epsilon, rng, **kw: (
+        (int(rng.integers(3)), 0, 0)
+        if rng.random() < epsilon
+        else (_greedy(q_net, obs), 0, 0)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_CHOOSE_ACTION)
+def test_check_choose_action_fails_wrong_answers(name):
+    assert checks.check_choose_action(dqn.choose_action) is dqn.choose_action
+    assert checks.check_choose_action(_choose()) is not None  # the family's right one
+    with pytest.raises(AssertionError, match="Exercise 2"):
+        checks.check_choose_action(WRONG_CHOOSE_ACTION[name])
+
+
+def _double(
+    pick="online",
+    score="target",
+    dim=1,
+    mask=True,
+    grad=False,
+    obs="next",
+    indices=False,
+):
+    def target_fn(q_net, target_net, batch, gamma):
+        nets = {"online": q_net, "target": target_net}
+        states = batch.next_obs if obs == "next" else batch.obs
+        with torch.enable_grad() if grad else torch.no_grad():
+            best = nets[pick](states).argmax(dim=1, keepdim=True)
+            scored = nets[score](states)
+            if indices:
+                value = scored.max(1)[1].float()
+            else:
+                value = scored.gather(dim, best).squeeze(1)
+            done = batch.terminated if mask else torch.zeros_like(batch.terminated)
+            return batch.reward + gamma * (1.0 - done) * value
+
+    return target_fn
+
+
+WRONG_DOUBLE_TARGET = {
+    "swapped networks (target picks, online scores)": _double("target", "online"),
+    "plain DQN (target picks and scores)": _double("target", "target"),
+    "online picks and scores": _double("online", "online"),
+    "gather on the wrong dimension": _double(dim=0),
+    "forgets (1 - terminated)": _double(mask=False),
+    "keeps its graph (requires_grad)": _double(grad=True),
+    "obs instead of next_obs": _double(obs="now"),
+    "max(1)[1]: indices for values": _double(indices=True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_DOUBLE_TARGET)
+def test_check_double_target_fails_wrong_answers(name):
+    assert checks.check_double_target(dqn.compute_target_double)
+    assert checks.check_double_target(_double()) is not None
+    with pytest.raises(AssertionError, match="Exercise 5"):
+        checks.check_double_target(WRONG_DOUBLE_TARGET[name])
+
+
+def _update(
+    gather_dim=1,
+    power=True,
+    no_grad=True,
+    zero=True,
+    clip=True,
+    clip_after_step=False,
+    fixed_loss=False,
+):
+    def update(
+        q_net,
+        target_net,
+        optimizer,
+        batch,
+        *,
+        gamma,
+        n_step,
+        target_fn,
+        max_grad_norm,
+        loss_fn=F.smooth_l1_loss,
+    ):
+        index = batch.action.long().unsqueeze(1)
+        if gather_dim == 1:
+            q = q_net(batch.obs).gather(1, index).squeeze(1)
+        else:
+            q = q_net(batch.obs).gather(0, index).squeeze(1)
+        discount = gamma**n_step if power else gamma
+        if no_grad:
+            with torch.no_grad():
+                target = target_fn(q_net, target_net, batch, discount)
+        else:
+            target = target_fn(q_net, target_net, batch, discount)
+        loss = (F.smooth_l1_loss if fixed_loss else loss_fn)(q, target)
+        if zero:
+            optimizer.zero_grad()
+        loss.backward()
+        if clip and not clip_after_step:
+            nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+        optimizer.step()
+        if clip_after_step:
+            nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+        return loss.item()
+
+    return update
+
+
+WRONG_UPDATE = {
+    "gather on the wrong dimension": _update(gather_dim=0),
+    "bootstraps with gamma instead of gamma ** n_step": _update(power=False),
+    "target keeps its graph (no no_grad)": _update(no_grad=False),
+    "forgets zero_grad": _update(zero=False),
+    "forgets to clip": _update(clip=False),
+    "clips after the step": _update(clip_after_step=True),
+    "ignores loss_fn": _update(fixed_loss=True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_UPDATE)
+def test_check_update_fails_wrong_answers(name):
+    assert checks.check_update(dqn.update) is dqn.update
+    assert checks.check_update(_update()) is not None
+    with pytest.raises(AssertionError, match="Exercise 6"):
+        checks.check_update(WRONG_UPDATE[name])
+
+
+def test_update_equals_compute_loss_then_optimize():
+    torch.manual_seed(0)
+    nets = [QNetwork(2, 3, hidden=(8,)) for _ in range(2)]
+    copies = [copy.deepcopy(n) for n in nets]
+    batch = Batch(
+        obs=torch.randn(5, 2),
+        action=torch.tensor([0, 1, 2, 1, 0]),
+        reward=torch.randn(5),
+        next_obs=torch.randn(5, 2),
+        terminated=torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0]),
+    )
+    opt_a = torch.optim.Adam(nets[0].parameters(), lr=1e-2)
+    opt_b = torch.optim.Adam(copies[0].parameters(), lr=1e-2)
+    loss = dqn.update(
+        nets[0],
+        nets[1],
+        opt_a,
+        batch,
+        gamma=0.9,
+        n_step=3,
+        target_fn=dqn.compute_target_double,
+        max_grad_norm=1.0,
+    )
+    ref = dqn.compute_loss(
+        copies[0], copies[1], batch, 0.9**3, dqn.compute_target_double
+    )
+    dqn.optimize(copies[0], opt_b, ref, 1.0)
+    assert loss == ref.item()
+    for a, b in zip(nets[0].parameters(), copies[0].parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def _push(
+    n_late=0,
+    power_off=0,
+    truncation_terminal=False,
+    keep_on_truncation=False,
+    only_first=False,
+    no_copy=False,
+    wrong_next=False,
+):
+    def push(
+        pending, obs, action, reward, next_obs, terminated, truncated, *, n, gamma
+    ):
+        pending.append((obs if no_copy else np.array(obs), action, reward))
+        rewards = [r for _, _, r in pending]
+
+        def ret(rs):
+            return float(sum(gamma ** (k + power_off) * r for k, r in enumerate(rs)))
+
+        out = []
+        if terminated or (truncated and truncation_terminal):
+            out = [
+                (o, a, ret(rewards[i:]), next_obs, True)
+                for i, (o, a, _) in enumerate(pending)
+            ]
+            if only_first:
+                out = out[:1]
+            pending.clear()
+        elif len(pending) == n + n_late:
+            o, a, _ = pending.popleft()
+            out = [(o, a, ret(rewards[:n]), obs if wrong_next else next_obs, False)]
+        if truncated and not keep_on_truncation:
+            pending.clear()
+        return out
+
+    return push
+
+
+WRONG_N_STEP_PUSH = {
+    "off by one (emits a step late)": _push(n_late=1),
+    "discounts the first reward (γ^(k+1))": _push(power_off=1),
+    "truncation stored as termination": _push(truncation_terminal=True),
+    "keeps waiting steps after a truncation": _push(keep_on_truncation=True),
+    "stores only the first step at termination": _push(only_first=True),
+    "stores no copy of obs": _push(no_copy=True),
+    "bootstraps from the wrong state": _push(wrong_next=True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_N_STEP_PUSH)
+def test_check_n_step_push_fails_wrong_answers(name):
+    assert checks.check_n_step_push(dqn.n_step_push) is dqn.n_step_push
+    assert checks.check_n_step_push(_push()) is not None
+    with pytest.raises(AssertionError, match="Exercise 9"):
+        checks.check_n_step_push(WRONG_N_STEP_PUSH[name])
+
+
+def test_n_step_push_equals_the_collector_on_random_episodes():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        length, end = int(rng.integers(1, 12)), bool(rng.random() < 0.5)
+        collector, pending = dqn.NStepCollector(3, 0.98), deque()
+        for t in range(length):
+            last = t == length - 1
+            step = (
+                rng.normal(size=2),
+                int(rng.integers(3)),
+                float(rng.normal()),
+                rng.normal(size=2),
+                last and end,
+                last and not end,
+            )
+            a = collector.push(*step)
+            b = dqn.n_step_push(pending, *step, n=3, gamma=0.98)
+            assert len(a) == len(b)
+            for x, y in zip(a, b, strict=True):
+                assert all(np.array_equal(u, v) for u, v in zip(x, y, strict=True))
+
+
+def test_choose_action_warmup_draws_no_coin_and_holds_count_down():
+    net = FixedQ([0.0, 2.0, 1.0])
+    rng, fresh = np.random.default_rng(0), np.random.default_rng(0)
+    out = dqn.choose_action(
+        net,
+        np.zeros(2, np.float32),
+        0.0,
+        rng,
+        n_actions=3,
+        hold_left=0,
+        held_action=0,
+        hold=lambda r: 3,
+        warmup=True,
+    )
+    assert out == (int(fresh.integers(3)), 2, out[0])
+    assert dqn.choose_action(
+        net, np.zeros(2, np.float32), 0.0, rng, n_actions=3, hold_left=0, held_action=0
+    ) == (1, 0, 0)
+
+
+def test_lr_schedule_is_constant_by_default_and_linear_to_lr_end():
+    cfg = dqn.DQNConfig(total_steps=1_000, lr=2.5e-4)
+    assert cfg.lr_end is None
+    assert all(cfg.lr_at(step) == 2.5e-4 for step in (0, 1, 333, 1_000, 5_000))
+    decay = replace(cfg, lr_end=5e-5)
+    assert decay.lr_at(0) == 2.5e-4
+    assert decay.lr_at(500) == pytest.approx(1.5e-4)
+    assert decay.lr_at(1_000) == pytest.approx(5e-5)
+    assert decay.lr_at(9_999) == pytest.approx(5e-5)  # stays at lr_end after
+
+
+def test_train_dqn_applies_the_lr_schedule(tiny_dqn):
+    """With lr_end, Adam's lr at the end is the schedule's value at the last update;
+    without it the optimizer's lr is never changed."""
+    seen = {}
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.setdefault("lrs", []).append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    cfg = replace(tiny_dqn, lr=1e-3, lr_end=1e-4)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.Adam, "step", spy)
+        dqn.train_dqn(
+            make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0, progress=False
+        )
+        lrs, seen["lrs"] = seen["lrs"], []
+        dqn.train_dqn(
+            make_env("MountainCar-v0"),
+            replace(cfg, lr_end=None),
+            rng=set_seed(0),
+            seed=0,
+            progress=False,
+        )
+    assert lrs[0] == pytest.approx(cfg.lr_at(cfg.learning_starts + 2))
+    assert lrs[-1] == pytest.approx(cfg.lr_at(cfg.total_steps))
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert set(seen["lrs"]) == {1e-3}

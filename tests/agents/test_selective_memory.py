@@ -1,0 +1,698 @@
+"""Selective Memory: return-to-go, keep rule, memory cap, acting rule, checks."""
+
+from dataclasses import replace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.wrappers import TimeLimit
+from torch import nn
+
+from course_utils.agents import selective_memory as sm
+from course_utils.agents.selective_memory import improvements as smi
+from course_utils.agents.selective_memory import improvements as smt
+from course_utils.agents.selective_memory.loop import SMState, critic_predictions
+from course_utils.agents.selective_memory.resume import (
+    FreshWorldEachReset,
+    load_training_state,
+    save_training_state,
+)
+from course_utils.common.envs import make_env
+from course_utils.common.networks import MLPActor
+from course_utils.lessons.checks import selective_memory as checks
+
+
+def train_walker(cfg: sm.SMConfig, **kwargs) -> sm.SMResult:
+    """A small Selective Memory run on BipedalWalker, seed 0, no progress bar."""
+    return sm.train_selective_memory(
+        make_env("BipedalWalker-v3"),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        **kwargs,
+    )
+
+
+def test_return_to_go_hand_computed():
+    out = sm.return_to_go(np.array([1.0, 0.0, -2.0, 4.0]), 0.5)
+    # R3 = 4, R2 = -2 + 2 = 0, R1 = 0 + 0 = 0, R0 = 1 + 0 = 1
+    np.testing.assert_allclose(out, [1.0, 0.0, 0.0, 4.0])
+    np.testing.assert_allclose(
+        sm.return_to_go(np.array([1.0, 1.0, 1.0]), 0.95), [2.8525, 1.95, 1.0]
+    )
+    assert sm.return_to_go(np.array([]), 0.9).shape == (0,)
+
+
+def test_keep_probability_at_chosen_points():
+    p = sm.keep_probability(np.array([0.0, 1.0, 2.0, 100.0, -1.0, -100.0]), 0.0)
+    np.testing.assert_allclose(
+        p,
+        [
+            0.1,
+            0.1 + 0.9 * np.tanh(1),
+            0.1 + 0.9 * np.tanh(2),
+            1.0,
+            0.1 - 0.1 * np.tanh(1),
+            0.0,
+        ],
+        atol=1e-12,
+    )
+    assert sm.keep_probability(np.array([6.0]), 5.0)[0] == pytest.approx(
+        0.1 + 0.9 * np.tanh(1.0)
+    )
+
+
+def test_memory_cap_keeps_the_newest():
+    memory = sm.SelectiveMemory(3, obs_dim=2, act_dim=1)
+    assert len(memory) == 0 and memory.mean_return() == 0.0
+    for i in range(5):
+        memory.add(np.full((1, 2), i), np.full((1, 1), i), np.array([float(i)]))
+    obs, action, ret = memory.arrays()
+    assert len(memory) == 3 and obs.dtype == np.float32
+    assert sorted(ret.tolist()) == [2.0, 3.0, 4.0]
+    assert memory.mean_return() == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        sm.SelectiveMemory(0, 2, 1)
+
+
+class FakeCritic(nn.Module):
+    """Scores an (obs, action) row by its first action number."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 2:3]
+
+
+class ZeroActor(nn.Module):
+    act_dim = 2
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(obs), 2)
+
+
+def act_on_zero_obs(rng: np.random.Generator, act) -> np.ndarray:
+    """An acting rule on obs 0 with ZeroActor and FakeCritic."""
+    return act(np.zeros(2, dtype=np.float32), ZeroActor(), FakeCritic(), rng)
+
+
+def test_acting_rule_picks_the_critics_best_candidate():
+    rng = np.random.default_rng(0)
+    action = act_on_zero_obs(rng, sm.CriticChoice(n_candidates=9))
+    candidates = np.random.default_rng(0).uniform(-1, 1, (9, 2))
+    best = candidates[np.argmax(candidates[:, 0])]
+    np.testing.assert_allclose(action, best, rtol=1e-6)
+    # Without candidates, the actor's action (and no random number is drawn).
+    out = act_on_zero_obs(rng, sm.CriticChoice(n_candidates=0))
+    np.testing.assert_array_equal(out, [0.0, 0.0])
+    assert sm.CriticChoice() == sm.CriticChoice(n_candidates=9)  # FitML's 9
+
+
+def test_select_action_keeps_the_actor_on_ties():
+    a, cands = np.array([0.0]), np.array([[1.0], [2.0]])
+    assert sm.select_action(a, cands, np.array([1.0, 1.0, 0.5]))[0] == 0.0
+    assert sm.select_action(a, cands, np.array([1.0, 0.5, 1.5]))[0] == 2.0
+
+
+def test_keep_rules():
+    rng = np.random.default_rng(0)
+    stored = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
+    returns = np.array([-5.0, 10.0])
+    assert sm.keep_all(returns, stored, rng).all()
+    assert sm.KeepTopK(0.2)(returns, stored, rng).tolist() == [False, True]
+    assert sm.KeepTopK(0.2)(returns, stored[:0], rng).all()  # empty memory: keep all
+    # FitML's rule: R = 10 is far above avg 1.5 (p ~ 1), R = -5 far below (p ~ 0)
+    keep = sm.keep_selective(np.array([10.0] * 50 + [-5.0] * 50), stored, rng)
+    assert keep[:50].all() and not keep[50:].any()
+
+
+def test_keep_selective_uses_the_memory_mean_and_the_rng():
+    stored = np.array([4.0, 6.0], dtype=np.float32)  # avg 5
+    returns = np.full(2000, 6.0)  # R - avg = 1: p = 0.1 + 0.9 tanh(1)
+    keep = sm.keep_selective(returns, stored, np.random.default_rng(0))
+    assert keep.mean() == pytest.approx(0.1 + 0.9 * np.tanh(1.0), abs=0.03)
+    again = sm.keep_selective(returns, stored, np.random.default_rng(0))
+    other = sm.keep_selective(returns, stored, np.random.default_rng(1))
+    assert (keep == again).all() and (keep != other).any()
+
+
+def test_fit_reduces_the_loss():
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    net = nn.Linear(3, 1)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [2.0], [-1.0]])).astype(np.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    first = sm.fit(net, opt, x, y, batch_size=16, epochs=1, rng=rng)
+    last = sm.fit(net, opt, x, y, batch_size=16, epochs=20, rng=rng)
+    assert last < first
+
+
+def test_train_runs_a_few_games(tiny_sm):
+    cfg = tiny_sm
+    result = train_walker(cfg, keep=sm.keep_all)
+    assert isinstance(result.actor, MLPActor) and len(result.episode_returns) == 3
+    assert result.steps == sum(result.episode_steps) > 0
+    assert 0 < len(result.memory) <= cfg.memory_size
+
+
+def test_checks_pass_references_and_fail_wrong_answers(capsys):
+    assert checks.check_return_to_go(sm.return_to_go) is sm.return_to_go
+    assert checks.check_keep_probability(sm.keep_probability) is sm.keep_probability
+    assert checks.check_select_action(sm.select_action) is sm.select_action
+    assert checks.check_keep_rule(sm.keep_selective) is sm.keep_selective
+    assert checks.check_fit_step(sm.fit_step) is sm.fit_step
+    with pytest.raises(AssertionError, match="Exercise 1"):  # forward, not backward
+        checks.check_return_to_go(
+            lambda r, g: np.array([sum(r[: t + 1]) for t in range(len(r))])
+        )
+    with pytest.raises(AssertionError, match="Exercise 2"):  # one branch for both
+        checks.check_keep_probability(lambda r, avg: 0.1 + 0.9 * np.tanh(r - avg))
+    with pytest.raises(AssertionError, match="Exercise 4"):  # always the best candidate
+        checks.check_select_action(lambda a, c, q: c[int(np.argmax(q[1:]))])
+
+
+def off_by_one_score(a, c, q):
+    """Compares q[best] (a neighbour's score) with the actor's, not q[1 + best]."""
+    best = int(np.argmax(q[1:]))
+    return c[best] if q[best] > q[0] else a
+
+
+def off_by_one_index(a, c, q):
+    """Takes the argmax over all n + 1 scores as a candidate index."""
+    best = int(np.argmax(q))
+    return c[best - 1] if best > 0 else a
+
+
+def off_by_one_shift(a, c, q):
+    """Indexes the candidates with the argmax over all scores (one too far)."""
+    best = int(np.argmax(q))
+    return c[min(best, len(c) - 1)] if best > 0 else a
+
+
+@pytest.mark.parametrize("wrong", [off_by_one_score, off_by_one_shift])
+def test_select_action_check_fails_off_by_one(wrong, capsys):
+    with pytest.raises(AssertionError, match="Exercise 4"):
+        checks.check_select_action(wrong)
+    # argmax over all n + 1 scores, then index - 1, is a correct answer
+    assert checks.check_select_action(off_by_one_index) is off_by_one_index
+
+
+def keep_nan_for_empty(returns, stored, rng, baseline=None):
+    return rng.random(len(returns)) < sm.keep_probability(returns, stored.mean())
+
+
+def keep_other_draws(returns, stored, rng, baseline=None):
+    avg = float(stored.mean()) if len(stored) else 0.0
+    p = sm.keep_probability(returns, avg)
+    return np.array([rng.random() < q for q in p[::-1]])[::-1]  # backwards
+
+
+def keep_threshold(returns, stored, rng, baseline=None):
+    avg = float(stored.mean()) if len(stored) else 0.0
+    return sm.keep_probability(returns, avg) > 0.5  # no randomness
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value")
+@pytest.mark.parametrize(
+    "wrong", [keep_nan_for_empty, keep_other_draws, keep_threshold, sm.keep_all]
+)
+def test_keep_rule_check_fails_wrong_answers(wrong, capsys):
+    with pytest.raises(AssertionError, match="Exercise 3"):
+        checks.check_keep_rule(wrong)
+
+
+def step_no_zero_grad(net, optimizer, x, y):
+    loss = nn.functional.mse_loss(net(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_no_step(net, optimizer, x, y):
+    loss = nn.functional.mse_loss(net(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    return loss.item()
+
+
+def step_sum(net, optimizer, x, y):
+    loss = nn.functional.mse_loss(net(x), y, reduction="sum")
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_loss_after(net, optimizer, x, y):
+    sm.fit_step(net, optimizer, x, y)
+    return nn.functional.mse_loss(net(x), y).item()
+
+
+@pytest.mark.parametrize(
+    "wrong", [step_no_zero_grad, step_no_step, step_sum, step_loss_after]
+)
+def test_fit_step_check_fails_wrong_answers(wrong, capsys):
+    with pytest.raises(AssertionError, match="Exercise 5"):
+        checks.check_fit_step(wrong)
+
+
+def test_fit_is_fit_step_on_every_minibatch():
+    """sm.fit's inner step equals sm.fit_step: same weights after one epoch."""
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    y = x[:, :1] * 2
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(nn.Linear(3, 1))
+    opts = [torch.optim.Adam(n.parameters(), lr=0.01) for n in nets]
+    sm.fit(
+        nets[0], opts[0], x, y, batch_size=16, epochs=1, rng=np.random.default_rng(1)
+    )
+    rng = np.random.default_rng(1)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    for idx in np.array_split(rng.permutation(64), 4):
+        sm.fit_step(nets[1], opts[1], xt[idx], yt[idx])
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_checks_return_the_reference_for_stubs(capsys):
+    def stub(*args):
+        raise NotImplementedError("Exercise: ...")
+
+    assert checks.check_return_to_go(stub) is sm.return_to_go
+    assert checks.check_keep_probability(stub) is sm.keep_probability
+    assert checks.check_select_action(stub) is sm.select_action
+    assert checks.check_keep_rule(stub) is sm.keep_selective
+    assert checks.check_fit_step(stub) is sm.fit_step
+    assert "not done yet" in capsys.readouterr().out
+
+
+def test_periodic_evaluation_keeps_the_best_actor(tiny_sm):
+    cfg = replace(tiny_sm, episodes=4, eval_every=2, eval_episodes=1)
+    result = train_walker(cfg, eval_env=make_env("BipedalWalker-v3"), keep=sm.keep_all)
+    assert [g for g, _, _ in result.evals] == [2, 4]
+    assert isinstance(result.best_actor, MLPActor)
+    assert result.best_actor is not result.actor
+
+
+def test_advantage_keep_rule_runs(tiny_sm):
+    cfg = replace(tiny_sm, fit_every=1, recent_size=500)
+    result = train_walker(
+        cfg, keep=smi.keep_advantage_scaled, baseline=smi.ValueBaseline(hidden=(8,))
+    )
+    assert len(result.episode_returns) == 3
+    keep = smi.keep_advantage_scaled(
+        np.array([5.0, -5.0]),
+        np.zeros(0, dtype=np.float32),
+        np.random.default_rng(0),
+        baseline=np.array([-5.0, 5.0]),
+    )
+    assert keep.tolist() == [True, False]  # advantages +10 and -10
+    with pytest.raises(ValueError, match="baseline=ValueBaseline"):
+        smi.keep_advantage_scaled(np.zeros(2), np.zeros(0), np.random.default_rng(0))
+
+
+def test_scaled_keep_rule_ignores_the_reward_scale():
+    stored = np.array([0.0, 1.0, 2.0, 3.0], dtype=np.float32)
+    returns = np.array([2.5, 0.5, 3.0])
+    a = smi.keep_selective_scaled(returns, stored, np.random.default_rng(0))
+    b = smi.keep_selective_scaled(100 * returns, 100 * stored, np.random.default_rng(0))
+    assert (a == b).all()
+
+
+def test_acting_rule_adds_noise_after_the_critic():
+    rng = np.random.default_rng(0)
+    out = act_on_zero_obs(rng, smi.NearActorChoice(n_candidates=0, noise=0.5))
+    expected = np.clip(0.5 * np.random.default_rng(0).standard_normal(2), -1, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_candidates_around_the_actor():
+    """NearActorChoice: the critic compares actor + noise, not uniform actions."""
+    act = smi.NearActorChoice(n_candidates=9, spread=0.01, noise=0.0)
+    out = act_on_zero_obs(np.random.default_rng(0), act)
+    spread = 0.01 * np.random.default_rng(0).standard_normal((9, 2))
+    expected = spread[np.argmax(spread[:, 0])]  # the critic prefers a large first coord
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    assert np.abs(out).max() < 0.05  # near the actor's 0, far from uniform candidates
+
+
+def test_critic_on_recent_fits_the_critic_on_every_step(tiny_sm):
+    base = replace(tiny_sm, episodes=2, random_games=2, recent_size=5_000)
+    top = sm.KeepTopK(0.01)
+    memory_only = train_walker(base, keep=top)
+    every_step = train_walker(base, keep=top, fit_critic=smi.FitCriticOnRecent())
+    # Same games and memory (the critic does not act during random games) ...
+    assert memory_only.episode_returns == every_step.episode_returns
+    # ... but the critic was fitted on different rows, so its weights differ.
+    differ = [
+        not torch.equal(a, b)
+        for a, b in zip(
+            memory_only.critic.parameters(), every_step.critic.parameters(), strict=True
+        )
+    ]
+    assert any(differ)
+
+
+def test_the_seed_sets_the_initial_networks(tiny_sm):
+    cfg = replace(tiny_sm, episodes=1, fit_every=5)
+    a = train_walker(cfg).actor
+    torch.manual_seed(999)  # the global state must not matter
+    b = train_walker(cfg).actor
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("episodes", 0),
+        ("fit_every", 0),
+        ("batch_size", 0),
+        ("gamma", 1.5),
+        ("max_steps", 0),
+        ("max_steps", -5),
+        ("max_steps", 2.5),
+        ("max_steps", True),
+        ("max_steps", "1000"),
+        ("random_decay_games", 0),  # the schedule divides by it
+        ("random_prob", 1.5),
+        ("random_prob", -0.1),
+        ("random_games", -1),
+        ("eval_every", -50),
+        ("eval_episodes", 0),
+        ("lr", 0.0),
+    ],
+)
+def test_sm_config_refuses_bad_values(field, value):
+    with pytest.raises(ValueError, match=f"SMConfig.{field}"):
+        sm.SMConfig(**{field: value})
+
+
+def short_walker(max_steps: int = 80) -> gym.Env:
+    """BipedalWalker cut at ``max_steps`` (a truncation), a new world every game."""
+    return FreshWorldEachReset(TimeLimit(make_env("BipedalWalker-v3"), max_steps))
+
+
+def play(cfg: sm.SMConfig, env: gym.Env, rng: np.random.Generator, **kwargs):
+    """``train_selective_memory`` on ``env``, seed 0, no progress bar."""
+    return sm.train_selective_memory(
+        env, cfg, rng=rng, seed=0, progress=False, **kwargs
+    )
+
+
+def games_to_reach(lengths: list[int], budget: int) -> int:
+    """How many games a run with these game lengths plays to reach ``budget`` steps."""
+    return int(np.searchsorted(np.cumsum(lengths), budget)) + 1
+
+
+def test_step_budget_stops_after_the_game_that_reaches_it(tiny_sm):
+    cfg = replace(tiny_sm, episodes=6, random_games=2)
+    straight = play(cfg, short_walker(30), np.random.default_rng(0))
+    ends = np.cumsum(straight.episode_steps)
+    # inside a game, exactly at a game's end, and one step after it
+    for budget in (int(ends[1]) - 5, int(ends[2]), int(ends[2]) + 1):
+        stopped = play(
+            replace(cfg, max_steps=budget), short_walker(30), np.random.default_rng(0)
+        )
+        games = games_to_reach(straight.episode_steps, budget)
+        assert len(stopped.episode_returns) == games
+        assert stopped.steps >= budget > stopped.steps - stopped.episode_steps[-1]
+        assert stopped.episode_returns == straight.episode_returns[:games]  # same run
+    # episodes still caps the run when the budget is not reached
+    capped = play(
+        replace(cfg, max_steps=10**9), short_walker(30), np.random.default_rng(0)
+    )
+    assert capped.episode_returns == straight.episode_returns
+
+
+def test_step_budget_holds_when_resuming(tiny_sm):
+    """A state already past the budget plays no game; a larger budget continues the
+    same run, game for game."""
+    cfg = replace(tiny_sm, episodes=6, random_games=2)
+    straight = play(cfg, short_walker(30), np.random.default_rng(0))
+    env, rng = short_walker(30), np.random.default_rng(0)
+    first = play(replace(cfg, max_steps=40), env, rng)
+    games = len(first.episode_returns)
+    assert games == games_to_reach(straight.episode_steps, 40) < 6
+    again = play(replace(cfg, max_steps=40), env, rng, state=first.state)
+    assert len(again.episode_returns) == games and again.steps == first.steps
+    more = play(replace(cfg, max_steps=10**9), env, rng, state=first.state)
+    assert more.episode_returns == straight.episode_returns
+    assert more.episode_steps == straight.episode_steps
+
+
+def test_default_pieces_are_the_published_ones():
+    """The loop's defaults: FitML's acting rule, keep rule, critic fit and targets."""
+    import inspect
+
+    params = inspect.signature(sm.train_selective_memory).parameters
+    assert params["act"].default == sm.CriticChoice(n_candidates=9)
+    assert params["keep"].default is sm.keep_selective
+    assert params["fit_critic"].default is sm.fit_critic_on_memory
+    assert params["compute_returns"].default is sm.episode_returns
+    rewards = np.array([1.0, 2.0, 3.0])
+    out = sm.episode_returns(rewards, 0.5, truncated=True, next_obs=None, value=None)
+    np.testing.assert_allclose(out, sm.return_to_go(rewards, 0.5))  # ignores the cut
+
+
+def test_resume_plays_the_same_games(tiny_sm, tmp_path):
+    """6 games straight == 3 games, a killed process, then 3 more from the file."""
+    cfg = replace(tiny_sm, episodes=6, fit_every=2, random_games=1)
+    env = short_walker()
+    straight = sm.train_selective_memory(
+        env, cfg, rng=np.random.default_rng(0), seed=0, progress=False
+    )
+
+    class Killed(Exception):
+        pass
+
+    path = tmp_path / "state.pt"
+    env, rng = short_walker(), np.random.default_rng(0)
+
+    def save_then_die(state: SMState) -> None:
+        if state.game == 3:
+            save_training_state(path, state, rng=rng, env=env, extra={"note": "hi"})
+            raise Killed
+
+    with pytest.raises(Killed):
+        sm.train_selective_memory(
+            env, cfg, rng=rng, seed=0, progress=False, on_game=save_then_die
+        )
+    env, rng = short_walker(), np.random.default_rng(999)  # a new process
+    state = sm.new_state(env, cfg, seed=0)
+    assert load_training_state(path, state, rng=rng, env=env) == {"note": "hi"}
+    assert state.game == 3 and len(state.returns) == 3
+    resumed = sm.train_selective_memory(
+        env, cfg, rng=rng, seed=0, progress=False, state=state
+    )
+    assert resumed.episode_returns == straight.episode_returns  # bit for bit
+    assert resumed.episode_steps == straight.episode_steps
+    assert resumed.diagnostics == straight.diagnostics
+    for a, b in zip(
+        straight.actor.parameters(), resumed.actor.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+    assert not list(tmp_path.glob("*.tmp"))  # the write was atomic
+
+
+def test_resume_refuses_a_wrong_file(tiny_sm, tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"format": "something else"}, path)
+    env = short_walker()
+    state = sm.new_state(env, tiny_sm, seed=0)
+    with pytest.raises(ValueError, match="training state"):
+        load_training_state(path, state, rng=np.random.default_rng(0), env=env)
+
+
+def test_a_fresh_world_makes_a_game_depend_only_on_its_seed():
+    def play(env: gym.Env) -> list[float]:
+        env.reset(seed=5)
+        acts = np.random.default_rng(0).uniform(-1, 1, (60, 4)).astype(np.float32)
+        return [env.step(a)[1] for a in acts]
+
+    used = FreshWorldEachReset(make_env("BipedalWalker-v3"))
+    for _ in range(2):
+        play(used)  # earlier games in the same env
+    assert play(used) == play(FreshWorldEachReset(make_env("BipedalWalker-v3")))
+
+
+def test_keep_whole_game():
+    rng = np.random.default_rng(0)
+    stored = np.array([1.0, 3.0], dtype=np.float32)  # mean 2
+    assert sm.keep_whole_game(np.array([2.5, 1.6]), stored, rng).all()  # mean 2.05
+    assert not sm.keep_whole_game(np.array([5.0, -1.0]), stored, rng).any()  # mean 2
+    assert sm.keep_whole_game(np.array([-9.0, -9.0]), stored[:0], rng).all()  # empty
+    assert sm.keep_whole_game(np.zeros(0), stored, rng).shape == (0,)
+
+
+def test_bootstrapped_return_hand_computed():
+    rewards, gamma = np.array([1.0, 2.0]), 0.5
+    # terminated (a fall): the future after the last step is 0, as return_to_go
+    out = smt.return_to_go_bootstrapped(rewards, gamma, truncated=False, final_value=8)
+    np.testing.assert_allclose(out, [1 + 0.5 * 2, 2.0])
+    # truncated by the time limit: R_1 = 2 + 0.5 * 8 = 6, R_0 = 1 + 0.5 * 6 = 4
+    out = smt.return_to_go_bootstrapped(rewards, gamma, truncated=True, final_value=8)
+    np.testing.assert_allclose(out, [4.0, 6.0])
+
+
+class ConstantValue:
+    """A stand-in for the loop's V(s): V = 10 everywhere."""
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        return np.full(len(obs), 10.0, dtype=np.float32)
+
+
+def test_returns_piece_bootstraps_only_truncated_games():
+    rewards, obs = np.array([0.0, 1.0]), np.zeros(24, dtype=np.float32)
+    piece = smt.returns_bootstrap_truncated
+    cut = piece(rewards, 0.9, truncated=True, next_obs=obs, value=ConstantValue())
+    np.testing.assert_allclose(cut, [0.9 * (1 + 9.0), 1 + 9.0])
+    fell = piece(rewards, 0.9, truncated=False, next_obs=obs, value=ConstantValue())
+    np.testing.assert_allclose(fell, [0.9, 1.0])
+    with pytest.raises(ValueError, match="baseline=ValueBaseline"):
+        piece(rewards, 0.9, truncated=True, next_obs=obs, value=None)
+
+
+def test_loop_bootstraps_at_the_time_limit(tiny_sm):
+    """The loop passes truncated=True for a game cut by the time limit."""
+    seen = []
+
+    def spy(rewards, gamma, *, truncated, next_obs, value):
+        seen.append((len(rewards), truncated, next_obs.shape))
+        return smt.returns_bootstrap_truncated(
+            rewards, gamma, truncated=truncated, next_obs=next_obs, value=value
+        )
+
+    cfg = replace(tiny_sm, episodes=2, random_games=2, recent_size=500)
+    result = sm.train_selective_memory(
+        short_walker(20),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        compute_returns=spy,
+        baseline=smi.ValueBaseline(hidden=(8,)),
+    )
+    assert seen == [(20, True, (24,)), (20, True, (24,))]
+    assert result.steps == 40
+
+
+def test_diagnostics_per_game(tiny_sm):
+    cfg = replace(tiny_sm, episodes=3, random_games=1, fit_every=1)
+    result = sm.train_selective_memory(
+        short_walker(),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        keep=sm.keep_all,
+    )
+    d = result.diagnostics
+    assert len(d.memory_rows) == len(d.keep_rate) == len(d.critic_pred) == 3
+    assert d.memory_rows == list(np.cumsum(result.episode_steps))  # keep_all
+    assert d.keep_rate == [1.0, 1.0, 1.0]
+    assert d.override_rate[0] is None  # game 0 is random play: no decision
+    assert all(0.0 <= r <= 1.0 for r in d.override_rate[1:])
+    # keep_all stores every return-to-go in order: return_mean is each game's mean
+    stored, ends = result.memory.arrays()[2], np.cumsum([0, *result.episode_steps])
+    for g in range(3):
+        segment = stored[ends[g] : ends[g + 1]]
+        assert d.return_mean[g] == pytest.approx(segment.mean(), rel=1e-5)
+    assert all(c is None or -1 <= c <= 1 for c in d.critic_corr)
+    assert result.state.game == 3 and result.state.diagnostics is d
+
+
+def test_override_flag_matches_the_choice():
+    """choose() reports an override exactly when the action is not the actor's."""
+    for rule in (sm.CriticChoice(9), smi.NearActorChoice(16, 0.3, noise=0.0)):
+        for i in range(20):
+            obs = np.random.default_rng(100 + i).normal(size=2).astype(np.float32)
+            rng = np.random.default_rng(i)
+            action, over = rule.choose(obs, ZeroActor(), FakeCritic(), rng)
+            same = rule(obs, ZeroActor(), FakeCritic(), np.random.default_rng(i))
+            np.testing.assert_array_equal(action, same)  # same draws as __call__
+            assert over == bool(np.any(action != 0.0))
+    # the critic prefers a large first coordinate: 9 uniform candidates beat 0 ...
+    assert sm.CriticChoice(9).choose(
+        np.zeros(2, np.float32), ZeroActor(), FakeCritic(), np.random.default_rng(0)
+    )[1]
+    # ... and no candidate, no override
+    assert not sm.CriticChoice(0).choose(
+        np.zeros(2, np.float32), ZeroActor(), FakeCritic(), np.random.default_rng(0)
+    )[1]
+
+
+def test_critic_predictions_match_the_critic():
+    obs = np.zeros((3, 2), dtype=np.float32)
+    action = np.array([[0.5, 0.0], [-1.0, 0.0], [0.25, 1.0]], dtype=np.float32)
+    np.testing.assert_allclose(
+        critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
+    )
+
+
+def test_long_run_script_resumes(tmp_path):
+    """benchmarks/selective_memory_long.py: stopped after a save and run again, it
+    writes the same JSON as an uninterrupted run (tiny networks, 60-step games)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "benchmarks" / "selective_memory_long.py"
+
+    def run(name: str, *more: str) -> dict:
+        args = ["--tiny", "--games", "4", "--save-every", "2", "--eval-every", "2"]
+        args += ["--eval-episodes", "1", "--state", str(tmp_path / f"{name}.pt")]
+        out = tmp_path / f"{name}.json"
+        subprocess.run(
+            [sys.executable, str(script), *args, "--out", str(out), *more],
+            check=True,
+            capture_output=True,
+        )
+        return json.loads(out.read_text())
+
+    straight = run("straight")
+    assert run("killed", "--stop-after", "0")["games"] == 2  # stops after a save
+    resumed = run("killed")
+    assert straight["games"] == resumed["games"] == 4
+    for key in ("returns", "episode_steps", "diagnostics", "evals"):
+        assert straight[key] == resumed[key], key
+    assert [e["game"] for e in resumed["evals"]] == [2, 4]
+    assert set(resumed["evals"][0]) == {"game", "steps", "actor", "acting_rule"}
+
+
+def load_benchmark(name: str):
+    """Import a script of benchmarks/ (not a package) as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+VARIANTS = load_benchmark("selective_memory_runs").VARIANTS
+
+
+@pytest.mark.parametrize("name", ["whole_game", "noise_gamma_adv_critic_trunc"])
+def test_benchmark_variants_run(name, tiny_sm):
+    """The ablation's new variants are pieces the loop accepts (2 tiny games)."""
+    changes, pieces = VARIANTS[name]
+    cfg = replace(tiny_sm, episodes=2, random_games=1, fit_every=1, **changes)
+    cfg = replace(cfg, recent_size=500)
+    result = sm.train_selective_memory(
+        short_walker(40),
+        cfg,
+        rng=np.random.default_rng(0),
+        seed=0,
+        progress=False,
+        **pieces,
+    )
+    assert len(result.episode_returns) == 2
+    assert result.diagnostics.memory_rows[-1] == len(result.memory)
