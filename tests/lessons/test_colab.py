@@ -76,6 +76,7 @@ def test_the_readme_links_every_notebook_to_colab():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert badge(REPO, f"notebooks/{path.name}") in text, path.name
+    assert f"git clone {REPO}.git" in text, "the README's clone command"
 
 
 def test_every_colab_link_uses_the_one_address():
