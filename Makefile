@@ -72,8 +72,9 @@ checkpoints: install
 	$(PY) -m course_utils.train bipedalwalker --seed 0 --episodes 4000 --max-minutes 60 --quiet --out data/checkpoints/bipedalwalker_selective_memory.pt $(if $(OVERWRITE),--overwrite,)
 	$(PY) -m course_utils.train snake --seed 0 --max-minutes 30 --quiet --out data/checkpoints/snake_dqn.pt $(if $(OVERWRITE),--overwrite,)
 
+# The browser test: every notebook and student copy, Run All in headless Chromium.
 e2e: install student
-	$(PY) tools/e2e.py $(E2E_ARGS)
+	COURSE_FAST=1 $(PY) -m pytest -q --e2e -m e2e tests/e2e $(E2E_ARGS)
 
 clean:
 	rm -rf build

@@ -266,10 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
@@ -367,3 +363,7 @@ def _refuse_markers(cell: Any, where: str) -> None:
                 "the students. Markers work only in code cells; to drop a whole cell, "
                 "tag it 'solution'."
             )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,5 +1,5 @@
-// Functions the browser test (tools/e2e.py) runs inside JupyterLab's page. Loaded
-// before every page load with Playwright's add_init_script; e2e.py calls them as
+// Functions the browser test (lab_driver.py) runs inside JupyterLab's page. Loaded
+// before every page load with Playwright's add_init_script; lab_driver.py calls them as
 // window.courseE2E.NAME(...).
 window.courseE2E = {
   // The notebook panel open on `path`, found through JupyterLab's own objects.

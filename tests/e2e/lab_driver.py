@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
-"""The browser test: what a student sees when they "Run All" in JupyterLab.
+"""The browser test's driver: what a student sees when they "Run All" in JupyterLab.
 
-For every notebook in ``notebooks/`` and every student copy in ``build/student/``
-this script
+``test_browser.py`` runs every notebook in ``notebooks/`` and every student copy in
+``build/student/`` through these steps:
 
 1. starts JupyterLab from the course's ``.venv`` on a free localhost port (token set,
    no browser, ``COURSE_FAST=1``, a fresh user-settings folder with autosave off so
@@ -15,33 +14,24 @@ this script
    widgets that cannot render, figures shown as text), checks that plots rendered as
    PNG images and that notebooks calling ``show_video`` show a playable ``<video>``;
 5. saves a screenshot of the whole notebook to ``build/e2e/<name>.png`` (student
-   copies: ``student_<name>.png``) and prints one line per notebook.
+   copies: ``student_<name>.png``).
 
-It exits 0 when every notebook passed, 1 when one failed, 2 when the test itself
-could not run (no chromium, JupyterLab did not start, no notebooks). Every wait is
-bounded; the server, its kernels and the browser are stopped whatever happens.
-
-Usage: ``make e2e``, or ``.venv/bin/python tools/e2e.py [--only 02] [--notebooks DIR]``.
-The pure parts (output classification, names, video detection) are unit-tested in
-``tests/test_e2e_report.py``.
+Every wait is bounded; the server, its kernels and the browser are stopped whatever
+happens. The pure parts (output classification, names, video detection) are
+unit-tested in ``test_report.py``, which runs with the unit tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fnmatch
-import hashlib
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -50,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIRS = ("notebooks", "build/student")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -206,19 +196,6 @@ def screenshot_name(rel_path: str | Path) -> str:
     return f"{prefix}{path.stem}.png"
 
 
-def select(paths: Sequence[str], patterns: Sequence[str]) -> list[str]:
-    """Paths matching any pattern (a substring, or a glob when it has ``*?[``)."""
-    if not patterns:
-        return list(paths)
-
-    def match(path: str, pattern: str) -> bool:
-        if any(ch in pattern for ch in "*?["):
-            return fnmatch.fnmatch(path, f"*{pattern}*")
-        return pattern in path
-
-    return [p for p in paths if any(match(p, pat) for pat in patterns)]
-
-
 @dataclass
 class Result:
     """What happened to one notebook."""
@@ -233,19 +210,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def report_line(result: Result) -> str:
-    """One line per notebook: ``ok`` or ``FAILED`` with the first error, and time."""
-    status = "ok    " if result.ok else "FAILED"
-    line = f"{status}  {result.path:<56} {result.seconds:7.1f} s"
-    if result.ok:
-        line += f"  ({result.images} images, {result.videos} videos)"
-    else:
-        line += f"  {result.errors[0]}"
-        if len(result.errors) > 1:
-            line += f"  (+{len(result.errors) - 1} more)"
-    return line
 
 
 # --------------------------------------------------------------------------- JupyterLab
@@ -378,9 +342,9 @@ def jupyterlab(root: Path, workdir: Path, log: Path) -> Iterator[Server]:
 
 # --------------------------------------------------------------------------- browser
 
-# The browser side lives in tools/e2e.js (plain JavaScript, no doubled braces): it
+# The browser side lives in lab_driver.js (plain JavaScript, no doubled braces): it
 # defines window.courseE2E before each page load; these strings call its functions.
-JS_FILE = Path(__file__).resolve().with_name("e2e.js")
+JS_FILE = Path(__file__).resolve().with_name("lab_driver.js")
 JS_STATE = "(path) => window.courseE2E.state(path)"
 JS_RUN = "(path) => window.courseE2E.run(path)"
 JS_NOTEBOOK = "(path) => window.courseE2E.notebook(path)"
@@ -528,151 +492,3 @@ def screenshot(page: Any, rel: str, shot: Path) -> Path:
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True, timeout=120_000)
     return shot
-
-
-# --------------------------------------------------------------------------- main
-
-
-class OverallTimeout(BaseException):
-    """The whole run took too long (not an ``Exception``: nothing swallows it)."""
-
-
-def find_notebooks(dirs: Sequence[Path]) -> list[Path]:
-    """Every ``*.ipynb`` directly in ``dirs`` (checkpoint folders skipped), sorted."""
-    found: list[Path] = []
-    for folder in dirs:
-        if not folder.is_dir():
-            print(f"note: {folder} does not exist; skipped", flush=True)
-            continue
-        found += sorted(p.resolve() for p in folder.glob("*.ipynb"))
-    return found
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--notebooks",
-        action="append",
-        metavar="DIR",
-        help="folder of notebooks to test (repeatable; default: notebooks/ and "
-        "build/student/)",
-    )
-    parser.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="test only paths containing PATTERN (or matching a glob); repeatable",
-    )
-    parser.add_argument(
-        "--out", default=str(REPO / "build" / "e2e"), help="screenshots and log"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=900.0,
-        help="seconds allowed per notebook for Run All (default 900)",
-    )
-    parser.add_argument(
-        "--chromium",
-        default=os.environ.get("E2E_CHROMIUM", DEFAULT_CHROMIUM),
-        help=f"Chromium executable (default {DEFAULT_CHROMIUM})",
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    dirs = [
-        Path(d).resolve() for d in (args.notebooks or [REPO / d for d in DEFAULT_DIRS])
-    ]
-    notebooks = find_notebooks(dirs)
-    inside = all(d == REPO or REPO in d.parents for d in dirs)
-    root = REPO if inside else Path(os.path.commonpath(dirs))
-    rels = select([p.relative_to(root).as_posix() for p in notebooks], args.only)
-    if not rels:
-        print("e2e: no notebooks to test", file=sys.stderr)
-        return 2
-    if not Path(args.chromium).exists():
-        print(
-            f"e2e: {args.chromium} not found. Install Debian's chromium "
-            "(apt-get install chromium) or pass --chromium PATH.",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        print("e2e: playwright is missing: make install", file=sys.stderr)
-        return 2
-    overrides = Path(sys.prefix) / "share/jupyter/lab/settings/overrides.json"
-    shipped = REPO / "jupyter" / "overrides.json"
-    if not overrides.exists() or overrides.read_bytes() != shipped.read_bytes():
-        print(f"note: {overrides} differs from {shipped}: run make install", flush=True)
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise OverallTimeout(f"over the overall limit of {budget} s")
-
-    signal.signal(signal.SIGTERM, on_term)
-    # A last bound, should a browser call hang: every notebook's own limit plus
-    # time to open, check and screenshot it, plus the server's start.
-    budget = int(len(rels) * (args.timeout + 600) + SERVER_START_TIMEOUT + 120)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(budget)
-    out = Path(args.out).resolve()
-    before = {rel: digest(root / rel) for rel in rels}
-    results: list[Result] = []
-    total = time.monotonic()
-    print(f"e2e: {len(rels)} notebooks from {root}, screenshots in {out}", flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="course-e2e-"))
-    try:
-        with (
-            jupyterlab(root, workdir, out / "jupyterlab.log") as server,
-            sync_playwright() as pw,
-        ):
-            context = pw.chromium.launch_persistent_context(
-                str(workdir / "chromium-profile"),
-                executable_path=args.chromium,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport=VIEWPORT,
-            )
-            try:
-                context.set_default_timeout(60_000)
-                for rel in rels:
-                    shot = out / screenshot_name(rel)
-                    result = run_notebook(
-                        context, server, rel, root / rel, shot, args.timeout
-                    )
-                    if digest(root / rel) != before[rel]:
-                        result.errors.append("the notebook file on disk was modified")
-                    results.append(result)
-                    print(report_line(result), flush=True)
-            finally:
-                context.close()
-    except (Exception, OverallTimeout) as exc:  # no server, no browser, a hang
-        print(f"e2e: could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        signal.alarm(0)
-        shutil.rmtree(workdir, ignore_errors=True)
-    failed = [r for r in results if not r.ok]
-    print(
-        f"e2e: {len(results) - len(failed)} ok, {len(failed)} failed, "
-        f"{time.monotonic() - total:.0f} s in all",
-        flush=True,
-    )
-    for result in failed:
-        print(f"\n{result.path}:", *(f"  - {e}" for e in result.errors), sep="\n")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
