@@ -13,9 +13,10 @@ both claims.
         --out data/studies/selective_memory_published_long
 
 Kill it at any time and run the same command again: each run resumes from its state in
-``--state-dir`` (saved atomically every ``--save-every`` games, outside git; the study
-script runs the seeds through ``benchmarks/studies.py``, ``--jobs`` or ``--scheduler``)
-and plays the same games as an uninterrupted run. A run's file in ``--out`` is written
+``--state-dir`` (saved atomically every ``--save-every`` games, outside git; on a
+cluster, on the disk of the worker that runs it) and plays the same games as an
+uninterrupted run. The seeds run through ``benchmarks/studies.py`` (``--jobs`` or
+``--scheduler``). A run's file in ``--out`` is written
 when it has played its games: per-game return and steps, per-game diagnostics, and at
 games ``--eval-every``, 2 * ``--eval-every``, ... the test of the actor alone and of the
 acting rule (the critic's pick among the actor's action and 9 random ones, without the

@@ -11,9 +11,11 @@ the rest. A study is a folder (``course_utils.lessons.studies`` reads it)::
   process that started the study, as strict JSON (NaN and infinities become null and
   the file lists where), to an exclusively created temporary file in the same folder
   that is then renamed over the name (``os.replace``): a reader sees the whole file or
-  none. A file that exists is never written again. So resuming is running what has no
-  file, several processes or machines can add to one study without losing each
-  other's runs, and merging parts is reading the folder. A killed write leaves a
+  none. A run whose file exists is neither run nor written again (two processes that
+  finish the same run at the same instant both write a whole file, and the last one
+  stays). So resuming is running what has no file, several processes or machines can
+  add to one study without losing each other's runs, and merging parts is reading the
+  folder. A killed write leaves a
   ``.seed-<k>.json.<host>.<pid>.*.tmp`` file that the next run of the study removes.
 - **One budget per study.** ``study.json`` is created once with the budget; a run of
   another budget is refused with the reason, and so is a study of another budget in
@@ -432,8 +434,8 @@ def open_study(folder: Path, header: dict, variants: Iterable[str]) -> None:
 
 
 def store_run(folder: Path, job: Job, record: dict, about: Mapping[str, Any]) -> bool:
-    """Write the run's file, unless it exists (then False: the file made first by
-    another process is kept). ``about``: where and how it ran, for the file.
+    """Write the run's file, unless it exists (then False: the file another process
+    stored first is kept). ``about``: where and how it ran, for the file.
 
     Raises:
         ValueError: the job's budget is not the study's, or the record holds

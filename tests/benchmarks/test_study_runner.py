@@ -181,6 +181,55 @@ def test_the_scripts_default_study_matches_the_shipped_one(studies, monkeypatch)
     assert wanted == have  # nothing left to run
 
 
+@pytest.mark.parametrize(
+    "name, flags, study",
+    [
+        ("spaceinvaders_recipes", ["--steps", "500000"], "spaceinvaders_recipes_500k"),
+        (
+            "spaceinvaders_recipes",
+            ["--steps", "3000000", "--max-minutes", "2", "--eval-every", "1000000"]
+            + ["--validation-episodes", "1"],
+            "spaceinvaders_recipes_speed",
+        ),
+        (
+            "selective_memory_ablation",
+            ["--steps", "750000"],
+            "selective_memory_ablation_750k",
+        ),
+        ("selective_memory_runs", ["faithful"], "selective_memory_runs_420s"),
+        (
+            "selective_memory_runs",
+            ["noise", "--seconds", "900"],
+            "selective_memory_runs_900s",
+        ),
+        (
+            "selective_memory_runs",
+            ["noise", "--seconds", "1200"],
+            "selective_memory_runs_1200s",
+        ),
+        ("selective_memory_long", [], "selective_memory_published_long"),
+    ],
+)
+def test_the_documented_flags_give_the_shipped_studys_budget(
+    studies, name, flags, study, monkeypatch
+):
+    """The flags benchmarks/README.md gives can add runs to the shipped study."""
+    seen = {}
+
+    def capture(parser, folder, header, *args, **kw):
+        seen.update(folder=Path(folder), budget=header["budget"])
+        return studies.Outcome()
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    script = importlib.import_module(name)
+    monkeypatch.setattr(script, "run_or_exit", capture)
+    script.main(flags)
+    shipped = read_study(data_dir() / "studies" / study)
+    assert seen["budget"] == shipped["budget"]
+    if name in ("selective_memory_runs", "selective_memory_long"):  # named as data's
+        assert seen["folder"].name == study
+
+
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_a_study_scripts_default_output_is_never_the_shipped_data(
     studies, name, monkeypatch
