@@ -75,11 +75,12 @@ $(INSTRUCTOR_STAMP): $(STAMP)
 	@touch $@
 
 # What make test needs: the test tools, nbgrader for the grading proof, ruff and
-# Playwright. nbgrader's JupyterLab tools stay off unless make instructor ran.
+# Playwright, the studies' engine (joblib, Dask) for its cluster test. nbgrader's
+# JupyterLab tools stay off unless make instructor ran.
 dev: $(DEV_STAMP)
 
 $(DEV_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e ".[lab,test,instructor,dev]"
+	$(PY) -m pip install --quiet -e ".[lab,test,instructor,dev,studies]"
 	$(NBGRADER_OFF)
 	@touch $@
 
@@ -133,8 +134,9 @@ checkpoints: install
 	$(PY) -m course_utils.train bipedalwalker --seed 0 --episodes 4000 --max-minutes 60 --quiet --out data/checkpoints/bipedalwalker_selective_memory.pt $(if $(OVERWRITE),--overwrite,)
 	$(PY) -m course_utils.train snake --seed 0 --max-minutes 30 --quiet --out data/checkpoints/snake_dqn.pt $(if $(OVERWRITE),--overwrite,)
 
+# The browser test: every notebook and student copy, Run All in headless Chromium.
 e2e: dev student
-	$(PY) tools/e2e.py $(E2E_ARGS)
+	COURSE_FAST=1 $(PY) -m pytest -q --e2e -m e2e tests/e2e $(E2E_ARGS)
 
 clean:
 	rm -rf build

@@ -1,13 +1,13 @@
 """Selective Memory on BipedalWalker-v3: the variants over training seeds, at matched
-environment steps (issue 20).
+environment steps.
 
     python benchmarks/selective_memory_ablation.py --steps 1000000
-        [--variants faithful noise ...] [--seeds 0 1 2 3 4] [--jobs 2]
-        [--eval-every-steps 50000] [--eval-episodes 5] [--validation-episodes 30]
-        [--out data/selective_memory_ablation.json]
-    python benchmarks/selective_memory_ablation.py --summary [--out ...]  # table only
-        [--also OTHER.json ...] [--compare A B]  # merge files of one budget; A - B
-    python benchmarks/selective_memory_ablation.py --tiny --steps 150 --out /tmp/t.json
+        [--variants faithful noise ...] [--seeds 0 1 2 3 4]
+        [--jobs 2 | --scheduler ADDRESS] [--eval-every-steps 50000]
+        [--eval-episodes 5] [--validation-episodes 30]
+        [--out runs/studies/selective_memory_ablation]
+    python benchmarks/selective_memory_ablation.py --summary --out DIR [--compare A B]
+    python benchmarks/selective_memory_ablation.py --tiny --steps 150 --out /tmp/t
 
 Every run is ``course_utils.agents.selective_memory.train_selective_memory`` with one of
 the variants of ``benchmarks/selective_memory_runs.py`` (its ``VARIANTS``, the one list
@@ -31,12 +31,13 @@ depends only on the actor and the seeds. Each run records:
 No test seed (1 000 000 and above) is used anywhere in this script: the test belongs to
 the one final report of a shipped agent.
 
-The results go to ``--out`` after every run (written atomically); running the script
-again skips the runs already there (``course_utils.lessons.studies``), so an interrupted
-batch resumes at run granularity. One file holds one budget: another ``--steps``,
-``--eval-every-steps``, ``--eval-episodes``, ``--validation-episodes`` or ``--tiny`` is
-refused (use another ``--out``). ``--tiny`` (8-unit networks, games cut at 60 steps) is
-a smoke test of the script, its figures mean nothing.
+The study is a folder, one file per run (``benchmarks/studies.py``): running the script
+again runs only the missing runs, on local processes (``--jobs``) or a Dask cluster
+(``--scheduler``), and runs made by several processes come together in the folder. One
+folder holds one budget: another ``--steps``, ``--eval-every-steps``,
+``--eval-episodes``, ``--validation-episodes`` or ``--tiny`` is refused (use another
+``--out``). ``--tiny`` (8-unit networks, games cut at 60 steps) is a smoke test of the
+script, its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -46,35 +47,32 @@ import os
 import time
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.wrappers import TimeLimit
 from selective_memory_runs import VARIANTS  # beside this script, on Python's path
+from studies import (
+    Job,
+    Variant,
+    add_study_flags,
+    engine_from,
+    print_summary,
+    run_or_exit,
+)
 
 from course_utils.agents.selective_memory import SMConfig, train_selective_memory
 from course_utils.agents.selective_memory.loop import SMState
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
 from course_utils.agents.services import BestModelKeeper
-from course_utils.common.checkpoints import data_dir, package_versions
 from course_utils.common.envs import make_env
 from course_utils.common.evaluation import evaluate
 from course_utils.common.networks import MLPActor
 from course_utils.common.policies import ActorPolicy
 from course_utils.common.seeding import set_seed
 from course_utils.common.stats import curves_on_grid, iqm
-from course_utils.lessons.studies import (
-    add_summary_flags,
-    budget_mismatch,
-    interval,
-    machine,
-    print_summary,
-    read_study,
-    run_pending,
-    stored_runs,
-)
+from course_utils.lessons.studies import interval, read_study
 from course_utils.presets import SELECTION_SEED, piece_name
 
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
@@ -89,24 +87,24 @@ def make_walker(tiny: bool) -> gym.Env:
     return FreshWorldEachReset(TimeLimit(env, TINY_GAME) if tiny else env)
 
 
-def variant_setup(variant: str, budget: dict) -> tuple[SMConfig, dict]:
+def variant_setup(variant: Variant, budget: dict) -> tuple[SMConfig, dict]:
     """``(cfg, pieces)`` of one variant under ``budget``. ``episodes`` is the step
     budget too: a game has at least one step, so the step budget always stops first."""
-    changes, pieces = VARIANTS[variant]
     steps = budget["steps"]
-    cfg = replace(SMConfig(episodes=steps, max_steps=steps), **changes)
+    cfg = replace(SMConfig(episodes=steps, max_steps=steps), **variant.config)
     if budget["tiny"]:
         cfg = replace(cfg, random_games=1, fit_every=2, epochs=1)
         cfg = replace(cfg, actor_hidden=(8, 8), critic_hidden=(8, 8))
-    return cfg, dict(pieces)
+    return cfg, dict(variant.pieces)
 
 
-def describe(variant: str) -> str:
-    """What the variant changes against the published method."""
-    changes, pieces = VARIANTS[variant]
-    parts = [f"{key}={value!r}" for key, value in changes.items()]
-    parts += [f"{key}={piece_name(piece)}" for key, piece in pieces.items()]
-    return ", ".join(parts) or "the published method (FitML's settings)"
+def settings(job: Job) -> dict:
+    """For a run's file: the whole config it ran with, and its pieces by name."""
+    cfg, pieces = variant_setup(job.variant, job.budget)
+    return {
+        "config": cfg.to_dict(),
+        "pieces": {key: piece_name(piece) for key, piece in pieces.items()},
+    }
 
 
 def seed_ranges(seeds: list[int], budget: dict) -> dict[str, range]:
@@ -166,11 +164,11 @@ def thin(diagnostics: dict, games: int, most: int = DIAGNOSTIC_POINTS) -> dict:
     return out
 
 
-def run(job: tuple[str, int, dict]) -> tuple[str, int, dict]:
-    """One (variant, seed) run in its own process, on one torch thread."""
-    variant, seed, budget = job
+def run(job: Job) -> dict:
+    """One run, on one torch thread."""
+    seed, budget = job.seed, job.budget
     torch.set_num_threads(1)
-    cfg, pieces = variant_setup(variant, budget)
+    cfg, pieces = variant_setup(job.variant, budget)
     tiny = budget["tiny"]
     curve = SelectionCurve(
         make_walker(tiny),
@@ -209,7 +207,7 @@ def run(job: tuple[str, int, dict]) -> tuple[str, int, dict]:
     }
     record["validation_s"] = round(time.perf_counter() - start, 1)
     record["finished"] = datetime.now().isoformat(timespec="seconds")
-    return variant, seed, record
+    return record
 
 
 def selection_iqm(runs: list[dict], grid: np.ndarray) -> np.ndarray | None:
@@ -218,12 +216,12 @@ def selection_iqm(runs: list[dict], grid: np.ndarray) -> np.ndarray | None:
     return iqm(curves_on_grid(curves, grid)) if curves else None
 
 
-def summary(data: dict) -> str:
+def summary(study: dict) -> str:
     """One line per variant: means over seeds (wall s: training, selection and
     validation); validation as mean [95 % bootstrap interval over seeds] and IQM; the
     selection curves' IQM over seeds at half and at the whole step budget."""
     rng = np.random.default_rng(0)
-    budget = data.get("budget", {}).get("steps") or 1
+    budget = study.get("budget", {}).get("steps") or 1
     grid = np.array([budget / 2, budget])
     lines = [
         f"{'variant':28s} {'seeds':>5s} {'steps':>8s} {'games':>6s} {'train s':>7s} "
@@ -231,7 +229,10 @@ def summary(data: dict) -> str:
         f"{'sel. IQM ½ / end':>16s} {'validation, final actor':>24s} {'IQM':>6s} "
         f"{'validation, best actor':>24s} {'IQM':>6s}"
     ]
-    for variant, runs in stored_runs(data):
+    for variant, entry in study.get("variants", {}).items():
+        runs = list(entry["runs"].values())
+        if not runs:
+            continue
         last = [float(np.mean(r["validation_last"])) for r in runs]
         best = [
             float(np.mean(r["validation_best"]))
@@ -253,12 +254,13 @@ def summary(data: dict) -> str:
     return "\n".join(lines)
 
 
-def report(variant: str, seed: int, record: dict) -> str:
+def report(job: Job, record: dict) -> str:
     """The line printed when a run is stored."""
     best = record["validation_best"]
     return (
-        f"{variant:28s} seed {seed}: {record['steps_done']} steps, {record['games']} "
-        f"games in {record['train_s']:.0f} s (+{record['eval_s']:.0f} s selection), "
+        f"{job.variant.name:28s} seed {job.seed}: {record['steps_done']} steps, "
+        f"{record['games']} games in {record['train_s']:.0f} s "
+        f"(+{record['eval_s']:.0f} s selection), "
         f"best selection {max(record['evals'], default=float('nan')):.1f}, "
         f"validation final {np.mean(record['validation_last']):.1f}, best "
         + (f"{np.mean(best):.1f}" if best is not None else "—")
@@ -275,20 +277,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every-steps", type=int, default=50_000)
     parser.add_argument("--eval-episodes", type=int, default=5, help="selection")
     parser.add_argument("--validation-episodes", type=int, default=30)
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
-    parser.add_argument(
-        "--out", default=str(data_dir() / "selective_memory_ablation.json")
-    )
-    add_summary_flags(parser)
+    add_study_flags(parser, "selective_memory_ablation")
     parser.add_argument("--tiny", action="store_true", help="smoke test (see above)")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    if print_summary(parser, args, out, summary):
+    if print_summary(parser, args, summary):
         return
-    data = read_study(out)
+    engine = engine_from(parser, args)
     if args.steps is None:
         parser.error("give the budget: --steps (environment steps of every run)")
-    for name in ("steps", "eval_every_steps", "jobs"):
+    for name in ("steps", "eval_every_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("eval_episodes", "validation_episodes"):
@@ -306,15 +303,12 @@ def main(argv: list[str] | None = None) -> None:
         "validation_episodes": args.validation_episodes,
         "tiny": args.tiny,
     }
-    mismatch = budget_mismatch(data, budget, out)
-    if mismatch:
-        parser.error(mismatch)
-    data.update(
-        note="BipedalWalker-v3, the Selective Memory variants of "
+    header = {
+        "budget": budget,
+        "note": "BipedalWalker-v3, the Selective Memory variants of "
         "benchmarks/selective_memory_runs.py over training seeds, every run to the "
         "same environment-step budget (benchmarks/selective_memory_ablation.py)",
-        budget=budget,
-        protocol={
+        "protocol": {
             "budget": f"every run stops after the game during which it reaches "
             f"{args.steps} environment steps (SMConfig.max_steps); no wall-time cap",
             "selection": f"the actor alone, {args.eval_episodes} episodes on seeds "
@@ -326,27 +320,21 @@ def main(argv: list[str] | None = None) -> None:
             "test": "none: the test seeds (1 000 000+) are kept for the one final "
             "report of a shipped agent",
         },
-        machine=machine(),
-        versions=package_versions(),
-    )
-    ran = run_pending(
-        out,
-        data,
-        args.variants,
-        args.seeds,
-        budget,
+    }
+    variants = [VARIANTS[name] for name in args.variants]
+    jobs = [Job(variant, seed, budget) for seed in args.seeds for variant in variants]
+    outcome = run_or_exit(
+        parser,
+        args.out,
+        header,
+        jobs,
         run,
-        workers=args.jobs,
-        header=lambda variant: {
-            "description": describe(variant),
-            "config": variant_setup(variant, budget)[0].to_dict(),
-            "pieces": {k: piece_name(v) for k, v in VARIANTS[variant][1].items()},
-        },
+        engine=engine,
         report=report,
-        indent=None,  # per-game lists: one line, as the other Selective Memory data
+        about=settings,
     )
-    if ran:
-        print(summary(data))
+    if outcome.stored:
+        print(summary(read_study(args.out)))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,17 @@
 """Space Invaders from RAM: recipe variants of the ``spaceinvaders`` preset, one knob
-at a time, over several training seeds (issue 19).
+at a time, over several training seeds.
 
     python benchmarks/spaceinvaders_recipes.py --steps 600000 [--max-minutes 40]
-        [--variants current wide ...] [--seeds 0 1 2] [--jobs 2]
+        [--variants current wide ...] [--seeds 0 1 2] [--jobs 2 | --scheduler ADDRESS]
         [--validation-episodes 30] [--eval-every 100000]
-        [--out data/spaceinvaders_recipes.json]
-    python benchmarks/spaceinvaders_recipes.py --summary [--out ...]   # table only
+        [--out runs/studies/spaceinvaders_recipes]
+    python benchmarks/spaceinvaders_recipes.py --summary --out DIR [--compare A B]
     python benchmarks/spaceinvaders_recipes.py --list                  # the variants
 
 Every run is ``course_utils.agents.dqn.train_dqn`` with the ``spaceinvaders`` preset and
-one change, named in ``VARIANTS`` (config fields, pieces, or ``make_env`` keyword
-arguments such as ``stack``); names joined by ``+`` (``--variants n5+stack2``) combine
-their changes, for the final recipe. The budget is ``--steps`` (the preset's
+one change, a ``Variant`` of ``VARIANTS`` (config fields, pieces, or ``make_env``
+keyword arguments such as ``stack``); names joined by ``+`` (``--variants n5+stack2``)
+combine their changes, for the final recipe. The budget is ``--steps`` (the preset's
 ``total_steps``, so ε's schedule and an ``lr_end`` decay scale with it, as
 ``course_utils.train --steps`` does) and/or a wall-time cap ``--max-minutes``
 (``DQNConfig.max_seconds``, evaluations included). Each run records:
@@ -27,11 +27,12 @@ their changes, for the final recipe. The budget is ``--steps`` (the preset's
 No test seed (1 000 000+) is used anywhere in this script: the test belongs to the
 one agent finally shipped, once.
 
-The results go to ``--out`` after every run (written atomically); running the script
-again skips the runs already there, so an interrupted batch resumes at run
-granularity. One file holds one budget: a different ``--steps``, ``--max-minutes``,
-``--eval-every`` or ``--validation-episodes`` is refused (use another ``--out``).
-Seconds depend on the machine's load (the load average is recorded per run).
+The study is a folder, one file per run (``benchmarks/studies.py``): running the script
+again runs only the missing runs, on local processes (``--jobs``) or a Dask cluster
+(``--scheduler``). One folder holds one budget: a different ``--steps``,
+``--max-minutes``, ``--eval-every`` or ``--validation-episodes`` is refused (use
+another ``--out``). Seconds depend on the machine's load (the load average is recorded
+per run).
 """
 
 from __future__ import annotations
@@ -41,16 +42,24 @@ import os
 import time
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from studies import (  # beside this script, on Python's path
+    Job,
+    Variant,
+    add_study_flags,
+    combine,
+    engine_from,
+    print_summary,
+    run_or_exit,
+    variants_by_name,
+)
 
 from course_utils.agents import dqn
 from course_utils.agents.dqn.qr import QR_DQN_PIECES
-from course_utils.common.checkpoints import data_dir, package_versions
 from course_utils.common.envs import make_env
 from course_utils.common.evaluation import evaluate
 from course_utils.common.networks import (
@@ -60,77 +69,63 @@ from course_utils.common.networks import (
 )
 from course_utils.common.policies import QPolicy
 from course_utils.common.seeding import set_seed
-from course_utils.lessons.studies import (
-    add_summary_flags,
-    budget_mismatch,
-    interval,
-    machine,
-    print_summary,
-    read_study,
-    run_pending,
-    stored_runs,
-)
+from course_utils.lessons.studies import interval, read_study
 from course_utils.presets import SELECTION_SEED, get_preset
 
 PRESET = "spaceinvaders"
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
 CLOCK_EVERY = 10_000  # steps between two marks of the run's clock
 
-# the preset before issue 19's agent: the recipe of the first screen ("current")
+# the preset before the shipped agent's screen: the recipe every variant changes
 BASE_CHANGES = {"lr": 2.5e-4}
 
-# name: (what changes against that recipe, config changes, piece changes, make_env
-# keyword changes). One knob each; "current" is the recipe itself.
-
-VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
-    "current": (
+# One knob each against that recipe; "current" is the recipe itself.
+VARIANTS = variants_by_name(
+    Variant(
+        "current",
         "the preset as screened (MLP 256x256, Double DQN, 3-step, lr 2.5e-4)",
-        {},
-        {},
-        {},
     ),
-    "wide": ("MLP 512x512", {"hidden": (512, 512)}, {}, {}),
-    "deep": ("MLP 256x256x256", {"hidden": (256, 256, 256)}, {}, {}),
-    "dueling": ("dueling head", {}, {"net_class": DuelingQNetwork}, {}),
-    "layernorm": (
+    Variant("wide", "MLP 512x512", config={"hidden": (512, 512)}),
+    Variant("deep", "MLP 256x256x256", config={"hidden": (256, 256, 256)}),
+    Variant("dueling", "dueling head", pieces={"net_class": DuelingQNetwork}),
+    Variant(
+        "layernorm",
         "LayerNorm after every hidden Linear",
-        {},
-        {"net_class": LayerNormQNetwork},
-        {},
+        pieces={"net_class": LayerNormQNetwork},
     ),
-    "n5": ("5-step returns", {"n_step": 5}, {}, {}),
-    "target8k": (
+    Variant("n5", "5-step returns", config={"n_step": 5}),
+    Variant(
+        "target8k",
         "target copy every 8 000 steps",
-        {"target_update_interval": 8_000},
-        {},
-        {},
+        config={"target_update_interval": 8_000},
     ),
-    "lr1e-4": ("lr 1e-4", {"lr": 1e-4}, {}, {}),
-    "lr_decay": ("lr 2.5e-4 falling linearly to 2.5e-5", {"lr_end": 2.5e-5}, {}, {}),
-    "rr_freq2": ("replay ratio x2: an update every 2 steps", {"train_freq": 2}, {}, {}),
-    "rr_grad2": (
+    Variant("lr1e-4", "lr 1e-4", config={"lr": 1e-4}),
+    Variant(
+        "lr_decay", "lr 2.5e-4 falling linearly to 2.5e-5", config={"lr_end": 2.5e-5}
+    ),
+    Variant(
+        "rr_freq2", "replay ratio x2: an update every 2 steps", config={"train_freq": 2}
+    ),
+    Variant(
+        "rr_grad2",
         "replay ratio x2: 2 gradient steps every 4",
-        {"gradient_steps": 2},
-        {},
-        {},
+        config={"gradient_steps": 2},
     ),
-    "bits": (
+    Variant(
+        "bits",
         "every byte's 8 bits as inputs too (the invaders are bit masks)",
-        {},
-        {"net_class": BitsQNetwork},
-        {},
+        pieces={"net_class": BitsQNetwork},
     ),
-    "stack2": ("the last 2 RAM snapshots", {}, {}, {"stack": 2}),
-    "stack4": ("the last 4 RAM snapshots", {}, {}, {"stack": 4}),
+    Variant("stack2", "the last 2 RAM snapshots", env_kwargs={"stack": 2}),
+    Variant("stack4", "the last 4 RAM snapshots", env_kwargs={"stack": 4}),
     # one knob, four pieces (network, target, loss, batch loss); its net_class
     # clashes with dueling, layernorm and bits, so those combinations are refused
-    "qr": (
+    Variant(
+        "qr",
         "QR-DQN: 51 quantiles, quantile Huber loss (Double DQN's choice of a*)",
-        {},
-        dict(QR_DQN_PIECES),
-        {},
+        pieces=dict(QR_DQN_PIECES),
     ),
-}
+)
 
 
 class StepClock(gym.Wrapper):
@@ -148,9 +143,8 @@ class StepClock(gym.Wrapper):
         return self.env.step(action)
 
 
-def combined(variant: str) -> tuple[str, dict, dict, dict]:
-    """A variant, or several joined by ``+`` (``"n5+stack2"``: both changes), as
-    ``(description, config changes, piece changes, env changes)``.
+def combined(variant: str) -> Variant:
+    """A variant, or several joined by ``+`` (``"n5+stack2"``: both changes).
 
     Raises:
         ValueError: an unknown name, or two parts that change the same knob.
@@ -162,41 +156,30 @@ def combined(variant: str) -> tuple[str, dict, dict, dict]:
             f"unknown variant {unknown[0]!r} in {variant!r}; choose from "
             f"{sorted(VARIANTS)}, or join several with '+' (e.g. n5+stack2)."
         )
-    merged: tuple[dict, dict, dict] = ({}, {}, {})
-    owner: dict[str, str] = {}  # which part changed each knob
-    for part in parts:
-        for changes, into in zip(VARIANTS[part][1:], merged, strict=True):
-            clash = sorted(set(changes) & set(into))
-            if clash:
-                raise ValueError(
-                    f"{variant!r} changes {clash} twice ({owner[clash[0]]} and "
-                    f"{part}); keep one."
-                )
-            into.update(changes)
-            owner.update(dict.fromkeys(changes, part))
-    return (" + ".join(VARIANTS[part][0] for part in parts), *merged)
+    return combine([VARIANTS[part] for part in parts])
 
 
 def base_config() -> dqn.DQNConfig:
     """The recipe every variant changes: the preset as the screen found it, its
-    learning rate 2.5e-4 (the preset took the screen's ``lr1e-4`` for the agent
-    shipped in issue 19, so the stored ``current`` runs stay comparable)."""
+    learning rate 2.5e-4 (the preset took the screen's ``lr1e-4`` for the shipped
+    agent, so the stored ``current`` runs stay comparable)."""
     return replace(get_preset(PRESET).config, **BASE_CHANGES)
 
 
-def variant_setup(variant: str, budget: dict) -> tuple[str, dict, dqn.DQNConfig, dict]:
+def variant_setup(
+    variant: Variant, budget: dict
+) -> tuple[str, dict, dqn.DQNConfig, dict]:
     """``(env_id, env_kwargs, cfg, pieces)`` of one variant under ``budget``."""
     preset = get_preset(PRESET)
-    _, config_changes, piece_changes, env_changes = combined(variant)
-    cfg = replace(base_config(), **config_changes)
+    cfg = replace(base_config(), **variant.config)
     if budget["steps"] is not None:
         cfg = replace(cfg, total_steps=budget["steps"])
     if budget["max_minutes"] is not None:
         cfg = replace(cfg, max_seconds=60.0 * budget["max_minutes"])
     if budget["eval_every"] is not None:
         cfg = replace(cfg, eval_every=budget["eval_every"])
-    env_kwargs = {**preset.env_kwargs, **env_changes}
-    return preset.env_id, env_kwargs, cfg, {**preset.pieces, **piece_changes}
+    env_kwargs = {**preset.env_kwargs, **variant.env_kwargs}
+    return preset.env_id, env_kwargs, cfg, {**preset.pieces, **variant.pieces}
 
 
 def validation_scores(
@@ -208,11 +191,11 @@ def validation_scores(
     return [float(r) for r in returns]
 
 
-def run(job: tuple[str, int, dict]) -> tuple[str, int, dict]:
-    """One (variant, seed) run in its own process, on one torch thread."""
-    variant, seed, budget = job
+def run(job: Job) -> dict:
+    """One run, on one torch thread."""
+    seed, budget = job.seed, job.budget
     torch.set_num_threads(1)
-    env_id, env_kwargs, cfg, pieces = variant_setup(variant, budget)
+    env_id, env_kwargs, cfg, pieces = variant_setup(job.variant, budget)
     load_before = os.getloadavg()
     env = StepClock(make_env(env_id, **env_kwargs), CLOCK_EVERY)
     result = dqn.train_dqn(
@@ -246,10 +229,10 @@ def run(job: tuple[str, int, dict]) -> tuple[str, int, dict]:
     }
     record["validation_s"] = round(time.perf_counter() - start, 1)
     record["finished"] = datetime.now().isoformat(timespec="seconds")
-    return variant, seed, record
+    return record
 
 
-def summary(data: dict) -> str:
+def summary(study: dict) -> str:
     """One line per variant: means over seeds, 95 % bootstrap intervals over seeds."""
     rng = np.random.default_rng(0)
     lines = [
@@ -257,7 +240,8 @@ def summary(data: dict) -> str:
         f"{'best sel.':>9s} {'validation, selected net':>25s} "
         f"{'validation, last net':>25s}"
     ]
-    for variant, runs in stored_runs(data):
+    for variant, entry in study["variants"].items():
+        runs = list(entry["runs"].values())
         steps = np.mean([r["steps_done"] for r in runs])
         train_s = np.mean([r["train_s"] for r in runs])
         best_sel = [max(r["evals"]) for r in runs if r["evals"]]
@@ -272,10 +256,10 @@ def summary(data: dict) -> str:
     return "\n".join(lines)
 
 
-def report(variant: str, seed: int, record: dict) -> str:
+def report(job: Job, record: dict) -> str:
     """The line printed when a run is stored."""
     return (
-        f"{variant:10s} seed {seed}: {record['steps_done']} steps in "
+        f"{job.variant.name:10s} seed {job.seed}: {record['steps_done']} steps in "
         f"{record['train_s']:.0f} s, best selection "
         f"{max(record['evals'], default=float('nan')):.1f}, validation "
         f"selected {np.mean(record['validation_best']):.1f}, last "
@@ -283,7 +267,7 @@ def report(variant: str, seed: int, record: dict) -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -291,19 +275,16 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, help="wall-time cap of every run")
     parser.add_argument("--eval-every", type=int, help="default: the preset's 100 000")
     parser.add_argument("--validation-episodes", type=int, default=30)
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
-    parser.add_argument("--out", default=str(data_dir() / "spaceinvaders_recipes.json"))
-    add_summary_flags(parser)
+    add_study_flags(parser, "spaceinvaders_recipes")
     parser.add_argument("--list", action="store_true", help="list the variants")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.list:
-        for name, (what, *_) in VARIANTS.items():
-            print(f"{name:10s} {what}")
+        for name, variant in VARIANTS.items():
+            print(f"{name:10s} {variant.description}")
         return
-    out = Path(args.out)
-    if print_summary(parser, args, out, summary):
+    if print_summary(parser, args, summary):
         return
-    data = read_study(out)
+    engine = engine_from(parser, args)
     if args.steps is None and args.max_minutes is None:
         parser.error("give a budget: --steps and/or --max-minutes")
     if args.validation_episodes < 1 or (
@@ -316,20 +297,19 @@ def main() -> None:
         "eval_every": args.eval_every,
         "validation_episodes": args.validation_episodes,
     }
-    mismatch = budget_mismatch(data, budget, out)
-    if mismatch:
-        parser.error(mismatch)
-    for variant in args.variants:  # refuse a broken variant before any training
+    variants = []
+    for name in args.variants:  # refuse a broken variant before any training
         try:
-            variant_setup(variant, budget)
+            variants.append(combined(name))
+            variant_setup(variants[-1], budget)
         except ValueError as error:
             parser.error(str(error))
     preset = get_preset(PRESET)
-    data.update(
-        note="ALE/SpaceInvaders-v5 RAM, recipe variants of the spaceinvaders preset, "
-        "one change each (benchmarks/spaceinvaders_recipes.py)",
-        budget=budget,
-        protocol={
+    header = {
+        "budget": budget,
+        "note": "ALE/SpaceInvaders-v5 RAM, recipe variants of the spaceinvaders "
+        "preset, one change each (benchmarks/spaceinvaders_recipes.py)",
+        "protocol": {
             "selection": f"{preset.config.eval_episodes} episodes, epsilon "
             f"{preset.config.eval_epsilon}, seeds {SELECTION_SEED}+, every "
             f"{args.eval_every or preset.config.eval_every} steps",
@@ -338,21 +318,13 @@ def main() -> None:
             "network)",
             "test": "none: the test seeds (1 000 000+) are kept for the shipped agent",
         },
-        machine=machine(),
-        versions=package_versions(),
+    }
+    jobs = [Job(variant, seed, budget) for seed in args.seeds for variant in variants]
+    outcome = run_or_exit(
+        parser, args.out, header, jobs, run, engine=engine, report=report
     )
-    run_pending(
-        out,
-        data,
-        args.variants,
-        args.seeds,
-        budget,
-        run,
-        workers=args.jobs,
-        header=lambda variant: {"description": combined(variant)[0]},
-        report=report,
-    )
-    print(summary(data))
+    if outcome.stored:
+        print(summary(read_study(args.out)))
 
 
 if __name__ == "__main__":

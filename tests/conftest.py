@@ -1,4 +1,9 @@
-"""Fixtures shared by the checkpoint and command-line tests."""
+"""Fixtures shared by the tests, and the ``--e2e`` switch.
+
+The browser test (``tests/e2e/test_browser.py``, marked ``e2e``) drives JupyterLab in
+headless Chromium for minutes: it is deselected unless pytest runs with ``--e2e``
+(``make e2e`` does).
+"""
 
 from __future__ import annotations
 
@@ -72,3 +77,22 @@ def tiny_sm():
         actor_hidden=(8, 8),
         critic_hidden=(8, 8),
     )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--e2e",
+        action="store_true",
+        help="also run the browser test (JupyterLab in headless Chromium; make e2e)",
+    )
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if config.getoption("--e2e"):
+        return
+    browser = [item for item in items if item.get_closest_marker("e2e")]
+    if browser:
+        config.hook.pytest_deselected(items=browser)
+        items[:] = [item for item in items if not item.get_closest_marker("e2e")]

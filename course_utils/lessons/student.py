@@ -283,10 +283,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_HERE = "YOUR ANSWER HERE"  # nbgrader's text in an emptied written-answer cell
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -385,3 +381,7 @@ def _refuse_markers(cell: Any, where: str) -> None:
                 "the students. Markers work only in code cells; to drop a whole cell, "
                 "tag it 'solution'."
             )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

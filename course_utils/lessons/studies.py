@@ -1,29 +1,27 @@
-"""Resumable batches of (variant, training seed) runs: the benchmarks' studies.
+"""Reading the course's recorded studies: a study is a folder, one JSON file per run.
 
-A study compares variants of a recipe over several training seeds; its runs take
-hours, so it must survive being stopped. Every finished run is stored at once in one
-JSON file, written atomically (a temporary file, then a rename)::
+A study compares variants of a recipe over several training seeds, every run with the
+same budget. On disk::
 
-    {"budget": {...}, "variants": {name: {"description": ..., "runs": {"0": {...}}}}}
+    <study>/study.json                 the budget every run shares, the protocol, notes
+    <study>/<variant>/seed-<k>.json    one finished run: its budget and its record
 
-and running the script again skips the runs already there (resume at run
-granularity). One file holds one budget: :func:`budget_mismatch` says why another
-must not be mixed in. Each run goes to a process of its own (spawn context: no torch
-or simulator state is inherited), several at once with ``workers``; the script's run
-function sets one torch thread. Used by ``benchmarks/mountaincar_seeds.py``,
-``spaceinvaders_recipes.py`` and ``selective_memory_ablation.py``.
+A run's file appears only when the run has finished (written whole, then renamed into
+place), so "which runs are left" is "which files are missing", and runs made by several
+processes or machines come together by being read from the same folder. This module is
+the reading half, for the notebooks and the benchmark tables: :func:`read_study` gives
+the folder as one dict, :func:`interval` a table cell with its bootstrap interval, and
+:func:`compare` the difference of two variants over seeds. Every file is checked as it
+is read (strict JSON, the study's budget), and a bad one is named in the error. The
+running half (the runs themselves, through joblib on local processes or a Dask
+cluster) is ``benchmarks/studies.py``.
 """
 
 from __future__ import annotations
 
-import argparse
-import concurrent.futures
 import json
-import multiprocessing
-import os
-import platform
-from collections.abc import Callable, Iterable
-from datetime import datetime
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,148 +29,148 @@ import numpy as np
 
 from course_utils.common.stats import bootstrap_ci, bootstrap_diff_ci, mean
 
-Run = Callable[[Any], tuple[str, int, dict]]  # job -> (variant, seed, record)
+STUDY_FILE = "study.json"
+RUN_FILE = re.compile(r"seed-(0|[1-9][0-9]*)\.json\Z")
+# variant and study names become folder names: letters, digits and _ . + - only
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
+MAX_FILE_BYTES = 64 * 2**20  # the largest run so far is 0.2 MB
+RUN_KEYS = ("variant", "seed", "budget", "description", "record")
+# what a variant's entry in read_study carries, from its first run's file
+VARIANT_KEYS = ("description", "config", "pieces", "changes")
 
 
-def read_study(path: Path) -> dict:
-    """The study stored at ``path``, or ``{}`` when there is none yet."""
-    return json.loads(path.read_text()) if path.is_file() else {}
+def check_name(name: Any, what: str) -> str:
+    """``name`` if it can be a study's or a variant's folder name, else ValueError."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValueError(
+            f"{what} {name!r} cannot name a folder of a study: use letters, digits "
+            "and _ . + - only, starting with a letter or a digit (e.g. 'n5+stack2')."
+        )
+    return name
 
 
-def write_atomically(path: Path, data: dict, *, indent: int | None = 1) -> None:
-    """Write ``data`` as JSON: a temporary file in the same folder, then a rename, so
-    that a killed process leaves the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=indent) + "\n")
-    tmp.replace(path)
+def run_file(folder: str | Path, variant: str, seed: int) -> Path:
+    """Where the run ``(variant, seed)`` of the study in ``folder`` is stored."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"a training seed is an int >= 0, got {seed!r}.")
+    return Path(folder) / check_name(variant, "The variant") / f"seed-{seed}.json"
 
 
-def budget_mismatch(data: dict, budget: dict, path: Path) -> str | None:
-    """Why the runs of ``data`` (read from ``path``) cannot be resumed with
-    ``budget``, or None: runs made with other budgets are not comparable."""
-    wanted = json.loads(json.dumps(budget))  # as stored (tuples become lists)
-    if data.get("budget", wanted) == wanted:
-        return None
-    return (
-        f"{path} holds runs made with the budget {data['budget']}, not {wanted}: "
-        "give the same flags to resume it, or another --out for a new study"
-    )
+def same_json(a: Any, b: Any) -> bool:
+    """True when ``a`` and ``b`` are equal once stored as JSON (tuples as lists)."""
+    return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
 
 
-def merge_studies(paths: list[Path]) -> dict:
-    """One study from several files of the same budget (runs made by separate
-    processes, which must not share a file). Refused, with the reason: files of
-    different budgets, and a (variant, seed) run stored twice."""
-    merged: dict = {}
-    for path in paths:
-        data = read_study(path)
-        if not data:
-            raise ValueError(f"{path} holds no study (missing or empty).")
-        if "budget" in merged and data.get("budget") != merged["budget"]:
-            raise ValueError(
-                f"{path} holds runs of the budget {data.get('budget')}, "
-                f"{paths[0]} of {merged['budget']}: not comparable."
-            )
-        merged.setdefault("budget", data.get("budget"))
-        for variant, entry in data.get("variants", {}).items():
-            into = merged.setdefault("variants", {}).setdefault(
-                variant, {**entry, "runs": {}}
-            )
-            for seed, record in entry["runs"].items():
-                if seed in into["runs"]:
-                    raise ValueError(
-                        f"{variant!r} seed {seed} is stored twice ({path} and an "
-                        "earlier file): keep one."
-                    )
-                into["runs"][seed] = record
-    return merged
+def refuse_constant(name: str) -> None:
+    """``json.loads``'s hook for NaN and Infinity, which strict JSON does not have."""
+    raise ValueError(f"{name} is not valid JSON (strict JSON has no NaN or Infinity)")
 
 
-def stored_run(data: dict, variant: str, seed: int) -> dict | None:
-    """The record of ``(variant, seed)`` in the study, or None."""
-    return data.get("variants", {}).get(variant, {}).get("runs", {}).get(str(seed))
+def read_json(path: Path) -> dict:
+    """The JSON object stored at ``path``, read with checks: a regular file of at most
+    MAX_FILE_BYTES, strict JSON (no NaN or Infinity), an object at the top.
 
-
-def stored_runs(data: dict) -> list[tuple[str, list[dict]]]:
-    """``(variant, its records)`` for every variant with stored runs, for a table."""
-    variants = data.get("variants", {}).items()
-    return [(name, list(e["runs"].values())) for name, e in variants if e["runs"]]
-
-
-def pending(data: dict, variants: Iterable[str], seeds: Iterable[int]) -> list:
-    """The ``(variant, seed)`` pairs not stored yet, seed by seed (all variants of
-    the first seed come first, so a stopped batch compares like with like)."""
-    variants = list(variants)
-    return [
-        (variant, seed)
-        for seed in seeds
-        for variant in variants
-        if stored_run(data, variant, seed) is None
-    ]
-
-
-def store_run(data: dict, variant: str, seed: int, record: dict, header: dict) -> None:
-    """Put ``record`` under ``data["variants"][variant]["runs"][str(seed)]``, seeds in
-    order; a new variant's entry starts with ``header`` (its description, ...)."""
-    entry = data.setdefault("variants", {}).setdefault(variant, {**header, "runs": {}})
-    entry["runs"][str(seed)] = record
-    entry["runs"] = dict(sorted(entry["runs"].items(), key=lambda kv: int(kv[0])))
-
-
-def run_batch(
-    path: Path,
-    data: dict,
-    jobs: list,
-    run: Run,
-    *,
-    workers: int,
-    header: Callable[[str], dict],
-    report: Callable[[str, int, dict], str],
-    indent: int | None = 1,
-) -> None:
-    """Run ``run(job)`` for every job in ``workers`` processes; store every record as
-    it comes (:func:`store_run` with ``header(variant)``), write the whole study to
-    ``path`` and print ``report(variant, seed, record)``.
-
-    ``run`` must be a module-level function of the script (spawned processes import
-    it by name); ``jobs`` and records must pickle.
+    Raises:
+        ValueError: naming the file, what is wrong with it and the fix.
     """
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(run, job) for job in jobs]
-        for future in concurrent.futures.as_completed(futures):
-            variant, seed, record = future.result()
-            store_run(data, variant, seed, record, header(variant))
-            write_atomically(path, data, indent=indent)
-            print(report(variant, seed, record), flush=True)
-
-
-def run_pending(
-    path: Path,
-    data: dict,
-    variants: Iterable[str],
-    seeds: Iterable[int],
-    budget: dict,
-    run: Run,
-    **batch: Any,
-) -> int:
-    """Say how many of the ``variants x seeds`` runs are stored and how many to go,
-    then :func:`run_batch` the missing ones as jobs ``(variant, seed, budget)``
-    (``batch``: its keyword arguments). Returns how many ran."""
-    variants, seeds = list(dict.fromkeys(variants)), list(dict.fromkeys(seeds))
-    todo = pending(data, variants, seeds)
-    print(
-        f"{datetime.now():%Y-%m-%d %H:%M}: {len(variants) * len(seeds) - len(todo)} "
-        f"runs stored, {len(todo)} to go",
-        flush=True,
+    fix = (
+        "Fix: restore it (git checkout, or a copy), or delete it: a deleted run is run "
+        "again by the study's script."
     )
-    run_batch(path, data, [(v, seed, budget) for v, seed in todo], run, **batch)
-    return len(todo)
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise ValueError(f"Cannot read {path}: {error.strerror}.") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path} is not a study file: expected a regular file of at most "
+            f"{MAX_FILE_BYTES} bytes. {fix}"
+        )
+    try:
+        data = json.loads(path.read_bytes(), parse_constant=refuse_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is corrupt ({error}). {fix}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a {type(data).__name__}, not an object. {fix}")
+    return data
 
 
-def machine() -> str:
-    """What the study ran on, for its JSON: ``"x86_64, 2 cores, ..."``."""
-    return f"{platform.machine()}, {os.cpu_count()} cores, one torch thread a run"
+def read_run(path: str | Path, *, budget: Any = None) -> dict:
+    """The run stored at ``path``, checked: its keys, its place (``<variant>/seed-<k>``
+    must match what it says) and, when ``budget`` is given, its budget.
+
+    Raises:
+        ValueError: naming the file and what is wrong.
+    """
+    path = Path(path)
+    data = read_json(path)
+    missing = [key for key in RUN_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"{path} is not a run of a study: it has no {missing}.")
+    try:
+        place = run_file(path.parent.parent, data["variant"], data["seed"])
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    if place != path:
+        raise ValueError(
+            f"{path} holds the run of {data['variant']!r} seed {data['seed']!r}: a run "
+            "file belongs in <study>/<variant>/seed-<seed>.json. Move it there."
+        )
+    if budget is not None and not same_json(data["budget"], budget):
+        raise ValueError(
+            f"{path} was run with the budget {data['budget']}, but its study's is "
+            f"{budget}: runs of different budgets are not comparable. Move it to a "
+            "study of its budget."
+        )
+    return data
+
+
+def read_study_header(folder: str | Path) -> dict:
+    """The study's ``study.json``: its budget, protocol and notes."""
+    path = Path(folder) / STUDY_FILE
+    if not path.exists():
+        raise ValueError(
+            f"{Path(folder)} is not a study: it has no {STUDY_FILE}. A study script "
+            "creates it with the first run; give the folder of a study."
+        )
+    header = read_json(path)
+    if "budget" not in header:
+        raise ValueError(f"{path} has no budget: it is not a study's {STUDY_FILE}.")
+    return header
+
+
+def run_paths(folder: str | Path) -> list[Path]:
+    """Every run file of the study, variant by variant (sorted), seeds in order."""
+    paths = []
+    folders = (p for p in Path(folder).iterdir() if p.is_dir())
+    for variant in sorted(p for p in folders if not p.name.startswith(".")):
+        runs = [p for p in variant.iterdir() if RUN_FILE.match(p.name)]
+        paths += sorted(runs, key=lambda p: int(RUN_FILE.match(p.name)[1]))
+    return paths
+
+
+def read_study(folder: str | Path) -> dict:
+    """The study stored in ``folder`` as one dict: ``study.json``'s entries (``budget``,
+    ``protocol``, notes) and ``variants``, ``{name: {"description": ..., "runs":
+    {"0": record, "1": record, ...}}}``, variants sorted by name, seeds in order (a
+    variant also carries its ``config``, ``pieces`` and ``changes`` when its runs
+    recorded them). Temporary files of runs being written are ignored.
+
+    Raises:
+        ValueError: no such study; a corrupt file, a run of another budget or a run
+            in the wrong place (each named, with the fix).
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    header = read_study_header(folder)
+    variants: dict[str, dict] = {}
+    for path in run_paths(folder):
+        run = read_run(path, budget=header["budget"])
+        if run["variant"] not in variants:
+            about = {key: run[key] for key in VARIANT_KEYS if key in run}
+            variants[run["variant"]] = {**about, "runs": {}}
+        variants[run["variant"]]["runs"][str(run["seed"])] = run["record"]
+    return {**header, "variants": variants}
 
 
 def interval(values: list[float], rng: np.random.Generator) -> str:
@@ -185,12 +183,17 @@ def interval(values: list[float], rng: np.random.Generator) -> str:
     return f"{float(point):7.1f} [{float(low):6.1f}, {float(high):6.1f}]"
 
 
-def compare(data: dict, a: str, b: str) -> str:
+def compare(study: dict, a: str, b: str) -> str:
     """``a`` minus ``b`` on the validation means (selected networks), with a 95 %
-    bootstrap interval that resamples each variant's training seeds."""
+    bootstrap interval that resamples each variant's training seeds.
+
+    Args:
+        study: as :func:`read_study` returns it.
+        a, b: variant names, each with at least 2 runs recording ``validation_best``.
+    """
     scores = {}
     for variant in (a, b):
-        runs = data.get("variants", {}).get(variant, {}).get("runs", {})
+        runs = study.get("variants", {}).get(variant, {}).get("runs", {})
         if len(runs) < 2:
             raise ValueError(
                 f"{variant!r} has {len(runs)} stored run(s); a comparison needs at "
@@ -206,47 +209,3 @@ def compare(data: dict, a: str, b: str) -> str:
         f"of the selected networks: {diff:+.1f}, 95 % bootstrap interval over seeds "
         f"[{low:+.1f}, {high:+.1f}]: at this budget they {verdict}"
     )
-
-
-def add_summary_flags(parser: argparse.ArgumentParser) -> None:
-    """A study script's ``--summary``, ``--also FILES`` and ``--compare A B``."""
-    parser.add_argument("--summary", action="store_true", help="print the table only")
-    parser.add_argument(
-        "--also",
-        nargs="+",
-        default=[],
-        help="--summary: add the runs of these files (same budget) to --out's",
-    )
-    parser.add_argument(
-        "--compare",
-        nargs=2,
-        metavar=("A", "B"),
-        help="--summary: A minus B over training seeds, with a bootstrap interval",
-    )
-
-
-def print_summary(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    out: Path,
-    summary: Callable[[dict], str],
-) -> bool:
-    """Handle :func:`add_summary_flags`: with ``--summary``, print ``summary`` of
-    ``out`` (merged with ``--also``) and the ``--compare`` line, then return True;
-    without it return False (``--also`` or ``--compare`` alone is refused)."""
-    if (args.also or args.compare) and not args.summary:
-        parser.error("--also and --compare go with --summary")
-    if not args.summary:
-        return False
-    try:
-        data = (
-            merge_studies([out, *map(Path, args.also)])
-            if args.also
-            else read_study(out)
-        )
-        print(summary(data))
-        if args.compare:
-            print(compare(data, *args.compare))
-    except ValueError as error:
-        parser.error(str(error))
-    return True

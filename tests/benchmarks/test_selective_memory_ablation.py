@@ -14,6 +14,7 @@ from gymnasium.wrappers import TimeLimit
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
 from course_utils.common.envs import make_env
 from course_utils.common.networks import MLPActor
+from course_utils.lessons.studies import read_study
 from course_utils.presets import SELECTION_SEED, TEST_SEED
 
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
@@ -31,8 +32,9 @@ TINY_BUDGET = {
 
 @pytest.fixture(scope="module")
 def ablation():
-    """The script as a module. It imports its sibling selective_memory_runs (the
-    variants), so benchmarks/ is on the path while it loads, as when it runs."""
+    """The script as a module. It imports its siblings selective_memory_runs (the
+    variants) and studies, so benchmarks/ is on the path while it loads, as when it
+    runs."""
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(BENCHMARKS))
         spec = importlib.util.spec_from_file_location("sm_ablation", SCRIPT)
@@ -44,7 +46,8 @@ def ablation():
 def test_the_variants_are_those_of_selective_memory_runs(ablation):
     runs = sys.modules["selective_memory_runs"]
     assert ablation.VARIANTS is runs.VARIANTS and "faithful" in ablation.VARIANTS
-    cfg, pieces = ablation.variant_setup("noise_gamma", {**TINY_BUDGET, "tiny": False})
+    noise_gamma = ablation.VARIANTS["noise_gamma"]
+    cfg, pieces = ablation.variant_setup(noise_gamma, {**TINY_BUDGET, "tiny": False})
     assert cfg.max_steps == cfg.episodes == 150 and cfg.gamma == 0.99
     assert cfg.actor_hidden == (1024, 512) and cfg.eval_every == 0
     assert set(pieces) == {"act", "keep"}
@@ -82,7 +85,7 @@ def test_selection_validation_and_test_seeds_are_disjoint(ablation, episodes):
 def test_flags_that_would_mix_seed_ranges_are_refused(
     ablation, flags, message, tmp_path, capsys
 ):
-    out = tmp_path / "study.json"
+    out = tmp_path / "study"
     with pytest.raises(SystemExit):
         ablation.main(["--steps", "100", *flags, "--out", str(out)])
     assert message in capsys.readouterr().err and not out.exists()
@@ -126,7 +129,7 @@ def fake_run(seed: int, validation: float, best: float | None) -> dict:
 
 
 def test_summary_with_one_and_several_seeds(ablation):
-    data = {
+    study = {
         "budget": {**TINY_BUDGET, "steps": 1000},
         "variants": {
             "faithful": {"runs": {"0": fake_run(0, -100.0, -90.0)}},
@@ -137,7 +140,7 @@ def test_summary_with_one_and_several_seeds(ablation):
             "keep_all": {"runs": {}},
         },
     }
-    lines = ablation.summary(data).splitlines()
+    lines = ablation.summary(study).splitlines()
     assert len(lines) == 4 and "keep_all" not in lines[0]
     one, several, no_eval = lines[1:]
     assert one.split()[:2] == ["faithful", "1"] and "[" not in one
@@ -148,58 +151,59 @@ def test_summary_with_one_and_several_seeds(ablation):
     assert ablation.summary({}).count("\n") == 0  # the header alone
 
 
+def stored_study(folder: Path, budget: dict, runs: dict) -> Path:
+    """A study folder as the runner writes it; ``runs``: ``{(variant, seed): run}``."""
+    folder.mkdir(parents=True)
+    study = {"study": folder.name, "budget": budget}
+    (folder / "study.json").write_text(json.dumps(study))
+    for (variant, seed), record in runs.items():
+        path = folder / variant / f"seed-{seed}.json"
+        path.parent.mkdir(exist_ok=True)
+        run = {"variant": variant, "seed": seed, "budget": budget}
+        run |= {"description": variant, "record": record}
+        path.write_text(json.dumps(run))
+    return folder
+
+
 def test_resume_skips_stored_runs_and_another_budget_is_refused(
     ablation, tmp_path, capsys
 ):
-    out = tmp_path / "study.json"
-    stored = {
-        "budget": TINY_BUDGET,
-        "variants": {"faithful": {"runs": {"0": fake_run(0, -1.0, -1.0)}}},
-    }
-    out.write_text(json.dumps(stored))
+    out = stored_study(
+        tmp_path / "study", TINY_BUDGET, {("faithful", 0): fake_run(0, -1.0, -1.0)}
+    )
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     ablation.main([*TINY, "--variants", "faithful", "--seeds", "0", "--out", str(out)])
     assert "1 runs stored, 0 to go" in capsys.readouterr().out
-    assert json.loads(out.read_text()) == stored  # nothing trained, nothing written
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
     with pytest.raises(SystemExit):
         ablation.main(["--tiny", "--steps", "300", "--out", str(out)])
     err = capsys.readouterr().err
     assert "holds runs made with the budget" in err and "'steps': 300" in err
-    with pytest.raises(SystemExit):  # a real study cannot resume a tiny file
+    with pytest.raises(SystemExit):  # a real study cannot resume a tiny one
         ablation.main([*TINY[1:], "--out", str(out)])
-    assert json.loads(out.read_text()) == stored
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
 
 
-def test_summary_merges_files_of_one_budget_and_compares(ablation, tmp_path, capsys):
+def test_summary_reads_the_folder_and_compares(ablation, tmp_path, capsys):
+    """Runs made by separate processes are one study: the folder holds them all."""
     budget = {**TINY_BUDGET, "steps": 1000}
-    runs = {str(s): fake_run(s, 0.0, 100.0 + s) for s in range(3)}
-    first, second = tmp_path / "a.json", tmp_path / "b.json"
-    first.write_text(
-        json.dumps({"budget": budget, "variants": {"new": {"runs": runs}}})
-    )
-    old = {str(s): fake_run(s, 0.0, 50.0 + s) for s in range(3)}
-    second.write_text(
-        json.dumps({"budget": budget, "variants": {"old": {"runs": old}}})
-    )
-    ablation.main(
-        ["--summary", "--out", str(first), "--also", str(second)]
-        + ["--compare", "new", "old"]
-    )
+    runs = {("new", s): fake_run(s, 0.0, 100.0 + s) for s in range(3)}
+    runs |= {("old", s): fake_run(s, 0.0, 50.0 + s) for s in range(3)}
+    out = stored_study(tmp_path / "study", budget, runs)
+    ablation.main(["--summary", "--out", str(out), "--compare", "new", "old"])
     shown = capsys.readouterr().out
     assert "new (3 seeds) minus old (3 seeds)" in shown and "+50.0" in shown
-    with pytest.raises(SystemExit):  # merging needs --summary
-        ablation.main(["--steps", "1000", "--out", str(first), "--also", str(second)])
-    assert "go with --summary" in capsys.readouterr().err
-    second.write_text(
-        json.dumps({"budget": TINY_BUDGET, "variants": {"old": {"runs": old}}})
-    )
-    with pytest.raises(SystemExit):  # another budget: not comparable
-        ablation.main(["--summary", "--out", str(first), "--also", str(second)])
-    assert "not comparable" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # comparing needs --summary
+        ablation.main(["--steps", "1000", "--out", str(out), "--compare", "new", "old"])
+    assert "--compare goes with --summary" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ablation.main(["--summary", "--out", str(tmp_path / "none")])
+    assert "is not a study" in capsys.readouterr().err
 
 
 def test_a_tiny_run_end_to_end(tmp_path):
-    """The script as launched: a worker process, one tiny run stored, the table."""
-    out = tmp_path / "study.json"
+    """The script as launched: one tiny run in its own process, stored, the table."""
+    out = tmp_path / "study"
     args = [*TINY, "--variants", "faithful", "--seeds", "0", "--out", str(out)]
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *args],
@@ -208,9 +212,11 @@ def test_a_tiny_run_end_to_end(tmp_path):
         text=True,
     )
     assert "0 runs stored, 1 to go" in done.stdout
-    data = json.loads(out.read_text())
-    assert data["budget"] == TINY_BUDGET and data["protocol"]["test"].startswith("none")
-    entry = data["variants"]["faithful"]
+    study = read_study(out)
+    assert study["budget"] == TINY_BUDGET and study["protocol"]["test"].startswith(
+        "none"
+    )
+    entry = study["variants"]["faithful"]
     assert entry["config"]["max_steps"] == 150 and entry["pieces"] == {}
     run = entry["runs"]["0"]
     lengths = run["episode_steps"]
@@ -222,4 +228,7 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert run["eval_steps"] == crossed
     assert len(run["validation_last"]) == len(run["validation_best"]) == 2
     assert run["diagnostics"]["game"] == list(range(run["games"]))
-    assert not list(tmp_path.glob(".*tmp*"))
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    stored = json.loads((out / "faithful" / "seed-0.json").read_text())
+    assert stored["machine"].endswith("one torch thread a run")
+    assert stored["versions"]["torch"] and stored["budget"] == TINY_BUDGET

@@ -23,9 +23,13 @@ BUDGET = {
 
 
 def _load():
+    """The script as a module; it imports its sibling studies, so benchmarks/ is on
+    the path while it loads, as when it runs."""
     spec = importlib.util.spec_from_file_location("spaceinvaders_recipes", SCRIPT)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(SCRIPT.parent))
+        spec.loader.exec_module(module)
     return module
 
 
@@ -37,7 +41,9 @@ BUNDLES = {"qr": sorted(QR_DQN_PIECES)}
 @pytest.mark.parametrize("name", sorted(recipes.VARIANTS))
 def test_each_variant_changes_one_knob_and_trains(name):
     preset = get_preset("spaceinvaders")
-    env_id, env_kwargs, cfg, pieces = recipes.variant_setup(name, BUDGET)
+    env_id, env_kwargs, cfg, pieces = recipes.variant_setup(
+        recipes.combined(name), BUDGET
+    )
     budget_only = replace(recipes.base_config(), total_steps=300)
     changed = [k for k, v in cfg.to_dict().items() if budget_only.to_dict()[k] != v] + [
         k for k, v in pieces.items() if preset.pieces.get(k) is not v
@@ -82,25 +88,25 @@ def test_the_script_never_touches_the_test_seeds():
 
 def test_variants_combine_with_a_plus_and_refuse_clashes():
     preset = get_preset("spaceinvaders")
-    env_id, env_kwargs, cfg, pieces = recipes.variant_setup("n5+stack2+dueling", BUDGET)
+    both = recipes.combined("n5+stack2+dueling")
+    env_id, env_kwargs, cfg, pieces = recipes.variant_setup(both, BUDGET)
     assert cfg.n_step == 5 and env_kwargs == {"obs_type": "ram", "stack": 2}
     assert pieces["net_class"].__name__ == "DuelingQNetwork"
     assert cfg.hidden == preset.config.hidden
-    assert (
-        "5-step returns + the last 2 RAM snapshots" in recipes.combined("n5+stack2")[0]
-    )
+    described = recipes.combined("n5+stack2").description
+    assert "5-step returns + the last 2 RAM snapshots" in described
     with pytest.raises(ValueError, match="changes \\['hidden'\\] twice"):
-        recipes.variant_setup("wide+deep", BUDGET)
+        recipes.combined("wide+deep")
     with pytest.raises(ValueError, match="unknown variant 'n7'"):
-        recipes.variant_setup("n5+n7", BUDGET)
+        recipes.combined("n5+n7")
 
 
 def test_qr_combines_with_config_changes_and_refuses_other_networks():
-    _, _, cfg, pieces = recipes.variant_setup("qr+n5", BUDGET)
+    _, _, cfg, pieces = recipes.variant_setup(recipes.combined("qr+n5"), BUDGET)
     assert cfg.n_step == 5 and pieces["td_loss"] is QR_DQN_PIECES["td_loss"]
     assert pieces["net_class"].__name__ == "QuantileQNetwork"
     for other in ("dueling", "layernorm", "bits"):
         with pytest.raises(
             ValueError, match=rf"\['net_class'\] twice \(qr and {other}"
         ):
-            recipes.variant_setup(f"qr+{other}", BUDGET)
+            recipes.combined(f"qr+{other}")

@@ -172,14 +172,15 @@ def test_the_course_bootstrap_agrees_with_rliable():
         "rliable",
         reason="rliable is not installed (the bench extra: pip install -e '.[bench]')",
     )
-    import json
     from pathlib import Path
 
     from rliable import library as rly
     from rliable import metrics
 
-    study = Path(__file__).resolve().parents[2] / "data" / "mountaincar_seeds.json"
-    variants = json.loads(study.read_text())["variants"]
+    from course_utils.lessons.studies import read_study
+
+    study = Path(__file__).resolve().parents[2] / "data/studies/mountaincar_seeds"
+    variants = read_study(study)["variants"]
     scores = {
         name: np.array([[np.mean(run["evals"])] for run in v["runs"].values()])
         for name, v in variants.items()

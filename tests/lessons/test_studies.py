@@ -1,60 +1,137 @@
-"""course_utils.lessons.studies: a study's file, its budget, which runs are left, the
-table."""
+"""course_utils.lessons.studies: a study read from its folder, checked file by file;
+the table cell and the comparison the notebooks print."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from course_utils.lessons import studies as batches
+from course_utils.lessons import studies
+
+DATA_STUDIES = Path(__file__).parents[2] / "data" / "studies"
+BUDGET = {"steps": 500, "hidden": [8, 8]}
 
 
-def test_write_atomically_leaves_no_temporary_file(tmp_path):
-    path = tmp_path / "study.json"
-    batches.write_atomically(path, {"a": [1, 2]})
-    batches.write_atomically(path, {"a": [3]}, indent=None)
-    assert json.loads(path.read_text()) == {"a": [3]}
-    assert [p.name for p in tmp_path.iterdir()] == ["study.json"]
-    assert batches.read_study(tmp_path / "none.json") == {}
-    assert batches.read_study(path) == {"a": [3]}
+def write(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
 
 
-def test_a_file_made_with_another_budget_is_refused(tmp_path):
-    path = tmp_path / "study.json"
-    budget = {"steps": 1000, "hidden": (8, 8), "tiny": False}
-    assert batches.budget_mismatch({}, budget, path) is None  # a new study
-    batches.write_atomically(path, {"budget": budget})
-    stored = batches.read_study(path)
-    assert batches.budget_mismatch(stored, budget, path) is None  # tuples as lists
-    why = batches.budget_mismatch(stored, {**budget, "steps": 2000}, path)
-    assert str(path) in why and "another --out" in why and "2000" in why
+def make_study(folder: Path, runs: dict, budget=None) -> Path:
+    """A study as the runner writes it: ``runs`` is ``{(variant, seed): record}``."""
+    budget = BUDGET if budget is None else budget
+    write(folder / "study.json", {"study": folder.name, "budget": budget, "note": "n"})
+    for (variant, seed), record in runs.items():
+        run = {
+            "variant": variant,
+            "seed": seed,
+            "budget": budget,
+            "description": f"variant {variant}",
+            "record": record,
+        }
+        write(studies.run_file(folder, variant, seed), run)
+    return folder
 
 
-def test_pending_skips_stored_runs_seed_by_seed():
-    data: dict = {}
-    batches.store_run(data, "b", 0, {"x": 1}, {"description": "B"})
-    assert batches.pending(data, ["a", "b"], [0, 1]) == [("a", 0), ("a", 1), ("b", 1)]
-    assert batches.stored_run(data, "b", 0) == {"x": 1}
-    assert batches.stored_run(data, "b", 1) is None
-    assert batches.stored_run(data, "c", 0) is None
+def test_a_study_is_its_folder_read_variant_by_variant_seeds_in_order(tmp_path):
+    runs = {("b", 10): {"x": 10}, ("b", 2): {"x": 2}, ("a", 0): {"x": 0}}
+    folder = make_study(tmp_path / "s", runs)
+    (folder / "c").mkdir()  # a variant with no run yet
+    (folder / "a" / ".seed-1.json.host.99.abcdefgh.tmp").write_text("{half")
+    (folder / "a" / "notes.txt").write_text("not a run")
+    study = studies.read_study(folder)
+    assert study["budget"] == BUDGET and study["note"] == "n"
+    assert list(study["variants"]) == ["a", "b"]
+    assert list(study["variants"]["b"]["runs"]) == ["2", "10"]
+    assert study["variants"]["b"]["description"] == "variant b"
+    assert study["variants"]["a"]["runs"] == {"0": {"x": 0}}
 
 
-def test_store_run_keeps_the_header_and_the_seeds_in_order():
-    data: dict = {}
-    for seed in (10, 2, 0):
-        batches.store_run(data, "a", seed, {"seed": seed}, {"description": "A"})
-    entry = data["variants"]["a"]
-    assert entry["description"] == "A" and list(entry["runs"]) == ["0", "2", "10"]
-    batches.store_run(data, "a", 2, {"seed": "again"}, {"description": "ignored"})
-    assert entry["description"] == "A" and data["variants"]["a"]["runs"]["2"] == {
-        "seed": "again"
-    }
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{half a run", "corrupt"),
+        ('{"variant": "a", "seed": 0, "record": {"x": NaN}}', "NaN"),
+        ("[1, 2]", "holds a list, not an object"),
+        ('{"variant": "a", "seed": 0}', "it has no"),
+        (b"\xff\xfe", "corrupt"),
+    ],
+)
+def test_a_bad_run_file_is_named_with_the_fix(tmp_path, content, message):
+    folder = make_study(tmp_path / "s", {("a", 1): {"x": 1}})
+    bad = folder / "a" / "seed-0.json"
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError, match=message) as error:
+        studies.read_study(folder)
+    assert str(bad) in str(error.value)
+
+
+def test_special_and_huge_files_are_refused_before_reading(tmp_path, monkeypatch):
+    folder = make_study(tmp_path / "s", {})
+    link = studies.run_file(folder, "a", 0)
+    link.parent.mkdir()
+    os.symlink("/dev/zero", link)  # read whole, it would never end
+    with pytest.raises(ValueError, match="not a study file: expected a regular"):
+        studies.read_study(folder)
+    link.unlink()
+    write(link, {"variant": "a"})
+    monkeypatch.setattr(studies, "MAX_FILE_BYTES", 5)
+    with pytest.raises(ValueError, match="at most 5 bytes"):
+        studies.read_study(folder)
+
+
+def test_a_run_of_another_budget_or_in_the_wrong_place_is_named(tmp_path):
+    folder = make_study(tmp_path / "s", {("a", 0): {}})
+    other = make_study(tmp_path / "other", {("a", 1): {}}, budget={"steps": 300})
+    moved = folder / "a" / "seed-1.json"
+    (other / "a" / "seed-1.json").rename(moved)
+    with pytest.raises(ValueError, match="budget .*'steps': 300.*not comparable"):
+        studies.read_study(folder)
+    moved.unlink()
+    wrong = write(
+        folder / "a" / "seed-5.json",
+        json.loads((folder / "a" / "seed-0.json").read_text()),
+    )
+    with pytest.raises(ValueError, match="seed 0.*belongs in") as error:
+        studies.read_study(folder)
+    assert str(wrong) in str(error.value)
+
+
+def test_a_folder_without_study_json_is_not_a_study(tmp_path):
+    with pytest.raises(ValueError, match="is not a study: it has no study.json"):
+        studies.read_study(tmp_path)
+    write(tmp_path / "study.json", {"note": "no budget"})
+    with pytest.raises(ValueError, match="has no budget"):
+        studies.read_study(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["", "../up", "a/b", ".hidden", "a b", 3])
+def test_names_that_cannot_be_folders_are_refused(name):
+    with pytest.raises(ValueError, match="cannot name a folder"):
+        studies.run_file("s", name, 0)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.0, True, "0"])
+def test_seeds_are_ints(seed):
+    with pytest.raises(ValueError, match="training seed is an int"):
+        studies.run_file("s", "a", seed)
+
+
+def test_every_shipped_study_reads():
+    folders = sorted(p.parent for p in DATA_STUDIES.glob("*/study.json"))
+    assert len(folders) >= 9
+    for folder in folders:
+        study = studies.read_study(folder)
+        assert study["study"] == folder.name and study["variants"], folder
 
 
 def test_interval_for_none_one_and_several_runs():
     rng = np.random.default_rng(0)
     cells = [
-        batches.interval(values, rng) for values in ([], [5.0], [1.0, 2.0, 3.0, 4.0])
+        studies.interval(values, rng) for values in ([], [5.0], [1.0, 2.0, 3.0, 4.0])
     ]
     assert len({len(cell) for cell in cells}) == 1  # a column lines up
     assert cells[0].strip() == "—" and cells[1].strip() == "5.0"
@@ -63,78 +140,23 @@ def test_interval_for_none_one_and_several_runs():
     assert float(mean_text) == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
 
 
-def test_run_pending_runs_nothing_when_every_run_is_stored(tmp_path, capsys):
-    data: dict = {}
-    for variant in ("a", "b"):
-        batches.store_run(data, variant, 0, {}, {})
-
-    def never(job):
-        raise AssertionError(f"{job} was stored already")
-
-    ran = batches.run_pending(
-        tmp_path / "s.json",
-        data,
-        ["a", "b", "a"],
-        [0, 0],
-        {},
-        never,
-        workers=1,
-        header=dict,
-        report=str,
-    )
-    assert ran == 0 and "2 runs stored, 0 to go" in capsys.readouterr().out
-    assert not (tmp_path / "s.json").exists()
-
-
-def test_stored_runs_lists_the_variants_with_runs():
-    data: dict = {"variants": {"empty": {"runs": {}}}}
-    batches.store_run(data, "a", 1, {"x": 1}, {})
-    batches.store_run(data, "a", 0, {"x": 0}, {})
-    assert batches.stored_runs(data) == [("a", [{"x": 0}, {"x": 1}])]
-    assert batches.stored_runs({}) == []
-
-
-def test_merge_studies_adds_runs_and_refuses_mixing_budgets_or_doubles(tmp_path):
-    import pytest
-
-    budget = {"steps": 500}
-    one, two, other = (tmp_path / f"{n}.json" for n in ("one", "two", "other"))
-    batches.write_atomically(
-        one,
-        {"budget": budget, "variants": {"a": {"description": "A", "runs": {"0": 1}}}},
-    )
-    batches.write_atomically(
-        two,
-        {
-            "budget": budget,
-            "variants": {
-                "a": {"description": "A", "runs": {"1": 2}},
-                "b": {"description": "B", "runs": {"0": 3}},
-            },
-        },
-    )
-    merged = batches.merge_studies([one, two])
-    assert merged["budget"] == budget
-    assert merged["variants"]["a"]["runs"] == {"0": 1, "1": 2}
-    assert merged["variants"]["b"] == {"description": "B", "runs": {"0": 3}}
-    assert batches.read_study(one)["variants"]["a"]["runs"] == {"0": 1}  # untouched
-    batches.write_atomically(other, {"budget": {"steps": 600}, "variants": {}})
-    with pytest.raises(ValueError, match="not comparable"):
-        batches.merge_studies([one, other])
-    with pytest.raises(ValueError, match="seed 0 is stored twice"):
-        batches.merge_studies([one, one])
-    with pytest.raises(ValueError, match="holds no study"):
-        batches.merge_studies([one, tmp_path / "missing.json"])
-
-
 def test_compare_subtracts_the_second_variant_and_needs_two_seeds():
     def runs(*means):
         return {"runs": {str(i): {"validation_best": [m]} for i, m in enumerate(means)}}
 
     data = {"variants": {"new": runs(400.0, 420.0, 410.0), "old": runs(300.0, 310.0)}}
-    line = batches.compare(data, "new", "old")
+    line = studies.compare(data, "new", "old")
     assert "+105.0" in line and "they differ" in line
-    assert "-105.0" in batches.compare(data, "old", "new")
+    assert "-105.0" in studies.compare(data, "old", "new")
     data["variants"]["old"] = runs(300.0)
     with pytest.raises(ValueError, match="'old' has 1 stored run"):
-        batches.compare(data, "new", "old")
+        studies.compare(data, "new", "old")
+
+
+def test_compare_reads_a_folder_of_runs_made_apart(tmp_path):
+    """Merging is reading the folder: runs written by separate processes compare."""
+    runs = {("new", s): {"validation_best": [400.0 + 10 * s]} for s in range(3)}
+    runs |= {("old", s): {"validation_best": [300.0 + 5 * s]} for s in range(3)}
+    study = studies.read_study(make_study(tmp_path / "s", runs))
+    assert "new (3 seeds) minus old (3 seeds)" in studies.compare(study, "new", "old")
+    assert "+105.0" in studies.compare(study, "new", "old")
