@@ -12,44 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def _probability(name: str, value: object, low_open: bool = False) -> float:
-    """``value`` as a float in [0, 1] (or (0, 1] if ``low_open``); NaN is refused."""
-    ok = isinstance(value, (int, float, np.integer, np.floating))
-    ok = (
-        ok
-        and not isinstance(value, bool)
-        and (0.0 < value if low_open else 0.0 <= value)
-        and value <= 1.0
-    )
-    if not ok:
-        span = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must be a number in {span}, got {value!r}.")
-    return float(value)
-
-
-def _finite(name: str, value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, str) or not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    return number
-
-
-def _index(name: str, value: object, size: int) -> int:
-    """A row or column index 0 <= value < size (no negative wrap-around)."""
-    if (
-        not isinstance(value, (int, np.integer))
-        or isinstance(value, bool)
-        or not 0 <= value < size
-    ):
-        raise ValueError(
-            f"{name} must be an int index 0..{size - 1}, got {value!r} (a negative "
-            "index would silently pick a row from the end)."
-        )
-    return int(value)
+from course_utils.common.validate import generator, index, number, probability
 
 
 def discounted_return(rewards: Sequence[float], gamma: float) -> float:
@@ -64,7 +27,7 @@ def discounted_return(rewards: Sequence[float], gamma: float) -> float:
 
     Taught in: 02_rl_concepts.ipynb
     """
-    gamma = _probability("gamma", gamma)
+    gamma = probability("gamma", gamma)
     ret = 0.0
     for reward in reversed(rewards):  # G_t = r_{t+1} + γ G_{t+1}, from the end
         ret = float(reward) + gamma * ret
@@ -105,12 +68,8 @@ def epsilon_greedy(
             f"q_values contains NaN: {q_values}. No action is the greedy one. Fix: "
             "look for a division by zero or an uninitialised table row."
         )
-    epsilon = _probability("epsilon", epsilon)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a np.random.Generator (np.random.default_rng(seed)), got "
-            f"{rng!r}."
-        )
+    epsilon = probability("epsilon", epsilon)
+    generator("rng", rng)
     if rng.random() < epsilon:
         return int(rng.integers(len(q_values)))
     best = np.flatnonzero(q_values == q_values.max())
@@ -146,12 +105,12 @@ def q_learning_update(
     Taught in: 02_rl_concepts.ipynb
     """
     n_states, n_actions = np.shape(q_table)
-    state = _index("state", state, n_states)
-    next_state = _index("next_state", next_state, n_states)
-    action = _index("action", action, n_actions)
-    reward = _finite("reward", reward)
-    alpha = _probability("alpha", alpha, low_open=True)
-    gamma = _probability("gamma", gamma)
+    state = index("state", state, n_states)
+    next_state = index("next_state", next_state, n_states)
+    action = index("action", action, n_actions)
+    reward = number("reward", reward)
+    alpha = probability("alpha", alpha, zero=False)
+    gamma = probability("gamma", gamma)
     target = reward
     if not terminated:
         target += gamma * np.max(q_table[next_state])

@@ -123,7 +123,7 @@ def test_hold_lengths():
     held = [dqn.ZipfHold(1.5)(rng) for _ in range(2000)]
     assert min(held) == 1 and max(held) > 20  # heavy tail
     assert max(dqn.ZipfHold(1.01, max_steps=7)(rng) for _ in range(200)) <= 7
-    with pytest.raises(ValueError, match="mu > 1"):
+    with pytest.raises(ValueError, match="mu must be a number > 1"):
         dqn.ZipfHold(0.5)
 
 

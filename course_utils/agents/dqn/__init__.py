@@ -23,7 +23,6 @@ from course_utils.agents.dqn.core import (
     one_step,
     optimize,
     raw_transition,
-    sample_indices,
     should_sync,
     soft_update,
     storage_flag,
@@ -31,6 +30,7 @@ from course_utils.agents.dqn.core import (
     update,
 )
 from course_utils.agents.dqn.loop import DQNConfig, DQNResult, make_q_network, train_dqn
+from course_utils.common.buffers import sample_indices  # ReplayBuffer.sample draws it
 
 __all__ = [
     "TargetFn",

@@ -21,6 +21,7 @@ from torch import nn
 
 from course_utils.common.buffers import Batch
 from course_utils.common.policies import greedy_action
+from course_utils.common.validate import number, probability, whole_number
 
 TargetFn = Callable[[nn.Module, nn.Module, Batch, float], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -132,8 +133,7 @@ def soft_update(target_net: nn.Module, q_net: nn.Module, tau: float) -> None:
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    if not 0.0 < tau <= 1.0:
-        raise ValueError(f"tau must lie in (0, 1], got {tau}.")
+    probability("tau", tau, zero=False)
     for target, source in zip(target_net.parameters(), q_net.parameters(), strict=True):
         target.mul_(1.0 - tau).add_(source, alpha=tau)
 
@@ -186,8 +186,7 @@ class ZipfHold:
     max_steps: int = 10_000
 
     def __post_init__(self) -> None:
-        if not self.mu > 1:
-            raise ValueError(f"ZipfHold needs mu > 1, got {self.mu}.")
+        number("ZipfHold.mu", self.mu, above=1, why="Zipf's exponent")
 
     def __call__(self, rng: np.random.Generator) -> int:
         return int(min(rng.zipf(self.mu), self.max_steps))
@@ -208,9 +207,8 @@ class NStepCollector:
     """
 
     def __init__(self, n: int, gamma: float) -> None:
-        if int(n) < 1:
-            raise ValueError(f"n_step must be at least 1, got {n!r}.")
-        self.n, self.gamma = int(n), float(gamma)
+        self.n = whole_number("n_step", n)
+        self.gamma = probability("gamma", gamma)
         self.pending: deque = deque()  # (obs, action, reward) awaiting n rewards
 
     def _ret(self, start: int) -> float:
@@ -248,15 +246,6 @@ class NStepCollector:
 # The notebook's own loop calls these (the student's versions, or these when an
 # exercise is not done yet); ``train_dqn`` keeps its inline lines, and the notebook
 # proves that both loops end with identical weights.
-
-
-def sample_indices(size: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of a uniform sample *with replacement* of a buffer's ``size`` rows:
-    ``(batch_size,)`` int64 in ``[0, size)``, the draw ``ReplayBuffer.sample`` makes.
-
-    Taught in: 03_dqn_mountaincar.ipynb
-    """
-    return rng.integers(0, size, size=batch_size)
 
 
 def choose_action(

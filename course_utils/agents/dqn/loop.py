@@ -14,7 +14,6 @@ Taught in: 03_dqn_mountaincar.ipynb
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -44,6 +43,7 @@ from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.networks import QNetwork
 from course_utils.common.policies import QPolicy, greedy_action
 from course_utils.common.schedules import linear_schedule
+from course_utils.common.validate import number, probability, whole_number
 
 
 @dataclass(frozen=True)
@@ -86,32 +86,17 @@ class DQNConfig:
             "target_update_interval",
             "n_step",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"DQNConfig.{name} must be an integer >= 1, got {value!r}."
-                )
-        if not (0.0 <= self.gamma <= 1.0):  # also refuses NaN
-            raise ValueError(f"DQNConfig.gamma must lie in [0, 1], got {self.gamma}.")
-        if not (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm)):
-            raise ValueError(
-                "DQNConfig.max_grad_norm must be a finite number > 0, "
-                f"got {self.max_grad_norm}."
-            )
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(
-                f"DQNConfig.lr must be a finite number > 0, got {self.lr}."
-            )
-        end = self.lr_end
-        if end is not None and not (
-            isinstance(end, (int, float, np.number))
-            and not isinstance(end, bool)
-            and end > 0
-            and math.isfinite(end)
-        ):
-            raise ValueError(
-                f"DQNConfig.lr_end must be None (a constant lr) or a finite number "
-                f"> 0, got {end!r}. Fix: e.g. lr_end=lr / 10."
+            whole_number(f"DQNConfig.{name}", getattr(self, name))
+        probability("DQNConfig.gamma", self.gamma)
+        number("DQNConfig.max_grad_norm", self.max_grad_norm, above=0)
+        number("DQNConfig.lr", self.lr, above=0)
+        if self.lr_end is not None:
+            number(
+                "DQNConfig.lr_end",
+                self.lr_end,
+                above=0,
+                why="or None for a constant lr",
+                fix="e.g. lr_end=lr / 10.",
             )
 
     def lr_at(self, step: int) -> float:

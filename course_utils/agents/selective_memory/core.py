@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from course_utils.common.networks import mlp
+from course_utils.common.validate import number, probability, whole_number
 
 
 def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
@@ -90,9 +91,7 @@ class SelectiveMemory:
     """
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity}.")
-        self.capacity = int(capacity)
+        self.capacity = whole_number("capacity", capacity)
         self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.action = np.zeros((capacity, act_dim), dtype=np.float32)
         self.ret = np.zeros(capacity, dtype=np.float32)
@@ -401,34 +400,20 @@ class SMConfig:
             "random_decay_games",
             "eval_episodes",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"SMConfig.{name} must be an integer >= 1, got {value!r}."
-                )
-        steps = self.max_steps
-        if steps is not None and (
-            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
-        ):
-            raise ValueError(
-                f"SMConfig.max_steps must be an integer >= 1 (environment steps) or "
-                f"None for no step budget, got {steps!r}."
+            whole_number(f"SMConfig.{name}", getattr(self, name))
+        if self.max_steps is not None:
+            whole_number(
+                "SMConfig.max_steps",
+                self.max_steps,
+                why="environment steps, or None for no step budget",
             )
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"SMConfig.gamma must lie in [0, 1], got {self.gamma}.")
-        if not 0.0 <= self.random_prob <= 1.0:
-            raise ValueError(
-                f"SMConfig.random_prob is a probability in [0, 1], got "
-                f"{self.random_prob!r}."
-            )
+        probability("SMConfig.gamma", self.gamma)
+        probability("SMConfig.random_prob", self.random_prob)
         for name in ("random_games", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"SMConfig.{name} must be an integer >= 0 (0: none), got {value!r}."
-                )
-        if not self.lr > 0:
-            raise ValueError(f"SMConfig.lr must be > 0, got {self.lr!r}.")
+            whole_number(
+                f"SMConfig.{name}", getattr(self, name), minimum=0, why="0: none"
+            )
+        number("SMConfig.lr", self.lr, above=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
