@@ -1,8 +1,10 @@
-"""Tabular reinforcement learning: returns, ε-greedy, the Q-learning update, and a
-grid that turns a continuous observation into a table row.
+"""Tabular reinforcement learning: returns, the Q-learning update, and a grid that
+turns a continuous observation into a table row.
 
 These are the course's reference answers to the exercises of 02_rl_concepts.ipynb:
-the check cells fall back to them while an exercise is not done yet.
+the check cells fall back to them while an exercise is not done yet. The notebook's
+ε-greedy exercise is ``course_utils.common.policies.epsilon_greedy``, the one every
+agent uses.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from course_utils.common.validate import generator, index, number, probability
+from course_utils.common.validate import index, number, probability
 
 
 def discounted_return(rewards: Sequence[float], gamma: float) -> float:
@@ -34,46 +36,6 @@ def discounted_return(rewards: Sequence[float], gamma: float) -> float:
     if not math.isfinite(ret):
         raise ValueError(f"The rewards must be finite numbers, got {list(rewards)!r}.")
     return ret
-
-
-def epsilon_greedy(
-    q_values: np.ndarray, epsilon: float, rng: np.random.Generator
-) -> int:
-    """Pick an action: uniformly at random with probability ``epsilon``, else greedily.
-
-    The random action is drawn among *all* ``len(q_values)`` actions (it may be the
-    greedy one); the greedy action breaks ties between equal maxima at random.
-    ``epsilon=0`` is purely greedy, ``epsilon=1`` purely uniform.
-
-    Args:
-        q_values: ``(n_actions,)`` action values of the current state.
-        epsilon: exploration probability in ``[0, 1]``.
-        rng: the NumPy generator that draws every random number.
-
-    Returns:
-        an action index ``0 <= a < n_actions``.
-
-    Taught in: 02_rl_concepts.ipynb
-    """
-    # Checks first, so a bad call draws no random number (and a good one draws
-    # exactly what it always did: notebook 02's check replays the same seed).
-    q_values = np.asarray(q_values)
-    if q_values.ndim != 1 or q_values.size == 0 or q_values.dtype.kind not in "biuf":
-        raise ValueError(
-            "q_values must be one row of numbers, one per action (shape "
-            f"(n_actions,)), got {q_values!r}."
-        )
-    if np.isnan(q_values).any():
-        raise ValueError(
-            f"q_values contains NaN: {q_values}. No action is the greedy one. Fix: "
-            "look for a division by zero or an uninitialised table row."
-        )
-    epsilon = probability("epsilon", epsilon)
-    generator("rng", rng)
-    if rng.random() < epsilon:
-        return int(rng.integers(len(q_values)))
-    best = np.flatnonzero(q_values == q_values.max())
-    return int(best[0] if len(best) == 1 else best[rng.integers(len(best))])
 
 
 def q_learning_update(

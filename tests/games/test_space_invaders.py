@@ -12,6 +12,7 @@ from course_utils.agents.dqn import DQNConfig, make_q_network, raw_transition, t
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.checkpoints import load_policy, save_checkpoint
 from course_utils.common.envs import make_env
+from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.space_invaders import (
     SPACE_INVADERS_ACTIONS,
     SPACE_INVADERS_BYTES,
@@ -29,7 +30,6 @@ from course_utils.lessons.checks.atari import (
 )
 from course_utils.lessons.ram_lab import (
     byte_correlations,
-    epsilon_greedy_action,
     find_tracking_byte,
     joystick_direction,
     player_x_from_frame,

@@ -278,7 +278,7 @@ def choose_action(
         return held_action, hold_left - 1, held_action
     with torch.no_grad():
         q_values = q_net(torch.as_tensor(obs).unsqueeze(0))[0]
-    return greedy_action(q_values), 0, held_action
+    return greedy_action(q_values, rng), 0, held_action
 
 
 def n_step_push(

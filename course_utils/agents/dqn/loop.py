@@ -239,7 +239,7 @@ def train_dqn(
         else:
             with torch.no_grad():
                 q_values = q_net(torch.as_tensor(obs, device=device).unsqueeze(0))[0]
-            action = greedy_action(q_values)
+            action = greedy_action(q_values, rng)
         next_obs, reward, terminated, truncated, next_info = env.step(action)
         episode_return += float(reward)
         # 2. store n-step transitions (shaping: e.g. Atari's clipped rewards and lives)

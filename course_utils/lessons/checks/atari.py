@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
 from course_utils.lessons.checks import expect_close, expect_true, run_check
-from course_utils.lessons.ram_lab import epsilon_greedy_action, find_tracking_byte
+from course_utils.lessons.ram_lab import find_tracking_byte
 
 
 def _find_byte_cases(fn: Callable) -> None:

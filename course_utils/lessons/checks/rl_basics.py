@@ -12,11 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.agents.tabular import (
-    discounted_return,
-    epsilon_greedy,
-    q_learning_update,
-)
+from course_utils.agents.tabular import discounted_return, q_learning_update
+from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks import expect_close, expect_true, run_check
 
 CORRIDOR_GAMMA = 0.5  # the discount of Exercise 2
