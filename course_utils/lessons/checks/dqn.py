@@ -126,8 +126,8 @@ def check_should_sync(fn: Callable) -> Callable:
     )
 
 
-def check_storage_flag(fn: Callable) -> Callable:
-    """Exercise 4 (bug hunt): ``storage_flag(terminated, truncated) -> bool``."""
+def check_terminal_to_store(fn: Callable) -> Callable:
+    """Exercise 4 (bug hunt): ``terminal_to_store(terminated, truncated) -> bool``."""
 
     def cases(f: Callable) -> None:
         table = {
@@ -145,7 +145,7 @@ def check_storage_flag(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 4: the truncation bug", fn, cases, reference=dqn.storage_flag
+        "Exercise 4: the truncation bug", fn, cases, reference=dqn.terminal_to_store
     )
 
 
@@ -212,9 +212,11 @@ def check_choose_action(fn: Callable) -> Callable:
 
     q_net, obs = _TableQ([[1.0, 3.0, 2.0]]), np.zeros(1, dtype=np.float32)
 
-    def call(f, epsilon, rng, left=0, held=0, hold=dqn.one_step, warmup=False):
+    def call(
+        f, epsilon, rng, left=0, held=0, hold=dqn.no_hold, warmup=False, net=q_net
+    ):
         out = f(
-            q_net,
+            net,
             obs,
             epsilon,
             rng,
@@ -249,15 +251,24 @@ def check_choose_action(fn: Callable) -> Callable:
         state = np.random.get_state()
         try:
             np.random.seed(1)
-            seq1 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.one_step)
+            seq1 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
             np.random.seed(2)
-            seq2 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.one_step)
+            seq2 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
         finally:
             np.random.set_state(state)
         expect_true(
             seq1 == seq2,
             "the same rng seed must give the same choices: draw every random number "
             "from the rng you are given, not from np.random or the random module.",
+        )
+        rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
+        picks = {call(f, 0.0, rng, net=tied)[0] for _ in range(200)}
+        expect_true(
+            picks == {0, 1},
+            f"with ε = 0 and Q = [2, 2, 1] actions 0 and 1 tie; 200 greedy choices "
+            f"gave {sorted(picks)}. The course's tie rule breaks an exact tie at "
+            "random: "
+            "greedy_action(q_values, rng) (np.argmax always takes the first).",
         )
         rng = np.random.default_rng(2)
         action, left, held = call(f, 1.0, rng, hold=lambda r: 4)
@@ -305,7 +316,8 @@ def check_choose_action(fn: Callable) -> Callable:
                     f"εz-greedy over 500 steps (warmup={warmup}) departs from the "
                     f"course's at step {step}. Draw in this order, and only when no "
                     "hold runs: the coin rng.random() < epsilon (no coin while "
-                    "warmup), then rng.integers(n_actions), then hold(rng)."
+                    "warmup), then rng.integers(n_actions), then hold(rng); the "
+                    "greedy choice, greedy_action(q_values, rng), draws only on a tie."
                 )
 
     return run_check(
@@ -395,86 +407,72 @@ def _update_case() -> tuple[nn.Module, nn.Module, Batch]:
     return q_net, target_net, batch
 
 
-def check_update(fn: Callable) -> Callable:
-    """Exercise 6: ``update(q_net, target_net, optimizer, batch, *, gamma, n_step,
-    target_fn, max_grad_norm, loss_fn) -> float``."""
+def check_td_loss(fn: Callable) -> Callable:
+    """Exercise 6: ``compute_loss(q_net, target_net, batch, gamma, *, target_fn,
+    loss_fn) -> scalar tensor``."""
+    gamma = 0.9**3  # the bootstrap discount of a 3-step transition
 
-    def run(f, *, loss_fn=F.smooth_l1_loss, gamma=0.9, n_step=3):
+    def run(f, loss_fn=F.smooth_l1_loss):
         q_net, target_net, batch = _update_case()
-        optimizer = torch.optim.SGD(q_net.parameters(), lr=0.5)
         loss = f(
-            q_net,
-            target_net,
-            optimizer,
-            batch,
-            gamma=gamma,
-            n_step=n_step,
-            target_fn=_leaky_target,
-            max_grad_norm=0.5,
-            loss_fn=loss_fn,
+            q_net, target_net, batch, gamma, target_fn=_leaky_target, loss_fn=loss_fn
         )
-        return loss, q_net, target_net, batch
+        return loss, q_net, target_net
 
-    def expected_loss(gamma_boot: float, dim_ok: bool = True) -> float:
+    def expected_loss(loss_fn=F.smooth_l1_loss) -> float:
         q_net, target_net, batch = _update_case()
         with torch.no_grad():
-            q_all = q_net(batch.obs)
-            if dim_ok:
-                q = q_all.gather(1, batch.action.unsqueeze(1)).squeeze(1)
-            else:
-                q = q_all[:, 0]  # what gather(0, ...) picks here
-            target = _leaky_target(q_net, target_net, batch, gamma_boot)
-            return float(F.smooth_l1_loss(q, target))
+            q = q_net(batch.obs).gather(1, batch.action.unsqueeze(1)).squeeze(1)
+            return float(loss_fn(q, _leaky_target(q_net, target_net, batch, gamma)))
 
     def cases(f: Callable) -> None:
-        loss, q_net, target_net, _ = run(f)
+        loss, q_net, target_net = run(f)
         expect_true(
-            isinstance(loss, (float, torch.Tensor)),
-            f"return the loss (a float: loss.item()), got {type(loss).__name__}.",
+            isinstance(loss, torch.Tensor) and loss.dim() == 0,
+            f"return the loss as a scalar tensor (not loss.item(): the update "
+            f"backpropagates through it), got {type(loss).__name__}.",
         )
-        loss = float(loss)
-        if np.isclose(loss, expected_loss(0.9)):
-            raise AssertionError(
-                "the target bootstraps with gamma: an n-step transition bootstraps "
-                "n steps ahead, with gamma ** n_step."
-            )
         expect_close(
-            loss,
-            expected_loss(0.9**3),
+            float(loss.detach()),
+            expected_loss(),
             what="the loss of a 4-transition batch",
             hint="Q(s, a) = q_net(batch.obs).gather(1, batch.action.long()"
             ".unsqueeze(1)).squeeze(1): gather along dim 1 (the actions), one "
-            "Q-value per row; target_fn(q_net, target_net, batch, gamma ** n_step); "
+            "Q-value per row; target_fn(q_net, target_net, batch, gamma); "
             "loss_fn(q, target).",
         )
+        expect_true(
+            loss.requires_grad,
+            "the loss carries no gradient: only the target goes under "
+            "torch.no_grad(); Q(s, a) must keep its graph so the network can learn.",
+        )
+        loss.backward()
         expect_true(
             all(p.grad is None for p in target_net.parameters()),
             "gradient reached the target network: compute the target inside "
             "`with torch.no_grad():` (a target that keeps its graph is a moving "
             "goal post, and here it also changes the online network's step).",
         )
-        _, ref_q, _, _ = run(dqn.update)
+        ref_loss, ref_q, _ = run(dqn.compute_loss)
+        ref_loss.backward()
         for (name, mine), theirs in zip(
             q_net.named_parameters(), ref_q.parameters(), strict=True
         ):
             expect_close(
-                mine.detach(),
-                theirs.detach(),
-                what=f"q_net.{name} after the step",
-                hint="In this order: optimizer.zero_grad() (the check left stale "
-                "gradients), loss.backward(), nn.utils.clip_grad_norm_("
-                "q_net.parameters(), max_grad_norm), optimizer.step().",
+                mine.grad,
+                theirs.grad,
+                what=f"the gradient of q_net.{name}",
+                hint="The gradient must flow through Q(s, a) only: compute the "
+                "target under torch.no_grad().",
             )
-        mse, *_ = run(f, loss_fn=F.mse_loss)
-        ref_mse, *_ = run(dqn.update, loss_fn=F.mse_loss)
         expect_close(
-            float(mse),
-            float(ref_mse),
+            float(run(f, F.mse_loss)[0].detach()),
+            expected_loss(F.mse_loss),
             what="the loss with loss_fn=F.mse_loss",
             hint="Use the loss_fn you are given (Huber by default), not a fixed one.",
         )
 
-    return run_check("Exercise 6: the update step", fn, cases, reference=dqn.update)
+    return run_check("Exercise 6: the TD loss", fn, cases, reference=dqn.compute_loss)
 
 
 def _push_episode(f, rewards, *, n=3, gamma=0.5, end=None, pending=None):
