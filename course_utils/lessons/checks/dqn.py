@@ -12,7 +12,12 @@ from torch import nn
 
 from course_utils.agents import dqn
 from course_utils.common.buffers import Batch
-from course_utils.lessons.checks import expect_close, expect_true, run_check
+from course_utils.lessons.checks import (
+    expect_close,
+    expect_true,
+    run_check,
+    under_global_seeds,
+)
 
 
 class _TableQ(nn.Module):
@@ -67,6 +72,11 @@ def check_td_target(fn: Callable) -> Callable:
     return run_check("Exercise 3: the TD target", fn, cases, reference=dqn.td_target)
 
 
+_POLYAK = "θ_target ← τ·θ + (1 − τ)·θ_target, for every parameter."
+_ALL_PARAMETERS = "Update the bias too: loop over all parameters()."
+_ONLY_TARGET = "Only the target network changes."
+
+
 def check_soft_update(fn: Callable) -> Callable:
     """Exercise 7: ``soft_update(target_net, q_net, tau)`` in place."""
 
@@ -78,24 +88,12 @@ def check_soft_update(fn: Callable) -> Callable:
             target.weight.fill_(0.0)
             target.bias.fill_(-1.0)
         f(target, source, 0.25)
-        expect_close(
-            target.weight.detach(),
-            [[0.25, 0.25]],
-            what="weights after tau=0.25",
-            hint="θ_target ← τ·θ + (1 − τ)·θ_target, for every parameter.",
-        )
-        expect_close(
-            target.bias.detach(),
-            [-0.5],
-            what="bias after tau=0.25",
-            hint="Update the bias too: loop over all parameters().",
-        )
-        expect_close(
-            source.weight.detach(),
-            [[1.0, 1.0]],
-            what="the online network",
-            hint="Only the target network changes.",
-        )
+        for param, value, what, hint in [
+            (target.weight, [[0.25, 0.25]], "weights after tau=0.25", _POLYAK),
+            (target.bias, [-0.5], "bias after tau=0.25", _ALL_PARAMETERS),
+            (source.weight, [[1.0, 1.0]], "the online network", _ONLY_TARGET),
+        ]:
+            expect_close(param.detach(), value, what=what, hint=hint)
         f(target, source, 1.0)
         expect_close(
             target.weight.detach(),
@@ -177,14 +175,9 @@ def check_sample_indices(fn: Callable) -> Callable:
             "expected every index 0..4 and nothing else (rows 0 to size - 1: "
             "rng.integers' upper bound is excluded).",
         )
-        state = np.random.get_state()
-        try:
-            np.random.seed(1)
-            first = np.asarray(f(10, 50, np.random.default_rng(3)))
-            np.random.seed(2)
-            again = np.asarray(f(10, 50, np.random.default_rng(3)))
-        finally:
-            np.random.set_state(state)
+        first, again = under_global_seeds(
+            lambda: np.asarray(f(10, 50, np.random.default_rng(3)))
+        )
         other = np.asarray(f(10, 50, np.random.default_rng(4)))
         expect_true(
             np.array_equal(first, again) and not np.array_equal(first, other),
@@ -248,14 +241,9 @@ def check_choose_action(fn: Callable) -> Callable:
             "expected about 1000 each: rng.integers(n_actions), played at once (a hold "
             "of n steps includes this step).",
         )
-        state = np.random.get_state()
-        try:
-            np.random.seed(1)
-            seq1 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
-            np.random.seed(2)
-            seq2 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
-        finally:
-            np.random.set_state(state)
+        seq1, seq2 = under_global_seeds(
+            lambda: _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
+        )
         expect_true(
             seq1 == seq2,
             "the same rng seed must give the same choices: draw every random number "

@@ -7,14 +7,18 @@ raises ``NotImplementedError``): ``fn = check_fn(fn)``.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 import numpy as np
 
 from course_utils.agents.tabular import discounted_return, q_learning_update
 from course_utils.common.policies import epsilon_greedy
-from course_utils.lessons.checks import expect_close, expect_true, run_check
+from course_utils.lessons.checks import (
+    expect_close,
+    expect_true,
+    run_check,
+    under_global_seeds,
+)
 
 CORRIDOR_GAMMA = 0.5  # the discount of Exercise 2
 
@@ -181,32 +185,24 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     )
 
 
-def _actions_drawn(fn: Callable, rng_seed: int, global_seed: int) -> list[int]:
-    """60 ε = 0.5 choices with a tie, from ``default_rng(rng_seed)``, while NumPy's
-    and Python's global generators are seeded with ``global_seed`` (then restored)."""
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:
-        np.random.seed(global_seed)
-        random.seed(global_seed)
-        rng = np.random.default_rng(rng_seed)
-        q_values = np.array([0.0, 1.0, 1.0, 0.5])
-        return [int(fn(q_values.copy(), 0.5, rng)) for _ in range(60)]
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
+def _actions_drawn(fn: Callable, rng_seed: int) -> list[int]:
+    """60 ε = 0.5 choices with a tie, from ``default_rng(rng_seed)``."""
+    rng = np.random.default_rng(rng_seed)
+    q_values = np.array([0.0, 1.0, 1.0, 0.5])
+    return [int(fn(q_values.copy(), 0.5, rng)) for _ in range(60)]
 
 
 def _uses_the_given_rng(fn: Callable) -> None:
-    first = _actions_drawn(fn, rng_seed=5, global_seed=1)
+    first, again = under_global_seeds(lambda: _actions_drawn(fn, 5))
     expect_true(
-        first == _actions_drawn(fn, rng_seed=5, global_seed=2),
+        first == again,
         "the same rng, seeded the same way, gave different actions: some random "
         "number came from elsewhere (np.random.random(), np.random.choice(), the "
         "random module, or a new np.random.default_rng()). Draw every random number "
         "from the rng argument, so a run can be reproduced from its seed.",
     )
     expect_true(
-        first != _actions_drawn(fn, rng_seed=6, global_seed=1),
+        first != under_global_seeds(lambda: _actions_drawn(fn, 6), seeds=(1,))[0],
         "two differently seeded rngs gave exactly the same 60 actions: the function "
         "ignores its rng (a generator made inside with a fixed seed?). Use the rng "
         "argument.",
