@@ -153,7 +153,7 @@ def current_piece_names(recorded: Mapping[str, str]) -> dict[str, str]:
     """A checkpoint's recorded ``pieces`` as :meth:`Preset.describe_pieces` writes them
     today: renamed pieces under their new names, and a target and a loss recorded
     apart (``target_fn``, ``loss_fn``, and QR-DQN's ``td_loss``) as the one ``td_loss``
-    object that now brings both."""
+    object that brings both."""
     out = {key: RENAMED_PIECES.get(name, name) for key, name in recorded.items()}
     if "target_fn" in out:
         target, loss = out.pop("target_fn"), out.pop("loss_fn", "smooth_l1_loss")
@@ -219,7 +219,7 @@ SPACEINVADERS = Preset(
     env_kwargs=MappingProxyType({"obs_type": "ram"}),
     config=dqn.DQNConfig(
         total_steps=4_000_000,  # the trainer's --max-minutes usually ends it first
-        lr=1e-4,  # was 2.5e-4: the recipe screen (benchmarks/README.md)
+        lr=1e-4,  # chosen by the recipe screen (benchmarks/README.md)
         batch_size=64,
         buffer_size=200_000,
         learning_starts=10_000,
@@ -254,7 +254,8 @@ SPACEINVADERS = Preset(
 )
 
 # Selective Memory (notebook 05): FitML's method with the improvements our
-# measurements kept (see sm_improvements and the notebook's "Improvements").
+# measurements kept (see selective_memory.improvements and the notebook's
+# "Improvements").
 BIPEDALWALKER = Preset(
     name="bipedalwalker",
     env_id="BipedalWalker-v3",

@@ -132,7 +132,7 @@ class GridDiscretizer:
                 "observation)."
             )
         # Clip before the cast to int: casting inf (or 1e300) to int64 is undefined
-        # and used to send +inf to the lowest cell.
+        # and can send +inf to the lowest cell.
         position = np.clip((obs - self.low) * self._scale, 0, self.bins - 1)
         if np.isnan(position).any():
             raise ValueError(
