@@ -138,6 +138,19 @@ def _in_checks(frame: Any) -> bool:
     return module == __name__ or module.startswith(__name__ + ".")
 
 
+def exercise_check(
+    exercise: str, cases: Callable[[F], None], *, reference: F
+) -> Callable[[F], F]:
+    """The check of an exercise whose cases need nothing but the student's function:
+    ``check(fn)`` runs ``run_check(exercise, fn, cases, reference=reference)``."""
+
+    def check(fn: F) -> F:
+        return run_check(exercise, fn, cases, reference=reference)
+
+    check.__doc__ = f"{exercise}: the student's ``{reference.__name__}``."
+    return check
+
+
 def _bind_reference(fn: Any, reference: Callable[..., Any]) -> list[str]:
     """Bind ``reference`` where the check cell would have bound the check's result;
     return the names bound. The cell is the first frame outside this package; only a

@@ -13,6 +13,7 @@ from torch import nn
 from course_utils.agents import dqn
 from course_utils.common.buffers import Batch
 from course_utils.lessons.checks import (
+    exercise_check,
     expect_close,
     expect_true,
     run_check,
@@ -77,34 +78,32 @@ _ALL_PARAMETERS = "Update the bias too: loop over all parameters()."
 _ONLY_TARGET = "Only the target network changes."
 
 
-def check_soft_update(fn: Callable) -> Callable:
-    """Exercise 7: ``soft_update(target_net, q_net, tau)`` in place."""
-
-    def cases(f: Callable) -> None:
-        source, target = nn.Linear(2, 1), nn.Linear(2, 1)
-        with torch.no_grad():
-            source.weight.fill_(1.0)
-            source.bias.fill_(1.0)
-            target.weight.fill_(0.0)
-            target.bias.fill_(-1.0)
-        f(target, source, 0.25)
-        for param, value, what, hint in [
-            (target.weight, [[0.25, 0.25]], "weights after tau=0.25", _POLYAK),
-            (target.bias, [-0.5], "bias after tau=0.25", _ALL_PARAMETERS),
-            (source.weight, [[1.0, 1.0]], "the online network", _ONLY_TARGET),
-        ]:
-            expect_close(param.detach(), value, what=what, hint=hint)
-        f(target, source, 1.0)
-        expect_close(
-            target.weight.detach(),
-            [[1.0, 1.0]],
-            what="weights after tau=1",
-            hint="tau = 1 must be a hard copy.",
-        )
-
-    return run_check(
-        "Exercise 7: soft target update", fn, cases, reference=dqn.soft_update
+def _soft_update_cases(f: Callable) -> None:
+    source, target = nn.Linear(2, 1), nn.Linear(2, 1)
+    with torch.no_grad():
+        source.weight.fill_(1.0)
+        source.bias.fill_(1.0)
+        target.weight.fill_(0.0)
+        target.bias.fill_(-1.0)
+    f(target, source, 0.25)
+    for param, value, what, hint in [
+        (target.weight, [[0.25, 0.25]], "weights after tau=0.25", _POLYAK),
+        (target.bias, [-0.5], "bias after tau=0.25", _ALL_PARAMETERS),
+        (source.weight, [[1.0, 1.0]], "the online network", _ONLY_TARGET),
+    ]:
+        expect_close(param.detach(), value, what=what, hint=hint)
+    f(target, source, 1.0)
+    expect_close(
+        target.weight.detach(),
+        [[1.0, 1.0]],
+        what="weights after tau=1",
+        hint="tau = 1 must be a hard copy.",
     )
+
+
+check_soft_update = exercise_check(
+    "Exercise 7: soft target update", _soft_update_cases, reference=dqn.soft_update
+)
 
 
 def check_should_sync(fn: Callable) -> Callable:

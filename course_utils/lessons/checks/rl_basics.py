@@ -14,9 +14,9 @@ import numpy as np
 from course_utils.agents.tabular import discounted_return, q_learning_update
 from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks import (
+    exercise_check,
     expect_close,
     expect_true,
-    run_check,
     under_global_seeds,
 )
 
@@ -76,14 +76,11 @@ def _discounted_return_cases(fn: Callable) -> None:
     )
 
 
-def check_discounted_return(fn: Callable) -> Callable:
-    """Exercise 1: ``discounted_return(rewards, gamma)``."""
-    return run_check(
-        "Exercise 1: discounted return",
-        fn,
-        _discounted_return_cases,
-        reference=discounted_return,
-    )
+check_discounted_return = exercise_check(
+    "Exercise 1: discounted return",
+    _discounted_return_cases,
+    reference=discounted_return,
+)
 
 
 def _predict_cases(fn: Callable) -> None:
@@ -112,14 +109,9 @@ def _predict_cases(fn: Callable) -> None:
     expect_close(advantage, -1.5, what="A*(1, left) with γ = 0.5", hint=hint)
 
 
-def check_predict_corridor_values(fn: Callable) -> Callable:
-    """Exercise 2: predict ``(V*(1), A*(1, left))`` in the corridor with γ = 0.5."""
-    return run_check(
-        "Exercise 2: predict the values",
-        fn,
-        _predict_cases,
-        reference=predict_corridor_values,
-    )
+check_predict_corridor_values = exercise_check(
+    "Exercise 2: predict the values", _predict_cases, reference=predict_corridor_values
+)
 
 
 def _frequencies(
@@ -214,11 +206,9 @@ def _epsilon_greedy_all_cases(fn: Callable) -> None:
     _uses_the_given_rng(fn)
 
 
-def check_epsilon_greedy(fn: Callable) -> Callable:
-    """Exercise 3: ``epsilon_greedy(q_values, epsilon, rng)``."""
-    return run_check(
-        "Exercise 3: ε-greedy", fn, _epsilon_greedy_all_cases, reference=epsilon_greedy
-    )
+check_epsilon_greedy = exercise_check(
+    "Exercise 3: ε-greedy", _epsilon_greedy_all_cases, reference=epsilon_greedy
+)
 
 
 def _q_table() -> np.ndarray:
@@ -307,12 +297,6 @@ def _q_learning_cases(fn: Callable) -> None:
     )
 
 
-def check_q_learning_update(fn: Callable) -> Callable:
-    """Exercise 4: ``q_learning_update(q_table, state, action, reward, next_state,
-    terminated, *, alpha, gamma)``."""
-    return run_check(
-        "Exercise 4: the Q-learning update",
-        fn,
-        _q_learning_cases,
-        reference=q_learning_update,
-    )
+check_q_learning_update = exercise_check(
+    "Exercise 4: the Q-learning update", _q_learning_cases, reference=q_learning_update
+)
