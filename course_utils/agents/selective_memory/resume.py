@@ -2,8 +2,8 @@
 
 A long run (FitML's published method on its own schedule, thousands of games) must
 survive a killed process. :func:`save_training_state` writes everything the loop
-changes (``sm_state.SMState``: networks, optimizers, both memories, games
-played, per-game figures) plus the loop's ``rng``, torch's random state and the
+changes (``loop.SMState``: networks, optimizers, both memories, games played,
+per-game figures) plus the loop's ``rng``, torch's random state and the
 environment's random state, atomically (a temporary file, then a rename).
 :func:`load_training_state` puts it back into a fresh state, so the resumed run plays
 the same games as an uninterrupted one.
