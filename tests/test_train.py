@@ -190,10 +190,10 @@ def test_default_output_does_not_depend_on_the_current_folder(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, capsys):
-    out = tmp_path / "agent.pt"
-    real_save = train.save_checkpoint
-    calls = []
+def _fail_first_save(monkeypatch, tmp_path) -> list[Path]:
+    """The final save fails once (a full disk); the temporary folder is tmp_path/tmp.
+    Returns the paths saved to, in order."""
+    real_save, calls = train.save_checkpoint, []
 
     def flaky_save(path, *args, **kwargs):
         calls.append(Path(path))
@@ -202,8 +202,14 @@ def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, c
         return real_save(path, *args, **kwargs)
 
     monkeypatch.setattr(train, "save_checkpoint", flaky_save)
-    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    os.mkdir(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(train.tempfile, "tempdir", str(tmp_path / "tmp"))
+    return calls
+
+
+def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "agent.pt"
+    calls = _fail_first_save(monkeypatch, tmp_path)
     args = [
         "mountaincar",
         "--steps",
@@ -226,7 +232,7 @@ def test_unknown_agents_are_refused():
 
 def test_metadata_the_format_refuses_still_keeps_the_weights(tmp_path, monkeypatch):
     """If even the fallback save refuses (bad metadata), the raw weights are kept."""
-    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(train.tempfile, "tempdir", str(tmp_path))
     net = torch.nn.Linear(2, 3)
     written = train.save_or_fall_back(
         tmp_path / "agent.pt", net, {"evaluation": float("nan")}, overwrite=False
@@ -236,23 +242,6 @@ def test_metadata_the_format_refuses_still_keeps_the_weights(tmp_path, monkeypat
     assert torch.equal(saved["state_dict"]["weight"], net.weight)
 
 
-def _fail_first_save(monkeypatch, tmp_path):
-    """The final save fails once (a full disk); the fallback goes to tmp_path/tmp."""
-    real_save, calls = train.save_checkpoint, []
-
-    def flaky_save(path, *args, **kwargs):
-        calls.append(Path(path))
-        if len(calls) == 1:
-            raise OSError(28, "No space left on device")
-        return real_save(path, *args, **kwargs)
-
-    monkeypatch.setattr(train, "save_checkpoint", flaky_save)
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    monkeypatch.setattr(train.tempfile, "tempdir", str(tmp_path / "tmp"))
-    return tmp_path / "tmp"
-
-
 @pytest.mark.parametrize("planted", ["file", "link"])
 def test_a_fallback_never_meets_an_earlier_file_or_a_planted_link(
     tmp_path, monkeypatch, make_metadata, planted
@@ -260,7 +249,8 @@ def test_a_fallback_never_meets_an_earlier_file_or_a_planted_link(
     """Files at the fallback's old name (``<stem>-<pid>.pt`` in the temporary folder:
     an earlier run's, or a link another user planted) neither lose the finished run
     nor get written through."""
-    tmp = _fail_first_save(monkeypatch, tmp_path)
+    _fail_first_save(monkeypatch, tmp_path)
+    tmp = tmp_path / "tmp"
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
     for name in (f"agent-{os.getpid()}.pt", f"agent-{os.getpid()}.pt.json"):

@@ -195,18 +195,6 @@ def test_a_copy_that_cannot_be_written_only_warns(tmp_path, make_metadata, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.pt"]
 
 
-def test_saving_where_the_copy_would_be_a_folder(tmp_path, make_metadata):
-    (tmp_path / "agent.pt.json").mkdir()
-    with pytest.raises(ValueError, match=r"folder.*agent\.pt\.json"):
-        save_checkpoint(
-            tmp_path / "agent.pt",
-            QNetwork(2, 3, hidden=(4,)),
-            metadata=make_metadata(),
-            overwrite=True,
-        )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.pt.json"]
-
-
 def test_loading_the_copy_instead_of_the_checkpoint(saved):
     path, _, _ = saved
     with pytest.raises(ValueError, match=r"readable copy.*load .*agent\.pt"):
@@ -958,18 +946,19 @@ def test_an_unreadable_checkpoint(saved, monkeypatch):
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
-def test_saving_onto_a_folder(tmp_path, make_metadata, overwrite):
-    (tmp_path / "agent.pt").mkdir()
-    (tmp_path / "agent.pt" / "keep.txt").write_text("keep")
-    with pytest.raises(ValueError, match=r"folder.*agent\.pt"):
+@pytest.mark.parametrize("name", ["agent.pt", "agent.pt.json"], ids=["pt", "copy"])
+def test_saving_onto_a_folder(tmp_path, make_metadata, overwrite, name):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "keep.txt").write_text("keep")
+    with pytest.raises(ValueError, match=rf"folder.*{name}"):
         save_checkpoint(
             tmp_path / "agent.pt",
             QNetwork(2, 3, hidden=(4,)),
             metadata=make_metadata(),
             overwrite=overwrite,
         )
-    assert (tmp_path / "agent.pt" / "keep.txt").read_text() == "keep"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.pt"]
+    assert (tmp_path / name / "keep.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_saving_under_a_file(tmp_path, make_metadata):
