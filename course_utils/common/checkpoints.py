@@ -211,14 +211,15 @@ def _check_weights(spec: Any, kind: str, state: Any, source: str) -> None:
             size = got.untyped_storage().nbytes() if whole else -1
             if got.dtype == need.dtype and size == got.numel() * got.element_size():
                 continue
-        held = "none" if got is None else f"{got.dtype} {tuple(got.shape)}"
-        detail = f"the file holds {name} ({held}), which the network lacks"
-        if need is not None:
-            detail = f"the spec needs {name} ({need.dtype} {tuple(need.shape)}), "
-            detail += f"the file holds {held}" + " not stored whole" * (got is not None)
+        needed, held = [
+            "nothing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+            for t in (need, got)
+        ]
+        view = " (not stored whole: a view of other data)" * (needed == held)
         raise ValueError(
             f"{source} holds weights for another architecture than its metadata "
-            f"describes: {detail}. {_FIX}"
+            f"describes: {name}: the spec needs {needed}, the file holds {held}{view}."
+            f" {_FIX}"
         )
 
 
