@@ -650,6 +650,20 @@ def test_a_compressed_archive_is_refused_before_unpacking(saved, tmp_path):
         load_network(packed)
 
 
+def test_an_archive_listing_too_many_records_is_refused_before_listing(saved, tmp_path):
+    """Reading a zip's list of records costs memory per record: a long list is
+    refused from the size the end record declares, before it is read."""
+    path, _, _ = saved
+    crowded = tmp_path / "crowded.pt"
+    with zipfile.ZipFile(path) as original, zipfile.ZipFile(crowded, "w") as out:
+        for record in original.infolist():
+            out.writestr(record, original.read(record))
+        for i in range(3000):  # about 150 KB of listing
+            out.writestr(f"archive/extra/{i:06d}", b"")
+    with pytest.raises(ValueError, match="not a zip as torch.save writes it"):
+        load_network(crowded)
+
+
 def _expanded(n_rows):
     """A 1 KB storage viewed as ``n_rows`` rows: huge once materialised."""
     return torch.zeros(256).expand(n_rows, 256)
