@@ -7,7 +7,6 @@ names may use names since changed: ``presets.current_piece_names`` reads them.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import torch.nn.functional as F
@@ -16,7 +15,7 @@ from course_utils.agents import dqn
 from course_utils.agents import selective_memory as sm
 from course_utils.agents.selective_memory import improvements as smi
 from course_utils.common import networks
-from course_utils.common.checkpoints import data_dir
+from course_utils.common.checkpoints import data_dir, load_network
 from course_utils.games.space_invaders import atari_transition
 from course_utils.presets import PRESETS, current_piece_names, piece_name
 
@@ -63,7 +62,7 @@ def legacy(config: dict) -> tuple[dict, dict]:
 def test_shipped_checkpoint_matches_its_preset(agent):
     preset = PRESETS[agent]
     path = data_dir() / "checkpoints" / preset.checkpoint
-    metadata = json.loads(Path(f"{path}.json").read_text())
+    metadata = load_network(path)[1]  # the .pt is the truth
     assert metadata["agent"] == agent and metadata["env_id"] == preset.env_id
     if "pieces" in metadata:
         fields, pieces = metadata["config"], current_piece_names(metadata["pieces"])
@@ -84,9 +83,7 @@ def test_shipped_checkpoint_matches_its_preset(agent):
 
 def test_the_legacy_translation_catches_a_change():
     """A preset edited after training (here plain DQN) no longer matches."""
-    metadata = json.loads(
-        (data_dir() / "checkpoints/mountaincar_dqn.pt.json").read_text()
-    )
+    metadata = load_network(data_dir() / "checkpoints/mountaincar_dqn.pt")[1]
     _, pieces = legacy({**metadata["config"], "double": False})
     assert pieces != PRESETS["mountaincar"].describe_pieces()
     assert sm.CriticChoice() != PRESETS["bipedalwalker"].pieces["act"]

@@ -701,3 +701,20 @@ def test_critic_predictions_match_the_critic():
     np.testing.assert_allclose(
         critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
     )
+
+
+def test_the_resume_state_never_writes_through_a_planted_link(tiny_sm, tmp_path):
+    """A link at the temporary name an earlier version used (``state.pt.tmp``,
+    predictable in a shared folder) is neither followed nor left as the state."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (tmp_path / "state.pt.tmp").symlink_to(victim)
+    env, path = short_walker(), tmp_path / "state.pt"
+    state = sm.new_state(env, tiny_sm, seed=0)
+    save_training_state(path, state, rng=np.random.default_rng(0), env=env)
+    assert victim.read_text() == "keep" and not path.is_symlink()
+    env = short_walker()
+    fresh = sm.new_state(env, tiny_sm, seed=0)
+    load_training_state(path, fresh, rng=np.random.default_rng(1), env=env)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["state.pt", "state.pt.tmp", "victim.txt"]  # no temporary file
