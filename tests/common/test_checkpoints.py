@@ -780,10 +780,10 @@ def test_a_huge_spec_with_small_weights_is_refused_before_allocating(
         (big_spec(hidden=[4096, 4096, 4096]), r"parameters.*20,000,000"),
         (big_spec(hidden="256"), r"hidden must be a list"),
         (big_spec(hidden=[2, 2.7]), r"hidden.*whole number"),
-        (big_spec(obs_dim=0), r"obs_dim must be a positive int"),
-        (big_spec(obs_dim=True), r"obs_dim must be a positive int"),
+        (big_spec(obs_dim=0), r"obs_dim must be a whole number >= 1"),
+        (big_spec(obs_dim=True), r"obs_dim must be a whole number >= 1"),
         (big_spec(obs_dim=10**9), r"1000000000 wide \(obs_dim.*at most.*4096 wide"),
-        (big_spec(n_actions=-1), r"n_actions must be a positive int"),
+        (big_spec(n_actions=-1), r"n_actions must be a whole number >= 1"),
         (
             {**big_spec(n_quantiles=10**6), "class": "QuantileQNetwork"},
             r"3000000 wide.*n_quantiles.*4096 wide",
