@@ -39,16 +39,13 @@ from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
     fresh_world_if_box2d,
 )
-from course_utils.common.checkpoints import (
-    check_save_path,
-    data_dir,
-    package_versions,
-    save_checkpoint,
-)
+from course_utils.common.checkpoints import check_save_path, save_checkpoint
+from course_utils.common.data import data_dir
 from course_utils.common.envs import make_env
 from course_utils.common.evaluation import evaluate_with_info, score_summary
 from course_utils.common.policies import ActorPolicy, QPolicy
 from course_utils.common.seeding import set_seed
+from course_utils.common.versions import package_versions
 from course_utils.presets import PRESETS, TEST_SEED, Preset
 
 _BUDGET_FLAGS = {"total_steps": "--steps", "episodes": "--episodes"}

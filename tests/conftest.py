@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from course_utils.common.checkpoints import package_versions
+from course_utils.common.versions import package_versions
 
 
 def _metadata(

@@ -15,7 +15,8 @@ from course_utils.agents import dqn
 from course_utils.agents import selective_memory as sm
 from course_utils.agents.selective_memory import improvements as smi
 from course_utils.common import networks
-from course_utils.common.checkpoints import data_dir, load_network
+from course_utils.common.checkpoints import load_network
+from course_utils.common.data import data_dir
 from course_utils.games.space_invaders import atari_transition
 from course_utils.presets import PRESETS, current_piece_names, piece_name
 

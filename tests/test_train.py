@@ -11,7 +11,8 @@ import torch
 
 from course_utils import evaluate, train
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
-from course_utils.common.checkpoints import data_dir, load_network
+from course_utils.common.checkpoints import load_network
+from course_utils.common.data import data_dir
 from course_utils.common.networks import QNetwork
 from course_utils.presets import PRESETS, TEST_SEED
 

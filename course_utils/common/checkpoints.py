@@ -14,18 +14,15 @@ metadata before any tensor data is read.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import io
 import json
 import math
 import os
-import platform
 import stat
 import tempfile
 import warnings
 import zipfile
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.common.data import did_you_mean
 from course_utils.common.files import replacing
 from course_utils.common.networks import build_network
 from course_utils.common.policies import ActorPolicy, QPolicy
@@ -70,48 +68,6 @@ _RULES = {  # metadata key: (test of its value, what the value must be)
 class CheckpointPermissionError(PermissionError, ValueError):
     """A checkpoint cannot be read or written for lack of permission (also a
     ``ValueError``, so callers that report bad checkpoints report this one)."""
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages that shape a trained agent."""
-    versions = {"python": platform.python_version()}
-    for name in ("course-utils", "torch", "gymnasium", "ale-py", "box2d", "numpy"):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def data_dir() -> Path:
-    """The course's ``data/`` folder (``COURSE_DATA`` overrides it)."""
-    override = os.environ.get("COURSE_DATA")
-    path = Path(override) if override else Path(__file__).resolve().parents[2] / "data"
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"The course data folder {path} does not exist. Fix: `make install` (it "
-            "keeps data/ beside course_utils/), or set COURSE_DATA to the folder."
-        )
-    return path
-
-
-def shipped_checkpoint(name: str) -> Path:
-    """Path of a pretrained checkpoint shipped in ``data/checkpoints/``."""
-    if not isinstance(name, str) or not name or Path(name).name != name:
-        raise ValueError(f"name must be a file name like 'snake_dqn.pt': {name!r:.60}")
-    path = data_dir() / "checkpoints" / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No shipped checkpoint {path}.{_did_you_mean(path)} Fix: use a .pt file "
-            "of that folder, or regenerate them with `make checkpoints`."
-        )
-    return path
-
-
-def _did_you_mean(path: Path) -> str:
-    known = [p.name for p in path.parent.glob("*.pt")] if path.parent.is_dir() else []
-    close = difflib.get_close_matches(path.name, known, n=1)
-    return f" Did you mean {path.parent / close[0]}?" if close else ""
 
 
 def _as_path(path: Any) -> Path:
@@ -264,7 +220,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:  # O_NONBLOCK: opening a pipe does not hang
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise FileNotFoundError(f"No checkpoint {path}.{_did_you_mean(path)}") from None
+        raise FileNotFoundError(f"No checkpoint {path}.{did_you_mean(path)}") from None
     except OSError as error:
         denied = isinstance(error, PermissionError)
         error_type = CheckpointPermissionError if denied else ValueError

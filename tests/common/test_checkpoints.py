@@ -27,15 +27,14 @@ from course_utils.common.checkpoints import (
     REQUIRED_METADATA,
     check_network_spec,
     check_save_path,
-    data_dir,
     load_network,
     load_policy,
-    package_versions,
     save_checkpoint,
-    shipped_checkpoint,
 )
+from course_utils.common.data import data_dir, shipped_checkpoint
 from course_utils.common.networks import DuelingQNetwork, MLPActor, QNetwork
 from course_utils.common.policies import ActorPolicy, QPolicy
+from course_utils.common.versions import package_versions
 
 
 def ram_net() -> QNetwork:
