@@ -1,4 +1,4 @@
-"""course_utils.agents.tabular: numbers are checked where they enter (issue 16, item 6).
+"""course_utils.agents.tabular: numbers are checked where they enter.
 
 The reference behaviour itself is tested in tests/lessons/test_rl_basics_checks.py.
 """

@@ -238,7 +238,7 @@ def test_for_env_continuous():
     np.testing.assert_array_equal(buf.action[0], action)
 
 
-# ------------------------------------------------------------------ issue 16, item 5
+# ------------------------------------------------------------------ bad input
 # The buffer never stores garbage: everything is checked before anything is written.
 
 

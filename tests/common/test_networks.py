@@ -203,7 +203,7 @@ def test_wrong_obs_dim_is_a_clear_error(net):
         net(torch.zeros(2, net.obs_dim + 1))
 
 
-# ------------------------------------------------------------------ issue 16, item 6
+# ------------------------------------------------------------------ bad input
 # Numbers are checked where they enter: a clear ValueError, never a silent change.
 
 
@@ -281,7 +281,7 @@ def test_numpy_sizes_from_a_space_are_fine():
     assert json.dumps(net.spec)  # still JSON-able for checkpoints
 
 
-# ------------------------------------------------------------------ issue 15
+# ------------------------------------------------------------------ construction
 def test_dueling_builds_its_body_once():
     # The dueling net used to build (and throw away) a plain QNetwork body first,
     # so its initial weights depended on layers it never used.

@@ -82,7 +82,7 @@ def test_arguments_are_keyword_only():
 
 
 def test_exponential_schedule_is_gone():
-    # Issue 15: no notebook used it; the course teaches the linear schedule only.
+    # No notebook used it: the course teaches the linear schedule only.
     import course_utils.common.schedules as schedules
 
     assert not hasattr(schedules, "exponential_schedule")
