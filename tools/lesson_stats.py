@@ -7,8 +7,8 @@ Per notebook it prints:
 
 - **words**: markdown words a student reads, i.e. whitespace-separated tokens holding a
   letter or a digit, in markdown cells *not* tagged ``solution`` (the instructors'
-  answers), fenced code blocks left out (code, not prose), inline code and LaTeX
-  counted; ``core`` is the same count without the optional sections
+  answers), fenced code blocks and HTML tags left out (code, not prose), inline code
+  and LaTeX counted; ``core`` is the same count without the optional sections
   (``course_utils.lessons.sections``);
 - **long cells**: markdown cells over 150 words (STYLE.md: one idea per cell, usually
   under 150 words);
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LONG_CELL = 150
 
 _FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->|<[^>\n]+>", re.DOTALL)  # comments and HTML tags
 _LINK_TARGET = re.compile(r"\]\([^)]*\)|https?://\S+")
 _HEADING_NUMBER = re.compile(r"^(#{1,6}\s*)(?:\d+(?:\.\d+)*\.?\s)?", re.MULTILINE)
 _LIST_NUMBER = re.compile(r"^(\s*)\d+[.)]\s", re.MULTILINE)
@@ -70,7 +70,7 @@ def _is_answer(cell: dict) -> bool:
 
 
 def prose(markdown: str) -> str:
-    """Markdown without fenced code blocks and HTML comments."""
+    """Markdown without fenced code blocks, HTML comments and HTML tags."""
     return _COMMENT.sub(" ", _FENCE.sub(" ", markdown))
 
 
