@@ -1,6 +1,6 @@
 """What only the notebooks and their instructors use: the exercise checks and their
 reference answers, notebook 04's RAM detective work, reading recorded studies, the
-student-copy builder and the nbgrader metadata.
+student-copy builder, the nbgrader metadata and the notebooks' optional sections.
 
 May import: everything in ``course_utils`` except the two commands (``train``,
 ``evaluate``); nothing outside ``lessons`` imports it.
