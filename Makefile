@@ -106,7 +106,7 @@ colab: dev
 
 # A throwaway nbgrader course: generate, autograde five students, export, report.
 grading: dev
-	COURSE_FAST=1 $(PY) -m pytest -q -m grading tests
+	COURSE_FAST=1 $(PY) -m pytest -q -s -m grading tests
 
 # Re-derive the notebooks' nbgrader cell metadata after editing them.
 nbgrader-metadata: install

@@ -62,12 +62,12 @@ VARIANTS = variants_by_name(
     Variant(
         "dqn",
         "DQN target instead of Double DQN",
-        pieces={"target_fn": dqn.compute_target},
+        pieces={"td_loss": dqn.DQNLoss(target=dqn.compute_target)},
     ),
     Variant("dueling", "+ dueling head", pieces={"net_class": DuelingQNetwork}),
     Variant("n1", "one-step targets (n = 1)", config={"n_step": 1}),
     Variant(
-        "plain_eps", "plain ε-greedy (no held actions)", pieces={"hold": dqn.one_step}
+        "plain_eps", "plain ε-greedy (no held actions)", pieces={"hold": dqn.no_hold}
     ),
     Variant(
         "zipf_cap200",

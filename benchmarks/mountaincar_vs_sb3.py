@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from course_utils.agents.dqn import train_dqn
-from course_utils.common.checkpoints import package_versions
 from course_utils.common.envs import make_env
 from course_utils.common.evaluation import evaluate
 from course_utils.common.policies import QPolicy
 from course_utils.common.seeding import set_seed
+from course_utils.common.versions import package_versions
 from course_utils.presets import SELECTION_SEED, TEST_SEED, get_preset
 
 ENV_ID, SOLVED = "MountainCar-v0", -110.0

@@ -4,8 +4,8 @@
 
 One torch thread, as the trainer uses. The ``spaceinvaders`` preset's sizes: batches
 of 64 RAM observations (128 uint8 bytes, rescaled inside the net), hidden (256, 256),
-6 actions, 3-step returns. DQN is ``compute_loss`` (Double DQN target, Huber);
-QR-DQN is ``quantile_td_loss`` (``qr_dqn.QR_DQN_PIECES``); both then ``optimize``.
+6 actions, 3-step returns. DQN's loss is ``DQNLoss`` (Double DQN target, Huber),
+QR-DQN's ``QuantileLoss`` (``qr_dqn.QR_DQN_PIECES``); both then ``gradient_step``.
 The variants take turns in blocks of 25 updates, so a loaded machine slows them
 alike; the figure is the median over blocks of the milliseconds per update.
 """
@@ -40,14 +40,21 @@ def random_batch(gen: torch.Generator) -> Batch:
     )
 
 
-def stepper(net: QNetwork, td_loss: Callable, target_fn: Callable, loss_fn: Callable):
+def stepper(net: QNetwork, td_loss: dqn.TDLoss) -> Callable[[Batch], None]:
     """One gradient step of ``net`` on a batch, as ``train_dqn`` takes it."""
     target_net = copy.deepcopy(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=2.5e-4)
 
     def step(batch: Batch) -> None:
-        loss = td_loss(net, target_net, batch, GAMMA, target_fn, loss_fn)
-        dqn.optimize(net, optimizer, loss, 10.0)
+        dqn.gradient_step(
+            net,
+            target_net,
+            optimizer,
+            batch,
+            gamma=GAMMA,
+            td_loss=td_loss,
+            max_grad_norm=10.0,
+        )
 
     return step
 
@@ -63,19 +70,12 @@ def main() -> None:
     variants = {
         "DQN (Double, Huber)": stepper(
             QNetwork(OBS, ACTIONS, hidden=HIDDEN, **bounds),
-            dqn.compute_loss,
-            dqn.compute_target_double,
-            torch.nn.functional.smooth_l1_loss,
+            dqn.DQNLoss(target=dqn.compute_target_double),
         )
     }
     for n in args.quantiles:
         net = QuantileQNetwork(OBS, ACTIONS, hidden=HIDDEN, n_quantiles=n, **bounds)
-        variants[f"QR-DQN, {n} quantiles"] = stepper(
-            net,
-            qr_dqn.quantile_td_loss,
-            qr_dqn.quantile_target_double,
-            qr_dqn.quantile_huber_loss,
-        )
+        variants[f"QR-DQN, {n} quantiles"] = stepper(net, qr_dqn.QuantileLoss())
     gen = torch.Generator().manual_seed(0)
     batches = [random_batch(gen) for _ in range(BLOCK)]
     for step in variants.values():  # warm-up

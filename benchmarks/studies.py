@@ -488,7 +488,7 @@ def attempt(run: Callable[[Job], dict | None], job: Job) -> tuple:
     as its traceback's text, so one failed run does not stop the others; a record of
     None is a run that stopped before its end (resumable) and stores nothing."""
     # imported here, like piece_names: the versions module brings PyTorch
-    from course_utils.common.checkpoints import package_versions
+    from course_utils.common.versions import package_versions
 
     try:
         record = run(job)

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
-from course_utils.common.checkpoints import load_policy, shipped_checkpoint
+from course_utils.common.checkpoints import load_policy
+from course_utils.common.data import shipped_checkpoint
 from course_utils.common.envs import make_env
 
 TORQUE_COST = 0.00035 * 80  # BipedalWalker-v3: per joint, per step, times |a| <= 1

@@ -9,6 +9,7 @@ checkpoint's metadata.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -32,7 +33,7 @@ TEST_SEED = 1_000_000
 # accepts with the values allowed: a checkpoint's metadata is data, never code (an
 # id such as "module:Env" would make Gymnasium import the module), and it cannot
 # shorten an episode (max_episode_steps) to inflate a score. ``stack`` (the last
-# RAM snapshots side by side, see make_env) is the recipe study's (issue 19).
+# RAM snapshots side by side, see make_env) is the recipe study's.
 KNOWN_ENVS: Mapping[str, Mapping[str, tuple[Any, ...]]] = MappingProxyType(
     {
         "MountainCar-v0": {},
@@ -88,10 +89,10 @@ class Preset:
         name: the trainer's name for it, e.g. ``"mountaincar"``.
         env_id, env_kwargs: ``make_env(env_id, **env_kwargs)``.
         config: the algorithm's numbers (``DQNConfig`` or ``SMConfig``).
-        pieces: the functions the training loop receives (keyword arguments of
-            ``train_dqn`` or ``train_selective_memory``); one left out is the
-            loop's default and is not named in the metadata (``td_loss``:
-            ``compute_loss``; QR-DQN names its four, ``qr_dqn.QR_DQN_PIECES``).
+        pieces: the pieces the training loop receives (keyword arguments of
+            ``train_dqn`` or ``train_selective_memory``), each named in the
+            checkpoint's metadata (:func:`piece_name`); one left out is the loop's
+            default and is not named.
         policy_kind: ``"q"`` (ε-greedy on a Q-network) or ``"actor"``.
         eval_epsilon: exploration of the saved policy when tested.
         checkpoint: file name in ``data/checkpoints/``.
@@ -117,18 +118,54 @@ class Preset:
     info_score: str | None = None
 
     def describe_pieces(self) -> dict[str, str]:
-        """The pieces by name, for the metadata (``{"target_fn": "compute_..."}``)."""
+        """The pieces by name, for the metadata (``{"hold": "no_hold", ...}``)."""
         return {key: piece_name(value) for key, value in self.pieces.items()}
 
 
 def piece_name(piece: Any) -> str:
-    """``compute_target_double`` for a function, ``QuantileQNetwork`` for a class,
-    ``ZipfHold(mu=2.0, ...)`` for a callable dataclass: the name a reader can find
-    in ``course_utils`` (QR-DQN's: ``quantile_target_double``,
-    ``quantile_huber_loss``, ``quantile_td_loss`` in ``qr_dqn``)."""
-    if hasattr(piece, "__dataclass_fields__") or piece is None:
-        return repr(piece)
-    return getattr(piece, "__qualname__", repr(piece))
+    """The name a reader can find in ``course_utils``: ``no_hold`` for a function,
+    ``QuantileQNetwork`` for a class, and a piece object with its settings, its own
+    pieces by name: ``DQNLoss(target=compute_target_double, loss=smooth_l1_loss)``,
+    ``ZipfHold(mu=2.0, max_steps=10000)``."""
+    if dataclasses.is_dataclass(piece) and not isinstance(piece, type):
+        settings = ", ".join(
+            f"{field.name}={_setting(getattr(piece, field.name))}"
+            for field in dataclasses.fields(piece)
+            if field.repr
+        )
+        return f"{type(piece).__qualname__}({settings})"
+    return _setting(piece)
+
+
+def _setting(value: Any) -> str:
+    """A function or class by its name, anything else (a number, None) as ``repr``."""
+    return getattr(value, "__qualname__", None) or repr(value)
+
+
+# Names that checkpoints trained before the current ones recorded in their metadata
+# (``pieces``): the old name of a piece -> its name today.
+RENAMED_PIECES: Mapping[str, str] = MappingProxyType(
+    {"one_step": "no_hold", "raw_transition": "no_shaping"}
+)
+
+
+def current_piece_names(recorded: Mapping[str, str]) -> dict[str, str]:
+    """A checkpoint's recorded ``pieces`` as :meth:`Preset.describe_pieces` writes them
+    today: renamed pieces under their new names, and a target and a loss recorded
+    apart (``target_fn``, ``loss_fn``, and QR-DQN's ``td_loss``) as the one ``td_loss``
+    object that brings both."""
+    out = {key: RENAMED_PIECES.get(name, name) for key, name in recorded.items()}
+    if "target_fn" in out:
+        target, loss = out.pop("target_fn"), out.pop("loss_fn", "smooth_l1_loss")
+        if out.get("td_loss") == "quantile_td_loss":
+            out["td_loss"] = f"QuantileLoss(target={target}, kappa=1.0)"
+        else:
+            out["td_loss"] = f"DQNLoss(target={target}, loss={loss})"
+    return out
+
+
+# Double DQN's target with the Huber loss: the TD loss of every DQN agent shipped.
+DOUBLE_DQN_HUBER = dqn.DQNLoss(target=dqn.compute_target_double, loss=F.smooth_l1_loss)
 
 
 MOUNTAINCAR = Preset(
@@ -160,13 +197,10 @@ MOUNTAINCAR = Preset(
     ),
     pieces=MappingProxyType(
         {
-            "target_fn": dqn.compute_target_double,
-            "loss_fn": F.smooth_l1_loss,  # Huber
+            "td_loss": DOUBLE_DQN_HUBER,
             "net_class": QNetwork,
-            "hold": dqn.ZipfHold(
-                mu=2.0
-            ),  # εz-greedy: random actions held Zipf(2) steps
-            "shaping": dqn.raw_transition,
+            "hold": dqn.ZipfHold(mu=2.0),  # εz-greedy: random actions held n ~ Zipf(2)
+            "shaping": dqn.no_shaping,
         }
     ),
     policy_kind="q",
@@ -185,7 +219,7 @@ SPACEINVADERS = Preset(
     env_kwargs=MappingProxyType({"obs_type": "ram"}),
     config=dqn.DQNConfig(
         total_steps=4_000_000,  # the trainer's --max-minutes usually ends it first
-        lr=1e-4,  # was 2.5e-4: the recipe screen (benchmarks/README.md)
+        lr=1e-4,  # chosen by the recipe screen (benchmarks/README.md)
         batch_size=64,
         buffer_size=200_000,
         learning_starts=10_000,
@@ -205,10 +239,9 @@ SPACEINVADERS = Preset(
     ),
     pieces=MappingProxyType(
         {
-            "target_fn": dqn.compute_target_double,
-            "loss_fn": F.smooth_l1_loss,
+            "td_loss": DOUBLE_DQN_HUBER,
             "net_class": QNetwork,
-            "hold": dqn.one_step,
+            "hold": dqn.no_hold,
             "shaping": atari_transition,  # clipped rewards, a lost life as terminal
         }
     ),
@@ -221,7 +254,8 @@ SPACEINVADERS = Preset(
 )
 
 # Selective Memory (notebook 05): FitML's method with the improvements our
-# measurements kept (see sm_improvements and the notebook's "Improvements").
+# measurements kept (see selective_memory.improvements and the notebook's
+# "Improvements").
 BIPEDALWALKER = Preset(
     name="bipedalwalker",
     env_id="BipedalWalker-v3",
@@ -281,11 +315,10 @@ SNAKE = Preset(
     ),
     pieces=MappingProxyType(
         {
-            "target_fn": dqn.compute_target_double,
-            "loss_fn": F.smooth_l1_loss,
+            "td_loss": DOUBLE_DQN_HUBER,
             "net_class": QNetwork,
-            "hold": dqn.one_step,
-            "shaping": dqn.raw_transition,
+            "hold": dqn.no_hold,
+            "shaping": dqn.no_shaping,
         }
     ),
     policy_kind="q",

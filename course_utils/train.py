@@ -39,16 +39,13 @@ from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
     fresh_world_if_box2d,
 )
-from course_utils.common.checkpoints import (
-    check_save_path,
-    data_dir,
-    package_versions,
-    save_checkpoint,
-)
+from course_utils.common.checkpoints import check_save_path, save_checkpoint
+from course_utils.common.data import data_dir
 from course_utils.common.envs import make_env
 from course_utils.common.evaluation import evaluate_with_info, score_summary
 from course_utils.common.policies import ActorPolicy, QPolicy
 from course_utils.common.seeding import set_seed
+from course_utils.common.versions import package_versions
 from course_utils.presets import PRESETS, TEST_SEED, Preset
 
 _BUDGET_FLAGS = {"total_steps": "--steps", "episodes": "--episodes"}
@@ -132,35 +129,36 @@ def _error(message: str) -> int:
     return 2
 
 
-def _check_destination(out: Path, overwrite: bool) -> str | None:
-    """Why ``out`` cannot receive the checkpoint, or None: checked before training."""
-    sidecar = out.with_name(out.name + ".json")
-    if out.is_dir():
-        return f"--out {out} is a folder; give a file name such as {out / 'agent.pt'}."
-    if not out.parent.is_dir():
-        return (
-            f"the folder {out.parent} does not exist. Fix: create it "
-            f"(mkdir -p {out.parent}) or choose another --out."
-        )
-    for target in (out, sidecar):
-        if target.exists() and not overwrite:
+def _destination(out: str | None, overwrite: bool, preset: Preset) -> Path | str:
+    """Where the checkpoint goes (``~`` expanded), or why it cannot go there:
+    checked before training, so a finished run always has somewhere to go."""
+    if out is None:
+        shipped = data_dir() / "checkpoints" / preset.checkpoint
+        if overwrite or shipped.exists():
             return (
-                f"{target} exists and was left untouched; pass --overwrite to "
-                "replace it or --out to write elsewhere."
+                f"without --out the checkpoint goes to the course's shipped agent "
+                f"{shipped}, which the notebooks load; "
+                + ("--overwrite would replace it" if overwrite else "it exists")
+                + " and was left untouched. Fix: give --out a path of yours (to "
+                f"regenerate the shipped agent on purpose: --out {shipped} "
+                "--overwrite)."
             )
-    try:  # can we create files there? (permissions, read-only file systems)
-        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".course-probe-"):
-            pass
-    except OSError as error:
+        out = str(shipped)
+    if not out.strip():
+        return "--out is empty; give a file name, or leave --out out for the default."
+    path = Path(out).expanduser()
+    if path.is_dir() or out.endswith(("/", os.sep)):
+        what = "is a folder" if path.is_dir() else "ends in '/', so it names a folder"
+        return f"--out {out} {what}; give a file name such as {path / 'agent.pt'}."
+    if not path.parent.is_dir():
         return (
-            f"cannot write to {out.parent} ({error.strerror}). Fix: choose an "
-            "--out in a folder you can write to."
+            f"the folder {path.parent} does not exist. Fix: create it "
+            f"(mkdir -p {path.parent}) or choose another --out."
         )
-    try:  # every rule save_checkpoint applies (a .json name, a device file, ...)
-        check_save_path(out, overwrite=overwrite)
+    try:  # every rule save_checkpoint applies, and the folder writable
+        return check_save_path(path, overwrite=overwrite)
     except (OSError, ValueError) as error:
         return str(error)
-    return None
 
 
 def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str:
@@ -198,23 +196,21 @@ def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str
             return str(error)
     if capped and args.steps is not None:
         cfg = replace(cfg, **{_STEP_CAP: args.steps})
-    if args.out is not None and not args.out.strip():
-        return "--out is empty; give a file name, or leave --out out for the default."
-    out = Path(args.out) if args.out else data_dir() / "checkpoints" / preset.checkpoint
-    reason = _check_destination(out, args.overwrite)
-    return reason if reason else (out, cfg)
+    out = _destination(args.out, args.overwrite, preset)
+    return out if isinstance(out, str) else (out, cfg)
 
 
 def save_or_fall_back(
     path: Path, model: nn.Module, metadata: dict, overwrite: bool
 ) -> Path:
     """Save; if that fails after all (a full disk, a folder removed during training,
-    metadata the checkpoint format refuses), save in the temporary folder instead
-    and say where. A finished run is never lost."""
+    metadata the checkpoint format refuses), save in a new folder of the temporary
+    folder instead (created for this run alone: no earlier file or planted link is
+    in the way) and say where. A finished run is never lost."""
     try:
         return save_checkpoint(path, model, metadata=metadata, overwrite=overwrite)
     except (OSError, ValueError) as error:
-        fallback = Path(tempfile.gettempdir()) / f"{path.stem}-{os.getpid()}.pt"
+        fallback = Path(tempfile.mkdtemp(prefix=f"{path.stem}-")) / path.name
         print(
             f"error: could not write {path} ({error}); saving to {fallback} instead.",
             file=sys.stderr,
@@ -222,9 +218,8 @@ def save_or_fall_back(
         try:
             return save_checkpoint(fallback, model, metadata=metadata)
         except ValueError as refused:  # the metadata itself: keep the weights anyway
-            torch.save(
-                {"state_dict": model.state_dict(), "metadata": repr(metadata)}, fallback
-            )
+            raw = {"state_dict": model.state_dict(), "metadata": repr(metadata)}
+            torch.save(raw, fallback)
             print(
                 f"error: {refused}; wrote the raw weights to {fallback}.",
                 file=sys.stderr,
@@ -342,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = f" ({preset.info_score} {info_scores.mean():.2f} per episode)"
     print(
         f"Test score {evaluation['mean']:.2f} ± {evaluation['std']:.2f}{extra} over "
-        f"{test_episodes} episodes. Wrote {written} and {written}.json"
+        f"{test_episodes} episodes. Wrote {written} (metadata readable in "
+        f"{written.name}.json)"
     )
     return 0 if written == out else 1
 

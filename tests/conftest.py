@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from course_utils.common.checkpoints import package_versions
+from course_utils.common.versions import package_versions
 
 
 def _metadata(
@@ -35,7 +35,7 @@ def _metadata(
             "mean": -200.0,
             "std": 0.0,
             "episodes": 2,
-            "seeds": [1000, 1001],
+            "seeds": "1000000..1000001",  # TEST_SEED: as the trainer writes it
         },
         "versions": package_versions(),
     }

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_utils.common.checkpoints import save_checkpoint
-from course_utils.common.networks import QNetwork
+from course_utils.common.networks import MLPActor, QNetwork
 from course_utils.evaluate import main, recorded_test_seed
 from course_utils.presets import TEST_SEED, check_env_spec
 
@@ -91,6 +91,7 @@ def test_defaults_replay_a_test_made_on_another_range(tmp_path, make_metadata, c
     assert result["seed"] == 3_000_000 and result["seeds"] == "3000000..3000001"
     assert recorded_test_seed({"evaluation": {}}) == TEST_SEED
     assert recorded_test_seed({"evaluation": {"seeds": "junk"}}) == TEST_SEED
+    assert recorded_test_seed({"evaluation": {"seeds": [5, 6]}}) == 5
 
 
 def _agent_with(tmp_path, make_metadata, **changes):
@@ -126,7 +127,10 @@ def test_known_envs_accept_only_their_own_kwargs():
     [
         (["--episodes", "0"], "--episodes must be at least 1"),
         (["--episodes", "-2"], "--episodes must be at least 1"),
+        (["--episodes", "10001"], "at most 10,000"),
+        (["--episodes", str(10**9)], "at most 10,000"),
         (["--seed", "-1"], "--seed must be a non-negative"),
+        (["--seed", str(2**40)], "--seed must be a non-negative integer up to"),
         (["--video", "episode.avi"], "ending in .mp4"),
         (["--video", "no/such/folder/e.mp4"], "does not exist"),
     ],
@@ -135,3 +139,60 @@ def test_bad_flags_are_refused_before_evaluating(checkpoint, extra, message, cap
     assert main([str(checkpoint), *extra]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+def _test_recorded_as(tmp_path, make_metadata, **evaluation):
+    metadata = make_metadata("MountainCar-v0")
+    metadata["evaluation"].update(evaluation)
+    return _agent_with(tmp_path, make_metadata, evaluation=metadata["evaluation"])
+
+
+@pytest.mark.parametrize("seeds", ["0..1", "999998..999999", [10_000, 10_001]])
+def test_a_recorded_test_below_the_test_seeds_is_not_replayed(
+    tmp_path, make_metadata, capsys, seeds
+):
+    """Below TEST_SEED lie the training and selection seeds: replaying a "test" there
+    would report a score on seeds the agent may have learned or been chosen on."""
+    path = _test_recorded_as(tmp_path, make_metadata, seeds=seeds, episodes=2)
+    assert main([str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "below the test range" in captured.err and "--seed" in captured.err
+    assert captured.out == ""
+    first = seeds[0] if isinstance(seeds, list) else int(seeds.split("..")[0])
+    assert main([str(path), "--seed", str(first)]) == 0  # asked for explicitly
+    assert _json_line(capsys.readouterr().out)["seed"] == first
+
+
+@pytest.mark.parametrize("episodes", [10**9, 0, -3, 2.5, "100", True, None])
+def test_a_bad_recorded_episode_count_is_a_clear_error(
+    tmp_path, make_metadata, capsys, episodes
+):
+    path = _test_recorded_as(tmp_path, make_metadata, episodes=episodes)
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "from 1 to 10,000" in err
+    assert "--episodes" in err
+    assert main([str(path), "--episodes", "1"]) == 0  # a count given explicitly
+
+
+@pytest.mark.parametrize(
+    "net, env_id, kind, message",
+    [
+        (QNetwork(3, 3, hidden=(4,)), "MountainCar-v0", "q", "observations of 3"),
+        (QNetwork(2, 4, hidden=(4,)), "MountainCar-v0", "q", "4 actions"),
+        (MLPActor(2, 3, hidden=(4,)), "MountainCar-v0", "actor", "continuous"),
+        (MLPActor(24, 3, hidden=(4,)), "BipedalWalker-v3", "actor", "3 actions"),
+        (QNetwork(24, 4, hidden=(4,)), "BipedalWalker-v3", "q", "discrete"),
+    ],
+    ids=["obs-size", "n-actions", "actor-on-discrete", "act-dim", "q-on-box"],
+)
+def test_weights_that_do_not_fit_the_environment_fail_at_load(
+    tmp_path, make_metadata, capsys, net, env_id, kind, message
+):
+    path = save_checkpoint(
+        tmp_path / "odd.pt", net, metadata=make_metadata(env_id, kind=kind)
+    )
+    assert main([str(path), "--episodes", "1"]) == 2
+    captured = capsys.readouterr()
+    assert f"does not fit {env_id}" in captured.err and message in captured.err
+    assert captured.out == ""  # refused before an episode was played

@@ -3,7 +3,6 @@ argument checked before training starts (a finished run is never lost)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,9 @@ import torch
 
 from course_utils import evaluate, train
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
+from course_utils.common.checkpoints import load_network
+from course_utils.common.data import data_dir
+from course_utils.common.networks import QNetwork
 from course_utils.presets import PRESETS, TEST_SEED
 
 # The smallest budget of each agent that still runs its whole path.
@@ -39,7 +41,7 @@ def test_every_agent_trains_tests_and_saves(agent, tmp_path, capsys):
     out = tmp_path / f"{agent}.pt"
     args = [agent, *TINY[agent], "--test-episodes", "1", "--quiet", "--out", str(out)]
     assert train.main(args) == 0
-    meta = json.loads((tmp_path / f"{agent}.pt.json").read_text())
+    meta = load_network(out)[1]
     assert meta["agent"] == agent and meta["env_id"] == PRESETS[agent].env_id
     assert meta["evaluation"]["episodes"] == 1
     assert meta["evaluation"]["seeds"] == f"{TEST_SEED}..{TEST_SEED}"
@@ -72,7 +74,7 @@ def test_the_test_uses_the_seeds_asked_for_and_says_so(tmp_path):
     out = tmp_path / "agent.pt"
     args = ["mountaincar", "--steps", "300", "--test-episodes", "3", "--quiet"]
     assert train.main([*args, "--test-seed", "3000000", "--out", str(out)]) == 0
-    meta = json.loads((tmp_path / "agent.pt.json").read_text())
+    meta = load_network(out)[1]
     assert meta["evaluation"]["seeds"] == "3000000..3000002"
     assert "3000000..3000002" in meta["protocol"]
     assert f"{PRESETS['mountaincar'].config.eval_seed}+" in meta["protocol"]
@@ -146,7 +148,7 @@ def test_steps_is_a_step_budget_for_an_agent_counted_in_games(tmp_path, capsys):
     assert (
         train.main([*args, "--test-episodes", "1", "--quiet", "--out", str(out)]) == 0
     )
-    meta = json.loads((tmp_path / "walker.pt.json").read_text())
+    meta = load_network(out)[1]
     assert meta["config"]["max_steps"] == 100 and meta["config"]["episodes"] == 50
     lengths = meta["history"]["episode_steps"]
     assert meta["train_steps"] == sum(lengths) >= 100 > sum(lengths[:-1])
@@ -189,10 +191,10 @@ def test_default_output_does_not_depend_on_the_current_folder(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, capsys):
-    out = tmp_path / "agent.pt"
-    real_save = train.save_checkpoint
-    calls = []
+def _fail_first_save(monkeypatch, tmp_path) -> list[Path]:
+    """The final save fails once (a full disk); the temporary folder is tmp_path/tmp.
+    Returns the paths saved to, in order."""
+    real_save, calls = train.save_checkpoint, []
 
     def flaky_save(path, *args, **kwargs):
         calls.append(Path(path))
@@ -201,8 +203,14 @@ def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, c
         return real_save(path, *args, **kwargs)
 
     monkeypatch.setattr(train, "save_checkpoint", flaky_save)
-    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    os.mkdir(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(train.tempfile, "tempdir", str(tmp_path / "tmp"))
+    return calls
+
+
+def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "agent.pt"
+    calls = _fail_first_save(monkeypatch, tmp_path)
     args = [
         "mountaincar",
         "--steps",
@@ -215,7 +223,7 @@ def test_a_failed_final_write_falls_back_and_says_where(tmp_path, monkeypatch, c
     ]
     assert train.main(args) == 1
     assert "saving to" in capsys.readouterr().err
-    assert calls[1].parent == tmp_path / "tmp" and calls[1].is_file()
+    assert calls[1].parent.parent == tmp_path / "tmp" and calls[1].is_file()
 
 
 def test_unknown_agents_are_refused():
@@ -225,11 +233,68 @@ def test_unknown_agents_are_refused():
 
 def test_metadata_the_format_refuses_still_keeps_the_weights(tmp_path, monkeypatch):
     """If even the fallback save refuses (bad metadata), the raw weights are kept."""
-    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(train.tempfile, "tempdir", str(tmp_path))
     net = torch.nn.Linear(2, 3)
     written = train.save_or_fall_back(
         tmp_path / "agent.pt", net, {"evaluation": float("nan")}, overwrite=False
     )
-    assert written.parent == tmp_path and written.is_file()
+    assert written.parent.parent == tmp_path and written.is_file()
     saved = torch.load(written, weights_only=True)
     assert torch.equal(saved["state_dict"]["weight"], net.weight)
+
+
+@pytest.mark.parametrize("planted", ["file", "link"])
+def test_a_fallback_never_meets_an_earlier_file_or_a_planted_link(
+    tmp_path, monkeypatch, make_metadata, planted
+):
+    """Files at the fallback's old name (``<stem>-<pid>.pt`` in the temporary folder:
+    an earlier run's, or a link another user planted) neither lose the finished run
+    nor get written through."""
+    _fail_first_save(monkeypatch, tmp_path)
+    tmp = tmp_path / "tmp"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    for name in (f"agent-{os.getpid()}.pt", f"agent-{os.getpid()}.pt.json"):
+        if planted == "file":
+            (tmp / name).write_text("an earlier run")
+        else:
+            (tmp / name).symlink_to(victim)
+    net = QNetwork(2, 3, hidden=(4,))
+    for metadata in (make_metadata(), {"evaluation": float("nan")}):  # the raw path
+        written = train.save_or_fall_back(
+            tmp_path / "out" / "agent.pt", net, metadata, overwrite=False
+        )
+        assert written.is_file() and written.parent.parent == tmp
+        saved = torch.load(written, weights_only=True)
+        assert set(saved["state_dict"]) == set(net.state_dict())
+    assert victim.read_text() == "keep"
+    assert (tmp / f"agent-{os.getpid()}.pt").is_symlink() == (planted == "link")
+
+
+@pytest.mark.parametrize("out", ["runs/", "existing", "existing/"])
+def test_out_naming_a_folder_is_refused_before_training(
+    tmp_path, out, no_training, capsys
+):
+    """``--out dir/`` must not write a file named ``dir``."""
+    (tmp_path / "existing").mkdir()
+    assert train.main(["mountaincar", "--out", f"{tmp_path}/{out}"]) == 2
+    assert "folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+    assert list((tmp_path / "existing").iterdir()) == []
+
+
+def test_out_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = ["mountaincar", "--steps", "300", "--test-episodes", "1", "--quiet"]
+    assert train.main([*args, "--out", "~/agent.pt"]) == 0
+    assert load_network(tmp_path / "agent.pt")[1]["agent"] == "mountaincar"
+    assert f"Wrote {tmp_path / 'agent.pt'}" in capsys.readouterr().out
+
+
+def test_overwrite_without_out_never_replaces_the_shipped_agent(no_training, capsys):
+    shipped = data_dir() / "checkpoints" / PRESETS["mountaincar"].checkpoint
+    before = shipped.read_bytes()
+    assert train.main(["mountaincar", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert str(shipped) in err and "--out" in err and "shipped agent" in err
+    assert shipped.read_bytes() == before

@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 
 from course_utils.common.animation import record_episode
-from course_utils.common.checkpoints import load_policy, shipped_checkpoint
+from course_utils.common.checkpoints import load_policy
+from course_utils.common.data import shipped_checkpoint
 from course_utils.common.envs import make_env
 from course_utils.presets import check_env_spec
 

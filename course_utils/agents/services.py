@@ -8,7 +8,6 @@ copy, stop at a wall-time cap, draw a progress bar) lives here once.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from course_utils.common.evaluation import evaluate
+from course_utils.common.validate import number, whole_number
 
 Policy = Callable[[Any], Any]
 
@@ -30,13 +30,8 @@ class Deadline:
     """
 
     def __init__(self, max_seconds: float | None) -> None:
-        if max_seconds is not None and not (
-            math.isfinite(max_seconds) and max_seconds > 0
-        ):
-            raise ValueError(
-                f"max_seconds must be a finite number of seconds > 0 (or None for no "
-                f"cap), got {max_seconds!r}."
-            )
+        if max_seconds is not None:
+            number("max_seconds", max_seconds, above=0, why="or None for no cap")
         self.max_seconds = max_seconds
         self.start = time.perf_counter()
 
@@ -73,11 +68,9 @@ class BestModelKeeper:
         seed: int,
         on_eval: Callable[[int, float], None] | None = None,
     ) -> None:
-        if every < 0 or (every > 0 and episodes < 1):
-            raise ValueError(
-                f"evaluation needs every >= 0 and episodes >= 1, got every={every}, "
-                f"episodes={episodes}."
-            )
+        whole_number("every", every, minimum=0, why="0: never evaluate")
+        if every:
+            whole_number("episodes", episodes, why="episodes per evaluation")
         self.env, self.make_policy = env, make_policy
         self.every, self.episodes, self.seed = every, episodes, seed
         self.on_eval = on_eval

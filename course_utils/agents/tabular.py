@@ -1,8 +1,10 @@
-"""Tabular reinforcement learning: returns, ε-greedy, the Q-learning update, and a
-grid that turns a continuous observation into a table row.
+"""Tabular reinforcement learning: returns, the Q-learning update, and a grid that
+turns a continuous observation into a table row.
 
 These are the course's reference answers to the exercises of 02_rl_concepts.ipynb:
-the check cells fall back to them while an exercise is not done yet.
+the check cells fall back to them while an exercise is not done yet. The notebook's
+ε-greedy exercise is ``course_utils.common.policies.epsilon_greedy``, the one every
+agent uses.
 """
 
 from __future__ import annotations
@@ -12,44 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def _probability(name: str, value: object, low_open: bool = False) -> float:
-    """``value`` as a float in [0, 1] (or (0, 1] if ``low_open``); NaN is refused."""
-    ok = isinstance(value, (int, float, np.integer, np.floating))
-    ok = (
-        ok
-        and not isinstance(value, bool)
-        and (0.0 < value if low_open else 0.0 <= value)
-        and value <= 1.0
-    )
-    if not ok:
-        span = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must be a number in {span}, got {value!r}.")
-    return float(value)
-
-
-def _finite(name: str, value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, str) or not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
-    return number
-
-
-def _index(name: str, value: object, size: int) -> int:
-    """A row or column index 0 <= value < size (no negative wrap-around)."""
-    if (
-        not isinstance(value, (int, np.integer))
-        or isinstance(value, bool)
-        or not 0 <= value < size
-    ):
-        raise ValueError(
-            f"{name} must be an int index 0..{size - 1}, got {value!r} (a negative "
-            "index would silently pick a row from the end)."
-        )
-    return int(value)
+from course_utils.common.validate import index, number, probability
 
 
 def discounted_return(rewards: Sequence[float], gamma: float) -> float:
@@ -64,57 +29,13 @@ def discounted_return(rewards: Sequence[float], gamma: float) -> float:
 
     Taught in: 02_rl_concepts.ipynb
     """
-    gamma = _probability("gamma", gamma)
+    gamma = probability("gamma", gamma)
     ret = 0.0
     for reward in reversed(rewards):  # G_t = r_{t+1} + γ G_{t+1}, from the end
         ret = float(reward) + gamma * ret
     if not math.isfinite(ret):
         raise ValueError(f"The rewards must be finite numbers, got {list(rewards)!r}.")
     return ret
-
-
-def epsilon_greedy(
-    q_values: np.ndarray, epsilon: float, rng: np.random.Generator
-) -> int:
-    """Pick an action: uniformly at random with probability ``epsilon``, else greedily.
-
-    The random action is drawn among *all* ``len(q_values)`` actions (it may be the
-    greedy one); the greedy action breaks ties between equal maxima at random.
-    ``epsilon=0`` is purely greedy, ``epsilon=1`` purely uniform.
-
-    Args:
-        q_values: ``(n_actions,)`` action values of the current state.
-        epsilon: exploration probability in ``[0, 1]``.
-        rng: the NumPy generator that draws every random number.
-
-    Returns:
-        an action index ``0 <= a < n_actions``.
-
-    Taught in: 02_rl_concepts.ipynb
-    """
-    # Checks first, so a bad call draws no random number (and a good one draws
-    # exactly what it always did: notebook 02's check replays the same seed).
-    q_values = np.asarray(q_values)
-    if q_values.ndim != 1 or q_values.size == 0 or q_values.dtype.kind not in "biuf":
-        raise ValueError(
-            "q_values must be one row of numbers, one per action (shape "
-            f"(n_actions,)), got {q_values!r}."
-        )
-    if np.isnan(q_values).any():
-        raise ValueError(
-            f"q_values contains NaN: {q_values}. No action is the greedy one. Fix: "
-            "look for a division by zero or an uninitialised table row."
-        )
-    epsilon = _probability("epsilon", epsilon)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a np.random.Generator (np.random.default_rng(seed)), got "
-            f"{rng!r}."
-        )
-    if rng.random() < epsilon:
-        return int(rng.integers(len(q_values)))
-    best = np.flatnonzero(q_values == q_values.max())
-    return int(best[0] if len(best) == 1 else best[rng.integers(len(best))])
 
 
 def q_learning_update(
@@ -146,12 +67,12 @@ def q_learning_update(
     Taught in: 02_rl_concepts.ipynb
     """
     n_states, n_actions = np.shape(q_table)
-    state = _index("state", state, n_states)
-    next_state = _index("next_state", next_state, n_states)
-    action = _index("action", action, n_actions)
-    reward = _finite("reward", reward)
-    alpha = _probability("alpha", alpha, low_open=True)
-    gamma = _probability("gamma", gamma)
+    state = index("state", state, n_states)
+    next_state = index("next_state", next_state, n_states)
+    action = index("action", action, n_actions)
+    reward = number("reward", reward)
+    alpha = probability("alpha", alpha, zero=False)
+    gamma = probability("gamma", gamma)
     target = reward
     if not terminated:
         target += gamma * np.max(q_table[next_state])
@@ -211,7 +132,7 @@ class GridDiscretizer:
                 "observation)."
             )
         # Clip before the cast to int: casting inf (or 1e300) to int64 is undefined
-        # and used to send +inf to the lowest cell.
+        # and can send +inf to the lowest cell.
         position = np.clip((obs - self.low) * self._scale, 0, self.bins - 1)
         if np.isnan(position).any():
             raise ValueError(

@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 from matplotlib.figure import Figure
 
+from course_utils.common.files import replacing
 from course_utils.common.plotting import new_figure
 
 
@@ -68,27 +69,30 @@ def save_video(
     fps: int = 30,
     overwrite: bool = False,
 ) -> Path:
-    """Write frames to an mp4 file (imageio-ffmpeg ships its own ffmpeg)."""
+    """Write frames to an mp4 file (imageio-ffmpeg ships its own ffmpeg), whole or
+    not at all (``course_utils.common.files.replacing``: a new temporary file,
+    removed if the save fails, renamed into place when it succeeds)."""
     import imageio.v2 as imageio
 
     path = Path(path)
     if not frames:
         raise ValueError("No frames to write: record an episode first.")
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
     frames = _even(frames)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
-    with imageio.get_writer(
-        tmp,
-        fps=fps,
-        codec="libx264",
-        macro_block_size=2,
-        ffmpeg_log_level="error",
-        quality=6,
-    ) as writer:
+    with (
+        replacing(path, overwrite=overwrite) as tmp,
+        imageio.get_writer(
+            tmp,
+            fps=fps,
+            codec="libx264",
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+            quality=6,
+        ) as writer,
+    ):
         for frame in frames:
             writer.append_data(frame)
-    os.replace(tmp, path)
     return path
 
 

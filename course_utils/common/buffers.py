@@ -11,12 +11,19 @@ Taught in: 03_dqn_mountaincar.ipynb
 from __future__ import annotations
 
 import math
-import operator
 from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
+
+from course_utils.common.validate import (
+    generator,
+    is_whole,
+    number,
+    whole_number,
+    whole_numbers,
+)
 
 
 class Batch(NamedTuple):
@@ -36,6 +43,16 @@ class Batch(NamedTuple):
     def to_torch(self, device: str | torch.device = "cpu") -> Batch:
         """Return the same batch as torch tensors on ``device`` (dtypes kept)."""
         return Batch(*(torch.as_tensor(x, device=device) for x in self))
+
+
+def sample_indices(size: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a uniform sample *with replacement* of a buffer's ``size`` rows:
+    ``(batch_size,)`` int64 in ``[0, size)``, the draw :meth:`ReplayBuffer.sample`
+    makes.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    return rng.integers(0, size, size=batch_size)
 
 
 class ReplayBuffer:
@@ -76,13 +93,13 @@ class ReplayBuffer:
         action_low: np.ndarray | None = None,
         action_high: np.ndarray | None = None,
     ) -> None:
-        self.capacity = check_count("capacity", capacity)
+        self.capacity = whole_number("capacity", capacity, whole_floats=True)
         self.obs_shape = check_shape("obs_shape", obs_shape)
         self.action_shape = check_shape("action_shape", action_shape)
         obs_dtype = check_dtype("obs_dtype", obs_dtype)
         action_dtype = check_dtype("action_dtype", action_dtype)
         self.n_actions = (
-            None if n_actions is None else check_count("n_actions", n_actions)
+            None if n_actions is None else whole_number("n_actions", n_actions)
         )
         self.action_low = None if action_low is None else np.asarray(action_low)
         self.action_high = None if action_high is None else np.asarray(action_high)
@@ -205,27 +222,15 @@ class ReplayBuffer:
             ValueError: if the buffer holds fewer than ``batch_size`` transitions, or
                 ``rng`` is not a ``np.random.Generator``.
         """
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(
-                f"sample needs a np.random.Generator as rng, got {rng!r}. Fix: pass "
-                "the rng returned by set_seed(seed) or np.random.default_rng(seed) "
-                "(not np.random.RandomState, not None)."
-            )
-        if (
-            not isinstance(batch_size, (int, np.integer))
-            or isinstance(batch_size, bool)
-            or batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be a whole number >= 1, got {batch_size!r}."
-            )
+        generator("rng", rng, needed_by="sample")
+        whole_number("batch_size", batch_size)
         if batch_size > len(self):
             raise ValueError(
                 f"Cannot sample {batch_size} transitions: the buffer holds only "
                 f"{len(self)}. Fix: start learning after at least batch_size steps "
                 "(learning_starts >= batch_size)."
             )
-        idx = rng.integers(0, len(self), size=batch_size)
+        idx = sample_indices(len(self), batch_size, rng)
         return Batch(
             self.obs[idx],
             self.action[idx],
@@ -233,20 +238,6 @@ class ReplayBuffer:
             self.next_obs[idx],
             self.terminated[idx],
         )
-
-
-def check_count(name: str, value: object) -> int:
-    """A whole number >= 1 (``1e5`` is fine, ``2.7``, ``"5"`` and ``True`` are not)."""
-    ok = isinstance(value, (int, np.integer)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value, ok = int(value), True
-    if not ok or value < 1:
-        raise ValueError(
-            f"{name} must be at least 1 and a whole number, got {value!r}."
-        )
-    return int(value)
 
 
 def check_dtype(name: str, dtype: object) -> np.dtype:
@@ -263,17 +254,10 @@ def check_dtype(name: str, dtype: object) -> np.dtype:
 
 
 def check_shape(name: str, shape: object) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
+    """A shape: a tuple of sizes >= 0 (an int ``n`` stands for ``(n,)``)."""
+    if is_whole(shape):
         shape = (shape,)
-    try:
-        dims = tuple(operator.index(d) for d in shape)  # type: ignore[union-attr]
-    except TypeError:
-        dims = None
-    if isinstance(shape, str) or dims is None or any(d < 0 for d in dims):
-        raise ValueError(
-            f"{name} must be a tuple of sizes >= 0 such as (2,), got {shape!r}."
-        )
-    return dims
+    return whole_numbers(name, shape, minimum=0, why="a shape such as (2,)")  # type: ignore[arg-type]
 
 
 def check_obs(buffer: ReplayBuffer, name: str, value: np.ndarray) -> np.ndarray:
@@ -349,19 +333,15 @@ def check_action(buffer: ReplayBuffer, action: object) -> np.ndarray:
 
 
 def check_reward(reward: object) -> float:
-    if isinstance(reward, (str, bytes)) or np.ndim(reward) != 0:
-        raise ValueError(f"reward must be one number, got {reward!r}.")
-    try:
-        value = float(reward)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"reward must be one number, got {reward!r}.") from None
-    if not math.isfinite(value):
-        raise ValueError(
-            f"reward must be a finite number, got {value}. A NaN or infinite "
-            "reward would poison every TD target it enters. Fix: check how the "
-            "reward was computed (an n-step sum, a reward shaping term...)."
-        )
-    return value
+    """One finite number (a 0-d array is one number too)."""
+    if isinstance(reward, np.ndarray) and reward.ndim == 0:
+        reward = reward.item()
+    return number(
+        "reward",
+        reward,
+        why="a NaN or infinite reward would poison every TD target it enters",
+        fix="check how the reward was computed (an n-step sum, a shaping term...).",
+    )
 
 
 def check_terminated(terminated: object) -> float:

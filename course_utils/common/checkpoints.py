@@ -1,26 +1,28 @@
-"""Save and load trained agents: a network's weights plus the metadata that says how
-it was made, how well it plays, and how to rebuild its environment.
+"""Save and load trained agents. One ``.pt`` file is the truth: a ``torch.save`` zip
+of ``{"format": FORMAT, "metadata": <JSON text>, "state_dict": {name: tensor}}``. As
+JSON text the metadata (how the network was made, how well it plays, how to rebuild
+its environment) stays strict, and unpickling builds strings and tensors only. A save
+also writes ``<name>.pt.json``, the metadata indented for people (GitHub shows it);
+loading never reads it, so a missing, stale or edited copy changes nothing.
 
-A checkpoint is a pair of files written by one save: ``agent.pt`` (weights and
-metadata, read with ``weights_only=True`` so a file can never run code) and
-``agent.pt.json``, a readable copy of the metadata that also records the SHA-256 of the
-``.pt``'s bytes. Loading checks the pair. A missing sidecar is only a warning (the
-``.pt`` alone is complete); a sidecar that disagrees with its ``.pt`` (corrupt, left one
-save behind, or edited) is an error, so an edited score never passes silently.
-``repair_sidecar`` rebuilds a sidecar from its ``.pt``.
+Reading is bounded before it starts: a regular file (no device, pipe or link to one)
+of at most ``MAX_FILE_BYTES``, a zip of uncompressed records, unpickled with
+``weights_only=True`` (a file never runs code) first onto PyTorch's meta device, so
+keys, dtypes, shapes and storage sizes are checked against the network spec in the
+metadata before any tensor data is read.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import errno
-import hashlib
 import io
 import json
+import math
 import os
-import platform
-from importlib import metadata as importlib_metadata
+import stat
+import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,112 +30,295 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.common.checkpoint_checks import (
-    FORMAT,
-    HASH_KEY,
-    REQUIRED_METADATA,
-    CheckpointPermissionError,
-    CheckpointWarning,
-    _as_path,
-    _check_device,
-    _check_json,
-    _check_metadata,
-    _is_number,
-)
-from course_utils.common.checkpoint_files import (
-    _clean_stale,
-    _sidecar,
-    _sidecar_text,
-    _sync_folder,
-    _tmp_for,
-    _write_synced,
-    check_save_path,
-)
-from course_utils.common.checkpoint_reading import _check_sidecar, _read_checkpoint
-from course_utils.common.checkpoint_specs import _rebuild, check_network_spec
+from course_utils.common.data import did_you_mean
+from course_utils.common.files import replacing
+from course_utils.common.networks import build_network
 from course_utils.common.policies import ActorPolicy, QPolicy
 
-__all__ = [
-    "FORMAT",
-    "HASH_KEY",
-    "REQUIRED_METADATA",
-    "CheckpointPermissionError",
-    "CheckpointWarning",
-    "check_network_spec",
-    "check_save_path",
-    "data_dir",
-    "load_network",
-    "load_policy",
-    "package_versions",
-    "repair_sidecar",
-    "save_checkpoint",
-    "shipped_checkpoint",
-]
-
-_VERSIONED = ("course-utils", "torch", "gymnasium", "ale-py", "box2d", "numpy")
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and the packages that shape a trained agent."""
-    versions = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def data_dir() -> Path:
-    """The course's ``data/`` folder (``COURSE_DATA`` overrides it)."""
-    override = os.environ.get("COURSE_DATA")
-    path = Path(override) if override else Path(__file__).resolve().parents[2] / "data"
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"The course data folder {path} does not exist. Fix: install the course "
-            "from its repository with `make install` (an editable install keeps data/ "
-            "beside course_utils/), or set COURSE_DATA to the folder."
-        )
-    return path
+FORMAT = "course-checkpoint-v2"
+REQUIRED_METADATA = ("env_id", "env_kwargs", "network", "policy", "train_command")
+REQUIRED_METADATA += ("seed", "train_steps", "wall_time_s", "evaluation", "versions")
+MAX_WIDTH = 4096  # largest obs_dim, n_actions, act_dim, n_quantiles, hidden width
+MAX_LAYERS = 8  # most hidden layers
+MAX_PARAMS = 20_000_000  # 80 MB of float32; the course's largest agent has 0.55 M
+MAX_METADATA_BYTES = 4 * 2**20  # as JSON text; the largest shipped is 0.16 MB
+MAX_FILE_BYTES = 4 * MAX_PARAMS + 2 * MAX_METADATA_BYTES
+_FIX = "Fix: use the file as save_checkpoint wrote it, or train again (one of an older"
+_FIX += " course_utils converts with tools/convert_checkpoints.py)."
+_EVALUATION = {"mean", "std", "episodes", "seeds"}
+_RULES = {  # metadata key: (test of its value, what the value must be)
+    "env_id": (lambda v: isinstance(v, str) and v, "a name such as 'MountainCar-v0'"),
+    "env_kwargs": (lambda v: isinstance(v, dict), "a dict of gym.make arguments"),
+    "policy": (
+        lambda v: (
+            isinstance(v, dict)
+            and v.get("kind") in ("q", "actor")
+            and type(v.get("eval_epsilon", 0)) in (int, float)
+            and 0 <= v.get("eval_epsilon", 0) <= 1
+        ),
+        "a dict {'kind': 'q' or 'actor', 'eval_epsilon': a number in [0, 1]}",
+    ),
+    "evaluation": (
+        lambda v: isinstance(v, dict) and _EVALUATION <= set(v),
+        "a dict with 'mean', 'std', 'episodes' and 'seeds' entries",
+    ),
+}
 
 
-def shipped_checkpoint(name: str) -> Path:
-    """Path of a pretrained checkpoint shipped in ``data/checkpoints/``."""
-    if not isinstance(name, str) or not name or Path(name).name != name:
+class CheckpointPermissionError(PermissionError, ValueError):
+    """A checkpoint cannot be read or written for lack of permission (also a
+    ``ValueError``, so callers that report bad checkpoints report this one)."""
+
+
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"A checkpoint path must be a str or Path, got {path!r:.60}.")
+    text = os.fspath(path)
+    if not text or text.endswith(("/", os.sep)):
         raise ValueError(
-            f"name must be the file name of a shipped checkpoint, such as "
-            f"'mountaincar_dqn.pt', got {name!r}."
+            f"The checkpoint path {text!r} is empty or ends in '/', so names no file. "
+            f"Fix: give a file path such as {text + 'agent.pt'!r}."
         )
-    path = data_dir() / "checkpoints" / name
-    if not path.is_file():
-        known = sorted(p.name for p in path.parent.glob("*.pt"))
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise FileNotFoundError(
-            f"No shipped checkpoint {path}.{hint} The course ships {known}. Fix: use "
-            "one of those names, or regenerate them with `make checkpoints`."
+    return Path(text).expanduser()  # "~/runs/agent.pt" means the home folder
+
+
+def _check_json(value: Any, where: str) -> None:
+    """Refuse anything that would not come back unchanged from strict JSON."""
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: JSON keys must be strings, got {key!r}.")
+            _check_json(item, f"{where}[{key!r}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value}, which JSON lacks. Fix: store None.")
+    elif value is not None and not isinstance(value, (str, int, float)):
+        raise ValueError(
+            f"{where} is a {type(value).__name__}: metadata must be JSON-serialisable "
+            "(numbers, strings, lists, dicts, None). Fix: e.g. float(x), list(x)."
         )
+
+
+def _check_metadata(meta: Any, source: str) -> None:
+    keys = meta if isinstance(meta, dict) else {}
+    if missing := [key for key in REQUIRED_METADATA if key not in keys]:
+        raise ValueError(
+            f"{source}: metadata is missing {missing}. Every course checkpoint records "
+            f"{list(REQUIRED_METADATA)}."
+        )
+    for key, (test, what) in _RULES.items():
+        if not test(meta[key]):
+            raise ValueError(
+                f"{source}: metadata[{key!r}] must be {what}: {meta[key]!r:.80}"
+            )
+
+
+def _check_weights(spec: Any, kind: str, state: Any, source: str) -> None:
+    """Bound the sizes ``spec`` asks for, build its network on the meta device (shapes
+    without memory) and compare: exactly its tensors, each stored whole (no view).
+    ``state`` None: the spec alone."""
+    kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
+    if not isinstance(kwargs, dict) or set(spec) != {"class", "kwargs"}:
+        raise ValueError(
+            f"{source}: a network spec is {{'class', 'kwargs'}}: {spec!r:.99}"
+        )
+    hidden = kwargs.get("hidden", [])
+    if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
+        raise ValueError(
+            f"{source}: the network's hidden must be a list of at most {MAX_LAYERS} "
+            f"layer widths, e.g. [256, 256], got {hidden!r:.60}."
+        )
+    try:  # Normalize needs real bounds: its two tensors are added below
+        with torch.device("meta"):
+            unbounded = dict.fromkeys(kwargs.keys() & {"obs_low", "obs_high"})
+            net = build_network({**spec, "kwargs": {**kwargs, **unbounded}})
+    except Exception as error:  # e.g. an IndexError from an empty dueling hidden
+        raise ValueError(f"{source}: {type(error).__name__}: {error}") from None
+    if hasattr(net, "act_dim") != (kind == "actor"):
+        raise ValueError(
+            f"{source}: policy kind {kind!r} does not fit a {spec['class']}. Fix: "
+            "metadata['policy']['kind'] is 'q' for a Q-network, 'actor' for an actor."
+        )
+    want = dict(net.state_dict())
+    if kwargs.get("obs_low") is not None:
+        for name in ("normalize.low", "normalize.scale"):
+            want[name] = torch.empty(kwargs["obs_dim"], device="meta")  # float32
+    n_params = sum(t.numel() for t in want.values())
+    widest = max(max(t.shape) for t in want.values())
+    if n_params > MAX_PARAMS or widest > MAX_WIDTH:
+        raise ValueError(
+            f"{source}: the network spec describes {n_params:,} parameters, layers up "
+            f"to {widest} wide (obs_dim, n_actions, act_dim, hidden, n_quantiles); the "
+            f"course builds at most {MAX_PARAMS:,} parameters, {MAX_WIDTH} wide. Fix: "
+            "use smaller sizes."
+        )
+    if state is None:
+        return
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()
+    ):
+        raise ValueError(f"{source}: the state_dict must map names to tensors.")
+    for name in [*want, *state]:
+        need, got = want.get(name), state.get(name)
+        if got is not None and need is not None and got.shape == need.shape:
+            whole = got.layout == torch.strided and got.is_contiguous()
+            size = got.untyped_storage().nbytes() if whole else -1
+            if got.dtype == need.dtype and size == got.numel() * got.element_size():
+                continue
+        needed, held = [
+            "nothing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+            for t in (need, got)
+        ]
+        view = " (not stored whole: a view of other data)" * (needed == held)
+        raise ValueError(
+            f"{source} holds weights for another architecture than its metadata "
+            f"describes: {name}: the spec needs {needed}, the file holds {held}{view}."
+            f" {_FIX}"
+        )
+
+
+def check_network_spec(spec: dict[str, Any]) -> None:
+    """Raise a ``ValueError`` if ``load_network`` would refuse to build ``spec``
+    (``net.spec``): unknown class, sizes out of bounds, too many parameters. Nothing
+    is allocated; call it before a long training run."""
+    actor = isinstance(spec, dict) and spec.get("class") == "MLPActor"
+    _check_weights(spec, "actor" if actor else "q", None, "network spec")
+
+
+def _unpickle(data: bytes, source: str, device: str) -> Any:
+    """``torch.load`` of a zip whose unpacked size is bounded first."""
+    end, end64, locator = data[-22:], data[-98:-42], data[-42:-22]
+    listing = [int.from_bytes(end[12:16], "little")]  # the bytes that list the records
+    if locator[:4] == b"PK\x06\x07" and end64[:4] == b"PK\x06\x06":
+        listing.append(int.from_bytes(end64[40:48], "little"))
+    try:
+        if end[:4] != b"PK\x05\x06" or max(listing) > 2**16:
+            raise ValueError("not a zip as torch.save writes it")
+        for record in zipfile.ZipFile(io.BytesIO(data)).infolist():
+            big = "/data/" not in record.filename and record.file_size > 2**23
+            if record.compress_type != zipfile.ZIP_STORED or big:
+                raise ValueError(f"{record.filename} is compressed or too big")
+        return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        why = (
+            "could run code" if "Weights only load failed" in str(error) else "corrupt"
+        )
+        raise ValueError(
+            f"{source} is not a readable course checkpoint ({why}): "
+            f"{type(error).__name__}: {str(error)[:200]}"
+        ) from None
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(metadata, state_dict)`` of a checked course checkpoint, on the CPU."""
+    if path.suffix == ".json":
+        raise ValueError(
+            f"{path} is a readable copy. Fix: load {path.with_suffix('')}."
+        )
+    try:  # O_NONBLOCK: opening a pipe does not hang
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No checkpoint {path}.{did_you_mean(path)}") from None
+    except OSError as error:
+        denied = isinstance(error, PermissionError)
+        error_type = CheckpointPermissionError if denied else ValueError
+        raise error_type(f"cannot read {path}: {error.strerror}.") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # before reading it
+            raise ValueError(
+                f"{path} is not a regular file (a folder, a device, a pipe). Fix: give "
+                f"the .pt file save_checkpoint wrote, e.g. {path / 'agent.pt'}."
+            )
+        with open(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{path} is over {MAX_FILE_BYTES:,} bytes: no checkpoint.")
+    payload = _unpickle(data, str(path), "meta")  # no tensor data read yet
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a course checkpoint ({FORMAT!r}). {_FIX}")
+    if set(payload) != {"format", "metadata", "state_dict"}:
+        raise ValueError(f"{path}: unknown parts {sorted(payload)[:5]}. {_FIX}")
+    try:
+        metadata = json.loads(payload["metadata"])
+        json.dumps(metadata, allow_nan=False)  # no NaN or infinity
+    except (TypeError, ValueError, RecursionError) as error:
+        raise ValueError(
+            f"{path}: metadata is not strict JSON text: {error}."
+        ) from None
+    _check_metadata(metadata, str(path))
+    spec, kind = metadata["network"], metadata["policy"]["kind"]
+    _check_weights(spec, kind, payload["state_dict"], str(path))
+    state = _unpickle(data, str(path), "cpu")["state_dict"]  # bounded by the spec now
+    _check_weights(spec, kind, state, str(path))
+    return metadata, state
+
+
+def _build(metadata: dict, state: dict[str, torch.Tensor], source: str) -> nn.Module:
+    for name, tensor in state.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError(
+                f"{source}: the weights {name} contain NaN or inf: the training "
+                "diverged. Fix: train again (a smaller lr or max_grad_norm helps)."
+            )
+    try:
+        net = build_network(metadata["network"])
+        net.load_state_dict(state)
+    except (ValueError, RuntimeError) as error:
+        raise ValueError(f"{source}: {str(error).splitlines()[0]} {_FIX}") from None
+    return net
+
+
+def check_save_path(path: str | Path, *, overwrite: bool = False) -> Path:
+    """Check that ``save_checkpoint(path, ...)`` can write, before a long training run:
+    creates missing folders, proves the folder writable, refuses a folder, a device, a
+    ``.json`` name, an existing file (the ``.pt`` or its copy) unless ``overwrite``.
+    Returns the path, ``~`` expanded. Raises ``FileExistsError``,
+    ``CheckpointPermissionError``, or ``ValueError`` for what is in the way."""
+    path = _as_path(path)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r:.40}.")
+    if path.suffix == ".json":
+        raise ValueError(f"{path} ends in .json. Fix: save it as a .pt file.")
+    for target in (path, path.with_name(path.name + ".json")):
+        if target.exists() and not target.is_file():
+            raise ValueError(
+                f"Cannot save {path.name}: a folder or a device is in the way at "
+                f"{target}. Fix: give a file path, e.g. {target / 'agent.pt'}."
+            )
+        if os.path.lexists(target) and not overwrite:
+            raise FileExistsError(
+                f"{target} already exists and was left untouched. Fix: choose another "
+                "path, or pass overwrite=True (--overwrite on the command line)."
+            )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(
+            f"Cannot save {path}: a file is in the way of its folder."
+        ) from None
+    except OSError as error:
+        message = f"cannot write to {path.parent}: {error.strerror or error}. Fix: "
+        message += "choose a folder you can write to, e.g. in your home folder."
+        if isinstance(error, PermissionError) or error.errno == errno.EROFS:
+            raise CheckpointPermissionError(message) from None
+        raise OSError(message) from None
     return path
 
 
 def save_checkpoint(
-    path: str | Path,
-    model: nn.Module,
-    *,
-    metadata: dict[str, Any],
-    overwrite: bool = False,
+    path: str | Path, model: nn.Module, *, metadata: dict, overwrite: bool = False
 ) -> Path:
-    """Write ``model``'s weights and ``metadata`` to ``path``, plus a readable
-    ``<path>.json`` copy of the metadata that records the SHA-256 of ``path``.
-
-    The network spec is taken from ``model.spec``. Everything ``load_network`` would
-    refuse (non-JSON or NaN metadata, oversized or non-finite networks) is refused
-    first, with nothing written. Refuses to replace an existing file unless
-    ``overwrite=True``. A failed or killed save leaves the previous pair.
+    """Write ``model``'s weights and ``metadata`` (plus ``model.spec``) to ``path``,
+    then the readable copy ``<path>.json``. Whatever loading would refuse is refused
+    first, with nothing written; an existing file is replaced only if ``overwrite``;
+    a failed or killed save leaves the previous file. Returns ``path``, ``~`` expanded.
     """
-    path = _as_path(path)
-    if not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False, got {overwrite!r:.40}.")
+    path, source = _as_path(path), str(path)
     if not isinstance(model, nn.Module) or not hasattr(model, "spec"):
         raise ValueError(
             "save_checkpoint needs a course network (QNetwork, DuelingQNetwork, "
@@ -141,104 +326,59 @@ def save_checkpoint(
         )
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
-    if HASH_KEY in metadata:
-        raise ValueError(
-            f"metadata may not hold the key {HASH_KEY!r}: it is reserved for the "
-            "sidecar's hash of the .pt. Fix: rename that entry."
-        )
     metadata = {**metadata, "network": model.spec}
     try:
         _check_json(metadata, "metadata")
     except RecursionError:
-        raise ValueError(
-            "metadata is nested too deeply (or contains itself) to be JSON."
-        ) from None
-    metadata = json.loads(json.dumps(metadata))  # exactly what the sidecar says
-    _check_metadata(metadata, str(path))
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _rebuild(metadata["network"], state, metadata["policy"]["kind"], str(path))
+        raise ValueError("metadata is nested too deeply to be JSON.") from None
+    if len(text := json.dumps(metadata, allow_nan=False)) > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is over {MAX_METADATA_BYTES:,} characters of JSON.")
+    metadata = json.loads(text)  # exactly what loading will read
+    _check_metadata(metadata, source)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _check_weights(metadata["network"], metadata["policy"]["kind"], state, source)
+    _build(metadata, state, source)
     check_save_path(path, overwrite=overwrite)
-    buffer = io.BytesIO()
-    torch.save({"format": FORMAT, "state_dict": state, "metadata": metadata}, buffer)
-    data = buffer.getvalue()
-    sidecar_text = _sidecar_text(hashlib.sha256(data).hexdigest(), metadata)
-    sidecar = _sidecar(path)
-    tmp_pt, tmp_json = _tmp_for(path), _tmp_for(sidecar)
+    with replacing(path, overwrite=overwrite) as tmp:
+        torch.save({"format": FORMAT, "metadata": text, "state_dict": state}, tmp)
+    copy = path.with_name(path.name + ".json")
     try:
-        _write_synced(tmp_pt, data)
-        _write_synced(tmp_json, sidecar_text.encode())
-        os.replace(tmp_pt, path)  # killed between these two renames, the waiting
-        os.replace(tmp_json, sidecar)  # tmp_json completes the save at the next load
-        _sync_folder(path.parent)
-    finally:
-        for tmp in (tmp_pt, tmp_json):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with replacing(copy, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        warnings.warn(f"Saved {path}, not its copy {copy.name}: {error}", stacklevel=2)
     return path
 
 
-def repair_sidecar(path: str | Path) -> Path:
-    """Rewrite ``<path>.json`` from the metadata saved inside ``path`` (with its
-    hash). Use it when loading says the sidecar is missing, old or disagrees and the
-    ``.pt`` is the agent you want. Returns the sidecar's path."""
-    path = _as_path(path)
-    digest, payload = _read_checkpoint(path)
-    metadata = payload["metadata"]
-    _rebuild(
-        metadata["network"],
-        payload["state_dict"],
-        metadata["policy"]["kind"],
-        str(path),
-    )
-    _check_json(metadata, f"{path}: metadata")
-    sidecar = _sidecar(path)
-    if sidecar.is_dir():
-        raise ValueError(f"{sidecar} is a folder; move it, then repair again.")
-    tmp = _tmp_for(sidecar)
+def _device(device: Any) -> torch.device:
     try:
-        _write_synced(tmp, _sidecar_text(digest, metadata).encode())
-        os.replace(tmp, sidecar)
-    except PermissionError:
-        raise CheckpointPermissionError(
-            errno.EACCES,
-            f"cannot write {sidecar}: permission denied. Fix: copy {path.name} into a "
-            "folder of yours and repair the copy.",
-        ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    return sidecar
+        dev = torch.device(device) if isinstance(device, (str, torch.device)) else None
+    except RuntimeError:
+        dev = None
+    cuda = torch.cuda.is_available()
+    count = {"cpu": 1, "cuda": torch.cuda.device_count() if cuda else 0}
+    count["mps"] = int(torch.backends.mps.is_available())
+    if dev is None or (dev.index or 0) >= count.get(dev.type, 0):
+        raise ValueError(
+            f"device={device!r:.40} is not available here (CUDA is "
+            f"{'' if cuda else 'not '}available, torch {torch.__version__}). Fix: use "
+            "device='cpu' (the course's agents are small and fast on a CPU)."
+        )
+    return dev
 
 
-def load_network(
-    path: str | Path, device: str = "cpu"
-) -> tuple[nn.Module, dict[str, Any]]:
+def load_network(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the saved network (in eval mode) and return it with its metadata.
 
-    The sidecar ``<path>.json`` is checked against the file: missing or without a
-    hash gives a ``CheckpointWarning``; corrupt, of another save, or edited is an error.
-
     Raises:
-        ValueError: for a file that is not a course checkpoint, is corrupt, lacks
-            metadata, holds weights for another architecture or out-of-bounds sizes,
-            has a sidecar that disagrees, or for an unavailable ``device``.
+        ValueError: for a file that is not a course checkpoint (corrupt, too big, not
+            a regular file, metadata missing, weights for another architecture or
+            out-of-bounds sizes), or an unavailable ``device``.
         FileNotFoundError: no file at ``path``.
     """
-    path = _as_path(path)
-    dev = _check_device(device)
-    digest, payload = _read_checkpoint(path)
-    metadata = payload["metadata"]
-    _clean_stale(path, digest)
-    net = _rebuild(
-        metadata["network"],
-        payload["state_dict"],
-        metadata["policy"]["kind"],
-        str(path),
-    )
-    _check_sidecar(
-        path, digest, metadata
-    )  # after the .pt's own checks: those come first
-    return net.to(dev).eval(), metadata
+    path, dev = _as_path(path), _device(device)
+    metadata, state = _read(path)
+    return _build(metadata, state, str(path)).to(dev).eval(), metadata
 
 
 def load_policy(
@@ -262,24 +402,16 @@ def load_policy(
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    if epsilon is not None and (not _is_number(epsilon) or not 0 <= epsilon <= 1):
-        raise ValueError(
-            f"epsilon must be None (the checkpoint's own eval_epsilon) or a number in "
-            f"[0, 1], got {epsilon!r:.40}. Fix: e.g. epsilon=0.0 for a greedy policy."
-        )
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r:.40}.")
-    dev = _check_device(device)
-    net, metadata = load_network(path, dev)
+    net, metadata = load_network(path, dev := _device(device))
     if metadata["policy"]["kind"] == "q":
-        eps = (
-            metadata["policy"].get("eval_epsilon", 0.0) if epsilon is None else epsilon
-        )
-        rng = np.random.default_rng(seed)
-        return QPolicy(net, epsilon=float(eps), rng=rng, device=dev), metadata
+        eps = metadata["policy"].get("eval_epsilon", 0) if epsilon is None else epsilon
+        rng = np.random.default_rng(seed)  # QPolicy checks epsilon
+        return QPolicy(net, epsilon=eps, rng=rng, device=dev), metadata
     if epsilon is not None:
         raise ValueError(
-            f"epsilon={epsilon} was given, but {path} holds an actor (continuous "
-            "actions), which never explores at evaluation. Fix: leave epsilon out."
+            f"epsilon={epsilon} was given, but {path} holds an actor, which never "
+            "explores at evaluation. Fix: leave epsilon out."
         )
     return ActorPolicy(net, device=dev), metadata

@@ -8,8 +8,9 @@ import re
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.wrappers import FrameStackObservation
+
+from course_utils.common.validate import whole_number
 
 CATCH_ID = "course/Catch-v0"
 SNAKE_ID = "course/Snake-v0"
@@ -81,15 +82,15 @@ def _check_stack(stack: Any) -> int | None:
     """``stack`` as an int in ``[2, MAX_STACK]``, or None; anything else refused."""
     if stack is None:
         return None
-    whole = isinstance(stack, (int, np.integer)) and not isinstance(stack, bool)
-    if not whole or not 2 <= stack <= MAX_STACK:
-        raise ValueError(
-            f"stack must be a whole number of observations from 2 to {MAX_STACK} (the "
-            f"last `stack` observations side by side), got {stack!r}. Fix: e.g. "
-            "stack=4, or leave stack out for the single observation (stack=1 would "
-            "only add a dimension)."
-        )
-    return int(stack)
+    return whole_number(
+        "stack",
+        stack,
+        minimum=2,
+        maximum=MAX_STACK,
+        why="the last `stack` observations side by side",
+        fix="e.g. stack=4, or leave stack out for the single observation (stack=1 "
+        "would only add a dimension).",
+    )
 
 
 def make_env(

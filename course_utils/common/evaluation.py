@@ -8,6 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from course_utils.common.validate import whole_number
+
 
 def evaluate(
     policy: Callable[[Any], Any],
@@ -44,10 +46,7 @@ def evaluate_with_info(
         ``(returns, final)``: two ``(n_episodes,) float64`` arrays (``final`` is None
         when ``info_key`` is None).
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)):
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}.")
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes must be at least 1, got {n_episodes}.")
+    n_episodes = whole_number("n_episodes", n_episodes)
     returns = np.zeros(n_episodes, dtype=np.float64)
     final = None if info_key is None else np.zeros(n_episodes, dtype=np.float64)
     for i in range(n_episodes):

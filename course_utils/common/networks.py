@@ -10,7 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.common.validate import whole_number, whole_numbers
+
 _OBS_DIM_HINT = "numbers in one observation: env.observation_space.shape[0]"
+_WIDTHS = "layer widths such as (2, 256, 256, 3)"
+_WIDTHS_FIX = "write the widths as whole numbers in a tuple."
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -27,43 +31,6 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _positive_int(name: str, value: Any, hint: str) -> int:
-    if not _is_int(value) or value < 1:
-        shown = (
-            f"an array of shape {value.shape}"
-            if hasattr(value, "shape") and np.ndim(value)
-            else repr(value)
-        )
-        raise ValueError(f"{name} must be a positive int ({hint}), got {shown}.")
-    return int(value)
-
-
-def _sizes(name: str, sizes: Any) -> list[int]:
-    """A list of ints; a string, a float or a bool is an error, never converted."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        ok = False
-    else:
-        sizes = list(sizes)
-        ok = all(_is_int(s) for s in sizes)
-    if not ok:
-        raise ValueError(
-            f"{name} must be integers (layer widths such as (2, 256, 256, 3)), got "
-            f"{sizes!r}. Fix: write the widths as whole numbers in a tuple."
-        )
-    return [int(s) for s in sizes]
-
-
-def _hidden(hidden: Any) -> tuple[int, ...]:
-    widths = tuple(_sizes("hidden", hidden))
-    if any(w < 1 for w in widths):
-        raise ValueError(f"hidden widths must be >= 1, got {hidden!r}.")
-    return widths
-
-
 def mlp(
     sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
@@ -78,9 +45,9 @@ def mlp(
 
     Taught in: 01_mlp_basics.ipynb
     """
-    sizes = _sizes("sizes", sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes needs an input and an output width >= 1, got {sizes}.")
+    sizes = whole_numbers("sizes", sizes, why=_WIDTHS, fix=_WIDTHS_FIX)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs an input and an output width, got {sizes}.")
     n_hidden = len(sizes) - 2
     acts = [activation] * n_hidden if isinstance(activation, str) else list(activation)
     if len(acts) != n_hidden:
@@ -170,19 +137,19 @@ class QNetwork(_SpecModule):
         obs_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        self.obs_dim = _positive_int("obs_dim", obs_dim, _OBS_DIM_HINT)
+        self.obs_dim = whole_number("obs_dim", obs_dim, why=_OBS_DIM_HINT)
         if obs_shape is not None:
-            self.obs_shape = tuple(_positive_int("obs_shape", n, "") for n in obs_shape)
+            self.obs_shape = whole_numbers("obs_shape", obs_shape, why="a grid's shape")
             if math.prod(self.obs_shape) != self.obs_dim:
                 raise ValueError(
                     f"obs_shape {self.obs_shape} holds {math.prod(self.obs_shape)} "
                     f"numbers, but obs_dim is {self.obs_dim}. Fix: obs_dim = "
                     "prod(env.observation_space.shape)."
                 )
-        self.n_actions = _positive_int(
-            "n_actions", n_actions, "e.g. env.action_space.n for a Discrete space"
+        self.n_actions = whole_number(
+            "n_actions", n_actions, why="e.g. env.action_space.n for a Discrete space"
         )
-        hidden = _hidden(hidden)
+        hidden = whole_numbers("hidden", hidden, why=_WIDTHS, fix=_WIDTHS_FIX)
         if (obs_low is None) != (obs_high is None):
             raise ValueError(
                 "Give both obs_low and obs_high (e.g. env.observation_space.low and "
@@ -222,25 +189,6 @@ class DuelingQNetwork(QNetwork):
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        n_actions: int,
-        *,
-        hidden: tuple[int, ...] = (256, 256),
-        obs_low: Sequence[float] | None = None,
-        obs_high: Sequence[float] | None = None,
-        obs_shape: Sequence[int] | None = None,
-    ) -> None:
-        super().__init__(
-            obs_dim,
-            n_actions,
-            hidden=hidden,
-            obs_low=obs_low,
-            obs_high=obs_high,
-            obs_shape=obs_shape,
-        )
 
     def _build(self, hidden: tuple[int, ...]) -> None:
         if not hidden:
@@ -343,8 +291,8 @@ class QuantileQNetwork(QNetwork):
     ) -> None:
         # set before QNetwork.__init__ (which receives the other arguments), whose
         # _build reads it
-        self.n_quantiles = _positive_int(
-            "n_quantiles", n_quantiles, "quantiles per action, e.g. 51"
+        self.n_quantiles = whole_number(
+            "n_quantiles", n_quantiles, why="quantiles per action, e.g. 51"
         )
         super().__init__(obs_dim, n_actions, **kwargs)
         self.spec["kwargs"]["n_quantiles"] = self.n_quantiles
@@ -377,11 +325,11 @@ class MLPActor(_SpecModule):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.obs_dim = _positive_int("obs_dim", obs_dim, _OBS_DIM_HINT)
-        self.act_dim = _positive_int(
-            "act_dim", act_dim, "e.g. env.action_space.shape[0] for a Box space"
+        self.obs_dim = whole_number("obs_dim", obs_dim, why=_OBS_DIM_HINT)
+        self.act_dim = whole_number(
+            "act_dim", act_dim, why="e.g. env.action_space.shape[0] for a Box space"
         )
-        hidden = _hidden(hidden)
+        hidden = whole_numbers("hidden", hidden, why=_WIDTHS, fix=_WIDTHS_FIX)
         self._remember(
             obs_dim=self.obs_dim,
             act_dim=self.act_dim,

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from course_utils.common.validate import whole_number
+
 
 class CourseFigure(Figure):
     """A matplotlib Figure that shows itself as a PNG when a notebook cell returns it,
@@ -34,8 +36,7 @@ def new_figure(figsize: tuple[float, float] = (8, 4), **kwargs: Any) -> CourseFi
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     """Trailing mean: element ``i`` averages ``values[max(0, i-window+1) : i+1]``."""
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}.")
+    whole_number("window", window, why="values per average")
     values = np.asarray(values, dtype=np.float64)
     csum = np.cumsum(np.insert(values, 0, 0.0))
     idx = np.arange(1, len(values) + 1)

@@ -1,4 +1,20 @@
-"""Policies: callables that take one raw observation and return one action."""
+"""How an action is chosen from Q-values, and policies: callables that take one raw
+observation and return one action.
+
+**One tie rule, everywhere.** The greedy action is ``argmax_a Q(s, a)``; when several
+actions share the maximum exactly, one of them is drawn uniformly with the ``rng`` the
+caller hands in. The rng is drawn from *only* when there is a tie, so on a network's
+float Q-values (which practically never tie) the greedy choice draws nothing and is
+``argmax``, and on a Q-table that starts at zero every tied action gets its turn
+instead of action 0 winning every tie.
+
+**One ε-greedy.** With probability ε an action drawn uniformly among *all* actions
+(it may be the greedy one), else the greedy action: :func:`epsilon_greedy` on a row
+of Q-values (notebook 02), :func:`epsilon_greedy_action` on a Q-network and one raw
+observation (notebook 04), :class:`QPolicy` as an evaluation policy. DQN's training
+loop holds its random actions for several steps (``agents.dqn.choose_action``): the
+same coin, the same uniform draw and the same :func:`greedy_action`.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +24,88 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.agents.tabular import epsilon_greedy
+from course_utils.common.validate import generator, probability, refuse
 
 
-def greedy_action(q_values: torch.Tensor | np.ndarray) -> int:
-    """``argmax_a Q(s, a)`` of one state's ``(n_actions,)`` values; the first of
-    equal maxima (as ``torch.argmax`` and ``np.argmax`` do).
+def greedy_action(q_values: torch.Tensor | np.ndarray, rng: np.random.Generator) -> int:
+    """``argmax_a Q(s, a)`` of one state's ``(n_actions,)`` values; exact ties between
+    maxima are broken uniformly with ``rng``, which is drawn from only on a tie.
+
+    Raises:
+        ValueError: if the Q-values contain NaN (no action is then the greedy one).
+
+    Taught in: 03_dqn_mountaincar.ipynb
     """
     if isinstance(q_values, torch.Tensor):
-        return int(q_values.argmax().item())
-    return int(np.argmax(q_values))
+        q_values = q_values.detach().cpu().numpy()
+    best = np.flatnonzero(q_values == q_values.max())
+    if len(best) == 1:
+        return int(best[0])
+    if len(best) == 0:
+        refuse(
+            "q_values",
+            "numbers (NaN has no maximum)",
+            q_values,
+            fix="look for a division by zero, an uninitialised table row or a "
+            "diverged network.",
+        )
+    return int(best[rng.integers(len(best))])
+
+
+def epsilon_greedy(
+    q_values: np.ndarray | torch.Tensor, epsilon: float, rng: np.random.Generator
+) -> int:
+    """Pick an action: uniformly at random with probability ``epsilon``, else greedily
+    (:func:`greedy_action`: ties broken at random).
+
+    The random action is drawn among *all* ``len(q_values)`` actions (it may be the
+    greedy one). ``epsilon=0`` is purely greedy, ``epsilon=1`` purely uniform.
+
+    Args:
+        q_values: ``(n_actions,)`` action values of the current state.
+        epsilon: exploration probability in ``[0, 1]``.
+        rng: the NumPy generator that draws every random number.
+
+    Returns:
+        an action index ``0 <= a < n_actions``.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    # Checks first, so a bad call draws no random number.
+    if isinstance(q_values, torch.Tensor):
+        q_values = q_values.detach().cpu().numpy()
+    q_values = np.asarray(q_values)
+    if q_values.ndim != 1 or q_values.size == 0 or q_values.dtype.kind not in "biuf":
+        refuse("q_values", "one row of numbers, one per action", q_values)
+    if np.isnan(q_values).any():
+        refuse("q_values", "numbers (NaN has no maximum)", q_values.tolist())
+    probability("epsilon", epsilon)
+    generator("rng", rng)
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_values)))
+    return greedy_action(q_values, rng)
+
+
+@torch.no_grad()
+def epsilon_greedy_action(
+    q_net: nn.Module,
+    obs: np.ndarray,
+    epsilon: float,
+    rng: np.random.Generator,
+    *,
+    device: str | torch.device = "cpu",
+) -> int:
+    """:func:`epsilon_greedy` on a Q-network's values for one raw observation.
+
+    Args:
+        q_net: maps ``(batch, *obs_shape)`` to ``(batch, n_actions)``; it rescales
+            raw observations itself (e.g. RAM bytes).
+        obs: one observation as Gymnasium returns it, e.g. ``(128,) uint8``.
+
+    Taught in: 04_dqn_space_invaders_ram.ipynb
+    """
+    q_values = q_net(torch.as_tensor(np.asarray(obs), device=device).unsqueeze(0))[0]
+    return epsilon_greedy(q_values, epsilon, rng)
 
 
 def _as_finite_obs(obs: np.ndarray) -> np.ndarray:
@@ -32,11 +120,12 @@ def _as_finite_obs(obs: np.ndarray) -> np.ndarray:
 
 
 class QPolicy:
-    """ε-greedy on a Q-network: ``policy(obs) -> int``.
+    """ε-greedy on a Q-network: ``policy(obs) -> int`` (:func:`epsilon_greedy_action`).
 
-    With ``epsilon=0`` (the default) it is greedy and needs no ``rng``; with ``epsilon >
-    0`` it is ``course_utils.agents.tabular.epsilon_greedy`` on the network's Q-values.
-    The observation goes in exactly as Gymnasium returns it; any rescaling lives in the
+    With ``epsilon=0`` (the default) it is greedy and needs no ``rng``: it then breaks
+    exact ties with a generator of its own, ``np.random.default_rng(0)``, so that a
+    greedy evaluation is reproducible. With ``epsilon > 0`` pass the ``rng``. The
+    observation goes in exactly as Gymnasium returns it; any rescaling lives in the
     network (see ``networks.Normalize``).
 
     Taught in: 03_dqn_mountaincar.ipynb
@@ -50,34 +139,24 @@ class QPolicy:
         rng: np.random.Generator | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        if isinstance(epsilon, bool) or not isinstance(
-            epsilon, (int, float, np.floating)
-        ):
-            raise ValueError(f"epsilon must be a number in [0, 1], got {epsilon!r}.")
-        if not 0.0 <= epsilon <= 1.0:  # also refuses NaN
-            raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}.")
-        epsilon = float(epsilon)
-        if epsilon > 0 and not isinstance(rng, np.random.Generator):
-            raise ValueError(
-                "An ε-greedy policy with epsilon > 0 needs an rng "
-                "(np.random.default_rng(seed)), got "
-                f"{type(rng).__name__}."
-            )
+        epsilon = probability("epsilon", epsilon)
+        if epsilon > 0:
+            generator("rng", rng, needed_by="an ε-greedy policy with epsilon > 0")
+        elif rng is not None:
+            generator("rng", rng)
         if not hasattr(q_net, "n_actions"):
             raise ValueError(
                 "QPolicy needs a course Q-network (QNetwork or DuelingQNetwork, which "
                 f"know n_actions), got {type(q_net).__name__}."
             )
-        self.q_net, self.epsilon, self.rng, self.device = q_net, epsilon, rng, device
+        self.q_net, self.epsilon, self.device = q_net, epsilon, device
+        self.rng = rng if rng is not None else np.random.default_rng(0)
         self.n_actions = int(q_net.n_actions)
 
-    @torch.no_grad()
     def __call__(self, obs: np.ndarray) -> int:
-        obs_t = torch.as_tensor(_as_finite_obs(obs), device=self.device).unsqueeze(0)
-        q_values = self.q_net(obs_t)[0]
-        if self.epsilon > 0:
-            return epsilon_greedy(q_values.cpu().numpy(), self.epsilon, self.rng)
-        return greedy_action(q_values)
+        return epsilon_greedy_action(
+            self.q_net, _as_finite_obs(obs), self.epsilon, self.rng, device=self.device
+        )
 
 
 class ActorPolicy:

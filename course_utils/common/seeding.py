@@ -7,6 +7,8 @@ import random
 import numpy as np
 import torch
 
+from course_utils.common.validate import whole_number
+
 
 def set_seed(seed: int) -> np.random.Generator:
     """Seed ``random``, NumPy's legacy global state and torch; return a fresh Generator.
@@ -22,16 +24,14 @@ def set_seed(seed: int) -> np.random.Generator:
 
     Taught in: 02_rl_concepts.ipynb
     """
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, (int, np.integer))
-        or not 0 <= seed < 2**63
-    ):
-        raise ValueError(
-            f"set_seed expects a non-negative integer below 2**63, got {seed!r}. "
-            "Fix: pass e.g. set_seed(42)."
-        )
-    seed = int(seed)
+    seed = whole_number(
+        "seed",
+        seed,
+        minimum=0,
+        maximum=2**63 - 1,
+        why="below 2**63",
+        fix="pass e.g. set_seed(42).",
+    )
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from course_utils.common.validate import generator, number, whole_number
+
 Statistic = Callable[[np.ndarray], np.ndarray]
 
 
@@ -41,18 +43,6 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 def mean(scores: np.ndarray) -> np.ndarray:
     """Mean over the first axis (runs)."""
     return np.asarray(scores, dtype=np.float64).mean(axis=0)
-
-
-def _check_resampling(
-    *, name: str, rng: np.random.Generator, reps: int, confidence: float
-) -> None:
-    """The bootstrap functions' shared checks of their resampling arguments."""
-    if not 0 < confidence < 1 or reps < 1:
-        raise ValueError(
-            f"need 0 < confidence < 1 and reps >= 1, got {confidence}, {reps}."
-        )
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"{name} needs rng=np.random.default_rng(seed).")
 
 
 def bootstrap_ci(
@@ -89,7 +79,9 @@ def bootstrap_ci(
         )
     if not np.isfinite(scores).all():
         raise ValueError("bootstrap_ci got NaN or inf scores; drop or fix those runs.")
-    _check_resampling(name="bootstrap_ci", rng=rng, reps=reps, confidence=confidence)
+    generator("rng", rng)
+    whole_number("reps", reps, why="bootstrap resamples")
+    number("confidence", confidence, above=0.0, below=1.0, why="e.g. 0.95")
     runs = scores.shape[0]
     idx = rng.integers(0, runs, size=(reps, runs))
     values = np.stack([statistic(scores[i]) for i in idx])
@@ -125,9 +117,9 @@ def bootstrap_diff_ci(
         )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("bootstrap_diff_ci got NaN or inf scores; drop those runs.")
-    _check_resampling(
-        name="bootstrap_diff_ci", rng=rng, reps=reps, confidence=confidence
-    )
+    generator("rng", rng)
+    whole_number("reps", reps, why="bootstrap resamples")
+    number("confidence", confidence, above=0.0, below=1.0, why="e.g. 0.95")
     resampled_a = a[rng.integers(0, len(a), size=(reps, len(a)))].mean(axis=1)
     resampled_b = b[rng.integers(0, len(b), size=(reps, len(b)))].mean(axis=1)
     tail = (1 - confidence) / 2

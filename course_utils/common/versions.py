@@ -1,7 +1,9 @@
-"""The version check every notebook runs in its first cells."""
+"""The version check every notebook runs in its first cells, and the versions a
+trained agent records in its metadata."""
 
 from __future__ import annotations
 
+import platform
 import sys
 from importlib import metadata as importlib_metadata
 
@@ -47,3 +49,14 @@ def check_versions(minimum: dict[str, str] | None = None) -> str:
         + " | "
         + " | ".join(f"{k} {v}" for k, v in found.items())
     )
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape a trained agent."""
+    versions = {"python": platform.python_version()}
+    for name in ("course-utils", "torch", "gymnasium", "ale-py", "box2d", "numpy"):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

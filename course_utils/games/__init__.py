@@ -4,3 +4,24 @@ reward and life bookkeeping.
 
 May import: ``common``; never ``agents`` or ``lessons``.
 """
+
+from course_utils.games.catch import CatchEnv, state_index
+from course_utils.games.snake import EgocentricView, SnakeEnv, make_egocentric_snake
+from course_utils.games.space_invaders import (
+    atari_transition,
+    bcd_to_int,
+    preprocess_ram,
+    score_from_ram,
+)
+
+__all__ = [
+    "CatchEnv",
+    "EgocentricView",
+    "SnakeEnv",
+    "atari_transition",
+    "bcd_to_int",
+    "make_egocentric_snake",
+    "preprocess_ram",
+    "score_from_ram",
+    "state_index",
+]

@@ -65,6 +65,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from course_utils.common.validate import whole_number
+
 HEAD, BODY, APPLE, STEPS_TO_FREE = 0, 1, 2, 3  # the observation's planes
 ACTION_NAMES = ("up", "right", "down", "left")
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # (row, column) change per action
@@ -103,16 +105,19 @@ class SnakeEnv(gym.Env):
         max_steps_since_apple: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 5:
-            raise ValueError(
-                f"size must be an int >= 5 (the 3-cell snake starts in the middle), "
-                f"got {size!r}. Fix: SnakeEnv(size=10)."
-            )
-        limit = size * size if max_steps_since_apple is None else max_steps_since_apple
-        if not isinstance(limit, int | np.integer) or limit < 1:
-            raise ValueError(
-                f"max_steps_since_apple must be a positive int (or None for "
-                f"size**2 = {size * size}), got {max_steps_since_apple!r}."
+        size = whole_number(
+            "size",
+            size,
+            minimum=5,
+            why="the 3-cell snake starts in the middle",
+            fix="SnakeEnv(size=10).",
+        )
+        limit = size * size
+        if max_steps_since_apple is not None:
+            limit = whole_number(
+                "max_steps_since_apple",
+                max_steps_since_apple,
+                why=f"or None for size**2 = {size * size}",
             )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(

@@ -23,13 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.agents.tabular import epsilon_greedy
 from course_utils.common.networks import QNetwork
 
-# Discrete(6), in the order ALE numbers them (env.unwrapped.get_action_meanings()).
 
-
-# Discrete(6), in the order ALE numbers them (env.unwrapped.get_action_meanings()).
 class RamTrace(NamedTuple):
     """One recorded episode. ``T`` is the number of steps.
 
@@ -130,27 +126,6 @@ def player_x_from_frame(frame: np.ndarray) -> float:
     green = (rows[..., 1] > 100) & (rows[..., 0] < 100) & (rows[..., 2] < 100)
     cols = np.nonzero(green)[1]
     return float(cols.mean()) if len(cols) else float("nan")
-
-
-@torch.no_grad()
-def epsilon_greedy_action(
-    q_net: nn.Module, obs: np.ndarray, epsilon: float, rng: np.random.Generator
-) -> int:
-    """ε-greedy on a Q-network, for a raw observation.
-
-    With probability ``epsilon`` a uniform action among *all* the network's outputs
-    (6 for Space Invaders: never hard-code 2), else ``argmax_a Q(obs, a)``: this is
-    ``course_utils.agents.tabular.epsilon_greedy`` on the network's Q-values.
-
-    Args:
-        q_net: maps ``(batch, obs_dim)`` to ``(batch, n_actions)``; it rescales raw
-            bytes itself.
-        obs: ``(obs_dim,)``, e.g. ``(128,) uint8``.
-
-    Taught in: 04_dqn_space_invaders_ram.ipynb
-    """
-    q_values = q_net(torch.as_tensor(np.asarray(obs)).unsqueeze(0))[0]
-    return epsilon_greedy(q_values.numpy(), epsilon, rng)
 
 
 Preprocess = Callable[[np.ndarray], np.ndarray]

@@ -17,6 +17,7 @@ from course_utils.common import networks as dqn_networks
 from course_utils.common.buffers import Batch
 from course_utils.common.envs import make_env
 from course_utils.common.networks import QNetwork
+from course_utils.common.policies import epsilon_greedy, greedy_action
 from course_utils.common.seeding import set_seed
 from course_utils.lessons.checks import dqn as checks
 
@@ -93,14 +94,38 @@ def test_target_pieces_carry_no_graph():
         assert not fn(net, net, batch, 0.9).requires_grad
 
 
-def test_optimize_takes_one_clipped_step():
+def test_gradient_step_takes_one_clipped_step_on_the_td_loss():
     net = nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         net.weight.fill_(0.0)
     opt = torch.optim.SGD(net.parameters(), lr=1.0)
-    loss = (net(torch.ones(1, 1)) - 100.0).pow(2).sum()  # gradient -200
-    dqn.optimize(net, opt, loss, max_grad_norm=1.0)
+    seen = []
+
+    def td_loss(q_net, target_net, batch, gamma):
+        seen.append((q_net, target_net, batch, gamma))
+        return (q_net(torch.ones(1, 1)) - 100.0).pow(2).sum()  # gradient -200
+
+    loss = dqn.gradient_step(
+        net, "target", opt, "batch", gamma=0.5, td_loss=td_loss, max_grad_norm=1.0
+    )
+    assert loss == 10_000.0 and seen == [(net, "target", "batch", 0.5)]
     assert net.weight.item() == pytest.approx(1.0)  # clipped to norm 1
+
+
+def test_dqn_loss_is_compute_loss_with_its_target_and_loss():
+    q_net, target_net = FixedQ([0.0, 1.0, 0.0]), FixedQ([2.0, 4.0, 3.0])
+    pairs = [
+        (dqn.compute_target, F.smooth_l1_loss),
+        (dqn.compute_target_double, F.mse_loss),
+    ]
+    for target, loss in pairs:
+        td_loss = dqn.DQNLoss(target=target, loss=loss)
+        bundled = td_loss(q_net, target_net, _batch(), 0.9)
+        alone = dqn.compute_loss(
+            q_net, target_net, _batch(), 0.9, target_fn=target, loss_fn=loss
+        )
+        assert bundled.item() == alone.item()
+    assert dqn.DQNLoss() == dqn.DQNLoss(dqn.compute_target, F.smooth_l1_loss)
 
 
 def test_soft_and_hard_updates():
@@ -118,18 +143,18 @@ def test_soft_and_hard_updates():
 
 def test_hold_lengths():
     rng = np.random.default_rng(0)
-    assert {dqn.one_step(rng) for _ in range(20)} == {1}
-    assert rng.random() == np.random.default_rng(0).random()  # one_step drew nothing
+    assert {dqn.no_hold(rng) for _ in range(20)} == {1}
+    assert rng.random() == np.random.default_rng(0).random()  # no_hold drew nothing
     held = [dqn.ZipfHold(1.5)(rng) for _ in range(2000)]
     assert min(held) == 1 and max(held) > 20  # heavy tail
     assert max(dqn.ZipfHold(1.01, max_steps=7)(rng) for _ in range(200)) <= 7
-    with pytest.raises(ValueError, match="mu > 1"):
+    with pytest.raises(ValueError, match="mu must be a number > 1"):
         dqn.ZipfHold(0.5)
 
 
-def test_raw_transition_keeps_what_the_env_gave():
-    assert dqn.raw_transition(5.0, False, {"lives": 2}, {"lives": 3}) == (5.0, False)
-    assert dqn.raw_transition(-1, True, {}, {}) == (-1.0, True)
+def test_no_shaping_keeps_what_the_env_gave():
+    assert dqn.no_shaping(5.0, False, {"lives": 2}, {"lives": 3}) == (5.0, False)
+    assert dqn.no_shaping(-1, True, {}, {}) == (-1.0, True)
 
 
 def test_train_dqn_runs_learns_and_keeps_the_best_network():
@@ -177,26 +202,30 @@ def test_train_dqn_stops_at_the_wall_time_cap(tiny_dqn):
     assert result.steps == 1000
 
 
-def _push_all(collector, rewards, *, terminated_at=None, truncated_at=None):
-    out = []
+def _push_all(rewards, *, n, gamma, terminated_at=None, truncated_at=None):
+    pending, out = deque(), []
     for t, r in enumerate(rewards):
-        out += collector.push(
+        out += dqn.n_step_push(
+            pending,
             np.array([t]),
             t,
             r,
             np.array([t + 1]),
             t == terminated_at,
             t == truncated_at,
+            n=n,
+            gamma=gamma,
         )
-    return [(int(o[0]), a, round(R, 6), int(n[0]), d) for o, a, R, n, d in out]
+    got = [(int(o[0]), a, round(R, 6), int(s[0]), d) for o, a, R, s, d in out]
+    return got, pending
 
 
-def test_n_step_collector_hand_computed():
+def test_n_step_push_hand_computed():
     # n = 3, γ = 0.5, rewards 1, 2, 4, 8: R_0 = 1 + 0.5*2 + 0.25*4 = 3, R_1 = 6.
-    got = _push_all(dqn.NStepCollector(3, 0.5), [1.0, 2.0, 4.0, 8.0])
+    got, _ = _push_all([1.0, 2.0, 4.0, 8.0], n=3, gamma=0.5)
     assert got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)]
     # Termination at the 4th step: every pending step is stored, no bootstrap.
-    got = _push_all(dqn.NStepCollector(3, 0.5), [1.0, 2.0, 4.0, 8.0], terminated_at=3)
+    got, _ = _push_all([1.0, 2.0, 4.0, 8.0], n=3, gamma=0.5, terminated_at=3)
     assert got == [
         (0, 0, 3.0, 3, False),
         (1, 1, 6.0, 4, True),
@@ -204,19 +233,16 @@ def test_n_step_collector_hand_computed():
         (3, 3, 8.0, 4, True),
     ]
     # Truncation: the steps with fewer than n rewards ahead are dropped.
-    collector = dqn.NStepCollector(3, 0.5)
-    got = _push_all(collector, [1.0, 2.0, 4.0, 8.0], truncated_at=3)
+    got, pending = _push_all([1.0, 2.0, 4.0, 8.0], n=3, gamma=0.5, truncated_at=3)
     assert got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)]
-    assert not collector.pending
+    assert not pending
 
 
-def test_one_step_collector_passes_transitions_through():
-    got = _push_all(dqn.NStepCollector(1, 0.9), [1.0, 2.0, 3.0], truncated_at=2)
+def test_one_step_push_passes_transitions_through():
+    got, _ = _push_all([1.0, 2.0, 3.0], n=1, gamma=0.9, truncated_at=2)
     assert got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, False), (2, 2, 3.0, 3, False)]
-    got = _push_all(dqn.NStepCollector(1, 0.9), [1.0, 2.0], terminated_at=1)
+    got, _ = _push_all([1.0, 2.0], n=1, gamma=0.9, terminated_at=1)
     assert got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, True)]
-    with pytest.raises(ValueError, match="n_step"):
-        dqn.NStepCollector(0, 0.9)
 
 
 def test_train_dqn_with_n_step_returns_runs(tiny_dqn):
@@ -311,10 +337,12 @@ def test_check_td_target():
             pytest.fail(f"passed a wrong answer: {name}")
 
 
-def test_check_storage_flag():
-    assert checks.check_storage_flag(dqn.storage_flag)
+def test_check_terminal_to_store():
+    assert checks.check_terminal_to_store(dqn.terminal_to_store)
     with pytest.raises(AssertionError, match="truncation"):
-        checks.check_storage_flag(lambda terminated, truncated: terminated or truncated)
+        checks.check_terminal_to_store(
+            lambda terminated, truncated: terminated or truncated
+        )
 
 
 def test_check_soft_update():
@@ -348,7 +376,8 @@ def test_checks_fall_back_to_the_reference_when_not_done(capsys):
     assert checks.check_sample_indices(stub) is dqn.sample_indices
     assert checks.check_choose_action(stub) is dqn.choose_action
     assert checks.check_double_target(stub) is dqn.compute_target_double
-    assert checks.check_update(stub) is dqn.update
+    assert checks.check_td_loss(stub) is dqn.compute_loss
+    assert checks.check_terminal_to_store(stub) is dqn.terminal_to_store
     assert checks.check_n_step_push(stub) is dqn.n_step_push
     assert "not done yet" in capsys.readouterr().out
 
@@ -376,9 +405,9 @@ def test_check_sample_indices_fails_wrong_answers(name):
         checks.check_sample_indices(WRONG_SAMPLE_INDICES[name])
 
 
-def _greedy(q_net, obs):
+def _greedy(q_net, obs, rng):
     with torch.no_grad():
-        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax().item())
+        return greedy_action(q_net(torch.as_tensor(obs).unsqueeze(0))[0], rng)
 
 
 def _choose(
@@ -389,6 +418,7 @@ def _choose(
     values=False,
     ignore_warmup=False,
     argmin=False,
+    first_of_ties=False,
 ):
     """A family of wrong ε-greedy-with-hold answers (defaults: the right one)."""
 
@@ -428,7 +458,9 @@ def _choose(
             return int(q.max(0)[0].item()), 0, held_action
         if argmin:
             return int(q.argmin().item()), 0, held_action
-        return int(q.argmax().item()), 0, held_action
+        if first_of_ties:
+            return int(q.argmax().item()), 0, held_action
+        return greedy_action(q, rng), 0, held_action
 
     return choose
 
@@ -436,6 +468,7 @@ def _choose(
 WRONG_CHOOSE_ACTION = {
     "max(...)[0]: the Q-value for the action": _choose(values=True),
     "argmin": _choose(argmin=True),
+    "np.argmax: the first of tied maxima": _choose(first_of_ties=True),
     "ignores the rng (global numpy)": _choose(global_rng=True),
     "holds one step too long": _choose(hold_off=1),
     "holds one step too short": _choose(hold_off=-1),
@@ -445,7 +478,7 @@ WRONG_CHOOSE_ACTION = {
     "no hold at all": lambda q_net, obs, epsilon, rng, **kw: (
         (int(rng.integers(3)), 0, 0)
         if rng.random() < epsilon
-        else (_greedy(q_net, obs), 0, 0)
+        else (_greedy(q_net, obs, rng), 0, 0)
     ),
 }
 
@@ -503,72 +536,40 @@ def test_check_double_target_fails_wrong_answers(name):
         checks.check_double_target(WRONG_DOUBLE_TARGET[name])
 
 
-def _update(
-    gather_dim=1,
-    power=True,
-    no_grad=True,
-    zero=True,
-    clip=True,
-    clip_after_step=False,
-    fixed_loss=False,
-):
-    def update(
-        q_net,
-        target_net,
-        optimizer,
-        batch,
-        *,
-        gamma,
-        n_step,
-        target_fn,
-        max_grad_norm,
-        loss_fn=F.smooth_l1_loss,
-    ):
+def _td_loss(gather_dim=1, no_grad=True, fixed_loss=False, item=False, detach=False):
+    def compute_loss(q_net, target_net, batch, gamma, *, target_fn, loss_fn):
         index = batch.action.long().unsqueeze(1)
-        if gather_dim == 1:
-            q = q_net(batch.obs).gather(1, index).squeeze(1)
-        else:
-            q = q_net(batch.obs).gather(0, index).squeeze(1)
-        discount = gamma**n_step if power else gamma
+        q = q_net(batch.obs).gather(gather_dim, index).squeeze(1)
+        q = q.detach() if detach else q
         if no_grad:
             with torch.no_grad():
-                target = target_fn(q_net, target_net, batch, discount)
+                target = target_fn(q_net, target_net, batch, gamma)
         else:
-            target = target_fn(q_net, target_net, batch, discount)
+            target = target_fn(q_net, target_net, batch, gamma)
         loss = (F.smooth_l1_loss if fixed_loss else loss_fn)(q, target)
-        if zero:
-            optimizer.zero_grad()
-        loss.backward()
-        if clip and not clip_after_step:
-            nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
-        optimizer.step()
-        if clip_after_step:
-            nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
-        return loss.item()
+        return loss.item() if item else loss
 
-    return update
+    return compute_loss
 
 
-WRONG_UPDATE = {
-    "gather on the wrong dimension": _update(gather_dim=0),
-    "bootstraps with gamma instead of gamma ** n_step": _update(power=False),
-    "target keeps its graph (no no_grad)": _update(no_grad=False),
-    "forgets zero_grad": _update(zero=False),
-    "forgets to clip": _update(clip=False),
-    "clips after the step": _update(clip_after_step=True),
-    "ignores loss_fn": _update(fixed_loss=True),
+WRONG_TD_LOSS = {
+    "gather on the wrong dimension": _td_loss(gather_dim=0),
+    "target keeps its graph (no no_grad)": _td_loss(no_grad=False),
+    "ignores loss_fn": _td_loss(fixed_loss=True),
+    "returns loss.item(), a float": _td_loss(item=True),
+    "detaches Q(s, a)": _td_loss(detach=True),
 }
 
 
-@pytest.mark.parametrize("name", WRONG_UPDATE)
-def test_check_update_fails_wrong_answers(name):
-    assert checks.check_update(dqn.update) is dqn.update
-    assert checks.check_update(_update()) is not None
+@pytest.mark.parametrize("name", WRONG_TD_LOSS)
+def test_check_td_loss_fails_wrong_answers(name):
+    assert checks.check_td_loss(dqn.compute_loss) is dqn.compute_loss
+    assert checks.check_td_loss(_td_loss()) is not None
     with pytest.raises(AssertionError, match="Exercise 6"):
-        checks.check_update(WRONG_UPDATE[name])
+        checks.check_td_loss(WRONG_TD_LOSS[name])
 
 
-def test_update_equals_compute_loss_then_optimize():
+def test_gradient_step_equals_the_loss_then_a_clipped_step_by_hand():
     torch.manual_seed(0)
     nets = [QNetwork(2, 3, hidden=(8,)) for _ in range(2)]
     copies = [copy.deepcopy(n) for n in nets]
@@ -581,20 +582,27 @@ def test_update_equals_compute_loss_then_optimize():
     )
     opt_a = torch.optim.Adam(nets[0].parameters(), lr=1e-2)
     opt_b = torch.optim.Adam(copies[0].parameters(), lr=1e-2)
-    loss = dqn.update(
+    td_loss = dqn.DQNLoss(target=dqn.compute_target_double)
+    loss = dqn.gradient_step(
         nets[0],
         nets[1],
         opt_a,
         batch,
-        gamma=0.9,
-        n_step=3,
-        target_fn=dqn.compute_target_double,
+        gamma=0.9**3,
+        td_loss=td_loss,
         max_grad_norm=1.0,
     )
     ref = dqn.compute_loss(
-        copies[0], copies[1], batch, 0.9**3, dqn.compute_target_double
+        copies[0],
+        copies[1],
+        batch,
+        0.9**3,
+        target_fn=dqn.compute_target_double,
     )
-    dqn.optimize(copies[0], opt_b, ref, 1.0)
+    opt_b.zero_grad()
+    ref.backward()
+    nn.utils.clip_grad_norm_(copies[0].parameters(), 1.0)
+    opt_b.step()
     assert loss == ref.item()
     for a, b in zip(nets[0].parameters(), copies[0].parameters(), strict=True):
         assert torch.equal(a, b)
@@ -656,26 +664,17 @@ def test_check_n_step_push_fails_wrong_answers(name):
         checks.check_n_step_push(WRONG_N_STEP_PUSH[name])
 
 
-def test_n_step_push_equals_the_collector_on_random_episodes():
-    rng = np.random.default_rng(0)
-    for _ in range(30):
-        length, end = int(rng.integers(1, 12)), bool(rng.random() < 0.5)
-        collector, pending = dqn.NStepCollector(3, 0.98), deque()
-        for t in range(length):
-            last = t == length - 1
-            step = (
-                rng.normal(size=2),
-                int(rng.integers(3)),
-                float(rng.normal()),
-                rng.normal(size=2),
-                last and end,
-                last and not end,
-            )
-            a = collector.push(*step)
-            b = dqn.n_step_push(pending, *step, n=3, gamma=0.98)
-            assert len(a) == len(b)
-            for x, y in zip(a, b, strict=True):
-                assert all(np.array_equal(u, v) for u, v in zip(x, y, strict=True))
+def test_choose_action_without_holds_draws_what_epsilon_greedy_draws():
+    net = FixedQ([0.0, 2.0, 2.0, 1.0])  # a tie, so the greedy choice draws too
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    mine = [
+        dqn.choose_action(
+            net, np.zeros(2), 0.3, a, n_actions=4, hold_left=0, held_action=0
+        )[0]
+        for _ in range(300)
+    ]
+    ref = [epsilon_greedy(np.array([0.0, 2.0, 2.0, 1.0]), 0.3, b) for _ in range(300)]
+    assert mine == ref
 
 
 def test_choose_action_warmup_draws_no_coin_and_holds_count_down():

@@ -1,6 +1,6 @@
 """course_utils.agents.dqn.qr: QR-DQN's pieces (quantile Huber loss, quantile
-targets, the batch loss) by hand, the loss's defining property, and a
-train-save-load round trip."""
+targets, the TD loss that brings them) by hand, the loss's defining property, the
+refusal of a network it cannot train, and a train-save-load round trip."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from course_utils.common.checkpoints import (
     save_checkpoint,
 )
 from course_utils.common.envs import make_env
-from course_utils.common.networks import QNetwork, QuantileQNetwork
+from course_utils.common.networks import DuelingQNetwork, QuantileQNetwork
 from course_utils.common.seeding import set_seed
 from course_utils.presets import piece_name
 
@@ -99,7 +99,7 @@ def test_minimising_the_loss_recovers_the_quantiles_at_the_midpoints(target, wan
 
 
 def test_quantile_huber_loss_refuses_q_values():
-    with pytest.raises(ValueError, match=r"\(batch, N\).*QR_DQN_PIECES"):
+    with pytest.raises(ValueError, match=r"\(batch, N\).*QuantileLoss"):
         qr_dqn.quantile_huber_loss(torch.zeros(4), torch.zeros(4))
     with pytest.raises(ValueError, match="got shapes"):
         qr_dqn.quantile_huber_loss(torch.zeros(4, 3), torch.zeros(4))
@@ -139,23 +139,35 @@ def test_td_loss_takes_the_quantiles_of_the_actions_taken():
     q_net = FixedQuantiles([[0.0, 1.0], [5.0, 5.0]])
     target_net = FixedQuantiles([[100.0, 100.0], [0.5, 2.0]])
     batch = _batch([0.0], [0.0], action=torch.tensor([0]))
-    loss = qr_dqn.quantile_td_loss(q_net, target_net, batch, 1.0)
+    loss = qr_dqn.QuantileLoss()(q_net, target_net, batch, 1.0)
     assert loss.item() == pytest.approx(0.40625)
     # a second row took action 1: quantiles (5, 5), both above both targets, so
     # weights 1 - tau: (0.75 * (4 + 2.5) + 0.25 * (4 + 2.5)) / 2 = 3.25
     batch = _batch([0.0, 0.0], [0.0, 0.0], action=torch.tensor([0, 1]))
-    loss = qr_dqn.quantile_td_loss(q_net, target_net, batch, 1.0)
+    loss = qr_dqn.QuantileLoss()(q_net, target_net, batch, 1.0)
     assert loss.item() == pytest.approx((0.40625 + 3.25) / 2)
-    plain = qr_dqn.quantile_td_loss(
-        q_net, target_net, batch, 1.0, target_fn=qr_dqn.quantile_target
-    )
-    assert plain.item() > 50
+    plain = qr_dqn.QuantileLoss(target=qr_dqn.quantile_target)
+    assert plain(q_net, target_net, batch, 1.0).item() > 50
 
 
-def test_td_loss_refuses_a_network_without_quantiles():
-    net = QNetwork(1, 2, hidden=(4,))
-    with pytest.raises(ValueError, match="QuantileQNetwork"):
-        qr_dqn.quantile_td_loss(net, net, _batch(*ROWS), 0.9)
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        {"td_loss": qr_dqn.QuantileLoss()},  # with the default QNetwork
+        {"td_loss": qr_dqn.QuantileLoss(), "net_class": DuelingQNetwork},
+    ],
+    ids=["QNetwork", "DuelingQNetwork"],
+)
+def test_train_dqn_refuses_a_quantile_loss_without_a_quantile_network(tiny_dqn, pieces):
+    with pytest.raises(ValueError, match=r"trains a QuantileQNetwork.*QR_DQN_PIECES"):
+        dqn.train_dqn(
+            make_env("MountainCar-v0"),
+            tiny_dqn,
+            rng=set_seed(0),
+            seed=0,
+            progress=False,
+            **pieces,
+        )
 
 
 def test_the_pieces_learn_a_reward_distribution_not_only_its_mean():
@@ -174,8 +186,15 @@ def test_the_pieces_learn_a_reward_distribution_not_only_its_mean():
         batch = Batch(
             torch.zeros(64, 1), action, reward, torch.zeros(64, 1), torch.ones(64)
         )
-        loss = qr_dqn.quantile_td_loss(net, net, batch, 0.99)
-        dqn.optimize(net, optimizer, loss, max_grad_norm=10.0)
+        dqn.gradient_step(
+            net,
+            net,
+            optimizer,
+            batch,
+            gamma=0.99,
+            td_loss=qr_dqn.QuantileLoss(),
+            max_grad_norm=10.0,
+        )
     with torch.no_grad():
         learned = net.quantiles(torch.zeros(1, 1))[0]
     assert learned[0].tolist() == pytest.approx([2.5, 7.5, 12.5, 17.5], abs=1.0)
@@ -212,14 +231,12 @@ def test_a_checkpoint_spec_with_absurd_quantiles_is_refused():
     spec = QuantileQNetwork(2, 3, hidden=(4,)).spec
     check_network_spec(spec)
     spec["kwargs"]["n_quantiles"] = 10**6
-    with pytest.raises(ValueError, match="n_quantiles must be a whole number"):
+    with pytest.raises(ValueError, match=r"3000000 wide \(.*n_quantiles.*4096 wide"):
         check_network_spec(spec)
 
 
 def test_the_metadata_names_the_qr_pieces():
     assert {k: piece_name(v) for k, v in qr_dqn.QR_DQN_PIECES.items()} == {
         "net_class": "QuantileQNetwork",
-        "target_fn": "quantile_target_double",
-        "loss_fn": "quantile_huber_loss",
-        "td_loss": "quantile_td_loss",
+        "td_loss": "QuantileLoss(target=quantile_target_double, kappa=1.0)",
     }

@@ -452,11 +452,80 @@ def test_default_pieces_are_the_published_ones():
     params = inspect.signature(sm.train_selective_memory).parameters
     assert params["act"].default == sm.CriticChoice(n_candidates=9)
     assert params["keep"].default is sm.keep_selective
-    assert params["fit_critic"].default is sm.fit_critic_on_memory
-    assert params["compute_returns"].default is sm.episode_returns
+    assert params["fit_critic"].default == sm.FitCriticOnMemory()
+    assert params["compute_returns"].default is sm.returns_to_game_end
+    assert params["baseline"].default is None
     rewards = np.array([1.0, 2.0, 3.0])
-    out = sm.episode_returns(rewards, 0.5, truncated=True, next_obs=None, value=None)
+    out = sm.returns_to_game_end(
+        rewards, 0.5, truncated=True, next_obs=None, value=None
+    )
     np.testing.assert_allclose(out, sm.return_to_go(rewards, 0.5))  # ignores the cut
+
+
+@pytest.mark.parametrize(
+    "pieces, role",
+    [
+        ({"keep": smi.keep_advantage_scaled}, "keep=keep_advantage_scaled"),
+        (
+            {"compute_returns": smt.returns_bootstrap_truncated},
+            "compute_returns=returns_bootstrap_truncated",
+        ),
+    ],
+)
+def test_a_piece_that_reads_v_is_refused_without_a_baseline_before_any_game(
+    tiny_sm, pieces, role
+):
+    played = []
+    with pytest.raises(ValueError, match=rf"{role} reads V\(s\).*baseline="):
+        train_walker(tiny_sm, on_game=played.append, **pieces)
+    assert played == []  # refused at construction, not in the middle of a run
+
+
+def test_the_pieces_follow_their_protocols():
+    assert isinstance(smi.keep_advantage_scaled, sm.ReadsBaseline)
+    assert isinstance(smt.returns_bootstrap_truncated, sm.ReadsBaseline)
+    for piece in (
+        sm.keep_selective,
+        sm.keep_all,
+        sm.KeepTopK(),
+        sm.returns_to_game_end,
+    ):
+        assert not isinstance(piece, sm.ReadsBaseline)
+    for act in (sm.CriticChoice(), smi.NearActorChoice()):
+        assert isinstance(act, sm.CandidateChoice)
+    for fit_critic in (sm.FitCriticOnMemory(), smi.FitCriticOnRecent()):
+        assert isinstance(fit_critic, sm.CriticFit)
+    value = smi.ValueBaseline(hidden=(4,)).build(3)
+    assert value.predict(np.zeros((5, 3), dtype=np.float32)).shape == (5,)
+
+
+def test_the_critic_fits_differ_only_in_their_rows_and_batches():
+    torch.manual_seed(0)
+    memory, recent = sm.SelectiveMemory(8, 2, 1), sm.SelectiveMemory(16, 2, 1)
+    rng = np.random.default_rng(0)
+    memory.add(rng.normal(size=(8, 2)), rng.normal(size=(8, 1)), rng.normal(size=8))
+    recent.add(rng.normal(size=(16, 2)), rng.normal(size=(16, 1)), rng.normal(size=16))
+    cfg = sm.SMConfig(batch_size=4, epochs=2)
+    for piece, rows, batch_size, max_updates in [
+        (sm.FitCriticOnMemory(), memory, 4, None),
+        (smi.FitCriticOnRecent(batch_size=8, max_updates=3), recent, 8, 3),
+    ]:
+        nets = [sm.make_critic(2, 1, (4, 4)) for _ in range(2)]
+        nets[1].load_state_dict(nets[0].state_dict())
+        opts = [torch.optim.Adam(n.parameters(), lr=1e-2) for n in nets]
+        a = piece(nets[0], opts[0], memory, recent, cfg, np.random.default_rng(1))
+        obs, action, ret = rows.arrays()
+        b = sm.fit(
+            nets[1],
+            opts[1],
+            np.hstack([obs, action]),
+            ret[:, None],
+            batch_size=batch_size,
+            epochs=2,
+            rng=np.random.default_rng(1),
+            max_updates=max_updates,
+        )
+        assert a == b
 
 
 def test_resume_plays_the_same_games(tiny_sm, tmp_path):
@@ -632,3 +701,20 @@ def test_critic_predictions_match_the_critic():
     np.testing.assert_allclose(
         critic_predictions(FakeCritic(), obs, action), [0.5, -1.0, 0.25]
     )
+
+
+def test_the_resume_state_never_writes_through_a_planted_link(tiny_sm, tmp_path):
+    """A link at the temporary name an earlier version used (``state.pt.tmp``,
+    predictable in a shared folder) is neither followed nor left as the state."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (tmp_path / "state.pt.tmp").symlink_to(victim)
+    env, path = short_walker(), tmp_path / "state.pt"
+    state = sm.new_state(env, tiny_sm, seed=0)
+    save_training_state(path, state, rng=np.random.default_rng(0), env=env)
+    assert victim.read_text() == "keep" and not path.is_symlink()
+    env = short_walker()
+    fresh = sm.new_state(env, tiny_sm, seed=0)
+    load_training_state(path, fresh, rng=np.random.default_rng(1), env=env)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["state.pt", "state.pt.tmp", "victim.txt"]  # no temporary file

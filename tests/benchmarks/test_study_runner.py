@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils.common.checkpoints import data_dir
+from course_utils.common.data import data_dir
 from course_utils.lessons.studies import read_study, run_file
 
 ROOT = Path(__file__).parents[2]

@@ -2,7 +2,11 @@
 
 import base64
 import io
+import os
 import re
+import subprocess
+import sys
+import time
 
 import imageio.v2 as imageio
 import matplotlib.pyplot as plt
@@ -107,6 +111,80 @@ def test_save_video_refuses_to_overwrite(tmp_path):
     assert path.read_bytes() == b"keep me"
     save_video(_frames(), path, overwrite=True)
     assert _is_mp4(path.read_bytes())
+
+
+def test_save_video_never_writes_through_a_planted_link(tmp_path):
+    """A link at the temporary name an earlier version used (``.<stem>.tmp<pid>.mp4``,
+    predictable in a shared folder) is neither followed nor left as the video."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (tmp_path / f".episode.tmp{os.getpid()}.mp4").symlink_to(victim)
+    path = save_video(_frames(), tmp_path / "episode.mp4")
+    assert victim.read_text() == "keep"
+    assert not path.is_symlink() and _is_mp4(path.read_bytes())
+
+
+def test_a_failed_video_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    real_get_writer = imageio.get_writer
+
+    def interrupted_writer(*args, **kwargs):
+        writer = real_get_writer(*args, **kwargs)
+        append = writer.append_data
+
+        def append_then_stop(frame):
+            append(frame)
+            if frame.mean() >= 40:  # the third frame: Ctrl-C mid-way
+                raise KeyboardInterrupt
+
+        writer.append_data = append_then_stop
+        return writer
+
+    monkeypatch.setattr(imageio, "get_writer", interrupted_writer)
+    with pytest.raises(KeyboardInterrupt):
+        save_video(_frames(), tmp_path / "episode.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+SLOW_SAVE = """
+import sys, time
+import imageio.v2 as imageio
+import numpy as np
+from course_utils.common.animation import save_video
+
+real_get_writer = imageio.get_writer
+
+
+def slow_writer(*args, **kwargs):
+    writer = real_get_writer(*args, **kwargs)
+    append = writer.append_data
+    writer.append_data = lambda frame: (append(frame), time.sleep(0.1))
+    return writer
+
+
+imageio.get_writer = slow_writer
+save_video([np.zeros((32, 32, 3), np.uint8)] * 600, sys.argv[1])
+"""
+
+
+def test_a_killed_video_save_leaves_nothing_after_the_next_save(tmp_path):
+    """kill -9 during a save leaves its temporary file (nothing can run then); the
+    next save of the same video removes it."""
+    path = tmp_path / "episode.mp4"
+    child = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(path)])
+    try:
+        for _ in range(600):
+            if any(".tmp" in p.name for p in tmp_path.iterdir()):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the saving process made no temporary file within 30 s")
+    finally:
+        child.kill()
+        child.wait()
+    leftovers = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+    assert leftovers and not path.exists()
+    save_video(_frames(), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode.mp4"]
 
 
 def test_save_video_refuses_no_frames(tmp_path):

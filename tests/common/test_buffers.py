@@ -200,7 +200,7 @@ def test_sampling_more_than_held_is_a_clear_error():
 
 @pytest.mark.parametrize("capacity", [0, -5])
 def test_capacity_must_be_positive(capacity):
-    with pytest.raises(ValueError, match="capacity must be at least 1"):
+    with pytest.raises(ValueError, match="capacity must be a whole number >= 1"):
         ReplayBuffer(capacity, (2,))
 
 
@@ -238,7 +238,7 @@ def test_for_env_continuous():
     np.testing.assert_array_equal(buf.action[0], action)
 
 
-# ------------------------------------------------------------------ issue 16, item 5
+# ------------------------------------------------------------------ bad input
 # The buffer never stores garbage: everything is checked before anything is written.
 
 

@@ -60,7 +60,7 @@ def test_the_episode_starts_from_reset_with_the_seed(mountaincar):
 
 @pytest.mark.parametrize("n_episodes", [0, -1])
 def test_n_episodes_below_one_is_refused(mountaincar, n_episodes):
-    with pytest.raises(ValueError, match="n_episodes must be at least 1"):
+    with pytest.raises(ValueError, match="n_episodes must be a whole number >= 1"):
         evaluate(lambda obs: 1, mountaincar, n_episodes=n_episodes, seed=0)
 
 

@@ -58,7 +58,7 @@ def test_mlp_sigmoid_activation():
     "sizes, activation, match",
     [
         ((2,), "relu", "needs an input and an output"),
-        ((2, 0, 3), "relu", "needs an input and an output"),
+        ((2, 0, 3), "relu", r"sizes must be whole numbers >= 1"),
         ((2, 4, 4, 3), ("relu",), "Got 1 activations for 2 hidden layers"),
         ((2, 4, 3), "swish", "Unknown activation 'swish'"),
     ],
@@ -203,7 +203,7 @@ def test_wrong_obs_dim_is_a_clear_error(net):
         net(torch.zeros(2, net.obs_dim + 1))
 
 
-# ------------------------------------------------------------------ issue 16, item 6
+# ------------------------------------------------------------------ bad input
 # Numbers are checked where they enter: a clear ValueError, never a silent change.
 
 
@@ -212,8 +212,8 @@ def test_wrong_obs_dim_is_a_clear_error(net):
     ["256", [2, 2.7, 3], [2, 3.0], [2, True, 3], [2, "8", 3], 5, [2, None], [2, [3]]],
     ids=repr,
 )
-def test_mlp_sizes_must_be_integers(sizes):
-    with pytest.raises(ValueError, match="sizes must be integers") as info:
+def test_mlp_sizes_must_be_whole_numbers(sizes):
+    with pytest.raises(ValueError, match="sizes must be whole numbers") as info:
         mlp(sizes)
     assert repr(sizes)[:10] in str(info.value)
 
@@ -251,21 +251,21 @@ def test_q_network_needs_both_bounds_of_the_right_length():
 @pytest.mark.parametrize(
     "obs_dim", [np.zeros((1, 2)), 0, -3, 2.5, "2", True, None], ids=repr
 )
-def test_obs_dim_must_be_a_positive_int(cls, obs_dim):
-    with pytest.raises(ValueError, match="obs_dim must be a positive int") as info:
+def test_obs_dim_must_be_a_whole_number(cls, obs_dim):
+    with pytest.raises(ValueError, match="obs_dim must be a whole number >= 1") as info:
         cls(obs_dim, 3)
     assert "observation_space.shape[0]" in str(info.value)
 
 
 @pytest.mark.parametrize("cls", [QNetwork, DuelingQNetwork, QuantileQNetwork])
 @pytest.mark.parametrize("n_actions", [0, 2.5, np.zeros(3), "3"], ids=repr)
-def test_n_actions_must_be_a_positive_int(cls, n_actions):
-    with pytest.raises(ValueError, match="n_actions must be a positive int"):
+def test_n_actions_must_be_a_whole_number(cls, n_actions):
+    with pytest.raises(ValueError, match="n_actions must be a whole number >= 1"):
         cls(2, n_actions)
 
 
 @pytest.mark.parametrize("hidden", [256, "64", (64, 2.5), (0,)], ids=repr)
-def test_hidden_must_be_a_tuple_of_positive_ints(hidden):
+def test_hidden_must_be_whole_numbers(hidden):
     with pytest.raises(ValueError, match="hidden"):
         QNetwork(2, 3, hidden=hidden)
 
@@ -281,7 +281,7 @@ def test_numpy_sizes_from_a_space_are_fine():
     assert json.dumps(net.spec)  # still JSON-able for checkpoints
 
 
-# ------------------------------------------------------------------ issue 15
+# ------------------------------------------------------------------ construction
 def test_dueling_builds_its_body_once():
     # The dueling net used to build (and throw away) a plain QNetwork body first,
     # so its initial weights depended on layers it never used.
@@ -413,6 +413,6 @@ def test_quantile_q_network_takes_stacked_uint8_ram_and_rebuilds():
 
 
 @pytest.mark.parametrize("n_quantiles", [0, -1, 2.5, "51", True, None], ids=repr)
-def test_n_quantiles_must_be_a_positive_int(n_quantiles):
-    with pytest.raises(ValueError, match="n_quantiles must be a positive int"):
+def test_n_quantiles_must_be_a_whole_number(n_quantiles):
+    with pytest.raises(ValueError, match="n_quantiles must be a whole number >= 1"):
         QuantileQNetwork(2, 3, n_quantiles=n_quantiles)

@@ -25,7 +25,7 @@ def test_moving_average_window_one_and_longer_than_the_data():
 
 def test_moving_average_empty_and_bad_window():
     assert moving_average([], 5).shape == (0,)
-    with pytest.raises(ValueError, match="window must be at least 1"):
+    with pytest.raises(ValueError, match="window must be a whole number >= 1"):
         moving_average([1, 2], 0)
 
 

@@ -1,4 +1,5 @@
-"""Policies: greedy and ε-greedy on a fake Q-network, the continuous actor."""
+"""Policies: the one tie rule, ε-greedy on Q-values and on a fake Q-network, the
+continuous actor."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,13 @@ import torch
 from torch import nn
 
 from course_utils.common.networks import MLPActor
-from course_utils.common.policies import ActorPolicy, QPolicy
+from course_utils.common.policies import (
+    ActorPolicy,
+    QPolicy,
+    epsilon_greedy,
+    epsilon_greedy_action,
+    greedy_action,
+)
 
 
 class FixedQ(nn.Module):
@@ -84,13 +91,13 @@ def test_epsilon_greedy_is_reproducible_with_the_same_rng_seed():
 
 
 def test_epsilon_without_rng_is_refused():
-    with pytest.raises(ValueError, match="needs an rng"):
+    with pytest.raises(ValueError, match="needs a np.random.Generator as rng"):
         QPolicy(FixedQ([0.0, 1.0]), epsilon=0.1)
 
 
 @pytest.mark.parametrize("epsilon", [-0.1, 1.5])
 def test_epsilon_out_of_range_is_refused(epsilon):
-    with pytest.raises(ValueError, match=r"epsilon must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"epsilon must be a number in \[0, 1\]"):
         QPolicy(FixedQ([0.0, 1.0]), epsilon=epsilon, rng=np.random.default_rng(0))
 
 
@@ -131,7 +138,93 @@ def test_actor_policy_refuses_an_actor_that_returns_nan():
 def test_q_policy_refuses_a_network_without_n_actions_and_a_bad_rng():
     with pytest.raises(ValueError, match="course Q-network"):
         QPolicy(nn.Linear(2, 3))
-    with pytest.raises(ValueError, match="needs an rng"):
+    with pytest.raises(ValueError, match="needs a np.random.Generator as rng"):
         QPolicy(FixedQ([0.0, 1.0]), epsilon=0.5, rng=np.random.RandomState(0))
     with pytest.raises(ValueError, match="epsilon must"):
         QPolicy(FixedQ([0.0, 1.0]), epsilon=float("nan"), rng=np.random.default_rng(0))
+
+
+# --- the one tie rule ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q_values", [np.array([1.0, 3.0, 2.0]), torch.tensor([1, 3, 2])]
+)
+def test_greedy_action_draws_nothing_without_a_tie(q_values):
+    rng, fresh = np.random.default_rng(0), np.random.default_rng(0)
+    assert greedy_action(q_values, rng) == 1
+    assert rng.random() == fresh.random()  # no number was drawn
+
+
+def test_greedy_action_breaks_exact_ties_uniformly_with_the_rng():
+    rng = np.random.default_rng(1)
+    picks = [greedy_action(np.array([5.0, 1.0, 5.0, 5.0]), rng) for _ in range(3000)]
+    counts = np.bincount(picks, minlength=4)
+    assert counts[1] == 0 and np.all(np.abs(counts[[0, 2, 3]] - 1000) < 120), counts
+    # the draw is rng.integers(number of tied actions), among them in index order
+    assert greedy_action(np.zeros(3), np.random.default_rng(2)) == int(
+        np.random.default_rng(2).integers(3)
+    )
+
+
+def test_greedy_action_refuses_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        greedy_action(np.array([np.nan, np.nan]), np.random.default_rng(0))
+
+
+def test_q_policy_breaks_ties_the_same_way_at_epsilon_zero_and_above():
+    """Greedy and ε-greedy share the rule: ties at random, never always action 0."""
+    for epsilon in (0.0, 0.3):
+        policy = QPolicy(
+            FixedQ([2.0, 2.0, 0.0]), epsilon=epsilon, rng=np.random.default_rng(0)
+        )
+        greedy = [a for a in (policy(np.zeros(1)) for _ in range(600)) if a != 2]
+        assert 0.4 < np.mean(greedy) < 0.6  # both tied actions, about equally
+    greedy = QPolicy(FixedQ([1.0, 1.0]))  # no rng: its own generator breaks ties
+    assert {greedy(np.zeros(1)) for _ in range(50)} == {0, 1}
+
+
+def test_epsilon_greedy_action_is_epsilon_greedy_on_the_network():
+    net = FixedQ([0.0, 2.0, 2.0, 1.0])
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    mine = [epsilon_greedy_action(net, np.zeros(1), 0.4, a) for _ in range(200)]
+    ref = [epsilon_greedy(np.array([0.0, 2.0, 2.0, 1.0]), 0.4, b) for _ in range(200)]
+    assert mine == ref
+
+
+def test_epsilon_greedy_draws_the_same_random_numbers_as_before():
+    # Recorded before the checks were added: notebook 02 compares a student's
+    # function against this one with the same seed.
+    rng = np.random.default_rng(7)
+    qs = [[1.0, 3.0, 2.0], [5.0, 1.0, 5.0, 5.0], [0.0, 0.0, 0.0], [-np.inf, 0, -np.inf]]
+    out = [epsilon_greedy(qs[i % 4], [0.0, 0.3, 1.0][i % 3], rng) for i in range(40)]
+    expected = "1221112110111311220112121021112120221201"
+    assert out == [int(c) for c in expected]
+    assert rng.random() == 0.32303634625820665
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 1.0])
+def test_epsilon_greedy_refuses_nan_q_values(epsilon):
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    with pytest.raises(ValueError, match="NaN") as info:
+        epsilon_greedy([np.nan, 1.0], epsilon, rng)
+    assert "q_values" in str(info.value)
+    assert rng.bit_generator.state == state  # nothing drawn
+
+
+@pytest.mark.parametrize("bad", [[], [[1.0, 2.0]], ["a", "b"], 3.0], ids=repr)
+def test_epsilon_greedy_refuses_q_values_that_are_not_one_row(bad):
+    with pytest.raises(ValueError, match="q_values"):
+        epsilon_greedy(bad, 0.1, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("epsilon", [-0.1, 1.5, np.nan, np.inf, "0.1", None], ids=repr)
+def test_epsilon_greedy_refuses_epsilon_outside_0_1(epsilon):
+    with pytest.raises(ValueError, match=r"epsilon must be a number in \[0, 1\]"):
+        epsilon_greedy([0.0, 1.0], epsilon, np.random.default_rng(0))
+
+
+def test_epsilon_greedy_needs_a_generator():
+    with pytest.raises(ValueError, match="np.random.Generator"):
+        epsilon_greedy([0.0, 1.0], 0.1, np.random.RandomState(0))

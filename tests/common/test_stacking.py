@@ -1,4 +1,4 @@
-"""Stacking the last RAM snapshots (issue 19): make_env(..., stack=k) everywhere.
+"""Stacking the last RAM snapshots: make_env(..., stack=k) everywhere.
 
 Training, model selection, evaluation, the trainer and a saved checkpoint must all see
 the same stacked observation, so ``stack`` is an environment keyword argument: it lives

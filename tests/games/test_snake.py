@@ -222,7 +222,7 @@ def test_bad_actions_and_stepping_before_reset_raise_clear_errors():
 
 
 def test_bad_settings_raise_clear_errors():
-    with pytest.raises(ValueError, match="size must be an int >= 5"):
+    with pytest.raises(ValueError, match="size must be a whole number >= 5"):
         SnakeEnv(size=4)
     with pytest.raises(ValueError, match="max_steps_since_apple"):
         SnakeEnv(max_steps_since_apple=0)

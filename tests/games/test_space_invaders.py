@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.agents.dqn import DQNConfig, make_q_network, raw_transition, train_dqn
+from course_utils.agents.dqn import DQNConfig, make_q_network, no_shaping, train_dqn
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.checkpoints import load_policy, save_checkpoint
 from course_utils.common.envs import make_env
+from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.space_invaders import (
     SPACE_INVADERS_ACTIONS,
     SPACE_INVADERS_BYTES,
@@ -29,7 +30,6 @@ from course_utils.lessons.checks.atari import (
 )
 from course_utils.lessons.ram_lab import (
     byte_correlations,
-    epsilon_greedy_action,
     find_tracking_byte,
     joystick_direction,
     player_x_from_frame,
@@ -172,7 +172,7 @@ class _LivesEnv(gym.Env):
 @pytest.mark.parametrize(
     "shaping, expected",
     [
-        (raw_transition, [0, 0, 0, 0, 0, 1]),
+        (no_shaping, [0, 0, 0, 0, 0, 1]),
         (atari_transition, [0, 0, 1, 0, 1, 1]),
     ],
 )
@@ -204,11 +204,11 @@ def test_atari_transition_clips_rewards_and_ends_lives():
     assert atari_transition(0.5, True, {"lives": 0}, {"lives": 0}) == (0.5, True)
 
 
-def test_the_default_shaping_is_the_raw_transition():
+def test_the_default_shaping_stores_what_the_env_gave():
     import inspect
 
     default = inspect.signature(train_dqn).parameters["shaping"].default
-    assert default is raw_transition
+    assert default is no_shaping
 
 
 # --- the checks --------------------------------------------------------------------

@@ -218,10 +218,10 @@ def test_the_setup_cell_in_a_fresh_colab_leaves_its_kernel_packages_alone(tmp_pa
     check = "\n".join(
         [
             *imports,
-            "from course_utils.common import checkpoints",
+            "from course_utils.common import checkpoints, data",
             "from course_utils.common.animation import show_video",
             "import numpy as np",
-            "path = checkpoints.shipped_checkpoint('mountaincar_dqn.pt')",
+            "path = data.shipped_checkpoint('mountaincar_dqn.pt')",
             "policy, meta = checkpoints.load_policy(path)",
             "video = show_video([np.zeros((64, 64, 3), np.uint8)] * 4, fps=4)",
             "assert '<video' in video.data",

@@ -56,7 +56,7 @@ WRONG = {
         "return float(sum(gamma ** (t + 1) * r for t, r in enumerate(rewards)))",
     ),
     "03_dqn_mountaincar": (  # the seed notebook's bug: a time limit as a terminal
-        "storage_flag",
+        "terminal_to_store",
         "return bool(terminated or truncated)",
     ),
     "04_dqn_space_invaders_ram": (  # random.randint(0, 1) on a 6-action game

@@ -1,11 +1,16 @@
-"""The checks of notebook 01 pass the reference, fail plausible wrong answers, and
-fall back to the reference when an exercise is not done yet."""
+"""The checks of notebook 01 pass the reference and correct answers written other
+ways, fail the plausible wrong answers listed under each exercise, and fall back to
+the reference when an exercise is not done yet."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+import scipy.special
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from course_utils.lessons import mlp_reference as ref
@@ -44,6 +49,10 @@ def test_unfinished_exercise_falls_back_to_reference(check, reference, capsys):
     assert "not done yet" in capsys.readouterr().out
 
 
+def _passes(check, answer):
+    assert check(answer) is answer
+
+
 # --- Exercise 1: softmax -------------------------------------------------------
 
 
@@ -62,8 +71,18 @@ def softmax_in_place(logits):
     return np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
 
 
+def softmax_exp_in_place(logits):
+    np.exp(logits - logits.max(axis=1, keepdims=True), out=logits)
+    return logits / logits.sum(axis=1, keepdims=True)
+
+
 def softmax_minus_the_minimum(logits):
     z = logits - logits.min(axis=-1, keepdims=True)  # equal in exact maths, overflows
+    return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+
+
+def softmax_minus_the_mean(logits):
+    z = logits - logits.mean(axis=-1, keepdims=True)  # overflows on a lone outlier
     return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
 
 
@@ -72,19 +91,78 @@ def softmax_minus_the_global_maximum(logits):
     return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
 
 
+def softmax_without_keepdims(logits):
+    z = logits - logits.max(axis=1)  # (batch,) broadcasts along the columns
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def softmax_with_clipped_logits(logits):
+    z = np.clip(logits, -500, 500)  # no overflow, but not the same function
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def softmax_normalised_by_the_batch_sum(logits):
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum()
+
+
+def softmax_without_return(logits):
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    exp / exp.sum(axis=1, keepdims=True)
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (softmax_without_max_subtraction, "subtract each row's maximum"),
+        (softmax_without_return, "missing return"),
+        (softmax_without_max_subtraction, "subtract each row's own maximum"),
         (softmax_over_the_wrong_axis, "axis"),
         (softmax_in_place, "in place"),
+        (softmax_exp_in_place, "in place"),
         (softmax_minus_the_minimum, "maximum"),
-        (softmax_minus_the_global_maximum, "row"),
+        (softmax_minus_the_mean, "maximum"),
+        (softmax_minus_the_global_maximum, "own maximum"),
+        (softmax_without_keepdims, "keepdims"),
+        (softmax_with_clipped_logits, "a clip"),
+        (softmax_normalised_by_the_batch_sum, "within a row"),
     ],
 )
 def test_softmax_check_fails_wrong_answers(wrong, message):
     with pytest.raises(AssertionError, match=message):
         check_softmax(wrong)
+
+
+def softmax_by_scipy(logits):
+    return scipy.special.softmax(logits, axis=1)
+
+
+def softmax_by_logsumexp(logits):
+    return np.exp(logits - scipy.special.logsumexp(logits, axis=1, keepdims=True))
+
+
+def softmax_row_by_row(logits):
+    rows = []
+    for row in logits:
+        exp = [math.exp(v - max(row)) for v in row]
+        rows.append([e / sum(exp) for e in exp])
+    return np.array(rows)
+
+
+def softmax_by_torch(logits):
+    return torch.softmax(torch.as_tensor(logits), dim=1).numpy()
+
+
+def test_softmax_check_fails_a_tensor_where_the_contract_says_array():
+    with pytest.raises(AssertionError, match="NumPy array, got Tensor"):
+        check_softmax(lambda logits: torch.softmax(torch.as_tensor(logits), dim=1))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [softmax_by_scipy, softmax_by_logsumexp, softmax_row_by_row, softmax_by_torch],
+)
+def test_softmax_check_passes_correct_answers_written_other_ways(answer):
+    _passes(check_softmax, answer)
 
 
 def test_reference_softmax_is_finite_on_huge_logits():
@@ -109,12 +187,46 @@ def cross_entropy_wrong_column(y, proba):
     return float(-np.log(p).mean())
 
 
+def cross_entropy_of_the_prediction(y, proba):
+    p = np.clip(proba.max(axis=1), 1e-15, 1.0)  # the most likely class, not y
+    return float(-np.log(p).mean())
+
+
+def cross_entropy_log10(y, proba):
+    p = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
+    return float(-np.log10(p).mean())
+
+
+def cross_entropy_clipped_in_place(y, proba):
+    np.clip(proba, 1e-15, 1.0, out=proba)
+    return float(-np.log(proba[np.arange(len(y)), y]).mean())
+
+
+def cross_entropy_per_example(y, proba):
+    return -np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))
+
+
+def cross_entropy_over_every_entry(y, proba):
+    return float(-np.log(np.clip(proba, 1e-15, 1.0)).mean())
+
+
+def cross_entropy_clipped_at_1e7(y, proba):
+    p = np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0)
+    return float(-np.log(p).mean())
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
         (cross_entropy_log_of_zero, "Clip"),
         (cross_entropy_summed, "mean, not the sum"),
-        (cross_entropy_wrong_column, "cross_entropy"),
+        (cross_entropy_wrong_column, r"row i, column y\[i\]"),
+        (cross_entropy_of_the_prediction, "true"),
+        (cross_entropy_log10, "natural log"),
+        (cross_entropy_clipped_in_place, "in place"),
+        (cross_entropy_per_example, "one number"),
+        (cross_entropy_over_every_entry, "natural log|true"),
+        (cross_entropy_clipped_at_1e7, "1e-15"),
     ],
 )
 def test_cross_entropy_check_fails_wrong_answers(wrong, message):
@@ -122,7 +234,41 @@ def test_cross_entropy_check_fails_wrong_answers(wrong, message):
         check_cross_entropy(wrong)
 
 
+def cross_entropy_by_one_hot(y, proba):
+    onehot = np.eye(proba.shape[1])[y]
+    return float(-(onehot * np.log(np.clip(proba, 1e-15, 1.0))).sum(axis=1).mean())
+
+
+def cross_entropy_by_take_along_axis(y, proba):
+    p = np.take_along_axis(proba, y[:, None], axis=1)[:, 0]
+    return float(np.mean(-np.log(np.maximum(p, 1e-15))))
+
+
+def cross_entropy_in_a_loop(y, proba):
+    total = sum(-math.log(max(proba[i, label], 1e-15)) for i, label in enumerate(y))
+    return total / len(y)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        cross_entropy_by_one_hot,
+        cross_entropy_by_take_along_axis,
+        cross_entropy_in_a_loop,
+    ],
+)
+def test_cross_entropy_check_passes_correct_answers_written_other_ways(answer):
+    _passes(check_cross_entropy, answer)
+
+
 # --- Exercise 3: the forward pass -----------------------------------------------
+
+ACTIVATIONS = {
+    "identity": lambda z: z,
+    "logistic": scipy.special.expit,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0),
+}
 
 
 def forward_without_output_activation(clf, X):
@@ -143,6 +289,22 @@ def forward_always_relu(clf, X):
     return ref.softmax(h)
 
 
+def forward_relu_or_tanh_only(clf, X):  # logistic and identity fall through to relu
+    act = np.tanh if clf.activation == "tanh" else ACTIVATIONS["relu"]
+    h = X
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1], strict=True):
+        h = act(h @ W + b)
+    return ref.softmax(h @ clf.coefs_[-1] + clf.intercepts_[-1])
+
+
+def forward_identity_as_relu(clf, X):
+    act = ACTIVATIONS["relu" if clf.activation == "identity" else clf.activation]
+    h = X
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1], strict=True):
+        h = act(h @ W + b)
+    return ref.softmax(h @ clf.coefs_[-1] + clf.intercepts_[-1])
+
+
 def forward_activation_on_output_too(clf, X):
     h = X
     for W, b in zip(clf.coefs_, clf.intercepts_, strict=True):
@@ -150,17 +312,90 @@ def forward_activation_on_output_too(clf, X):
     return ref.softmax(h)
 
 
+def forward_two_layers_only(clf, X):  # the digits network's shape, hard-coded
+    h = ACTIVATIONS[clf.activation](X @ clf.coefs_[0] + clf.intercepts_[0])
+    return ref.softmax(h @ clf.coefs_[1] + clf.intercepts_[1])
+
+
+def forward_softmax_as_hidden_activation(clf, X):
+    h = X
+    for W, b in zip(clf.coefs_, clf.intercepts_, strict=True):
+        h = ref.softmax(h @ W + b)
+    return h
+
+
+def forward_by_predict_proba(clf, X):  # the shortcut the exercise forbids
+    return clf.predict_proba(X)
+
+
+def forward_reading_out_activation(clf, X):
+    assert clf.out_activation_ == "softmax"
+    return ref.mlp_predict_proba(clf, X)
+
+
+def forward_centres_x_in_place(clf, X):
+    X -= 0.0 * X.mean(axis=0)  # "harmless", but writes into the caller's array
+    X += 0.0
+    X[0, 0] += 1e-3
+    return ref.mlp_predict_proba(clf, X)
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
         (forward_without_output_activation, "do not sum to 1"),
         (forward_always_relu, "tanh"),
-        (forward_activation_on_output_too, "relu"),
+        (forward_relu_or_tanh_only, "logistic"),
+        (forward_identity_as_relu, "identity"),
+        (forward_activation_on_output_too, "no hidden activation"),
+        (forward_two_layers_only, "every layer"),
+        (forward_softmax_as_hidden_activation, "relu"),
+        (forward_by_predict_proba, "predict_proba"),
+        (forward_reading_out_activation, "only coefs_, intercepts_ and activation"),
+        (forward_centres_x_in_place, "in place"),
+        (lambda clf, X: None, "missing return"),
     ],
 )
 def test_forward_pass_check_fails_wrong_answers(wrong, message):
     with pytest.raises(AssertionError, match=message):
         check_mlp_predict_proba(wrong)
+
+
+def forward_recursive(clf, X):
+    def layer(h, i):
+        z = h @ clf.coefs_[i] + clf.intercepts_[i]
+        if i == len(clf.coefs_) - 1:
+            return scipy.special.softmax(z, axis=1)
+        return layer(ACTIVATIONS[clf.activation](z), i + 1)
+
+    return layer(X, 0)
+
+
+def forward_hidden_then_output(clf, X):
+    h = X
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1], strict=True):
+        h = ref.hidden_activation(clf.activation, h @ W + b)
+    logits = h @ clf.coefs_[-1] + clf.intercepts_[-1]
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def forward_in_torch(clf, X):
+    h = torch.as_tensor(X)
+    acts = {"identity": lambda z: z, "logistic": torch.sigmoid}
+    acts |= {"tanh": torch.tanh, "relu": torch.relu}
+    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_, strict=True)):
+        h = h @ torch.as_tensor(W) + torch.as_tensor(b)
+        if i < len(clf.coefs_) - 1:
+            h = acts[clf.activation](h)
+    return torch.softmax(h, dim=1).numpy()
+
+
+@pytest.mark.parametrize(
+    "answer", [forward_recursive, forward_hidden_then_output, forward_in_torch]
+)
+def test_forward_pass_check_passes_correct_answers_written_other_ways(answer):
+    _passes(check_mlp_predict_proba, answer)
 
 
 def test_reference_forward_pass_handles_two_classes():
@@ -258,6 +493,40 @@ def backprop_returns_a_tuple(params, X, y):
     return tuple(grads[k] for k in ref.PARAM_NAMES)
 
 
+def backprop_mask_applied_to_x(params, X, y):  # writes the mask into X
+    grads = ref.backprop(params, X, y)
+    X *= 1.0 + 0.0 * X
+    X[0] = 0.0
+    return grads
+
+
+def _torch_loss(params, X, y):
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    h1 = torch.relu(torch.as_tensor(X) @ t["W1"] + t["b1"])
+    return t, F.cross_entropy(h1 @ t["W2"] + t["b2"], torch.as_tensor(y))
+
+
+def backprop_by_loss_backward(params, X, y):
+    t, loss = _torch_loss(params, X, y)
+    loss.backward()
+    return {k: v.grad.numpy() for k, v in t.items()}
+
+
+def backprop_by_autograd_grad(params, X, y):
+    t, loss = _torch_loss(params, X, y)
+    grads = torch.autograd.grad(loss, list(t.values()))
+    return {k: g.numpy() for k, g in zip(t, grads, strict=True)}
+
+
+def backprop_by_torch_func(params, X, y):
+    def loss(p):
+        h1 = torch.relu(torch.as_tensor(X) @ p["W1"] + p["b1"])
+        return F.cross_entropy(h1 @ p["W2"] + p["b2"], torch.as_tensor(y))
+
+    grads = torch.func.grad(loss)({k: torch.tensor(v) for k, v in params.items()})
+    return {k: g.numpy() for k, g in grads.items()}
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
@@ -271,11 +540,41 @@ def backprop_returns_a_tuple(params, X, y):
         (backprop_transposed_weight_gradient, "shape"),
         (backprop_that_also_steps, "changed params"),
         (backprop_returns_a_tuple, "dict"),
+        (backprop_mask_applied_to_x, "in place"),
+        (backprop_by_loss_backward, "autograd"),
+        (backprop_by_autograd_grad, "autograd"),
+        (backprop_by_torch_func, "autograd"),
     ],
 )
 def test_backprop_check_fails_wrong_answers(wrong, message):
     with pytest.raises(AssertionError, match=message):
         check_backprop(wrong)
+    x = torch.ones(2, requires_grad=True)  # autograd works again afterwards
+    (3 * x).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def backprop_mask_from_h1(params, X, y):  # h1 > 0 exactly where z1 > 0
+    z1, h1, logits = _forward(params, X)
+    d = (ref.softmax(logits) - _onehot(y, logits.shape[1])) / len(y)
+    d_z1 = (d @ params["W2"].T) * (h1 > 0)
+    return {"W1": X.T @ d_z1, "b1": d_z1.sum(0), "W2": h1.T @ d, "b2": d.sum(0)}
+
+
+def backprop_one_example_at_a_time(params, X, y):
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    for x_i, y_i in zip(X, y, strict=True):
+        g = ref.backprop(params, x_i[None, :], np.array([y_i]))
+        for k in grads:
+            grads[k] += g[k] / len(y)
+    return grads
+
+
+@pytest.mark.parametrize(
+    "answer", [backprop_mask_from_h1, backprop_one_example_at_a_time]
+)
+def test_backprop_check_passes_correct_answers_written_other_ways(answer):
+    _passes(check_backprop, answer)
 
 
 def test_backprop_reference_equals_autograd_on_a_digits_sized_net():
@@ -294,23 +593,26 @@ def test_backprop_reference_equals_autograd_on_a_digits_sized_net():
         np.testing.assert_allclose(ours[k], theirs[k], atol=1e-12)
 
 
-# --- Exercise 5: regularise a narrow network, scored by cross-validation ----------
+# --- Exercise 5: design the strong model, scored by cross-validation on seeds -----
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({}, "< 0.945"),  # the default alpha=1e-4 scores 0.933
-        ({"alpha": 0.1}, "< 0.945"),  # the docstring's example
-        ({"alpha": 0.3}, "< 0.945"),  # too little
-        ({"alpha": 10.0}, "< 0.945"),  # too much: underfits (0.907)
-        ({"solver": "lbfgs"}, "< 0.945"),  # another solver is not regularisation
-        ({"learning_rate_init": 0.01}, "< 0.945"),
-        ({"hidden_layer_sizes": (256,), "alpha": 3.0}, "leave"),  # width is fixed
-        ({"max_iter": 50, "alpha": 3.0}, "leave"),
+        ({}, "< 0.95"),  # no penalty: lbfgs memorises (0.932)
+        ({"alpha": 1e-4}, "< 0.95"),  # the default, written out
+        ({"activation": "logistic"}, "< 0.95"),  # passed the old one-seed check
+        ({"activation": "tanh"}, "< 0.95"),
+        ({"activation": "identity"}, "< 0.95"),  # a linear model: 0.941
+        ({"learning_rate_init": 0.01}, "< 0.95"),  # lbfgs has no learning rate
+        ({"alpha": 1000.0}, "< 0.95"),  # far too strong: underfits
+        ({"hidden_layer_sizes": (256,), "alpha": 1.0}, "leave"),  # width is fixed
+        ({"max_iter": 50, "alpha": 1.0}, "leave"),
+        ({"solver": "adam", "alpha": 1.0}, "leave"),
         ({"mlp__alpha": 1.0}, "prefix"),
         ({"alpha": 1.0, "random_state": 7}, "random_state"),
         ({"hidden_units": 100}, "refused"),
+        ([("alpha", 1.0)], "dict"),
     ],
 )
 def test_hyperparameter_check_fails_wrong_answers(params, message):
@@ -318,18 +620,34 @@ def test_hyperparameter_check_fails_wrong_answers(params, message):
         check_digits_hyperparameters(lambda: params)
 
 
+@pytest.mark.parametrize("params", [{"alpha": 0.3}, {"alpha": 10}])
+def test_hyperparameter_check_passes_other_good_penalties(params):
+    _passes(check_digits_hyperparameters, lambda: params)
+
+
+def test_hyperparameter_decision_holds_on_other_seeds():
+    """The reference passes and no penalty fails on three seeds the check never uses."""
+    other = (3, 4, 5)
+    _passes(
+        lambda fn: check_digits_hyperparameters(fn, seeds=other),
+        ref.digits_hyperparameters,
+    )
+    with pytest.raises(AssertionError, match="< 0.95"):
+        check_digits_hyperparameters(lambda: {}, seeds=other)
+
+
 def test_hyperparameter_check_never_uses_the_test_set(monkeypatch):
     from course_utils.lessons.checks import mlp as checks
 
     X_train, y_train = checks._digits_train(42)
     seen = []
-    real = checks.digits_cv_accuracy
+    real = checks._cv_scores
 
-    def spy(params, X, y, *, seed):
+    def spy(params, X, y, seeds):
         seen.append(len(X))
-        return real(params, X, y, seed=seed)
+        return real(params, X, y, seeds)
 
-    monkeypatch.setattr(checks, "digits_cv_accuracy", spy)
+    monkeypatch.setattr(checks, "_cv_scores", spy)
     checks.check_digits_hyperparameters(
         ref.digits_hyperparameters, train=(X_train, y_train)
     )
@@ -369,18 +687,101 @@ def step_returning_a_tensor(model, optimizer, x, y):
     return loss
 
 
+def step_by_hand(model, optimizer, x, y):  # plain SGD, whatever the optimiser
+    lr = optimizer.param_groups[0]["lr"]
+    model.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= lr * p.grad
+    return loss.item()
+
+
+def step_with_a_new_optimizer(model, optimizer, x, y):  # Adam's memory lost
+    fresh = torch.optim.Adam(model.parameters(), lr=optimizer.param_groups[0]["lr"])
+    fresh.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    fresh.step()
+    return loss.item()
+
+
+def step_twice(model, optimizer, x, y):
+    loss = None
+    for _ in range(2):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def step_returning_the_loss_after(model, optimizer, x, y):
+    optimizer.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    optimizer.step()
+    with torch.no_grad():
+        return F.cross_entropy(model(x), y).item()
+
+
+def step_with_summed_loss(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y, reduction="sum")
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_with_nll_on_logits(model, optimizer, x, y):  # nll_loss wants log-probs
+    optimizer.zero_grad()
+    loss = F.nll_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (step_without_zero_grad, "zero_grad"),
+        (step_without_zero_grad, "Clear the old gradients"),
         (step_without_optimizer_step, "optimizer.step"),
         (step_with_softmax_first, "no softmax first"),
         (step_returning_a_tensor, "float"),
+        (step_by_hand, "p -= lr"),
+        (step_with_a_new_optimizer, "optimizer.step"),
+        (step_twice, "2 times"),
+        (step_returning_the_loss_after, "before the step"),
+        (step_with_summed_loss, "averages over the batch"),
+        (step_with_nll_on_logits, "log-softmax"),
     ],
 )
 def test_train_step_check_fails_wrong_answers(wrong, message):
     with pytest.raises(AssertionError, match=message):
         check_train_step(wrong)
+
+
+def step_clearing_after_the_step(model, optimizer, x, y):
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()  # ready for the next call: equally right
+    return float(loss.detach())
+
+
+def step_with_model_zero_grad(model, optimizer, x, y):
+    model.zero_grad(set_to_none=False)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach().item()
+
+
+@pytest.mark.parametrize(
+    "answer", [step_clearing_after_the_step, step_with_model_zero_grad]
+)
+def test_train_step_check_passes_correct_answers_written_other_ways(answer):
+    _passes(check_train_step, answer)
 
 
 def test_train_step_check_leaves_torch_global_rng_alone():

@@ -1,4 +1,4 @@
-"""nbgrader metadata: the course notebooks carry it, consistently (issue 22).
+"""nbgrader metadata: the course notebooks carry it, consistently.
 
 Fails when a notebook was edited without re-running the script. Fix:
     python -m course_utils.lessons.nbgrader_metadata

@@ -9,9 +9,9 @@ import pytest
 from course_utils.agents.tabular import (
     GridDiscretizer,
     discounted_return,
-    epsilon_greedy,
     q_learning_update,
 )
+from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks.rl_basics import (
     check_discounted_return,
     check_epsilon_greedy,

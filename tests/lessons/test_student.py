@@ -261,7 +261,7 @@ def test_main_reports_errors_with_exit_code_2(tmp_path, capsys):
     assert f"wrote {tmp_path / 'out' / 'a.ipynb'}" in capsys.readouterr().out
 
 
-# ------------------------------------------------------------------ issue 16, item 4
+# ------------------------------------------------------------------ hostile input
 # The builder must never destroy the instructor's work and never leak a solution.
 
 

@@ -1,60 +1,67 @@
-"""Deep Q-learning: ``core`` holds the pieces (targets, losses, the n-step
-collector, exploration, the gradient step, the target sync), ``loop`` the training
-loop that calls them, ``qr`` the quantile (QR-DQN) pieces. The names below are
-re-exported so that ``from course_utils.agents import dqn; dqn.train_dqn`` reads well.
+"""Deep Q-learning: ``core`` holds the pieces (act, store, target, update, sync: the
+functions notebook 03's exercises define), ``loop`` the training loop that calls
+them, ``qr`` the quantile (QR-DQN) pieces. The names below are re-exported so that
+``from course_utils.agents import dqn; dqn.train_dqn`` reads well.
 
 May import: ``common`` and ``agents.services``.
 """
 
 from course_utils.agents.dqn.core import (
+    DQNLoss,
     HoldFn,
     LossFn,
-    NStepCollector,
     ShapingFn,
     TargetFn,
-    TDLossFn,
+    TDLoss,
+    Transition,
     ZipfHold,
     choose_action,
     compute_loss,
     compute_target,
     compute_target_double,
     double_dqn_target,
+    gradient_step,
     n_step_push,
-    one_step,
-    optimize,
-    raw_transition,
-    sample_indices,
+    no_hold,
+    no_shaping,
     should_sync,
     soft_update,
-    storage_flag,
     td_target,
-    update,
+    terminal_to_store,
 )
 from course_utils.agents.dqn.loop import DQNConfig, DQNResult, make_q_network, train_dqn
+from course_utils.common.buffers import sample_indices  # ReplayBuffer.sample draws it
 
 __all__ = [
-    "TargetFn",
-    "LossFn",
+    # act
     "HoldFn",
+    "no_hold",
+    "ZipfHold",
+    "choose_action",
+    # store
     "ShapingFn",
-    "TDLossFn",
+    "Transition",
+    "terminal_to_store",
+    "no_shaping",
+    "n_step_push",
+    # sample
+    "sample_indices",
+    # target
+    "TargetFn",
     "td_target",
     "double_dqn_target",
     "compute_target",
     "compute_target_double",
+    # update
+    "LossFn",
+    "TDLoss",
     "compute_loss",
-    "optimize",
-    "soft_update",
-    "raw_transition",
-    "storage_flag",
+    "DQNLoss",
+    "gradient_step",
+    # sync
     "should_sync",
-    "one_step",
-    "ZipfHold",
-    "NStepCollector",
-    "sample_indices",
-    "choose_action",
-    "n_step_push",
-    "update",
+    "soft_update",
+    # the loop
     "DQNConfig",
     "DQNResult",
     "make_q_network",

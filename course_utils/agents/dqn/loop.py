@@ -1,12 +1,13 @@
 """The DQN training loop: act, step, store, learn, sync, and model selection.
 
-:func:`train_dqn` holds only the algorithm; what varies between the course's agents
-is passed in as small functions (the published method by default): ``target_fn``
-(plain or Double DQN), ``loss_fn`` (Huber or MSE), ``net_class`` (plain or dueling),
-``hold`` (ε-greedy or εz-greedy), ``shaping`` (Atari's clipped rewards and lives) and
-``td_loss`` (the loss on a batch: ``core.compute_loss``, or QR-DQN's in ``qr``).
-Model selection, the wall-time cap and the progress bar come from
-``agents.services``. Reused by notebook 04 and the trainer.
+:func:`train_dqn` holds only the algorithm, as calls to the pieces of ``core`` (the
+functions notebook 03's exercises define). What varies between the course's agents is
+passed in as pieces (the published method by default): ``td_loss`` (the loss with its
+own target: ``core.DQNLoss`` for plain or Double DQN, Huber or MSE; QR-DQN's
+``qr.QuantileLoss``), ``net_class`` (plain, dueling, ...), ``hold`` (ε-greedy or
+εz-greedy) and ``shaping`` (Atari's clipped rewards and lives). Model selection, the
+wall-time cap and the progress bar come from ``agents.services``. Reused by notebook
+04, the trainer and the benchmarks.
 
 Taught in: 03_dqn_mountaincar.ipynb
 """
@@ -14,36 +15,22 @@ Taught in: 03_dqn_mountaincar.ipynb
 from __future__ import annotations
 
 import copy
-import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from course_utils.agents.dqn.core import (
-    HoldFn,
-    LossFn,
-    NStepCollector,
-    ShapingFn,
-    TargetFn,
-    TDLossFn,
-    compute_loss,
-    compute_target,
-    one_step,
-    optimize,
-    raw_transition,
-    should_sync,
-    soft_update,
-)
+import course_utils.agents.dqn.core as core
 from course_utils.agents.services import BestModelKeeper, Deadline, progress_bar
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.networks import QNetwork
-from course_utils.common.policies import QPolicy, greedy_action
+from course_utils.common.policies import QPolicy
 from course_utils.common.schedules import linear_schedule
+from course_utils.common.validate import number, probability, whole_number
 
 
 @dataclass(frozen=True)
@@ -86,32 +73,17 @@ class DQNConfig:
             "target_update_interval",
             "n_step",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"DQNConfig.{name} must be an integer >= 1, got {value!r}."
-                )
-        if not (0.0 <= self.gamma <= 1.0):  # also refuses NaN
-            raise ValueError(f"DQNConfig.gamma must lie in [0, 1], got {self.gamma}.")
-        if not (self.max_grad_norm > 0 and math.isfinite(self.max_grad_norm)):
-            raise ValueError(
-                "DQNConfig.max_grad_norm must be a finite number > 0, "
-                f"got {self.max_grad_norm}."
-            )
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(
-                f"DQNConfig.lr must be a finite number > 0, got {self.lr}."
-            )
-        end = self.lr_end
-        if end is not None and not (
-            isinstance(end, (int, float, np.number))
-            and not isinstance(end, bool)
-            and end > 0
-            and math.isfinite(end)
-        ):
-            raise ValueError(
-                f"DQNConfig.lr_end must be None (a constant lr) or a finite number "
-                f"> 0, got {end!r}. Fix: e.g. lr_end=lr / 10."
+            whole_number(f"DQNConfig.{name}", getattr(self, name))
+        probability("DQNConfig.gamma", self.gamma)
+        number("DQNConfig.max_grad_norm", self.max_grad_norm, above=0)
+        number("DQNConfig.lr", self.lr, above=0)
+        if self.lr_end is not None:
+            number(
+                "DQNConfig.lr_end",
+                self.lr_end,
+                above=0,
+                why="or None for a constant lr",
+                fix="e.g. lr_end=lr / 10.",
             )
 
     def lr_at(self, step: int) -> float:
@@ -185,12 +157,10 @@ def train_dqn(
     *,
     rng: np.random.Generator,
     seed: int,
-    target_fn: TargetFn = compute_target,
-    loss_fn: LossFn = F.smooth_l1_loss,
+    td_loss: core.TDLoss = core.DQNLoss(),
     net_class: type[QNetwork] = QNetwork,
-    hold: HoldFn = one_step,
-    shaping: ShapingFn = raw_transition,
-    td_loss: TDLossFn = compute_loss,
+    hold: core.HoldFn = core.no_hold,
+    shaping: core.ShapingFn = core.no_shaping,
     device: str | torch.device = "cpu",
     eval_env: gym.Env | None = None,
     progress: bool = True,
@@ -204,10 +174,10 @@ def train_dqn(
     ``cfg.eval_seed``+) and the best-scoring network is kept (model selection, as
     Stable-Baselines3's EvalCallback does).
 
-    ``td_loss(q_net, target_net, batch, gamma, target_fn, loss_fn)`` computes the
-    loss of a batch (``gamma`` is ``γ^n``): :func:`compute_loss` by default,
-    ``qr_dqn.quantile_td_loss`` for QR-DQN (with its other pieces,
-    ``qr_dqn.QR_DQN_PIECES``). The gradient step itself is always :func:`optimize`.
+    The pieces: ``td_loss`` brings its target and its loss (``core.DQNLoss``, or
+    QR-DQN's ``qr.QuantileLoss`` with ``net_class=QuantileQNetwork``: all of
+    ``qr.QR_DQN_PIECES``); a network ``net_class`` builds that ``td_loss`` cannot
+    train is refused before training starts.
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
@@ -217,10 +187,16 @@ def train_dqn(
         q_net = make_q_network(
             env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
         ).to(device)
+    if not isinstance(q_net, td_loss.network):
+        raise ValueError(
+            f"td_loss={td_loss!r} trains a {td_loss.network.__name__}, but net_class "
+            f"built a {type(q_net).__name__}. Fix: pass the pieces that go together "
+            "(for QR-DQN all of qr.QR_DQN_PIECES)."
+        )
     target_net = copy.deepcopy(q_net)
     optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
     buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
-    collector = NStepCollector(cfg.n_step, cfg.gamma)
+    pending: deque = deque()  # steps waiting for their n rewards (n_step_push)
     keeper = BestModelKeeper(
         eval_env,
         lambda net, step: QPolicy(
@@ -237,6 +213,7 @@ def train_dqn(
     result = DQNResult(q_net, q_net, [], [], [], keeper.history, None, 0, 0.0)
     explore_steps = max(1, int(cfg.exploration_fraction * cfg.total_steps))
     n_actions = int(env.action_space.n)
+    bootstrap_gamma = cfg.gamma**cfg.n_step  # an n-step transition bootstraps n on
     env.action_space.seed(seed)
 
     obs, info = env.reset(seed=seed)
@@ -247,20 +224,33 @@ def train_dqn(
         epsilon = linear_schedule(
             step, start=cfg.epsilon_start, end=cfg.epsilon_end, duration=explore_steps
         )
-        if hold_left == 0 and (step <= cfg.learning_starts or rng.random() < epsilon):
-            held_action, hold_left = int(rng.integers(n_actions)), hold(rng)
-        if hold_left > 0:
-            action, hold_left = held_action, hold_left - 1
-        else:
-            with torch.no_grad():
-                q_values = q_net(torch.as_tensor(obs, device=device).unsqueeze(0))[0]
-            action = greedy_action(q_values)
+        action, hold_left, held_action = core.choose_action(
+            q_net,
+            obs,
+            epsilon,
+            rng,
+            n_actions=n_actions,
+            hold_left=hold_left,
+            held_action=held_action,
+            hold=hold,
+            warmup=step <= cfg.learning_starts,
+            device=device,
+        )
         next_obs, reward, terminated, truncated, next_info = env.step(action)
         episode_return += float(reward)
         # 2. store n-step transitions (shaping: e.g. Atari's clipped rewards and lives)
-        stored_reward, stored_terminal = shaping(reward, terminated, next_info, info)
-        for transition in collector.push(
-            obs, action, stored_reward, next_obs, stored_terminal, truncated
+        terminal = core.terminal_to_store(terminated, truncated)
+        stored_reward, terminal = shaping(reward, terminal, next_info, info)
+        for transition in core.n_step_push(
+            pending,
+            obs,
+            action,
+            stored_reward,
+            next_obs,
+            terminal,
+            truncated,
+            n=cfg.n_step,
+            gamma=cfg.gamma,
         ):
             buffer.add(*transition)
         obs, info = next_obs, next_info
@@ -269,20 +259,25 @@ def train_dqn(
             result.episode_end_steps.append(step)
             obs, info = env.reset()
             episode_return = 0.0
-        # 3. learn, bootstrapping n steps ahead with γ^n
+        # 3. learn: gradient steps on the TD loss of sampled batches
         if step > cfg.learning_starts and step % cfg.train_freq == 0:
             for group in optimizer.param_groups:  # the lr schedule (default: constant)
                 group["lr"] = cfg.lr_at(step)
             for _ in range(cfg.gradient_steps):
                 batch = buffer.sample(cfg.batch_size, rng).to_torch(device)
-                loss = td_loss(
-                    q_net, target_net, batch, cfg.gamma**cfg.n_step, target_fn, loss_fn
+                loss = core.gradient_step(
+                    q_net,
+                    target_net,
+                    optimizer,
+                    batch,
+                    gamma=bootstrap_gamma,
+                    td_loss=td_loss,
+                    max_grad_norm=cfg.max_grad_norm,
                 )
-                optimize(q_net, optimizer, loss, cfg.max_grad_norm)
-                result.losses.append(float(loss.item()))
+                result.losses.append(loss)
         # 4. sync the target network
-        if should_sync(step, cfg.target_update_interval):
-            soft_update(target_net, q_net, cfg.tau)
+        if core.should_sync(step, cfg.target_update_interval):
+            core.soft_update(target_net, q_net, cfg.tau)
         # 5. model selection on evaluation seeds
         mean = keeper.maybe_evaluate(step, q_net)
         if mean is not None:

@@ -1,32 +1,33 @@
 """Quantile regression DQN (QR-DQN, Dabney et al., 2018) as pieces of ``train_dqn``.
 
 The network learns ``N`` quantiles of each action's return instead of its mean
-(``QuantileQNetwork``; its Q-value, used to act, is their mean). Each piece stands
-where DQN's stands, and the loop is unchanged (the same n-step collector, target
-syncs and ``optimize`` step, clipping included):
+(``QuantileQNetwork``; its Q-value, used to act, is their mean). The loop is
+unchanged (the same n-step transitions, target syncs and ``gradient_step``, clipping
+included); two pieces change, and they change together:
 
-- ``net_class``: ``QuantileQNetwork``;
-- ``target_fn``: :func:`quantile_target_double` (the online net's mean Q picks
-  ``a*``, as Double DQN) or :func:`quantile_target` (the target net picks);
-- ``loss_fn``: :func:`quantile_huber_loss`;
-- ``td_loss``: :func:`quantile_td_loss`, the quantiles of the actions taken against
-  the target quantiles (``dqn.compute_loss`` takes the Q-values instead).
+- ``td_loss``: :class:`QuantileLoss`, the quantiles of the actions taken against the
+  target quantiles under :func:`quantile_huber_loss`, with its own target,
+  :func:`quantile_target_double` (the online net's mean Q picks ``a*``, as Double DQN)
+  or :func:`quantile_target` (the target net picks);
+- ``net_class``: ``QuantileQNetwork``, the only network a ``QuantileLoss`` trains
+  (``train_dqn`` refuses another before it starts).
 
-``QR_DQN_PIECES`` holds the four, with the Double DQN target of the course's
-presets: ``train_dqn(env, cfg, ..., **QR_DQN_PIECES)``.
+``QR_DQN_PIECES`` holds the two, with the Double DQN target of the course's presets:
+``train_dqn(env, cfg, ..., **QR_DQN_PIECES)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.agents.dqn import LossFn, TargetFn
+from course_utils.agents.dqn.core import TargetFn
 from course_utils.common.buffers import Batch
 from course_utils.common.networks import QuantileQNetwork
 
@@ -59,8 +60,8 @@ def quantile_huber_loss(
         raise ValueError(
             "quantile_huber_loss needs quantiles (batch, N) and target quantiles "
             f"(batch, M), got shapes {tuple(quantiles.shape)} and "
-            f"{tuple(target.shape)}. Fix: train with all of qr_dqn.QR_DQN_PIECES "
-            "(a quantile target_fn and td_loss with a QuantileQNetwork)."
+            f"{tuple(target.shape)}. Fix: train with QuantileLoss and a "
+            "QuantileQNetwork (all of qr.QR_DQN_PIECES)."
         )
     n, m = quantiles.shape[1], target.shape[1]
     tau = quantile_fractions(n).to(quantiles).view(1, -1, 1)
@@ -124,36 +125,28 @@ def quantile_target_double(
     return quantile_td_target(batch.reward, next_quantiles, batch.terminated, gamma)
 
 
-def quantile_td_loss(
-    q_net: nn.Module,
-    target_net: nn.Module,
-    batch: Batch,
-    gamma: float,
-    target_fn: TargetFn = quantile_target_double,
-    loss_fn: LossFn = quantile_huber_loss,
-) -> torch.Tensor:
-    """``dqn.compute_loss`` for QR-DQN: ``loss_fn(theta(s, a), target)`` with the
-    online quantiles of the actions taken (batch, N) and ``target_fn``'s target
-    quantiles (batch, N, no gradient). ``gamma`` is ``γ^n`` for n-step returns.
+@dataclass(frozen=True)
+class QuantileLoss:
+    """QR-DQN's TD loss (a ``dqn.TDLoss``): :func:`quantile_huber_loss` of the online
+    quantiles of the actions taken, ``(batch, N)``, against ``target``'s quantiles
+    ``(batch, N)``, computed without gradient. ``gamma`` is ``γ^n`` for n-step
+    returns. It trains a ``QuantileQNetwork`` only.
     """
-    if not hasattr(q_net, "quantiles"):
-        raise ValueError(
-            f"quantile_td_loss needs a network with quantiles(obs), such as "
-            f"QuantileQNetwork; got {type(q_net).__name__}. Fix: pass "
-            "net_class=QuantileQNetwork (all of qr_dqn.QR_DQN_PIECES)."
-        )
-    theta = _of_actions(q_net.quantiles(batch.obs), batch.action)
-    with torch.no_grad():
-        target = target_fn(q_net, target_net, batch, gamma)
-    return loss_fn(theta, target)
+
+    target: TargetFn = quantile_target_double
+    kappa: float = 1.0
+    network: ClassVar[type[nn.Module]] = QuantileQNetwork
+
+    def __call__(
+        self, q_net: nn.Module, target_net: nn.Module, batch: Batch, gamma: float
+    ) -> torch.Tensor:
+        theta = _of_actions(q_net.quantiles(batch.obs), batch.action)
+        with torch.no_grad():
+            target = self.target(q_net, target_net, batch, gamma)
+        return quantile_huber_loss(theta, target, kappa=self.kappa)
 
 
 # QR-DQN with the Double DQN choice of the course's presets (they all use it).
 QR_DQN_PIECES: Mapping[str, Any] = MappingProxyType(
-    {
-        "net_class": QuantileQNetwork,
-        "target_fn": quantile_target_double,
-        "loss_fn": quantile_huber_loss,
-        "td_loss": quantile_td_loss,
-    }
+    {"net_class": QuantileQNetwork, "td_loss": QuantileLoss()}
 )

@@ -8,18 +8,103 @@ chosen (the actor, or the critic's pick among candidates), the fits, and the
 settings (:class:`SMConfig`, FitML's by default). The loop that calls them is in
 ``loop``; the course's improvements in ``improvements``.
 
+The loop receives five kinds of piece, each of a typed shape: an acting rule (a
+:class:`CandidateChoice`), a :class:`KeepRule`, a critic fit (a :class:`CriticFit`),
+:class:`ReturnTargets` and an optional :class:`Baseline` (a V(s) network the loop
+builds, fits and hands to the pieces that read it). Acting rules and critic fits are
+objects that share their machinery and differ in a method or two, so their shape is a
+base class; keep rules and return targets are functions, so theirs is a protocol. A
+piece that reads V(s) says so with :func:`reads_baseline`, and the loop refuses it
+without a baseline before the first game, instead of failing at the first keep.
+
 Taught in: 05_selective_memory_bipedalwalker.ipynb
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
 from course_utils.common.networks import mlp
+from course_utils.common.validate import number, probability, whole_number
+
+# --- the shapes of the pieces ---------------------------------------------------------
+
+
+class KeepRule(Protocol):
+    """Which steps of a game enter the memory: ``keep(returns (T,), stored (n,), rng,
+    baseline) -> (T,) bool``, ``stored`` the memory's returns and ``baseline`` V(s_t)
+    of the game's steps ``(T,)``, or None when the run has no baseline."""
+
+    def __call__(
+        self,
+        returns: np.ndarray,
+        stored: np.ndarray,
+        rng: np.random.Generator,
+        baseline: np.ndarray | None,
+    ) -> np.ndarray: ...
+
+
+class ReturnTargets(Protocol):
+    """A game's targets: ``(rewards (T,), gamma, *, truncated, next_obs (obs_dim,),
+    value) -> (T,) float64``, ``next_obs`` the observation after the last step and
+    ``value`` the run's V(s) (or None)."""
+
+    def __call__(
+        self,
+        rewards: np.ndarray,
+        gamma: float,
+        *,
+        truncated: bool,
+        next_obs: np.ndarray,
+        value: ValueFunction | None,
+    ) -> np.ndarray: ...
+
+
+class ValueFunction(Protocol):
+    """V(s) as the loop uses it: ``predict(obs (T, obs_dim)) -> (T,)`` and
+    ``fit(recent, rng)`` after each fit of the networks; ``net`` and ``optimizer``
+    are saved with a run."""
+
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+
+    def predict(self, obs: np.ndarray) -> np.ndarray: ...
+
+    def fit(self, recent: SelectiveMemory, rng: np.random.Generator) -> float: ...
+
+
+class Baseline(Protocol):
+    """The ``baseline`` piece: how to build the run's :class:`ValueFunction`."""
+
+    def build(self, obs_dim: int) -> ValueFunction: ...
+
+
+@runtime_checkable
+class ReadsBaseline(Protocol):
+    """A keep rule or return targets that read V(s) (marked by
+    :func:`reads_baseline`): the loop refuses them in a run without a baseline."""
+
+    reads_baseline: bool
+
+
+Piece = TypeVar("Piece", bound=Callable)
+
+
+def reads_baseline(piece: Piece) -> Piece:
+    """Mark a keep rule or return targets as reading V(s), so that
+    ``train_selective_memory`` refuses to run it without ``baseline=`` (a clear error
+    before the first game, not a failure in the middle of a run)."""
+    piece.reads_baseline = True  # type: ignore[attr-defined]
+    return piece
+
+
+# --- the published pieces -------------------------------------------------------------
 
 
 def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
@@ -43,24 +128,10 @@ def return_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-# The returns piece's signature (the loop's call) stands again in
-# sm_truncation.returns_bootstrap_truncated: same interface, other targets, on purpose.
-def episode_returns(
-    rewards: np.ndarray,
-    gamma: float,
-    *,
-    truncated: bool,
-    next_obs: np.ndarray,
-    value: object | None,
-) -> np.ndarray:
-    """FitML's targets: :func:`return_to_go`, the end of the game being the end of
-    the future even when the game was only cut by the time limit (``truncated``).
-
-    A returns piece maps one game's ``rewards (T,)``, ``gamma``, whether the game was
-    truncated, the observation after its last step ``next_obs (obs_dim,)`` and the
-    loop's V(s) (or None) to ``(T,) float64`` targets.
-
-    Taught in: 05_selective_memory_bipedalwalker.ipynb
+def returns_to_game_end(rewards: np.ndarray, gamma: float, **_: object) -> np.ndarray:
+    """FitML's targets (a :class:`ReturnTargets`): :func:`return_to_go`, the end of the
+    game being the end of the future even when the time limit only cut it: of what
+    the loop passes, only ``rewards`` and ``gamma`` are read.
     """
     return return_to_go(rewards, gamma)
 
@@ -90,9 +161,7 @@ class SelectiveMemory:
     """
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity}.")
-        self.capacity = int(capacity)
+        self.capacity = whole_number("capacity", capacity)
         self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
         self.action = np.zeros((capacity, act_dim), dtype=np.float32)
         self.ret = np.zeros(capacity, dtype=np.float32)
@@ -180,14 +249,14 @@ def actor_action(obs: np.ndarray, actor: nn.Module) -> np.ndarray:
 
 
 class CandidateChoice:
-    """The shape of an acting rule where the critic picks: the actor proposes, the
-    critic compares its action with ``n_candidates`` others from :meth:`candidates`
-    and the favourite is played (``n_candidates=0``: the actor's), after
-    :meth:`perturb` (none here). :class:`CriticChoice` (FitML's) and
-    ``sm_improvements.NearActorChoice`` (ours) differ only in those two methods.
+    """The shape of an acting rule: the actor proposes, the critic compares its
+    action with ``n_candidates`` others from :meth:`candidates` and the favourite is
+    played (``n_candidates=0``: the actor's), after :meth:`perturb` (none here).
+    :class:`CriticChoice` (FitML's) and ``improvements.NearActorChoice`` (ours)
+    differ only in those two methods.
 
-    ``act(obs, actor, critic, rng) -> (act_dim,) float32``; :meth:`choose` also
-    says whether the critic overrode the actor (for the loop's diagnostics).
+    The loop calls :meth:`choose`, which also says whether the critic overrode the
+    actor (for its diagnostics); ``act(obs, actor, critic, rng)`` is the action alone.
     """
 
     n_candidates: int
@@ -200,14 +269,9 @@ class CandidateChoice:
         """The chosen ``action (act_dim,)`` as played: unchanged here."""
         return action
 
-    def __call__(
-        self,
-        obs: np.ndarray,
-        actor: nn.Module,
-        critic: nn.Module,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        return self.choose(obs, actor, critic, rng)[0]
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        """The action alone: ``choose(obs, actor, critic, rng)[0]``."""
+        return self.choose(*args, **kwargs)[0]
 
     def choose(
         self,
@@ -216,7 +280,8 @@ class CandidateChoice:
         critic: nn.Module,
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, bool]:
-        """The action, and whether the critic overrode the actor (same draws)."""
+        """The action for ``obs (obs_dim,)``: ``(act_dim,) float32``, and whether the
+        critic overrode the actor's."""
         action, overridden = actor_action(obs, actor), False
         if self.n_candidates > 0:
             candidates = self.candidates(action, rng)
@@ -401,55 +466,70 @@ class SMConfig:
             "random_decay_games",
             "eval_episodes",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"SMConfig.{name} must be an integer >= 1, got {value!r}."
-                )
-        steps = self.max_steps
-        if steps is not None and (
-            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
-        ):
-            raise ValueError(
-                f"SMConfig.max_steps must be an integer >= 1 (environment steps) or "
-                f"None for no step budget, got {steps!r}."
+            whole_number(f"SMConfig.{name}", getattr(self, name))
+        if self.max_steps is not None:
+            whole_number(
+                "SMConfig.max_steps",
+                self.max_steps,
+                why="environment steps, or None for no step budget",
             )
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"SMConfig.gamma must lie in [0, 1], got {self.gamma}.")
-        if not 0.0 <= self.random_prob <= 1.0:
-            raise ValueError(
-                f"SMConfig.random_prob is a probability in [0, 1], got "
-                f"{self.random_prob!r}."
-            )
+        probability("SMConfig.gamma", self.gamma)
+        probability("SMConfig.random_prob", self.random_prob)
         for name in ("random_games", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"SMConfig.{name} must be an integer >= 0 (0: none), got {value!r}."
-                )
-        if not self.lr > 0:
-            raise ValueError(f"SMConfig.lr must be > 0, got {self.lr!r}.")
+            whole_number(
+                f"SMConfig.{name}", getattr(self, name), minimum=0, why="0: none"
+            )
+        number("SMConfig.lr", self.lr, above=0)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def fit_critic_on_memory(
-    critic: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    memory: SelectiveMemory,
-    recent: SelectiveMemory,
-    cfg: SMConfig,
-    rng: np.random.Generator,
-) -> float:
-    """FitML: the critic regresses the selected rows' returns on (obs, action)."""
-    m_obs, m_act, m_ret = memory.arrays()
-    return fit(
-        critic,
-        optimizer,
-        np.hstack([m_obs, m_act]),
-        m_ret[:, None],
-        batch_size=cfg.batch_size,
-        epochs=cfg.epochs,
-        rng=rng,
-    )
+@dataclass(frozen=True)
+class CriticFit:
+    """The shape of a critic fit: :func:`fit` the critic to the returns of
+    :meth:`rows`, regressed on ``(obs, action)`` side by side, in ``cfg.epochs``
+    passes of ``batch_size`` rows (None: ``cfg.batch_size``), at most
+    ``max_updates`` gradient steps (None: no cap). :class:`FitCriticOnMemory`
+    (FitML's) and ``improvements.FitCriticOnRecent`` (ours) differ in :meth:`rows`
+    and these settings.
+
+    ``fit_critic(critic, optimizer, memory, recent, cfg, rng) -> loss``, ``memory``
+    the selected rows and ``recent`` every recent step.
+    """
+
+    batch_size: int | None = None
+    max_updates: int | None = None
+
+    def rows(self, memory: SelectiveMemory, recent: SelectiveMemory) -> SelectiveMemory:
+        """The rows the critic learns from."""
+        raise NotImplementedError(f"{type(self).__name__} must define rows().")
+
+    def __call__(
+        self,
+        critic: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        memory: SelectiveMemory,
+        recent: SelectiveMemory,
+        cfg: SMConfig,
+        rng: np.random.Generator,
+    ) -> float:
+        obs, action, ret = self.rows(memory, recent).arrays()
+        return fit(
+            critic,
+            optimizer,
+            np.hstack([obs, action]),
+            ret[:, None],
+            batch_size=self.batch_size or cfg.batch_size,
+            epochs=cfg.epochs,
+            rng=rng,
+            max_updates=self.max_updates,
+        )
+
+
+@dataclass(frozen=True)
+class FitCriticOnMemory(CriticFit):
+    """FitML's critic fit: the selected rows (the memory), FitML's batches."""
+
+    def rows(self, memory: SelectiveMemory, recent: SelectiveMemory) -> SelectiveMemory:
+        return memory

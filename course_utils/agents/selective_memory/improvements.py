@@ -10,6 +10,11 @@ scripts do). :func:`returns_bootstrap_truncated` (not in the shipped walker)
 bootstraps the return-to-go with V(s_T) where the 1 600-step time limit cut a game,
 instead of treating the cut as the end. Notebook 05 measures each.
 
+The two pieces that read V(s), :func:`keep_advantage_scaled` and
+:func:`returns_bootstrap_truncated`, are marked with ``reads_baseline``: a run that
+uses either must pass ``baseline=ValueBaseline()``, which builds the one V(s) both
+read, and ``train_selective_memory`` refuses it otherwise.
+
 Taught in: 05_selective_memory_bipedalwalker.ipynb
 """
 
@@ -19,14 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
-from course_utils.agents.selective_memory import (
+from course_utils.agents.selective_memory.core import (
     CandidateChoice,
+    CriticFit,
     SelectiveMemory,
-    SMConfig,
+    ValueFunction,
     fit,
     keep_probability,
+    reads_baseline,
     return_to_go,
 )
 from course_utils.common.networks import mlp
@@ -73,6 +79,7 @@ def keep_selective_scaled(
     return rng.random(len(returns)) < keep_probability(returns, avg)
 
 
+@reads_baseline
 def keep_advantage_scaled(
     returns: np.ndarray,
     stored: np.ndarray,
@@ -96,7 +103,7 @@ def keep_advantage_scaled(
 
 
 @dataclass(frozen=True)
-class FitCriticOnRecent:
+class FitCriticOnRecent(CriticFit):
     """Critic fit (ours here; FitML's later scripts do it too): regress the returns
     of every recent step, not only the selected ones, with at most ``max_updates``
     gradient steps of ``batch_size`` rows per fit."""
@@ -104,30 +111,13 @@ class FitCriticOnRecent:
     batch_size: int = 256
     max_updates: int = 500
 
-    def __call__(
-        self,
-        critic: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        memory: SelectiveMemory,
-        recent: SelectiveMemory,
-        cfg: SMConfig,
-        rng: np.random.Generator,
-    ) -> float:
-        c_obs, c_act, c_ret = recent.arrays()
-        return fit(
-            critic,
-            optimizer,
-            np.hstack([c_obs, c_act]),
-            c_ret[:, None],
-            batch_size=self.batch_size,
-            epochs=cfg.epochs,
-            rng=rng,
-            max_updates=self.max_updates,
-        )
+    def rows(self, memory: SelectiveMemory, recent: SelectiveMemory) -> SelectiveMemory:
+        return recent
 
 
 class _Value:
-    """V(s) network and its optimizer, built by :meth:`ValueBaseline.build`."""
+    """V(s) network and its optimizer (a ``ValueFunction``), built by
+    :meth:`ValueBaseline.build`."""
 
     def __init__(self, spec: ValueBaseline, obs_dim: int) -> None:
         self.spec = spec
@@ -186,19 +176,19 @@ def return_to_go_bootstrapped(
     return return_to_go(np.append(rewards, float(final_value)), gamma)[:-1]
 
 
-# Same signature as selective_memory.episode_returns on purpose: both are returns
-# pieces the loop calls alike; the targets differ (FitML's end every game).
+@reads_baseline
 def returns_bootstrap_truncated(
     rewards: np.ndarray,
     gamma: float,
     *,
     truncated: bool,
     next_obs: np.ndarray,
-    value: object | None,
+    value: ValueFunction | None,
 ) -> np.ndarray:
-    """Returns piece (ours): :func:`return_to_go_bootstrapped` with V(s_T) from the
-    loop's value network at a truncation; a fall (terminated) still ends the future.
-    Needs ``baseline=ValueBaseline()``."""
+    """Return targets (ours; FitML's are ``returns_to_game_end``):
+    :func:`return_to_go_bootstrapped` with V(s_T) from the loop's value network at a
+    truncation; a fall (terminated) still ends the future. Needs
+    ``baseline=ValueBaseline()``."""
     if value is None:
         raise ValueError(
             "returns_bootstrap_truncated needs V(s) to bootstrap a truncated game. "

@@ -1,12 +1,14 @@
 """The Selective Memory training loop, and what it carries from game to game.
 
 :func:`train_selective_memory` plays games, keeps rows with the ``keep`` piece, and
-fits both networks every ``fit_every`` games. The pieces that vary are passed in:
-``act`` (how to act), ``keep`` (which rows to keep), ``fit_critic``,
-``compute_returns`` (the targets) and an optional ``baseline`` V(s); the defaults are
-FitML's. :class:`SMState` holds everything the loop changes (networks, optimizers,
-both memories, games played), so a run can continue from it (``resume`` saves it);
-:class:`SMDiagnostics` is the per-game record the loop keeps (plotted in notebook 05).
+fits both networks every ``fit_every`` games. The pieces that vary are passed in,
+each of a shape of ``core``: ``act`` (a ``CandidateChoice``), ``keep`` (a
+``KeepRule``), ``fit_critic`` (a ``CriticFit``), ``compute_returns`` (the
+``ReturnTargets``) and an optional ``baseline`` (a ``Baseline``: the V(s) that the
+pieces marked ``reads_baseline`` read); the defaults are FitML's. :class:`SMState`
+holds everything the loop changes (networks, optimizers, both memories, games
+played), so a run can continue from it (``resume`` saves it); :class:`SMDiagnostics`
+is the per-game record the loop keeps (plotted in notebook 05).
 
 Taught in: 05_selective_memory_bipedalwalker.ipynb
 """
@@ -21,32 +23,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.agents.selective_memory.core import (
-    CriticChoice,
-    SelectiveMemory,
-    SMConfig,
-    episode_returns,
-    fit,
-    fit_critic_on_memory,
-    keep_selective,
-    make_critic,
-)
+import course_utils.agents.selective_memory.core as core
 from course_utils.agents.services import BestModelKeeper, Deadline, progress_bar
 from course_utils.common.networks import MLPActor
 from course_utils.common.policies import ActorPolicy
 
 
 def new_state(
-    env: gym.Env, cfg: SMConfig, *, seed: int, baseline: object | None = None
+    env: gym.Env,
+    cfg: core.SMConfig,
+    *,
+    seed: int,
+    baseline: core.Baseline | None = None,
 ) -> SMState:
     """The state before the first game: ``seed`` sets the initial weights (torch's
-    global random state is left as it was). It lives here, not in ``sm_state``,
-    because it builds this module's networks and memories for the loop below."""
+    global random state is left as it was); ``baseline`` builds the run's V(s)."""
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         actor = MLPActor(obs_dim, act_dim, hidden=cfg.actor_hidden)
-        critic = make_critic(obs_dim, act_dim, cfg.critic_hidden)
+        critic = core.make_critic(obs_dim, act_dim, cfg.critic_hidden)
         value = baseline.build(obs_dim) if baseline is not None else None
     return SMState(
         actor,
@@ -54,8 +50,8 @@ def new_state(
         value,
         torch.optim.Adam(actor.parameters(), lr=cfg.lr),
         torch.optim.Adam(critic.parameters(), lr=cfg.lr),
-        SelectiveMemory(cfg.memory_size, obs_dim, act_dim),
-        SelectiveMemory(cfg.recent_size, obs_dim, act_dim),
+        core.SelectiveMemory(cfg.memory_size, obs_dim, act_dim),
+        core.SelectiveMemory(cfg.recent_size, obs_dim, act_dim),
     )
 
 
@@ -65,7 +61,7 @@ class SMResult:
 
     actor: MLPActor
     critic: nn.Module
-    memory: SelectiveMemory
+    memory: core.SelectiveMemory
     episode_returns: list[float]
     episode_steps: list[int]
     steps: int
@@ -76,7 +72,7 @@ class SMResult:
     state: SMState | None = None  # pass as state= to continue the run
 
 
-def random_action_prob(game: int, cfg: SMConfig) -> float:
+def random_action_prob(game: int, cfg: core.SMConfig) -> float:
     """FitML's schedule: 1 for the first ``random_games``, then ``random_prob``
     falling linearly to 0 at game ``random_decay_games``."""
     if game < cfg.random_games:
@@ -84,17 +80,39 @@ def random_action_prob(game: int, cfg: SMConfig) -> float:
     return max(0.0, cfg.random_prob * (1 - game / cfg.random_decay_games))
 
 
+def check_baseline(
+    value: core.ValueFunction | None,
+    *,
+    keep: core.KeepRule,
+    compute_returns: core.ReturnTargets,
+) -> None:
+    """Refuse a keep rule or return targets that read V(s) (``reads_baseline``) in a
+    run without one (``value`` None), before the first game.
+
+    Raises:
+        ValueError: naming the piece and the fix.
+    """
+    for role, piece in (("keep", keep), ("compute_returns", compute_returns)):
+        if value is None and isinstance(piece, core.ReadsBaseline):
+            name = getattr(piece, "__name__", type(piece).__name__)
+            raise ValueError(
+                f"{role}={name} reads V(s), but this run has no baseline. Fix: pass "
+                "baseline=ValueBaseline() (selective_memory.improvements) as well, "
+                "as the shipped walker's pieces do."
+            )
+
+
 def train_selective_memory(
     env: gym.Env,
-    cfg: SMConfig,
+    cfg: core.SMConfig,
     *,
     rng: np.random.Generator,
     seed: int,
-    act: Callable = CriticChoice(),
-    keep: Callable = keep_selective,
-    fit_critic: Callable = fit_critic_on_memory,
-    compute_returns: Callable = episode_returns,
-    baseline: object | None = None,
+    act: core.CandidateChoice = core.CriticChoice(),
+    keep: core.KeepRule = core.keep_selective,
+    fit_critic: core.CriticFit = core.FitCriticOnMemory(),
+    compute_returns: core.ReturnTargets = core.returns_to_game_end,
+    baseline: core.Baseline | None = None,
     progress: bool = True,
     on_fit: Callable[[int, list[float]], None] | None = None,
     eval_env: gym.Env | None = None,
@@ -107,27 +125,30 @@ def train_selective_memory(
     there plays no game); with ``cfg.max_seconds``, at that wall time.
 
     ``seed`` seeds the first reset and the networks' initial weights; ``rng`` draws
-    everything else. ``baseline`` (ours, e.g. ``sm_improvements.ValueBaseline``)
-    gives the keep rule V(s) of every step. ``on_fit(game, returns)`` is called
-    after each fit. With ``cfg.eval_every > 0`` and an ``eval_env``, the actor alone
-    is evaluated every ``eval_every`` games; the best is ``result.best_actor``.
+    everything else. ``baseline`` (ours, ``improvements.ValueBaseline``) builds the
+    V(s) that the pieces marked ``reads_baseline`` read (the keep rule gets V(s) of
+    every step); such a piece without a baseline is refused before the first game.
+    ``on_fit(game, returns)`` is called after each fit. With ``cfg.eval_every > 0``
+    and an ``eval_env``, the actor alone is evaluated every ``eval_every`` games; the
+    best is ``result.best_actor``.
     ``state`` (from :func:`new_state` or an earlier result) continues a run at its
     game ``state.game``; ``on_game(state)`` is called after every game (to save it).
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
     act_dim = env.action_space.shape[0]
-    s = new_state(env, cfg, seed=seed, baseline=baseline) if state is None else state
+    if state is None:
+        state = new_state(env, cfg, seed=seed, baseline=baseline)
+    check_baseline(state.value, keep=keep, compute_returns=compute_returns)
     actor, critic, value, memory, recent = (
-        s.actor,
-        s.critic,
-        s.value,
-        s.memory,
-        s.recent,
+        state.actor,
+        state.critic,
+        state.value,
+        state.memory,
+        state.recent,
     )
     actor.train()
-    choose = getattr(act, "choose", None)  # an acting rule that reports overrides
-    returns, lengths, start_time = s.returns, s.lengths, s.wall_time_s
+    returns, lengths, start_time = state.returns, state.lengths, state.wall_time_s
     left = None if cfg.max_seconds is None else cfg.max_seconds - start_time
     deadline = Deadline(None if left is None else max(left, 1e-6))
     keeper = BestModelKeeper(
@@ -137,8 +158,9 @@ def train_selective_memory(
         episodes=cfg.eval_episodes,
         seed=cfg.eval_seed,
     )
-    keeper.history, keeper.best, keeper.best_score = s.evals, s.best_actor, s.best_score
-    bar = progress_bar(range(s.game, cfg.episodes), enabled=progress)
+    keeper.history, keeper.best = state.evals, state.best_actor
+    keeper.best_score = state.best_score
+    bar = progress_bar(range(state.game, cfg.episodes), enabled=progress)
     steps = int(sum(lengths))
     for game in bar:
         if left is not None and left <= 0:
@@ -151,11 +173,9 @@ def train_selective_memory(
         while not done:
             if rng.random() < random_prob:
                 action = rng.uniform(-1.0, 1.0, act_dim).astype(np.float32)
-            elif choose is not None:
-                action, overridden = choose(obs, actor, critic, rng)
-                overrides.append(overridden)
             else:
-                action = act(obs, actor, critic, rng)
+                action, overridden = act.choose(obs, actor, critic, rng)
+                overrides.append(overridden)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             ep_obs.append(obs), ep_act.append(action), ep_rew.append(reward)
             obs, done = next_obs, terminated or truncated
@@ -175,13 +195,13 @@ def train_selective_memory(
         lengths.append(len(ep_rew))
         steps += len(ep_rew)
         predicted = critic_predictions(critic, ep_obs, ep_act)
-        s.diagnostics.record(memory, kept, overrides, predicted, rtg)
+        state.diagnostics.record(memory, kept, overrides, predicted, rtg)
         if (game + 1) % cfg.fit_every == 0 and len(memory) >= cfg.batch_size:
-            fit_critic(critic, s.critic_opt, memory, recent, cfg, rng)
+            fit_critic(critic, state.critic_opt, memory, recent, cfg, rng)
             m_obs, m_act, _ = memory.arrays()
-            fit(
+            core.fit(
                 actor,
-                s.actor_opt,
+                state.actor_opt,
                 m_obs,
                 m_act,
                 batch_size=cfg.batch_size,
@@ -193,10 +213,10 @@ def train_selective_memory(
             if on_fit is not None:
                 on_fit(game + 1, returns)
         keeper.maybe_evaluate(game + 1, actor)
-        s.best_actor, s.best_score = keeper.best, keeper.best_score
-        s.game, s.wall_time_s = game + 1, start_time + deadline.elapsed()
+        state.best_actor, state.best_score = keeper.best, keeper.best_score
+        state.game, state.wall_time_s = game + 1, start_time + deadline.elapsed()
         if on_game is not None:
-            on_game(s)
+            on_game(state)
         bar.set_postfix(ret=f"{np.mean(returns[-10:]):.0f}", refresh=False)
         if deadline.passed():
             break
@@ -211,8 +231,8 @@ def train_selective_memory(
         start_time + deadline.elapsed(),
         keeper.best,
         keeper.history,
-        s.diagnostics,
-        s,
+        state.diagnostics,
+        state,
     )
 
 
@@ -232,11 +252,11 @@ class SMDiagnostics:
 
     ``memory_rows``: rows in memory after the game; ``keep_rate``: share of the game's
     steps kept; ``override_rate``: share of the acting rule's decisions where the
-    critic replaced the actor's action (None when the rule cannot say, e.g. a plain
-    function, or when every step was random); ``critic_pred`` and ``return_mean``:
-    the critic's mean prediction Q(s_t, a_t) over the game's steps (before this game's
-    fit) and the mean return-to-go they obtained; ``critic_corr``: the correlation of
-    the two over the game's steps (None for fewer than 2 steps or a constant).
+    critic replaced the actor's action (None when every step was random);
+    ``critic_pred`` and ``return_mean``: the critic's mean prediction Q(s_t, a_t) over
+    the game's steps (before this game's fit) and the mean return-to-go they obtained;
+    ``critic_corr``: the correlation of the two over the game's steps (None for fewer
+    than 2 steps or a constant).
     """
 
     memory_rows: list[int] = field(default_factory=list)
@@ -248,7 +268,7 @@ class SMDiagnostics:
 
     def record(
         self,
-        memory: SelectiveMemory,
+        memory: core.SelectiveMemory,
         kept: np.ndarray,
         overrides: list[bool],
         predicted: np.ndarray,
@@ -278,11 +298,11 @@ class SMState:
 
     actor: MLPActor
     critic: nn.Module
-    value: object | None  # V(s) built from the baseline, or None
+    value: core.ValueFunction | None  # V(s) built from the baseline, or None
     actor_opt: torch.optim.Optimizer
     critic_opt: torch.optim.Optimizer
-    memory: SelectiveMemory
-    recent: SelectiveMemory  # every step, for fits that use them
+    memory: core.SelectiveMemory
+    recent: core.SelectiveMemory  # every step, for fits that use them
     game: int = 0  # games played so far
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)

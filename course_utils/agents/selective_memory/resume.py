@@ -2,9 +2,9 @@
 
 A long run (FitML's published method on its own schedule, thousands of games) must
 survive a killed process. :func:`save_training_state` writes everything the loop
-changes (``sm_state.SMState``: networks, optimizers, both memories, games
-played, per-game figures) plus the loop's ``rng``, torch's random state and the
-environment's random state, atomically (a temporary file, then a rename).
+changes (``loop.SMState``: networks, optimizers, both memories, games played,
+per-game figures) plus the loop's ``rng``, torch's random state and the
+environment's random state, whole (a new temporary file, then a rename).
 :func:`load_training_state` puts it back into a fresh state, so the resumed run plays
 the same games as an uninterrupted one.
 
@@ -17,7 +17,6 @@ every game a new world, so a game depends only on the random state, which is sav
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import torch
 
 from course_utils.agents.selective_memory import SelectiveMemory
 from course_utils.agents.selective_memory.loop import SMDiagnostics, SMState
+from course_utils.common.files import replacing
 
 FORMAT = "course-sm-state-1"
 
@@ -96,7 +96,7 @@ def save_training_state(
     extra: dict | None = None,
 ) -> None:
     """Write ``state``, ``rng``'s, torch's and ``env``'s random states (and ``extra``,
-    plain data) to ``path`` atomically."""
+    plain data) to ``path`` whole (``course_utils.common.files.replacing``)."""
     value, best = state.value, state.best_actor
     payload = {
         "format": FORMAT,
@@ -123,9 +123,8 @@ def save_training_state(
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # atomic: a reader sees the old file or the new one
+    with replacing(path, overwrite=True) as tmp:  # the old file or the new one
+        torch.save(payload, tmp)
 
 
 def load_training_state(

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import random
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import numpy as np
@@ -35,6 +36,7 @@ import numpy as np
 from course_utils.common.modes import grading_mode
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class ExerciseFailed(AssertionError):
@@ -136,6 +138,19 @@ def _in_checks(frame: Any) -> bool:
     return module == __name__ or module.startswith(__name__ + ".")
 
 
+def exercise_check(
+    exercise: str, cases: Callable[[F], None], *, reference: F
+) -> Callable[[F], F]:
+    """The check of an exercise whose cases need nothing but the student's function:
+    ``check(fn)`` runs ``run_check(exercise, fn, cases, reference=reference)``."""
+
+    def check(fn: F) -> F:
+        return run_check(exercise, fn, cases, reference=reference)
+
+    check.__doc__ = f"{exercise}: the student's ``{reference.__name__}``."
+    return check
+
+
 def _bind_reference(fn: Any, reference: Callable[..., Any]) -> list[str]:
     """Bind ``reference`` where the check cell would have bound the check's result;
     return the names bound. The cell is the first frame outside this package; only a
@@ -198,3 +213,20 @@ def expect_true(condition: bool, message: str) -> None:
     """Assert ``condition`` with ``message`` as the hint."""
     if not condition:
         raise AssertionError(message)
+
+
+def under_global_seeds(draw: Callable[[], T], seeds: Sequence[int] = (1, 2)) -> list[T]:
+    """``draw()`` once under each of ``seeds`` given to NumPy's and Python's global
+    generators (their states are restored after): a student's function that draws
+    only from the rng it is handed returns the same every time."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        out = []
+        for seed in seeds:
+            np.random.seed(seed)
+            random.seed(seed)
+            out.append(draw())
+        return out
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)

@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
-from course_utils.lessons.checks import expect_close, expect_true, run_check
-from course_utils.lessons.ram_lab import epsilon_greedy_action, find_tracking_byte
+from course_utils.lessons.checks import exercise_check, expect_close, expect_true
+from course_utils.lessons.ram_lab import find_tracking_byte
 
 
 def _find_byte_cases(fn: Callable) -> None:
@@ -61,14 +62,9 @@ def _find_byte_cases(fn: Callable) -> None:
     )
 
 
-def check_find_tracking_byte(fn: Callable) -> Callable:
-    """Exercise 1: ``find_tracking_byte(ram, signal) -> int``."""
-    return run_check(
-        "Exercise 1: RAM-byte detective",
-        fn,
-        _find_byte_cases,
-        reference=find_tracking_byte,
-    )
+check_find_tracking_byte = exercise_check(
+    "Exercise 1: RAM-byte detective", _find_byte_cases, reference=find_tracking_byte
+)
 
 
 def _preprocess_cases(fn: Callable) -> None:
@@ -123,11 +119,9 @@ def _preprocess_cases(fn: Callable) -> None:
     )
 
 
-def check_preprocess_ram(fn: Callable) -> Callable:
-    """Exercise 2: ``preprocess_ram(obs) -> float32 in [-1, 1]``."""
-    return run_check(
-        "Exercise 2: RAM preprocessing", fn, _preprocess_cases, reference=preprocess_ram
-    )
+check_preprocess_ram = exercise_check(
+    "Exercise 2: RAM preprocessing", _preprocess_cases, reference=preprocess_ram
+)
 
 
 # (reward, terminated, info after the step, info before it) -> (reward, terminal),
@@ -199,15 +193,9 @@ def _transition_cases(fn: Callable) -> None:
             )
 
 
-def check_atari_transition(fn: Callable) -> Callable:
-    """Exercise 4: ``atari_transition(reward, terminated, info, prev_info) ->
-    (reward to store, terminal flag to store)``."""
-    return run_check(
-        "Exercise 4: the Atari transition",
-        fn,
-        _transition_cases,
-        reference=atari_transition,
-    )
+check_atari_transition = exercise_check(
+    "Exercise 4: the Atari transition", _transition_cases, reference=atari_transition
+)
 
 
 class FixedQ(nn.Module):
@@ -274,11 +262,8 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     )
 
 
-def check_epsilon_greedy_action(fn: Callable) -> Callable:
-    """Exercise 3: ``epsilon_greedy_action(q_net, obs, epsilon, rng) -> int``."""
-    return run_check(
-        "Exercise 3: the action-count bug",
-        fn,
-        _epsilon_greedy_cases,
-        reference=epsilon_greedy_action,
-    )
+check_epsilon_greedy_action = exercise_check(
+    "Exercise 3: the action-count bug",
+    _epsilon_greedy_cases,
+    reference=epsilon_greedy_action,
+)

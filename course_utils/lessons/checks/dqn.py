@@ -12,7 +12,13 @@ from torch import nn
 
 from course_utils.agents import dqn
 from course_utils.common.buffers import Batch
-from course_utils.lessons.checks import expect_close, expect_true, run_check
+from course_utils.lessons.checks import (
+    exercise_check,
+    expect_close,
+    expect_true,
+    run_check,
+    under_global_seeds,
+)
 
 
 class _TableQ(nn.Module):
@@ -67,46 +73,37 @@ def check_td_target(fn: Callable) -> Callable:
     return run_check("Exercise 3: the TD target", fn, cases, reference=dqn.td_target)
 
 
-def check_soft_update(fn: Callable) -> Callable:
-    """Exercise 7: ``soft_update(target_net, q_net, tau)`` in place."""
+_POLYAK = "θ_target ← τ·θ + (1 − τ)·θ_target, for every parameter."
+_ALL_PARAMETERS = "Update the bias too: loop over all parameters()."
+_ONLY_TARGET = "Only the target network changes."
 
-    def cases(f: Callable) -> None:
-        source, target = nn.Linear(2, 1), nn.Linear(2, 1)
-        with torch.no_grad():
-            source.weight.fill_(1.0)
-            source.bias.fill_(1.0)
-            target.weight.fill_(0.0)
-            target.bias.fill_(-1.0)
-        f(target, source, 0.25)
-        expect_close(
-            target.weight.detach(),
-            [[0.25, 0.25]],
-            what="weights after tau=0.25",
-            hint="θ_target ← τ·θ + (1 − τ)·θ_target, for every parameter.",
-        )
-        expect_close(
-            target.bias.detach(),
-            [-0.5],
-            what="bias after tau=0.25",
-            hint="Update the bias too: loop over all parameters().",
-        )
-        expect_close(
-            source.weight.detach(),
-            [[1.0, 1.0]],
-            what="the online network",
-            hint="Only the target network changes.",
-        )
-        f(target, source, 1.0)
-        expect_close(
-            target.weight.detach(),
-            [[1.0, 1.0]],
-            what="weights after tau=1",
-            hint="tau = 1 must be a hard copy.",
-        )
 
-    return run_check(
-        "Exercise 7: soft target update", fn, cases, reference=dqn.soft_update
+def _soft_update_cases(f: Callable) -> None:
+    source, target = nn.Linear(2, 1), nn.Linear(2, 1)
+    with torch.no_grad():
+        source.weight.fill_(1.0)
+        source.bias.fill_(1.0)
+        target.weight.fill_(0.0)
+        target.bias.fill_(-1.0)
+    f(target, source, 0.25)
+    for param, value, what, hint in [
+        (target.weight, [[0.25, 0.25]], "weights after tau=0.25", _POLYAK),
+        (target.bias, [-0.5], "bias after tau=0.25", _ALL_PARAMETERS),
+        (source.weight, [[1.0, 1.0]], "the online network", _ONLY_TARGET),
+    ]:
+        expect_close(param.detach(), value, what=what, hint=hint)
+    f(target, source, 1.0)
+    expect_close(
+        target.weight.detach(),
+        [[1.0, 1.0]],
+        what="weights after tau=1",
+        hint="tau = 1 must be a hard copy.",
     )
+
+
+check_soft_update = exercise_check(
+    "Exercise 7: soft target update", _soft_update_cases, reference=dqn.soft_update
+)
 
 
 def check_should_sync(fn: Callable) -> Callable:
@@ -126,8 +123,8 @@ def check_should_sync(fn: Callable) -> Callable:
     )
 
 
-def check_storage_flag(fn: Callable) -> Callable:
-    """Exercise 4 (bug hunt): ``storage_flag(terminated, truncated) -> bool``."""
+def check_terminal_to_store(fn: Callable) -> Callable:
+    """Exercise 4 (bug hunt): ``terminal_to_store(terminated, truncated) -> bool``."""
 
     def cases(f: Callable) -> None:
         table = {
@@ -145,7 +142,7 @@ def check_storage_flag(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 4: the truncation bug", fn, cases, reference=dqn.storage_flag
+        "Exercise 4: the truncation bug", fn, cases, reference=dqn.terminal_to_store
     )
 
 
@@ -177,14 +174,9 @@ def check_sample_indices(fn: Callable) -> Callable:
             "expected every index 0..4 and nothing else (rows 0 to size - 1: "
             "rng.integers' upper bound is excluded).",
         )
-        state = np.random.get_state()
-        try:
-            np.random.seed(1)
-            first = np.asarray(f(10, 50, np.random.default_rng(3)))
-            np.random.seed(2)
-            again = np.asarray(f(10, 50, np.random.default_rng(3)))
-        finally:
-            np.random.set_state(state)
+        first, again = under_global_seeds(
+            lambda: np.asarray(f(10, 50, np.random.default_rng(3)))
+        )
         other = np.asarray(f(10, 50, np.random.default_rng(4)))
         expect_true(
             np.array_equal(first, again) and not np.array_equal(first, other),
@@ -212,9 +204,11 @@ def check_choose_action(fn: Callable) -> Callable:
 
     q_net, obs = _TableQ([[1.0, 3.0, 2.0]]), np.zeros(1, dtype=np.float32)
 
-    def call(f, epsilon, rng, left=0, held=0, hold=dqn.one_step, warmup=False):
+    def call(
+        f, epsilon, rng, left=0, held=0, hold=dqn.no_hold, warmup=False, net=q_net
+    ):
         out = f(
-            q_net,
+            net,
             obs,
             epsilon,
             rng,
@@ -246,18 +240,22 @@ def check_choose_action(fn: Callable) -> Callable:
             "expected about 1000 each: rng.integers(n_actions), played at once (a hold "
             "of n steps includes this step).",
         )
-        state = np.random.get_state()
-        try:
-            np.random.seed(1)
-            seq1 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.one_step)
-            np.random.seed(2)
-            seq2 = _sequence(call, f, np.random.default_rng(7), 0.5, dqn.one_step)
-        finally:
-            np.random.set_state(state)
+        seq1, seq2 = under_global_seeds(
+            lambda: _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
+        )
         expect_true(
             seq1 == seq2,
             "the same rng seed must give the same choices: draw every random number "
             "from the rng you are given, not from np.random or the random module.",
+        )
+        rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
+        picks = {call(f, 0.0, rng, net=tied)[0] for _ in range(200)}
+        expect_true(
+            picks == {0, 1},
+            f"with ε = 0 and Q = [2, 2, 1] actions 0 and 1 tie; 200 greedy choices "
+            f"gave {sorted(picks)}. The course's tie rule breaks an exact tie at "
+            "random: "
+            "greedy_action(q_values, rng) (np.argmax always takes the first).",
         )
         rng = np.random.default_rng(2)
         action, left, held = call(f, 1.0, rng, hold=lambda r: 4)
@@ -305,7 +303,8 @@ def check_choose_action(fn: Callable) -> Callable:
                     f"εz-greedy over 500 steps (warmup={warmup}) departs from the "
                     f"course's at step {step}. Draw in this order, and only when no "
                     "hold runs: the coin rng.random() < epsilon (no coin while "
-                    "warmup), then rng.integers(n_actions), then hold(rng)."
+                    "warmup), then rng.integers(n_actions), then hold(rng); the "
+                    "greedy choice, greedy_action(q_values, rng), draws only on a tie."
                 )
 
     return run_check(
@@ -395,86 +394,72 @@ def _update_case() -> tuple[nn.Module, nn.Module, Batch]:
     return q_net, target_net, batch
 
 
-def check_update(fn: Callable) -> Callable:
-    """Exercise 6: ``update(q_net, target_net, optimizer, batch, *, gamma, n_step,
-    target_fn, max_grad_norm, loss_fn) -> float``."""
+def check_td_loss(fn: Callable) -> Callable:
+    """Exercise 6: ``compute_loss(q_net, target_net, batch, gamma, *, target_fn,
+    loss_fn) -> scalar tensor``."""
+    gamma = 0.9**3  # the bootstrap discount of a 3-step transition
 
-    def run(f, *, loss_fn=F.smooth_l1_loss, gamma=0.9, n_step=3):
+    def run(f, loss_fn=F.smooth_l1_loss):
         q_net, target_net, batch = _update_case()
-        optimizer = torch.optim.SGD(q_net.parameters(), lr=0.5)
         loss = f(
-            q_net,
-            target_net,
-            optimizer,
-            batch,
-            gamma=gamma,
-            n_step=n_step,
-            target_fn=_leaky_target,
-            max_grad_norm=0.5,
-            loss_fn=loss_fn,
+            q_net, target_net, batch, gamma, target_fn=_leaky_target, loss_fn=loss_fn
         )
-        return loss, q_net, target_net, batch
+        return loss, q_net, target_net
 
-    def expected_loss(gamma_boot: float, dim_ok: bool = True) -> float:
+    def expected_loss(loss_fn=F.smooth_l1_loss) -> float:
         q_net, target_net, batch = _update_case()
         with torch.no_grad():
-            q_all = q_net(batch.obs)
-            if dim_ok:
-                q = q_all.gather(1, batch.action.unsqueeze(1)).squeeze(1)
-            else:
-                q = q_all[:, 0]  # what gather(0, ...) picks here
-            target = _leaky_target(q_net, target_net, batch, gamma_boot)
-            return float(F.smooth_l1_loss(q, target))
+            q = q_net(batch.obs).gather(1, batch.action.unsqueeze(1)).squeeze(1)
+            return float(loss_fn(q, _leaky_target(q_net, target_net, batch, gamma)))
 
     def cases(f: Callable) -> None:
-        loss, q_net, target_net, _ = run(f)
+        loss, q_net, target_net = run(f)
         expect_true(
-            isinstance(loss, (float, torch.Tensor)),
-            f"return the loss (a float: loss.item()), got {type(loss).__name__}.",
+            isinstance(loss, torch.Tensor) and loss.dim() == 0,
+            f"return the loss as a scalar tensor (not loss.item(): the update "
+            f"backpropagates through it), got {type(loss).__name__}.",
         )
-        loss = float(loss)
-        if np.isclose(loss, expected_loss(0.9)):
-            raise AssertionError(
-                "the target bootstraps with gamma: an n-step transition bootstraps "
-                "n steps ahead, with gamma ** n_step."
-            )
         expect_close(
-            loss,
-            expected_loss(0.9**3),
+            float(loss.detach()),
+            expected_loss(),
             what="the loss of a 4-transition batch",
             hint="Q(s, a) = q_net(batch.obs).gather(1, batch.action.long()"
             ".unsqueeze(1)).squeeze(1): gather along dim 1 (the actions), one "
-            "Q-value per row; target_fn(q_net, target_net, batch, gamma ** n_step); "
+            "Q-value per row; target_fn(q_net, target_net, batch, gamma); "
             "loss_fn(q, target).",
         )
+        expect_true(
+            loss.requires_grad,
+            "the loss carries no gradient: only the target goes under "
+            "torch.no_grad(); Q(s, a) must keep its graph so the network can learn.",
+        )
+        loss.backward()
         expect_true(
             all(p.grad is None for p in target_net.parameters()),
             "gradient reached the target network: compute the target inside "
             "`with torch.no_grad():` (a target that keeps its graph is a moving "
             "goal post, and here it also changes the online network's step).",
         )
-        _, ref_q, _, _ = run(dqn.update)
+        ref_loss, ref_q, _ = run(dqn.compute_loss)
+        ref_loss.backward()
         for (name, mine), theirs in zip(
             q_net.named_parameters(), ref_q.parameters(), strict=True
         ):
             expect_close(
-                mine.detach(),
-                theirs.detach(),
-                what=f"q_net.{name} after the step",
-                hint="In this order: optimizer.zero_grad() (the check left stale "
-                "gradients), loss.backward(), nn.utils.clip_grad_norm_("
-                "q_net.parameters(), max_grad_norm), optimizer.step().",
+                mine.grad,
+                theirs.grad,
+                what=f"the gradient of q_net.{name}",
+                hint="The gradient must flow through Q(s, a) only: compute the "
+                "target under torch.no_grad().",
             )
-        mse, *_ = run(f, loss_fn=F.mse_loss)
-        ref_mse, *_ = run(dqn.update, loss_fn=F.mse_loss)
         expect_close(
-            float(mse),
-            float(ref_mse),
+            float(run(f, F.mse_loss)[0].detach()),
+            expected_loss(F.mse_loss),
             what="the loss with loss_fn=F.mse_loss",
             hint="Use the loss_fn you are given (Huber by default), not a fixed one.",
         )
 
-    return run_check("Exercise 6: the update step", fn, cases, reference=dqn.update)
+    return run_check("Exercise 6: the TD loss", fn, cases, reference=dqn.compute_loss)
 
 
 def _push_episode(f, rewards, *, n=3, gamma=0.5, end=None, pending=None):

@@ -7,17 +7,18 @@ raises ``NotImplementedError``): ``fn = check_fn(fn)``.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.agents.tabular import (
-    discounted_return,
-    epsilon_greedy,
-    q_learning_update,
+from course_utils.agents.tabular import discounted_return, q_learning_update
+from course_utils.common.policies import epsilon_greedy
+from course_utils.lessons.checks import (
+    exercise_check,
+    expect_close,
+    expect_true,
+    under_global_seeds,
 )
-from course_utils.lessons.checks import expect_close, expect_true, run_check
 
 CORRIDOR_GAMMA = 0.5  # the discount of Exercise 2
 
@@ -75,14 +76,11 @@ def _discounted_return_cases(fn: Callable) -> None:
     )
 
 
-def check_discounted_return(fn: Callable) -> Callable:
-    """Exercise 1: ``discounted_return(rewards, gamma)``."""
-    return run_check(
-        "Exercise 1: discounted return",
-        fn,
-        _discounted_return_cases,
-        reference=discounted_return,
-    )
+check_discounted_return = exercise_check(
+    "Exercise 1: discounted return",
+    _discounted_return_cases,
+    reference=discounted_return,
+)
 
 
 def _predict_cases(fn: Callable) -> None:
@@ -111,14 +109,9 @@ def _predict_cases(fn: Callable) -> None:
     expect_close(advantage, -1.5, what="A*(1, left) with γ = 0.5", hint=hint)
 
 
-def check_predict_corridor_values(fn: Callable) -> Callable:
-    """Exercise 2: predict ``(V*(1), A*(1, left))`` in the corridor with γ = 0.5."""
-    return run_check(
-        "Exercise 2: predict the values",
-        fn,
-        _predict_cases,
-        reference=predict_corridor_values,
-    )
+check_predict_corridor_values = exercise_check(
+    "Exercise 2: predict the values", _predict_cases, reference=predict_corridor_values
+)
 
 
 def _frequencies(
@@ -184,32 +177,24 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     )
 
 
-def _actions_drawn(fn: Callable, rng_seed: int, global_seed: int) -> list[int]:
-    """60 ε = 0.5 choices with a tie, from ``default_rng(rng_seed)``, while NumPy's
-    and Python's global generators are seeded with ``global_seed`` (then restored)."""
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:
-        np.random.seed(global_seed)
-        random.seed(global_seed)
-        rng = np.random.default_rng(rng_seed)
-        q_values = np.array([0.0, 1.0, 1.0, 0.5])
-        return [int(fn(q_values.copy(), 0.5, rng)) for _ in range(60)]
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
+def _actions_drawn(fn: Callable, rng_seed: int) -> list[int]:
+    """60 ε = 0.5 choices with a tie, from ``default_rng(rng_seed)``."""
+    rng = np.random.default_rng(rng_seed)
+    q_values = np.array([0.0, 1.0, 1.0, 0.5])
+    return [int(fn(q_values.copy(), 0.5, rng)) for _ in range(60)]
 
 
 def _uses_the_given_rng(fn: Callable) -> None:
-    first = _actions_drawn(fn, rng_seed=5, global_seed=1)
+    first, again = under_global_seeds(lambda: _actions_drawn(fn, 5))
     expect_true(
-        first == _actions_drawn(fn, rng_seed=5, global_seed=2),
+        first == again,
         "the same rng, seeded the same way, gave different actions: some random "
         "number came from elsewhere (np.random.random(), np.random.choice(), the "
         "random module, or a new np.random.default_rng()). Draw every random number "
         "from the rng argument, so a run can be reproduced from its seed.",
     )
     expect_true(
-        first != _actions_drawn(fn, rng_seed=6, global_seed=1),
+        first != under_global_seeds(lambda: _actions_drawn(fn, 6), seeds=(1,))[0],
         "two differently seeded rngs gave exactly the same 60 actions: the function "
         "ignores its rng (a generator made inside with a fixed seed?). Use the rng "
         "argument.",
@@ -221,11 +206,9 @@ def _epsilon_greedy_all_cases(fn: Callable) -> None:
     _uses_the_given_rng(fn)
 
 
-def check_epsilon_greedy(fn: Callable) -> Callable:
-    """Exercise 3: ``epsilon_greedy(q_values, epsilon, rng)``."""
-    return run_check(
-        "Exercise 3: ε-greedy", fn, _epsilon_greedy_all_cases, reference=epsilon_greedy
-    )
+check_epsilon_greedy = exercise_check(
+    "Exercise 3: ε-greedy", _epsilon_greedy_all_cases, reference=epsilon_greedy
+)
 
 
 def _q_table() -> np.ndarray:
@@ -314,12 +297,6 @@ def _q_learning_cases(fn: Callable) -> None:
     )
 
 
-def check_q_learning_update(fn: Callable) -> Callable:
-    """Exercise 4: ``q_learning_update(q_table, state, action, reward, next_state,
-    terminated, *, alpha, gamma)``."""
-    return run_check(
-        "Exercise 4: the Q-learning update",
-        fn,
-        _q_learning_cases,
-        reference=q_learning_update,
-    )
+check_q_learning_update = exercise_check(
+    "Exercise 4: the Q-learning update", _q_learning_cases, reference=q_learning_update
+)
