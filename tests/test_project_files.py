@@ -82,17 +82,50 @@ def test_the_hand_parser_agrees_with_yaml():
 
 
 def test_environment_yml_and_pyproject_name_the_same_packages():
+    """environment.yml is make install's set: the runtime packages and the lab."""
     project = _pyproject()["project"]
     pyproject = {_name(r) for r in project["dependencies"]}
-    pyproject |= {_name(r) for r in project["optional-dependencies"]["dev"]}
+    pyproject |= {_name(r) for r in project["optional-dependencies"]["lab"]}
     entries = _environment_pip_entries()
-    assert "-e ." in entries, "environment.yml must install the course itself (-e .)"
-    conda = {_name(e) for e in entries if not e.startswith("-e")}
+    assert "-e .[lab]" in entries, "environment.yml must install the course (-e .[lab])"
+    conda = {_name(e) for e in entries if not e.startswith("-")}
     assert len(pyproject) > 5  # the lists were really read
     assert conda == pyproject, (
         f"only in pyproject.toml: {sorted(pyproject - conda)}; "
         f"only in environment.yml: {sorted(conda - pyproject)}"
     )
+
+
+def test_environment_yml_pins_the_same_requirements_as_pyproject():
+    """Same names is not enough: the same minimum versions too (torch: the pin)."""
+    project = _pyproject()["project"]
+    wanted = {
+        _name(r): Requirement(r).specifier
+        for r in project["dependencies"] + project["optional-dependencies"]["lab"]
+    }
+    for entry in _environment_pip_entries():
+        if entry.startswith("-"):
+            continue
+        name, spec = _name(entry), Requirement(entry).specifier
+        if name == "torch":  # a pin (the build the course is tested with)
+            (pin,) = spec
+            assert pin.operator == "==" and wanted[name].contains(pin.version)
+        else:
+            assert spec == wanted[name], f"{name}: {spec} here, {wanted[name]} there"
+
+
+def test_the_runtime_dependencies_leave_colab_alone():
+    """Colab pins IPython 7.34 and ipykernel 5.5.6: the runtime set must accept them
+    and must not pull the lab, the test or the grading tools."""
+    from packaging.version import Version
+
+    runtime = {
+        _name(r): Requirement(r) for r in _pyproject()["project"]["dependencies"]
+    }
+    tools = ("jupyterlab", "ipykernel", "ipywidgets", "nbval", "pytest", "nbgrader")
+    for tool in tools:
+        assert tool not in runtime, f"{tool} belongs in an extra, not the runtime"
+    assert runtime["ipython"].specifier.contains(Version("7.34.0"))
 
 
 def test_version_check_minimums_match_pyproject():

@@ -4,10 +4,10 @@ The field's standard for "is method A better than B" with a handful of seeds is 
 interquartile mean (IQM: the mean of the middle 50 % of runs) or the mean, with a 95 %
 percentile bootstrap confidence interval that resamples *runs* (Agarwal et al., 2021,
 the ``rliable`` library). With one task, rliable's stratified bootstrap is this plain
-bootstrap over runs. rliable 1.2.0 itself does not run with the course's packages (its
-``arch`` dependency fails to import under pandas 3, and arch 8 renamed the argument
-rliable passes), so the course computes it here; ``tests/common/test_stats.py`` checks
-it against ``scipy.stats.bootstrap`` and against hand-computed resamples.
+bootstrap over runs. The notebooks use this small version (NumPy only); the benchmarks
+may use rliable itself (the ``bench`` extra, with ``pandas<3``, which its ``arch``
+dependency needs). ``tests/common/test_stats.py`` checks this module against
+``scipy.stats.bootstrap``, hand-computed resamples and, where it is installed, rliable.
 """
 
 from __future__ import annotations

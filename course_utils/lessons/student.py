@@ -9,7 +9,10 @@ Rules (the nbgrader convention, without nbgrader):
   exercise name comes from the nearest markdown heading ``### Exercise N: ...`` above.
   Put solution regions inside function bodies, so the stub cell still runs.
 - Lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` vanish.
-- Cells tagged ``solution`` are dropped whole.
+- A markdown cell tagged ``solution`` (model answers to written questions) becomes the
+  student's answer cell: ``YOUR ANSWER HERE``, its nbgrader metadata kept, exactly as
+  nbgrader's copy has it, so a copy handed in can earn the written points. A code cell
+  tagged ``solution`` is dropped whole.
 - Every output and execution count is cleared.
 
 Nothing leaks silently and nothing is lost: a marker spelt any other way (``# BEGIN
@@ -41,6 +44,7 @@ from nbformat.corpus.words import generate_corpus_id as random_cell_id
 from nbformat.warnings import MissingIDFieldWarning
 
 __all__ = [
+    "ANSWER_HERE",
     "BEGIN_HIDDEN",
     "BEGIN_SOLUTION",
     "END_HIDDEN",
@@ -95,6 +99,8 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
     for index, cell in enumerate(notebook.cells):
         where = f"{name}, cell {index}"
         if _solution_tag(cell.get("metadata", {}).get("tags", []), where):
+            if cell.cell_type == "markdown":
+                student.cells.append(_answer_cell(cell))
             continue
         graded = _nbgrader_solution(cell, where)
         cell = nbformat.from_dict(dict(cell))
@@ -124,6 +130,17 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
         student.cells.append(cell)
     _, student = nbformat.validator.normalize(student)  # returns a normalised deep copy
     return nbformat.from_dict(student)
+
+
+def _answer_cell(cell: Any) -> nbformat.NotebookNode:
+    """The place for the student's written answers, where the model answers were."""
+    metadata = dict(cell.get("metadata", {}))
+    tags = [tag for tag in metadata.pop("tags", []) if tag != "solution"]
+    if tags:
+        metadata["tags"] = tags
+    answer = nbformat.v4.new_markdown_cell(ANSWER_HERE, metadata=metadata)
+    answer["id"] = random_cell_id()
+    return answer
 
 
 def _read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -267,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+ANSWER_HERE = "YOUR ANSWER HERE"  # nbgrader's text in an emptied written-answer cell
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
 _EXACT = re.compile(r"[ \t]*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS))[ \t]*")

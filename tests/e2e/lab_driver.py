@@ -261,6 +261,30 @@ class Server:
         return ""
 
 
+GRADING_LAB_EXTENSION = "@jupyter/nbgrader"
+CONFIG_DATA = re.compile(
+    r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S
+)
+
+
+def grading_tools_shown(page: str, log: str) -> list[str]:
+    """What of nbgrader a JupyterLab shows, from its ``/lab`` page and its log: the
+    lab extension (Nbgrader menu, Validate button, Create Assignment panel) when it is
+    installed and not disabled, and the first log lines that mention nbgrader (its
+    server extensions loading, or asking for an nbgrader_config.py)."""
+    shown = []
+    found = CONFIG_DATA.search(page)
+    config = json.loads(found.group(1)) if found else {}
+    installed = {e.get("name") for e in config.get("federated_extensions", [])}
+    disabled = config.get("disabledExtensions", [])
+    if isinstance(disabled, dict):  # {name: true} in some JupyterLab versions
+        disabled = [name for name, off in disabled.items() if off]
+    if GRADING_LAB_EXTENSION in installed and GRADING_LAB_EXTENSION not in disabled:
+        shown.append(f"the {GRADING_LAB_EXTENSION} lab extension is enabled")
+    shown += [ln.strip() for ln in log.splitlines() if "nbgrader" in ln.lower()][:3]
+    return shown
+
+
 @contextlib.contextmanager
 def jupyterlab(root: Path, workdir: Path, log: Path) -> Iterator[Server]:
     """Start JupyterLab on ``root`` and stop it (and its kernels) on exit."""

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,18 @@ def test_run_all_shows_no_error(rel: str, server: Any, browser: Any) -> None:
         f"{result.videos} videos, screenshot {result.screenshot}"
     )
     assert result.ok, f"{rel}:\n" + "\n".join(f"  - {e}" for e in result.errors)
+
+
+def test_a_students_lab_shows_no_grading_tools(server: Any) -> None:
+    """make install has no nbgrader, and make test's install leaves its JupyterLab
+    tools off: no Nbgrader menu, Validate button or Create Assignment panel, nothing
+    about nbgrader_config.py in the log."""
+    if (Path(sys.prefix) / ".course-instructor").exists():
+        pytest.skip("make instructor switched nbgrader's JupyterLab tools on here")
+    request = urllib.request.Request(
+        f"{server.url}/lab", headers={"Authorization": f"token {server.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        page = response.read().decode("utf-8", errors="replace")
+    shown = lab_driver.grading_tools_shown(page, server.log.read_text(errors="replace"))
+    assert not shown, "a student's JupyterLab shows nbgrader: " + "; ".join(shown)

@@ -168,3 +168,32 @@ def test_shipped_jupyterlab_settings_remove_first_run_prompts() -> None:
     assert notification["checkForUpdates"] is False
     # A notebook whose kernel name is unknown starts the default kernel, no dialog.
     assert overrides["@jupyterlab/notebook-extension:tracker"]["autoStartDefaultKernel"]
+
+
+def _lab_page(installed: list[str], disabled) -> str:
+    config = {
+        "federated_extensions": [{"name": name} for name in installed],
+        "disabledExtensions": disabled,
+    }
+    return (
+        '<html><script id="jupyter-config-data" type="application/json">'
+        f"{json.dumps(config)}</script></html>"
+    )
+
+
+def test_no_grading_tools_in_a_students_lab(e2e):
+    page = _lab_page(["@jupyter-widgets/jupyterlab-manager"], [])
+    assert e2e.grading_tools_shown(page, "[I ServerApp] jupyterlab | loaded") == []
+    off = _lab_page(["@jupyter/nbgrader"], ["@jupyter/nbgrader"])
+    assert e2e.grading_tools_shown(off, "") == []
+    off_as_dict = _lab_page(["@jupyter/nbgrader"], {"@jupyter/nbgrader": True})
+    assert e2e.grading_tools_shown(off_as_dict, "") == []
+
+
+def test_grading_tools_are_reported(e2e):
+    on = _lab_page(["@jupyter/nbgrader"], [])
+    assert e2e.grading_tools_shown(on, "") == [
+        "the @jupyter/nbgrader lab extension is enabled"
+    ]
+    log = "[I ServerApp] nbgrader.server_extensions.formgrader | extension was loaded"
+    assert e2e.grading_tools_shown(_lab_page([], []), log) == [log]

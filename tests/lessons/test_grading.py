@@ -1,14 +1,19 @@
-"""The course grades under nbgrader, end to end (issue 22).
+"""The course grades under nbgrader, end to end: an instructor's day.
 
 A throwaway nbgrader course is built in a temporary folder from notebooks/, one
-assignment per notebook. ``nbgrader generate_assignment`` makes the student copies,
-which must equal ``make student``'s up to the stub line. Three students submit every
-notebook: the solved source, the untouched student copy, and a copy with one plausible
-wrong answer. ``nbgrader autograde`` grades them (grading mode turns on by itself,
-with the fast budgets) and ``nbgrader export`` writes the CSV whose numbers we check.
+assignment per notebook, as INSTRUCTORS.md says. ``nbgrader generate_assignment`` makes
+the student copies, which must equal ``make student``'s up to the stub line. Four
+students submit every notebook: the solved source, the untouched nbgrader copy, a copy
+with one plausible wrong answer, and a ``make student`` copy handed in with every
+exercise solved and the written answers written. ``nbgrader autograde`` grades them
+(grading mode turns on by itself, with the fast budgets); ``nbgrader export`` writes
+the CSV and ``python -m course_utils.lessons.grades`` adds the points that await manual
+grading. Then the written answers of the handed-in copy are graded by hand (through
+nbgrader's gradebook, as the formgrader does) and the export shows them earned.
 
-Needs the ``instructor`` extra (nbgrader); ``make install`` installs it, and under CI a
-missing nbgrader fails instead of skipping. 4-8 minutes on 2 cores (15 notebook runs).
+Needs the ``instructor`` extra (nbgrader); ``make test`` installs it, and under CI a
+missing nbgrader fails instead of skipping. 5-10 minutes on 2 cores (20 notebook runs);
+it prints each autograde's time and what a class of 30 would take.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ pytestmark = pytest.mark.grading
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 COURSE_ID = "deep-rl-course"
-STUDENTS = ("solved", "untouched", "wrong")
+STUDENTS = ("solved", "untouched", "wrong", "handed_in")
+CLASS_SIZE = 30  # the class the timing is extrapolated to
+WRITTEN = "1. My own answer, written in the cell the student copy leaves for it."
 # One plausible wrong answer per notebook: (answer cell's grade_id, its new body).
 WRONG = {
     "01_mlp_basics": (  # forgets to subtract the maximum: overflows on big logits
@@ -66,7 +73,7 @@ WRONG = {
         "return 0.1 + 0.9 * np.tanh(d)",
     ),
 }
-# The README's example of a hidden test, added to notebook 03's source in the course.
+# INSTRUCTORS.md's example of a hidden test, added to notebook 03's source here.
 HIDDEN = """
 ### BEGIN HIDDEN TESTS
 reward, terminated = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
@@ -133,6 +140,57 @@ def _with_wrong_answer(notebook: dict, grade_id: str, body: str) -> dict:
     return notebook
 
 
+def _handed_in(student_copy: dict, solved: dict) -> dict:
+    """A ``make student`` copy as a diligent student hands it in: every answer cell
+    holds the solution (markers gone), every written-answer cell an answer."""
+    solutions = _grade_ids(solved)
+    for grade_id, cell in _grade_ids(student_copy).items():
+        meta = cell["metadata"]["nbgrader"]
+        if meta["solution"] and cell["cell_type"] == "code":
+            lines = _source(solutions[grade_id]).splitlines()
+            cell["source"] = "\n".join(
+                ln
+                for ln in lines
+                if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+            )
+        elif meta["solution"]:
+            assert _source(cell) == "YOUR ANSWER HERE", "no place for written answers"
+            cell["source"] = WRITTEN
+    return student_copy
+
+
+def _grades_report(course: Path, csv_name: str) -> tuple[dict, str]:
+    """``python -m course_utils.lessons.grades`` on an export: its rows and output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "course_utils.lessons.grades", csv_name],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with open(course / csv_name, newline="") as f:
+        rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
+    return rows, done.stdout
+
+
+def _grade_by_hand(course: Path, student: str) -> None:
+    """What an instructor does in the formgrader: full marks for every written
+    answer of ``student`` that awaits manual grading (the formgrader's save sets the
+    manual score and clears the flag, as here)."""
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(url, course_id=COURSE_ID) as gradebook:
+        for path in NOTEBOOKS:
+            notebook = gradebook.find_submission_notebook(path.stem, path.stem, student)
+            for grade in notebook.grades:
+                if grade.needs_manual_grade:
+                    grade.manual_score = grade.max_score
+                    grade.needs_manual_grade = False
+            gradebook.db.commit()
+
+
 def _nbgrader(course: Path, *args: str) -> float:
     """Run one nbgrader command in ``course``; return its wall time in seconds."""
     env = dict(os.environ)
@@ -158,7 +216,8 @@ def _nbgrader(course: Path, *args: str) -> float:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> dict:
-    """The graded course: its folder, the CSV rows and the timings."""
+    """The graded course: its folder, the CSV rows (before and after the written
+    answers were graded by hand), the report's output and the timings."""
     if not NOTEBOOKS:
         pytest.skip("notebooks/ has no notebooks yet")
     course = tmp_path_factory.mktemp("nbgrader") / "course"
@@ -170,12 +229,16 @@ def course(tmp_path_factory) -> dict:
             _grade_ids(source)[HIDDEN_IN[1]]["source"] += HIDDEN
         _write(source, course / "source" / path.stem / path.name)
     timings = {"generate_assignment": _nbgrader(course, "generate_assignment", "*")}
+    student_copies = {
+        p.name: p for p in build(ROOT / "notebooks", course / "make_student")
+    }
     for path in NOTEBOOKS:
         grade_id, body = WRONG[path.stem]
         submissions = {
             "solved": _read(path),
             "untouched": _read(course / "release" / path.stem / path.name),
             "wrong": _with_wrong_answer(_read(path), grade_id, body),
+            "handed_in": _handed_in(_read(student_copies[path.name]), _read(path)),
         }
         _grade_ids(submissions["wrong"])[f"check_{grade_id}"]["source"] = TAMPERED
         for student, notebook in submissions.items():
@@ -183,11 +246,26 @@ def course(tmp_path_factory) -> dict:
     for path in NOTEBOOKS:  # one assignment at a time, one kernel at a time
         timings[path.stem] = _nbgrader(course, "autograde", path.stem)
     timings["export"] = _nbgrader(course, "export", "--to", "grades.csv")
-    with open(course / "grades.csv", newline="") as f:
-        rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
+    rows, report = _grades_report(course, "grades.csv")
+    _grade_by_hand(course, "handed_in")
+    _nbgrader(course, "export", "--to", "graded.csv")
+    graded, report_after = _grades_report(course, "graded.csv")
+    per_student = sum(timings[p.stem] for p in NOTEBOOKS) / len(STUDENTS)
     print("\nnbgrader timings (s):", {k: round(v, 1) for k, v in timings.items()})
+    print(
+        f"autograding one student's {len(NOTEBOOKS)} notebooks: {per_student:.0f} s; "
+        f"a class of {CLASS_SIZE}: about {per_student * CLASS_SIZE / 60:.0f} minutes"
+    )
     print((course / "grades.csv").read_text())
-    return {"dir": course, "rows": rows, "timings": timings}
+    print(report)
+    return {
+        "dir": course,
+        "rows": rows,
+        "graded": graded,
+        "report": report,
+        "report_after": report_after,
+        "timings": timings,
+    }
 
 
 def _cell_scores(
@@ -272,14 +350,13 @@ def test_the_gradebook_holds_every_submission(course):
 
 
 def _comparable(notebook: dict) -> list[tuple[str, str, dict]]:
-    """Cell type, source (stub line normalised) and nbgrader identity of every cell,
-    but nbgrader's written-answer cells (``make student`` drops the model answers)."""
+    """Cell type, source (stub line normalised) and nbgrader identity of every cell;
+    written-answer cells hold nbgrader's ``YOUR ANSWER HERE`` in both copies."""
     cells = []
     for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell["cell_type"] == "markdown" and meta.get("solution"):
             assert _source(cell) == "YOUR ANSWER HERE"
-            continue
         lines = [
             re.sub(
                 r"raise NotImplementedError\(.*\)$", "raise NotImplementedError()", ln
@@ -331,3 +408,33 @@ def test_a_check_edited_by_the_student_is_restored(course):
         graded = _read(course["dir"] / "autograded" / "wrong" / path.stem / path.name)
         source = _source(_grade_ids(graded)[check])
         assert TAMPERED not in source and f"{check}(" in source, path.name
+
+
+@each_notebook
+def test_a_make_student_copy_handed_in_earns_every_point(course, path):
+    """Every exercise solved in a ``make student`` copy scores; its written answers
+    wait for a person, and once graded by hand the export counts them."""
+    automatic = sum(_checks(_read(path)).values())
+    written = sum(_checks(_read(path), written=True).values())
+    row = course["rows"][(path.stem, "handed_in")]
+    assert float(row["score"]) == automatic
+    assert float(row["awaiting_manual_grading"]) == written
+    graded = course["graded"][(path.stem, "handed_in")]
+    assert float(graded["score"]) == automatic + written == float(graded["max_score"])
+    assert float(graded["awaiting_manual_grading"]) == 0.0
+    assert _failing_cells(course, path, "handed_in") == {
+        "error": [],
+        "graded": [],
+        "unexecuted": [],
+    }
+
+
+@each_notebook
+def test_the_export_says_which_points_await_manual_grading(course, path):
+    written = sum(_checks(_read(path), written=True).values())
+    rows = course["rows"]
+    assert float(rows[(path.stem, "solved")]["awaiting_manual_grading"]) == written
+    assert float(rows[(path.stem, "untouched")]["awaiting_manual_grading"]) == 0.0
+    if written:
+        assert f"solved / {path.stem}: {written:.1f} points" in course["report"]
+        assert f"handed_in / {path.stem}" not in course["report_after"]

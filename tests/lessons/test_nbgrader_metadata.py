@@ -86,17 +86,17 @@ def test_nbgrader_accepts_the_metadata():
         validator.MetadataValidatorV3().validate_nb(nbformat.read(path, as_version=4))
 
 
-def _readme_points() -> dict[str, tuple[int, float, float]]:
-    """README's table: notebook -> (autograded exercises, points, written points)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _guide_points() -> dict[str, tuple[int, float, float]]:
+    """INSTRUCTORS.md's table: notebook -> (autograded exercises, points, written)."""
+    text = (ROOT / "INSTRUCTORS.md").read_text(encoding="utf-8")
     cell = r"\s*(\d+)\s*\|"
     rows = re.findall(rf"^\|\s*`(\w+\.ipynb|total)`\s*\|{cell}{cell}{cell}", text, re.M)
     return {name: (int(n), float(p), float(w)) for name, n, p, w in rows}
 
 
-def test_points_add_up_to_what_the_readme_says():
-    table = _readme_points()
-    assert table, "README.md has no table of graded exercises and points"
+def test_points_add_up_to_what_the_instructors_guide_says():
+    table = _guide_points()
+    assert table, "INSTRUCTORS.md has no table of graded exercises and points"
     found = {}
     for path in NOTEBOOKS:
         notebook = _read(path)
@@ -107,8 +107,8 @@ def test_points_add_up_to_what_the_readme_says():
         found[path.name] = (graded, points(notebook), points(notebook, manual=True))
     found["total"] = tuple(sum(v[i] for v in found.values()) for i in range(3))
     assert table == found, (
-        "README.md's grading table (notebook | autograded exercises | points | "
-        f"written answers) does not match the notebooks: README {table}, notebooks "
+        "INSTRUCTORS.md's grading table (notebook | autograded exercises | points | "
+        f"written answers) does not match the notebooks: guide {table}, notebooks "
         f"{found}. Fix the table in 'Grading with nbgrader'."
     )
 

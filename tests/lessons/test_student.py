@@ -87,7 +87,7 @@ def _exec_all(nb) -> dict:
     return namespace
 
 
-def test_solution_cells_are_dropped_and_the_rest_kept_in_order(student):
+def test_solution_code_cells_are_dropped_and_the_rest_kept_in_order(student):
     original = course_notebook()
     kept = [
         c.source for c in original.cells if "solution" not in c.metadata.get("tags", [])
@@ -470,6 +470,19 @@ def test_nbgrader_solution_cell_tagged_solution_is_dropped():
     cell = _nbgrader("x = 42  # SECRET")
     cell.metadata["tags"] = ["solution"]
     copy = make_student_copy(_one_cell(cell), "nb.ipynb")
+    assert "SECRET" not in nbformat.writes(copy)
+
+
+def test_written_model_answers_become_the_students_answer_cell():
+    """Where the model answers were, the student writes (nbgrader's copy does the
+    same), so a make student copy handed in can earn the written points."""
+    cell = _nbgrader("## Answers\n\n1. 42 (SECRET)", "markdown", grade=True, points=1)
+    cell.metadata["tags"] = ["solution", "keep"]
+    copy = make_student_copy(_one_cell(cell), "nb.ipynb")
+    answer = copy.cells[1]
+    assert answer.cell_type == "markdown" and answer.source == "YOUR ANSWER HERE"
+    assert answer.metadata["nbgrader"] == cell.metadata["nbgrader"]
+    assert answer.metadata["tags"] == ["keep"]
     assert "SECRET" not in nbformat.writes(copy)
 
 
