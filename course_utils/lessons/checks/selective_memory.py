@@ -116,32 +116,37 @@ def check_select_action(fn: Callable) -> Callable:
     def cases(f: Callable) -> None:
         actor_action = np.array([0.1, 0.2], dtype=np.float32)
         candidates = np.array([[1, 1], [-1, -1], [0.5, -0.5]], dtype=np.float32)
-        expect_close(
-            f(actor_action, candidates, np.array([0.0, 1.0, 3.0, 2.0])),
-            [-1.0, -1.0],
-            what="critic scores [actor 0, candidates 1, 3, 2]",
-            hint="q_values[0] scores the actor's action; q_values[1:] the candidates. "
-            "Take the candidate with the highest score when it beats the actor.",
-        )
-        expect_close(
-            f(actor_action, candidates, np.array([2.5, 1.0, 3.0, 2.0])),
-            [-1.0, -1.0],
-            what="critic scores [actor 2.5, candidates 1, 3, 2]",
-            hint="Compare the best candidate's own score, q_values[1 + best], with "
-            "q_values[0]: candidate i is scored by q_values[i + 1].",
-        )
-        expect_close(
-            f(actor_action, candidates, np.array([5.0, 1.0, 3.0, 2.0])),
-            actor_action,
-            what="critic scores [actor 5, candidates 1, 3, 2]",
-            hint="Keep the actor's action when no candidate scores higher.",
-        )
-        expect_close(
-            f(actor_action, candidates, np.array([3.0, 1.0, 3.0, 2.0])),
-            actor_action,
-            what="a tie between the actor and the best candidate",
-            hint="A candidate must score strictly higher to replace the actor.",
-        )
+        best = np.array([-1.0, -1.0], dtype=np.float32)  # candidate 1 scores 3
+        for scores, expected, what, hint in (
+            (
+                [0.0, 1.0, 3.0, 2.0],
+                best,
+                "critic scores [actor 0, candidates 1, 3, 2]",
+                "q_values[0] scores the actor's action; q_values[1:] the candidates. "
+                "Take the candidate with the highest score when it beats the actor.",
+            ),
+            (
+                [2.5, 1.0, 3.0, 2.0],
+                best,
+                "critic scores [actor 2.5, candidates 1, 3, 2]",
+                "Compare the best candidate's own score, q_values[1 + best], with "
+                "q_values[0]: candidate i is scored by q_values[i + 1].",
+            ),
+            (
+                [5.0, 1.0, 3.0, 2.0],
+                actor_action,
+                "critic scores [actor 5, candidates 1, 3, 2]",
+                "Keep the actor's action when no candidate scores higher.",
+            ),
+            (
+                [3.0, 1.0, 3.0, 2.0],
+                actor_action,
+                "a tie between the actor and the best candidate",
+                "A candidate must score strictly higher to replace the actor.",
+            ),
+        ):
+            chosen = f(actor_action, candidates, np.array(scores))
+            expect_close(chosen, expected, what=what, hint=hint)
 
     return run_check(
         "Exercise 4: candidate selection", fn, cases, reference=sm.select_action
