@@ -21,12 +21,21 @@ REPOSITORY = book.project_urls()["Repository"].rstrip("/")
 
 def code(source: str, outputs: list | None = None, tags: list | None = None) -> dict:
     metadata = {"tags": tags} if tags else {}
-    return {"cell_type": "code", "source": source, "metadata": metadata,
-            "outputs": outputs or [], "execution_count": 1}  # fmt: skip
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": metadata,
+        "outputs": outputs or [],
+        "execution_count": 1,
+    }
 
 
 def test_model_answers_and_the_setup_cell_are_left_out():
-    answer = {"cell_type": "markdown", "source": "The answer.", "metadata": {"tags": ["solution"]}}
+    answer = {
+        "cell_type": "markdown",
+        "source": "The answer.",
+        "metadata": {"tags": ["solution"]},
+    }
     question = {"cell_type": "markdown", "source": "Why?", "metadata": {}}
     setup = code("# extra code – setup. Locally there is nothing to do.\nimport sys\n")
     assert book.shape_cell(answer) is None
@@ -35,7 +44,9 @@ def test_model_answers_and_the_setup_cell_are_left_out():
 
 
 def test_a_solution_hides_behind_a_toggle_and_the_source_is_untouched():
-    cell = code("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n")
+    cell = code(
+        "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    )
     shaped = book.shape_cell(cell)
     assert shaped["metadata"]["tags"] == ["hide-input"]
     assert shaped["source"] == cell["source"]
@@ -44,13 +55,26 @@ def test_a_solution_hides_behind_a_toggle_and_the_source_is_untouched():
 
 
 def test_banners_and_progress_widgets_are_left_out_other_output_kept():
-    widget = {"output_type": "display_data", "metadata": {},
-              "data": {book.WIDGET: {"model_id": "x"}, "text/plain": "  0%|"}}  # fmt: skip
-    banner = {"output_type": "stream", "name": "stdout",
-              "text": "FAST MODE is on (COURSE_FAST=1): budgets are tiny\n"}  # fmt: skip
-    mixed = {"output_type": "stream", "name": "stdout",
-             "text": "Full mode: budgets are the real ones.\nseed 0: -98.6\n"}  # fmt: skip
-    figure = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBOR"}}
+    widget = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {book.WIDGET: {"model_id": "x"}, "text/plain": "  0%|"},
+    }
+    banner = {
+        "output_type": "stream",
+        "name": "stdout",
+        "text": "FAST MODE is on (COURSE_FAST=1): budgets are tiny\n",
+    }
+    mixed = {
+        "output_type": "stream",
+        "name": "stdout",
+        "text": "Full mode: budgets are the real ones.\nseed 0: -98.6\n",
+    }
+    figure = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"image/png": "iVBOR"},
+    }
     shaped = book.shape_cell(code("run()", [widget, banner, mixed, figure]))
     assert shaped["outputs"] == [{**mixed, "text": "seed 0: -98.6\n"}, figure]
 
@@ -64,14 +88,18 @@ def test_links_point_where_they_work_on_the_site(tmp_path):
 
     pages = {"03_dqn_mountaincar.ipynb"}
     text = (
-        "[next](03_dqn_mountaincar.ipynb#the-loop), [data](../benchmarks/README.md#notebook-03), "
-        "![car](../docs/media/mountaincar.gif), <img src=\"../docs/media/snake.gif\">, "
-        "[web](https://example.org/x), [here](#a-section), [folder](../data/checkpoints)"
+        "[next](03_dqn_mountaincar.ipynb#the-loop), "
+        "[data](../benchmarks/README.md#notebook-03), "
+        '![car](../docs/media/mountaincar.gif), <img src="../docs/media/snake.gif">, '
+        "[web](https://example.org/x), [here](#a-section), "
+        "[folder](../data/checkpoints)"
     )
     out = book.rewrite_links(text, book.NOTEBOOKS, pages, copy_media)
     assert "[next](03_dqn_mountaincar.ipynb#the-loop)" in out
     assert f"[data]({REPOSITORY}/blob/main/benchmarks/README.md#notebook-03)" in out
-    assert "![car](media/mountaincar.gif)" in out and '<img src="media/snake.gif">' in out
+    assert (
+        "![car](media/mountaincar.gif)" in out and '<img src="media/snake.gif">' in out
+    )
     assert "[web](https://example.org/x)" in out and "[here](#a-section)" in out
     assert f"[folder]({REPOSITORY}/tree/main/data/checkpoints)" in out
     assert [p.name for p in copied] == ["mountaincar.gif", "snake.gif"]

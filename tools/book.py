@@ -32,7 +32,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,9 +54,13 @@ IMAGE_SUFFIXES = {".png", ".gif", ".jpg", ".jpeg", ".svg", ".webp"}
 
 
 def project_urls() -> dict[str, str]:
-    """``[project.urls]`` of pyproject.toml: the one place that names the addresses."""
-    with open(ROOT / "pyproject.toml", "rb") as file:
-        return tomllib.load(file)["project"]["urls"]
+    """``[project.urls]`` of pyproject.toml: the one place that names the addresses.
+
+    Read with a pattern, not tomllib, which Python 3.10 lacks.
+    """
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[project.urls]", 1)[1].split("\n[", 1)[0]
+    return dict(re.findall(r'^\s*(\w+)\s*=\s*"([^"]+)"', section, re.MULTILINE))
 
 
 # --- 1. execute, with a cache -------------------------------------------------------
@@ -67,8 +70,8 @@ def inputs_digest(paths: Iterable[Path]) -> str:
     """SHA-256 over the files under ``paths`` (names and contents, in sorted order)."""
     digest = hashlib.sha256()
     for top in paths:
-        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
-        for path in files:
+        files = [top] if top.is_file() else sorted(top.rglob("*"))
+        for path in filter(Path.is_file, files):
             if "__pycache__" in path.parts:
                 continue
             digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
@@ -77,10 +80,10 @@ def inputs_digest(paths: Iterable[Path]) -> str:
 
 
 def cache_key(notebook: dict[str, Any], mode: str, package: str) -> str:
-    """What an executed notebook depends on: its cells, the package and data, the mode."""
+    """What an executed notebook depends on: its cells, package and data, mode."""
     cells = [(c["cell_type"], _text(c.get("source", ""))) for c in notebook["cells"]]
-    payload = json.dumps({"cells": cells, "mode": mode, "inputs": package}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    payload = {"cells": cells, "mode": mode, "inputs": package}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def execute(path: Path, mode: str, cache: Path, package: str) -> dict[str, Any]:
@@ -125,7 +128,7 @@ def kernel_environment(fast: bool) -> None:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 
-# --- 2. shape for reading --------------------------------------------------------------
+# --- 2. shape for reading ---------------------------------------------------------
 
 
 def _text(source: str | list[str]) -> str:
@@ -187,8 +190,8 @@ def rewrite_links(
         resolved = (here / file).resolve()
         if not resolved.exists():
             raise ValueError(
-                f"{here.name}: the link {target!r} points to {resolved}, which does not "
-                "exist. Fix the link in the source file."
+                f"{here.name}: the link {target!r} points to {resolved}, which "
+                "does not exist. Fix the link in the source file."
             )
         if resolved.parent == NOTEBOOKS and resolved.name in site_pages:
             new = resolved.name
@@ -203,13 +206,14 @@ def rewrite_links(
 
 
 def landing_page(readme: str) -> str:
-    """The README up to its instructors' section: the course map, as the site's index."""
+    """The README up to its instructors' section (the course map): the index."""
     cut = readme.find("\n## For instructors")
     page = readme if cut < 0 else readme[:cut]
     urls = project_urls()
     return page.rstrip() + (
         "\n\n## Run it yourself\n\n"
-        f"The course, its tests and the instructors' guide are at <{urls['Repository']}>.\n"
+        "The course, its tests and the instructors' guide are at "
+        f"<{urls['Repository']}>.\n"
     )
 
 
@@ -218,7 +222,7 @@ def notebook_markdown(cell: dict[str, Any], fix: Callable[[str], str]) -> None:
         cell["source"] = fix(_text(cell["source"]))
 
 
-# --- 3. render ---------------------------------------------------------------------------
+# --- 3. render --------------------------------------------------------------------
 
 
 def write_sources(notebooks: dict[str, dict[str, Any]], src: Path) -> None:
@@ -257,7 +261,7 @@ def render(src: Path, html: Path) -> None:
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
         raise SystemExit(
-            f"book: jupyter-book failed (exit {done.returncode}); its warnings are above."
+            f"book: jupyter-book failed (exit {done.returncode}); warnings above"
         )
     if html.exists():
         shutil.rmtree(html)

@@ -38,8 +38,11 @@ SRC = BOOK / "src"
 SHOTS = BOOK / "screenshots"
 CHROMIUM = os.environ.get("E2E_CHROMIUM", lab_driver.DEFAULT_CHROMIUM)
 PAGES = [p.stem for p in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+AUTOPLAY = "--autoplay-policy=no-user-gesture-required"
 BANNERS = ("FAST MODE is on", "Full mode: budgets", "GRADING MODE is on")
 
+JS_LINKS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
+JS_HITS = "() => document.querySelectorAll('#search-results li').length"
 JS_PAGE = """async (videoTimeoutMs) => {
   const images = Array.from(document.querySelectorAll('.cell_output img'));
   const videos = Array.from(document.querySelectorAll('.cell_output video'));
@@ -68,10 +71,12 @@ JS_PAGE = """async (videoTimeoutMs) => {
     open: hidden.filter(d => d.open).length,
     visible: document.body.innerText,
     errors: Array.from(document.querySelectorAll(
-      '.cell_output .output.traceback, .cell_output .output.error')).map(e => e.innerText),
+      '.cell_output .output.traceback, .cell_output .output.error'))
+      .map(e => e.innerText),
     stderr: Array.from(document.querySelectorAll('.cell_output .output.stderr'))
       .map(e => e.innerText),
-    links: Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
+    links: Array.from(document.querySelectorAll('a[href]'))
+      .map(a => a.getAttribute('href')),
   };
 }"""
 
@@ -99,14 +104,16 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium, or set E2E_CHROMIUM")
+        pytest.fail(
+            f"{CHROMIUM} not found: apt-get install chromium or set E2E_CHROMIUM"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="make dev")
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=CHROMIUM,
             headless=True,
-            args=lab_driver.CHROMIUM_ARGS + ["--autoplay-policy=no-user-gesture-required"],
+            args=[*lab_driver.CHROMIUM_ARGS, AUTOPLAY],
             viewport=lab_driver.VIEWPORT,
         )
         context.set_default_timeout(60_000)
@@ -177,7 +184,8 @@ def test_page_shows_the_notebook(page: str, site: str, browser: Any) -> None:
     problems = []
     if found["images"] < figures or found["loaded"] < found["images"]:
         problems.append(
-            f"{figures} figures expected, {found['images']} shown, {found['loaded']} loaded"
+            f"{figures} figures expected, {found['images']} shown, "
+            f"{found['loaded']} loaded"
         )
     if len(found["videos"]) != videos or not all(found["videos"]):
         problems.append(f"{videos} videos expected; playing: {found['videos']}")
@@ -196,8 +204,11 @@ def test_page_shows_the_notebook(page: str, site: str, browser: Any) -> None:
     if "### BEGIN SOLUTION" in found["visible"]:
         problems.append("a solution is visible without opening its toggle")
     html = (HTML / f"{page}.html").read_text()
-    problems += [f"model answer on the page: {line!r}" for line in _model_answers(page)
-                 if line in html]  # fmt: skip
+    problems += [
+        f"model answer on the page: {line!r}"
+        for line in _model_answers(page)
+        if line in html
+    ]
     problems += [f"dead link: {href}" for href in _dead_links(url, found["links"])]
     assert not problems, f"{page}:\n" + "\n".join(f"  - {p}" for p in problems)
 
@@ -211,15 +222,13 @@ def test_landing_page_shows_the_agents_and_the_map(site: str, browser: Any) -> N
                  .filter(i => i.getAttribute('src').startsWith('media/'))
                  .map(i => i.complete && i.naturalWidth > 0)"""
         )
-        links = tab.evaluate(
-            "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"
-        )
+        links = tab.evaluate(JS_LINKS)
         tab.screenshot(path=str(SHOTS / "index.png"), full_page=True)
     finally:
         tab.close()
     assert len(images) >= 4 and all(images), f"the agents' animations: {images}"
     for page in PAGES:
-        assert any(href.split("#")[0] == f"{page}.html" for href in links), (
+        assert any(href.split("#")[0].endswith(f"/{page}.html") for href in links), (
             f"the course map does not link {page}.html"
         )
     assert not _dead_links(site, links), _dead_links(site, links)
@@ -230,7 +239,7 @@ def test_search_finds_the_course(site: str, browser: Any) -> None:
     try:
         tab.goto(f"{site}search.html?q=replay", wait_until="load")
         tab.wait_for_selector("#search-results li", timeout=30_000)
-        hits = tab.evaluate("() => document.querySelectorAll('#search-results li').length")
+        hits = tab.evaluate(JS_HITS)
     finally:
         tab.close()
     assert hits > 0, "searching for 'replay' finds no page"
