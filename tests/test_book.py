@@ -84,7 +84,7 @@ def test_links_point_where_they_work_on_the_site(tmp_path):
 
     def copy_media(path: Path) -> str:
         copied.append(path)
-        return f"media/{path.name}"
+        return f"_static/media/{path.name}"
 
     pages = {"03_dqn_mountaincar.ipynb"}
     text = (
@@ -97,9 +97,8 @@ def test_links_point_where_they_work_on_the_site(tmp_path):
     out = book.rewrite_links(text, book.NOTEBOOKS, pages, copy_media)
     assert "[next](03_dqn_mountaincar.ipynb#the-loop)" in out
     assert f"[data]({REPOSITORY}/blob/main/benchmarks/README.md#notebook-03)" in out
-    assert (
-        "![car](media/mountaincar.gif)" in out and '<img src="media/snake.gif">' in out
-    )
+    assert "![car](_static/media/mountaincar.gif)" in out
+    assert '<img src="_static/media/snake.gif">' in out
     assert "[web](https://example.org/x)" in out and "[here](#a-section)" in out
     assert f"[folder]({REPOSITORY}/tree/main/data/checkpoints)" in out
     assert [p.name for p in copied] == ["mountaincar.gif", "snake.gif"]

@@ -229,14 +229,15 @@ def write_sources(notebooks: dict[str, dict[str, Any]], src: Path) -> None:
     """The book's source folder: config, landing page, shaped notebooks, media."""
     if src.exists():
         shutil.rmtree(src)
-    (src / "media").mkdir(parents=True)
+    media = src / "_static" / "media"  # Sphinx copies _static/ as it is
+    media.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(CONFIG / name, src / name)
     pages = set(notebooks)
 
     def copy_media(path: Path) -> str:
-        shutil.copy(path, src / "media" / path.name)
-        return f"media/{path.name}"
+        shutil.copy(path, media / path.name)
+        return f"_static/media/{path.name}"
 
     index = landing_page((ROOT / "README.md").read_text())
     (src / "index.md").write_text(rewrite_links(index, ROOT, pages, copy_media))
@@ -255,8 +256,8 @@ def render(src: Path, html: Path) -> None:
     """Jupyter Book, warnings as errors (broken references, missing images)."""
     work = src.parent / "_sphinx"
     command = [
-        sys.executable, "-m", "jupyter_book", "build", str(src),
-        "--path-output", str(work), "--builder", "html", "-W", "-n", "--keep-going",
+        str(Path(sys.executable).with_name("jupyter-book")), "build", str(src),
+        "--path-output", str(work), "--builder", "html", "-W", "-n", "--keep-going", "-q",
     ]  # fmt: skip
     done = subprocess.run(command, check=False)
     if done.returncode != 0:

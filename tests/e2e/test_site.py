@@ -219,7 +219,7 @@ def test_landing_page_shows_the_agents_and_the_map(site: str, browser: Any) -> N
         tab.goto(site, wait_until="load")
         images = tab.evaluate(
             """() => Array.from(document.querySelectorAll('img'))
-                 .filter(i => i.getAttribute('src').startsWith('media/'))
+                 .filter(i => i.getAttribute('src').startsWith('_static/media/'))
                  .map(i => i.complete && i.naturalWidth > 0)"""
         )
         links = tab.evaluate(JS_LINKS)
