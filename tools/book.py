@@ -255,10 +255,9 @@ def write_sources(notebooks: dict[str, dict[str, Any]], src: Path) -> None:
 def render(src: Path, html: Path) -> None:
     """Jupyter Book, warnings as errors (broken references, missing images)."""
     work = src.parent / "_sphinx"
-    command = [
-        str(Path(sys.executable).with_name("jupyter-book")), "build", str(src),
-        "--path-output", str(work), "--builder", "html", "-W", "-n", "--keep-going", "-q",
-    ]  # fmt: skip
+    jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
+    command = [jupyter_book, "build", str(src), "--path-output", str(work)]
+    command += ["--builder", "html", "-W", "-n", "--keep-going", "-q"]
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
         raise SystemExit(
