@@ -214,9 +214,8 @@ def mountaincar_step(
     The same arithmetic as Gymnasium's ``MountainCarEnv.step`` (force 0.001, gravity
     0.0025, speed ±0.07, position [-1.2, 0.6], a stop at the left wall, the flag at
     0.5), for many cars at once: enough to ask which states can be reached, or to
-    train many small tables side by side.
-
-    Taught in: 02_rl_concepts.ipynb
+    train many small tables side by side (:func:`reachable_cells`, and the check of
+    notebook 02's grid exercise).
     """
     velocity = (
         velocity + (np.asarray(action) - 1) * 0.001 + np.cos(3 * position) * -0.0025
