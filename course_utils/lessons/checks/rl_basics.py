@@ -559,5 +559,5 @@ def _grid_cases(fn: Callable) -> None:
 
 
 check_mountaincar_grid = exercise_check(
-    "Exercise 6: a grid for MountainCar", _grid_cases, reference=make_mountaincar_grid
+    "Exercise 6: design a grid for MountainCar", _grid_cases, reference=make_mountaincar_grid
 )
