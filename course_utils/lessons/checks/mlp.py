@@ -505,7 +505,15 @@ def check_backprop(fn: Callable[..., dict[str, np.ndarray]]) -> Callable:
                 )
 
     return run_check(
-        "Exercise 4: backpropagation by hand", fn, cases, reference=ref.backprop
+        "Exercise 4: backpropagation by hand",
+        fn,
+        cases,
+        reference=ref.backprop,
+        returns="dict",
+        inplace_hint={
+            "params": "Only compute the gradients here; the gradient step comes "
+            "after, in the notebook."
+        },
     )
 
 
