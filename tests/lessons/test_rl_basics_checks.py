@@ -380,7 +380,7 @@ def test_wrong_answers_get_a_useful_hint():
         check_q_learning_update(_bootstraps_through_terminal)
     with pytest.raises(AssertionError, match="in place"):
         check_q_learning_update(_returns_a_copy)
-    with pytest.raises(AssertionError, match="elsewhere"):
+    with pytest.raises(AssertionError, match="global generator"):
         check_epsilon_greedy(_global_numpy_random)
     with pytest.raises(AssertionError, match="hard-coded"):
         check_q_learning_update(_gamma_hard_coded)
@@ -585,3 +585,67 @@ def test_grid_check_refuses_rows_out_of_range():
 
     with pytest.raises(AssertionError, match="0 to n_states - 1"):
         check_mountaincar_grid(lambda low, high: OffByOne(low, high, bins=10))
+
+
+# ---------------------------------------------------------------- generic kinds
+
+
+def _reverses_the_callers_list(rewards, gamma):
+    if isinstance(rewards, list):
+        rewards.reverse()  # walks the list backwards by turning the caller's around
+        ret = 0.0
+        for reward in rewards:
+            ret = reward + gamma * ret
+        return ret
+    return discounted_return(rewards, gamma)
+
+
+def _discounts_the_callers_array(rewards, gamma):
+    rewards = np.asarray(rewards, dtype=float)  # the caller's array when given one
+    rewards *= gamma ** np.arange(len(rewards))
+    return float(rewards.sum())
+
+
+def _forgets_return(rewards, gamma):
+    discounted_return(rewards, gamma)
+
+
+def _tensor_return(rewards, gamma):
+    import torch
+
+    return torch.tensor(discounted_return(rewards, gamma))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (_reverses_the_callers_list, "changed"),
+        (_discounts_the_callers_array, "changed"),
+        (_forgets_return, "return"),
+        (_tensor_return, "tensor"),
+    ],
+)
+def test_discounted_return_check_fails_the_generic_kinds(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check_discounted_return(wrong)
+
+
+def _shifts_q_values(q_values, epsilon, rng):
+    q_values -= q_values.max()  # "normalises" the caller's row: the Q-table's, in 02
+    return epsilon_greedy(q_values, epsilon, rng)
+
+
+def _loop_without_return(env, q_table, to_index, **settings):
+    train_q_learning(env, q_table, to_index, **settings)
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong", "hint"),
+    [
+        (check_epsilon_greedy, _shifts_q_values, "changed"),
+        (check_train_q_learning, _loop_without_return, "return"),
+    ],
+)
+def test_checks_fail_in_place_edits_and_missing_returns(check, wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check(wrong)

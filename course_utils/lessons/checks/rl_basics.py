@@ -88,6 +88,7 @@ check_discounted_return = exercise_check(
     "Exercise 1: discounted return",
     _discounted_return_cases,
     reference=discounted_return,
+    returns="float",
 )
 
 
@@ -226,7 +227,11 @@ def _epsilon_greedy_all_cases(fn: Callable) -> None:
 
 
 check_epsilon_greedy = exercise_check(
-    "Exercise 3: ε-greedy", _epsilon_greedy_all_cases, reference=epsilon_greedy
+    "Exercise 3: ε-greedy",
+    _epsilon_greedy_all_cases,
+    reference=epsilon_greedy,
+    returns="action",
+    rng_args=("rng",),
 )
 
 
@@ -330,7 +335,10 @@ def _q_learning_cases(fn: Callable) -> None:
 
 
 check_q_learning_update = exercise_check(
-    "Exercise 4: the Q-learning update", _q_learning_cases, reference=q_learning_update
+    "Exercise 4: the Q-learning update",
+    _q_learning_cases,
+    reference=q_learning_update,
+    mutates=("q_table",),
 )
 
 
@@ -436,7 +444,11 @@ def _train_loop_cases(fn: Callable) -> None:
 
 
 check_train_q_learning = exercise_check(
-    "Exercise 5: the training loop", _train_loop_cases, reference=train_q_learning
+    "Exercise 5: the training loop",
+    _train_loop_cases,
+    reference=train_q_learning,
+    mutates=("q_table",),
+    returns="array",
 )
 
 
@@ -559,5 +571,7 @@ def _grid_cases(fn: Callable) -> None:
 
 
 check_mountaincar_grid = exercise_check(
-    "Exercise 6: design a grid for MountainCar", _grid_cases, reference=make_mountaincar_grid
+    "Exercise 6: design a grid for MountainCar",
+    _grid_cases,
+    reference=make_mountaincar_grid,
 )
