@@ -17,11 +17,15 @@ In JupyterLab and Colab the bars are widgets (``tqdm.auto``); without ipywidgets
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from tqdm import tqdm as any_bar
-from tqdm.auto import tqdm
+
+with warnings.catch_warnings():  # no ipywidgets (a bare kernel): a text bar is fine
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from tqdm.auto import tqdm
 
 from course_utils.common.plotting import LiveCurve
 from course_utils.common.validate import number, whole_number
