@@ -132,7 +132,8 @@ class LiveCurve:
 
     The picture: training episode returns (faint) and their moving average over
     ``window`` episodes, the evaluations' means with their standard deviation, the
-    ``solved_at`` line; x is the environment step.
+    ``solved_at`` line and any other reference ``lines`` (``{"random actions":
+    -100.0}``); x is the environment step.
     """
 
     def __init__(
@@ -140,6 +141,7 @@ class LiveCurve:
         *,
         title: str = "Learning curve",
         solved_at: float | None = None,
+        lines: Mapping[str, float] | None = None,
         window: int = 20,
         every_seconds: float = 10.0,
         min_seconds: float = 1.0,
@@ -152,6 +154,7 @@ class LiveCurve:
         ):
             number(name, value, minimum=0, why="seconds between pictures")
         self.title, self.solved_at, self.window = title, solved_at, window
+        self.lines = {label: number(label, y) for label, y in (lines or {}).items()}
         self.every_seconds, self.min_seconds = every_seconds, min_seconds
         self.figsize = figsize
         self.episode_steps: list[int] = []
@@ -206,6 +209,8 @@ class LiveCurve:
         if self.solved_at is not None:
             label = f"solved ({self.solved_at:g})"
             ax.axhline(self.solved_at, color="tab:green", ls="--", label=label)
+        for label, y in self.lines.items():
+            ax.axhline(y, color="tab:gray", ls=":", label=label)
         title = self.title
         if self.evaluations:
             title += f": last evaluation {self.evaluations[-1][1]:.1f}"

@@ -94,7 +94,7 @@ def test_plot_curves_refuses_empty_input():
 
 
 def test_the_live_curve_draws_without_a_display():
-    live = LiveCurve(title="DQN", solved_at=-110, window=2)
+    live = LiveCurve(title="DQN", solved_at=-110, lines={"random": -200}, window=2)
     empty = live.figure()  # nothing yet: an empty frame, no error
     assert len(empty.axes) == 1
     for step, ret in ((200, -200.0), (400, -180.0), (600, -150.0)):
@@ -107,6 +107,8 @@ def test_the_live_curve_draws_without_a_display():
     np.testing.assert_array_equal(raw.get_xdata(), [200, 400, 600])
     np.testing.assert_allclose(average.get_ydata(), [-200, -190, -165])
     assert _solved_lines(ax)
+    (random,) = [line for line in ax.lines if line.get_label() == "random"]
+    np.testing.assert_array_equal(random.get_ydata(), [-200, -200])
     assert ax.get_title() == "DQN: last evaluation -160.0"
     assert fig._repr_png_().startswith(b"\x89PNG")
 
@@ -168,6 +170,7 @@ def test_the_live_curve_shows_one_picture_and_updates_it(monkeypatch):
         ({"window": 0}, "window must be"),
         ({"every_seconds": -1}, "every_seconds must be"),
         ({"min_seconds": float("nan")}, "min_seconds must be"),
+        ({"lines": {"random": "low"}}, "random must be"),
     ],
 )
 def test_the_live_curve_refuses_bad_settings(kwargs, message):
