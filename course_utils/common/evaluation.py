@@ -60,10 +60,9 @@ def evaluate_with_info(
     final = None if info_key is None else np.zeros(n_episodes, dtype=np.float64)
     episodes = progress_bar(
         range(n_episodes),
-        enabled=progress is not False,
+        enabled=progress,
         desc="evaluation",
         unit="episode",
-        leave=progress is True,
     )
     for i in episodes:
         obs, info = env.reset(seed=seed + i)

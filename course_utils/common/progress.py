@@ -33,24 +33,38 @@ from course_utils.common.validate import number, whole_number
 UNITS = ("steps", "seconds", "games")
 
 
+def _bar_mode(progress: bool | any_bar, what: str = "progress") -> tuple[bool, bool]:
+    """(show a bar, leave it on screen when it closes) for a ``progress`` argument:
+    True, False, or an open bar over runs to sit under (shown only if that one is,
+    and gone when it closes)."""
+    if isinstance(progress, bool):
+        return progress, True
+    if isinstance(progress, any_bar):
+        return not progress.disable, False
+    raise ValueError(
+        f"{what} must be True, False or a bar over runs (progress_bar), got "
+        f"{progress!r}."
+    )
+
+
 def progress_bar(
     items: Iterable,
     *,
-    enabled: bool = True,
+    enabled: bool | any_bar = True,
     desc: str | None = None,
     total: int | None = None,
     unit: str = "it",
-    leave: bool = True,
 ) -> tqdm:
     """The course's bar over ``items``, refreshed at most once a second.
 
-    Over runs in a notebook: ``for seed in progress_bar(seeds, desc="seeds",
-    unit="run")``, and pass the bar to each run as ``progress=`` so the run's own bar
-    sits under it and vanishes when the run ends.
+    Over runs in a notebook: ``runs = progress_bar(seeds, desc="seeds", unit="run")``,
+    and pass ``runs`` to each run as ``progress=``: the run's own bar sits under it and
+    vanishes when the run ends. ``enabled``: True, False, or such an outer bar.
     """
+    shown, leave = _bar_mode(enabled, "enabled")
     return tqdm(
         items,
-        disable=not enabled,
+        disable=not shown,
         mininterval=1,
         desc=desc,
         total=total,
@@ -112,11 +126,7 @@ class RunProgress:
                 f"live must be a LiveCurve or None, got {live!r}. Fix: "
                 "live=LiveCurve(title=...) from course_utils.common.plotting."
             )
-        if not isinstance(progress, bool | any_bar):
-            raise ValueError(
-                f"progress must be True, False or a bar over runs (progress_bar), got "
-                f"{progress!r}."
-            )
+        shown, leave = _bar_mode(progress)
         self.budget = {"steps": steps, "games": games, "seconds": seconds}
         self.unit = next(u for u in UNITS if self.budget[u] is not None)
         self.steps, self.games = done_steps, done_games
@@ -125,9 +135,8 @@ class RunProgress:
         self.live = live
         self.postfix: dict[str, str] = {}
         self.bar = None
-        if progress is False:
+        if not shown:
             return
-        nested = progress is not True
         if self.unit == "seconds":
             fmt = "{l_bar}{bar}| {n:.0f} of {total:.0f} s (time cap){postfix}"
         else:
@@ -143,7 +152,7 @@ class RunProgress:
             unit_scale=self.unit == "steps",
             mininterval=1,
             bar_format=fmt,
-            leave=not nested,
+            leave=leave,
         )
         if self.postfix:
             self.bar.set_postfix(self.postfix, refresh=False)

@@ -98,11 +98,19 @@ def test_a_run_under_a_bar_over_runs_leaves_no_trace():
     runs = progress_bar(range(2), desc="runs", unit="run", total=2)
     inner = RunProgress(steps=10, progress=runs)
     assert inner.bar.leave is False
+    episodes = progress_bar(range(3), enabled=runs)
+    assert episodes.leave is False and not episodes.disable
     alone = RunProgress(steps=10)
     assert alone.bar.leave is True
     for bar in (inner, alone):
         bar.close()
     runs.close()
+
+
+def test_under_a_bar_that_is_off_no_bar_is_shown():
+    runs = progress_bar(range(2), enabled=False)
+    assert RunProgress(steps=10, progress=runs).bar is None
+    assert progress_bar(range(3), enabled=runs).disable
 
 
 def test_the_evaluations_and_episodes_reach_the_live_curve():
@@ -131,5 +139,7 @@ def test_bad_arguments_are_refused_with_the_fix(kwargs, message):
 
 def test_progress_bar_counts_items_and_can_be_off():
     bar = progress_bar([1, 2, 3], desc="runs", unit="run")
-    assert list(bar) == [1, 2, 3] and bar.n == 3
+    assert list(bar) == [1, 2, 3] and bar.n == 3 and bar.leave
     assert progress_bar([1], enabled=False).disable
+    with pytest.raises(ValueError, match="enabled must be True, False or a bar"):
+        progress_bar([1], enabled="yes")
