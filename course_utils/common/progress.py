@@ -87,8 +87,8 @@ class RunProgress:
 
     The loop reports with :meth:`update` (its counts so far), :meth:`episode` (a
     finished training episode), :meth:`evaluation` (into the postfix and the live
-    curve) and :meth:`note` (other postfix fields). Use it as a context manager: at a
-    normal end the bar closes at its total; if the run stopped before its budget (the
+    curve) and :meth:`note` (other postfix fields). Use it as a context manager, or
+    call :meth:`close` after the loop: at a normal end the bar closes at its total; if the run stopped before its budget (the
     cap, the last game), the total shrinks to the count reached and the postfix says
     why. Counts above the budget (the last game of a step budget ends past it) show as
     the budget.
