@@ -88,10 +88,10 @@ class RunProgress:
     The loop reports with :meth:`update` (its counts so far), :meth:`episode` (a
     finished training episode), :meth:`evaluation` (into the postfix and the live
     curve) and :meth:`note` (other postfix fields). Use it as a context manager, or
-    call :meth:`close` after the loop: at a normal end the bar closes at its total; if the run stopped before its budget (the
-    cap, the last game), the total shrinks to the count reached and the postfix says
-    why. Counts above the budget (the last game of a step budget ends past it) show as
-    the budget.
+    call :meth:`close` after the loop: at a normal end the bar closes at its total; if
+    the run stopped before its budget (the cap, the last game), the total shrinks to
+    the count reached and the postfix says why. Counts above the budget (the last game
+    of a step budget ends past it) show as the budget.
 
     ``progress``: True (a bar of its own), False (none) or a bar over runs
     (:func:`progress_bar`) this run's bar sits under; a nested bar leaves no trace.
