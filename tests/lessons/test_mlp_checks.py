@@ -4,7 +4,12 @@ the reference when an exercise is not done yet."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -911,3 +916,98 @@ def test_train_step_check_leaves_torch_global_rng_alone():
     before = torch.random.get_rng_state().clone()
     check_train_step(ref.train_step)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+# --- The notebook's "same as the course" cells ------------------------------------
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "01_mlp_basics.ipynb"
+# the cells that compare the student's functions with scikit-learn's and autograd's
+SAME_AS_THE_COURSE = ("nb01-029", "nb01-031", "nb01-035", "nb01-047")
+
+
+def _cells(ids):
+    cells = {c.get("id"): c for c in json.loads(NOTEBOOK.read_text())["cells"]}
+    return ["".join(cells[i]["source"]) for i in ids]
+
+
+@pytest.fixture(scope="module")
+def digits_state():
+    """What the notebook holds when it reaches Exercise 2: the digits split and the
+    first model (fewer epochs: the cells compare functions, not accuracies)."""
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=42
+    )
+    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=40, random_state=42)
+    model = Pipeline([("scale", StandardScaler()), ("mlp", mlp)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_train, y_train)
+    names = dict(np=np, torch=torch, F=F, log_loss=log_loss, model=model)
+    return names | dict(X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test)
+
+
+def _run_the_cells(state, **answers):
+    from course_utils.lessons.checks import same_as_course
+
+    namespace = dict(state, same_as_course=same_as_course)
+    namespace |= {
+        "cross_entropy": ref.cross_entropy,
+        "mlp_predict_proba": ref.mlp_predict_proba,
+        "backprop": ref.backprop,
+    } | answers
+    with contextlib.redirect_stdout(io.StringIO()):
+        for source in _cells(SAME_AS_THE_COURSE):
+            exec(compile(source, "<cell>", "exec"), namespace)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {"cross_entropy": cross_entropy_in_a_loop},
+        {"cross_entropy": cross_entropy_by_one_hot},
+        {"mlp_predict_proba": forward_in_torch},
+        {"mlp_predict_proba": forward_recursive},
+        {"backprop": backprop_one_example_at_a_time},
+        {"backprop": backprop_mask_from_h1},
+    ],
+    ids=[
+        "the references",
+        "a Python loop",
+        "one-hot",
+        "in torch",
+        "recursive",
+        "one example at a time",
+        "mask from h1",
+    ],
+)
+def test_same_as_the_course_cells_pass_correct_answers_in_another_order(
+    digits_state, answers
+):
+    _run_the_cells(digits_state, **answers)
+
+
+@pytest.mark.parametrize(
+    ("answers", "exercise"),
+    [
+        ({"cross_entropy": cross_entropy_summed}, "Exercise 2"),
+        ({"mlp_predict_proba": forward_activation_on_output_too}, "Exercise 3"),
+        ({"backprop": backprop_without_relu_mask}, "Exercise 4"),
+    ],
+)
+def test_same_as_the_course_cells_name_the_exercise_to_revisit(
+    digits_state, answers, exercise
+):
+    from course_utils.lessons.checks import NotSameAsCourse
+
+    with pytest.raises(NotSameAsCourse, match=f"Revisit {exercise}"):
+        _run_the_cells(digits_state, **answers)
