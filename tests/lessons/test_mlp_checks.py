@@ -1011,3 +1011,18 @@ def test_same_as_the_course_cells_name_the_exercise_to_revisit(
 
     with pytest.raises(NotSameAsCourse, match=f"Revisit {exercise}"):
         _run_the_cells(digits_state, **answers)
+
+
+@pytest.mark.parametrize(("check", "reference"), CHECKS_AND_REFERENCES, ids=IDS)
+def test_every_check_declares_what_its_function_returns(check, reference, monkeypatch):
+    from course_utils.lessons.checks import mlp as checks
+
+    declared = {}
+
+    def spy(exercise, fn, cases, *, reference, **contract):
+        declared.update(contract)
+        return fn
+
+    monkeypatch.setattr(checks, "run_check", spy)
+    check(reference)
+    assert declared.get("returns") is not None  # so the guard refuses a wrong kind
