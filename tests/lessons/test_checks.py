@@ -92,6 +92,13 @@ def test_expect_close_values_message():
     )
 
 
+def test_expect_close_keeps_a_hand_worked_answer_secret():
+    with pytest.raises(AssertionError) as info:
+        expect_close(5.0, 2.5, what="V*(1)", hint="Count the steps.", reveal=False)
+    assert str(info.value) == "V*(1): 5.0 is not right. Count the steps."
+    assert "2.5" not in str(info.value)
+
+
 def test_expect_close_refuses_non_numbers():
     with pytest.raises(AssertionError, match="q: expected numbers, got 'abc'"):
         expect_close("abc", 1.0, what="q")

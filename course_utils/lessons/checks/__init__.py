@@ -253,8 +253,13 @@ def expect_close(
     hint: str = "",
     atol: float = 1e-6,
     rtol: float = 1e-5,
+    reveal: bool = True,
 ) -> None:
-    """Assert two numbers or arrays agree, with a message a student can act on."""
+    """Assert two numbers or arrays agree, with a message a student can act on.
+
+    ``reveal=False`` for an exercise worked out by hand: the message says what was
+    got and the hint, never the expected value.
+    """
     if actual is None:  # NumPy would turn None into nan and report "got nan"
         raise AssertionError(
             f"{what}: expected numbers, got None (a missing return?). {hint}"
@@ -272,6 +277,10 @@ def expect_close(
             f"got {actual_arr.shape}. {hint}"
         )
     if not np.allclose(actual_arr, expected_arr, atol=atol, rtol=rtol):
+        if not reveal:
+            raise AssertionError(
+                f"{what}: {np.round(actual_arr, 6).tolist()} is not right. {hint}"
+            )
         raise AssertionError(
             f"{what}: expected {np.round(expected_arr, 6).tolist()}, "
             f"got {np.round(actual_arr, 6).tolist()}. {hint}"
