@@ -153,9 +153,9 @@ class QuantileLoss:
         if target.shape != theta.shape:
             raise ValueError(
                 f"The online network gives {theta.shape[-1]} quantiles per action, the "
-                f"target ({getattr(self.target, '__name__', self.target)}) {target.shape[-1]}: QR-DQN's target "
-                "has one sample per quantile. Fix: copy the online network to make the "
-                "target network (copy.deepcopy), so both have n_quantiles alike."
+                f"target {target.shape[-1]}: QR-DQN's target has one sample per "
+                "quantile. Fix: make the target network a copy of the online one "
+                "(copy.deepcopy), so both have the same n_quantiles."
             )
         return quantile_huber_loss(theta, target, kappa=self.kappa)
 
