@@ -257,3 +257,9 @@ def test_online_and_target_nets_with_other_quantile_counts_are_refused():
     batch = _batch([0.0], [0.0], action=torch.tensor([0]))
     with pytest.raises(ValueError, match=r"2 quantiles.*target.*3"):
         qr_dqn.QuantileLoss()(q_net, target_net, batch, 1.0)
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5, True])
+def test_quantile_fractions_need_a_whole_number_of_quantiles(n):
+    with pytest.raises(ValueError, match="n_quantiles must be a whole number >= 1"):
+        qr_dqn.quantile_fractions(n)

@@ -30,7 +30,7 @@ from torch import nn
 from course_utils.agents.dqn.core import TargetFn
 from course_utils.common.buffers import Batch
 from course_utils.common.networks import QuantileQNetwork
-from course_utils.common.validate import number
+from course_utils.common.validate import number, whole_number
 
 _KAPPA = "the Huber threshold: errors beyond it cost linearly, e.g. 1.0"
 
@@ -42,6 +42,7 @@ def quantile_fractions(n_quantiles: int) -> torch.Tensor:
     (i+1)/N]``; its midpoint is the fraction whose quantile minimises the
     1-Wasserstein distance to the true distribution (the paper's Lemma 2).
     """
+    n_quantiles = whole_number("n_quantiles", n_quantiles, why="quantiles, e.g. 51")
     return (torch.arange(n_quantiles, dtype=torch.float32) + 0.5) / n_quantiles
 
 
