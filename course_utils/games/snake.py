@@ -70,6 +70,7 @@ from course_utils.common.validate import index, refuse, whole_number
 HEAD, BODY, APPLE, STEPS_TO_FREE = 0, 1, 2, 3  # the observation's planes
 ACTION_NAMES = ("up", "right", "down", "left")
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # (row, column) change per action
+ABSOLUTE_ACTIONS = ("up", "right", "down", "left")
 START_LENGTH = 3
 MAX_SIZE = 64  # the widest board: 4 * 64 * 64 numbers an observation
 _CELL_PX = 20
@@ -228,20 +229,14 @@ class SnakeEnv(gym.Env):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Move the head one cell: 0 up, 1 right, 2 down, 3 left (reverse: straight)."""
-        if isinstance(action, (bool, np.bool_)) or not self.action_space.contains(
-            action
-        ):
-            raise ValueError(
-                "Snake actions are 0 (up), 1 (right), 2 (down), 3 (left); "
-                f"got {action!r}. Fix: pass an int in 0..3, e.g. int(q.argmax())."
-            )
+        action = _action(action, self.action_space, ABSOLUTE_ACTIONS)
         if self._over:
             raise RuntimeError(
                 "No episode is running (never reset, or it ended): call reset() "
                 "before step()."
             )
-        if int(action) != (self._heading + 2) % 4:  # the reverse move is ignored
-            self._heading = int(action)
+        if action != (self._heading + 2) % 4:  # the reverse move is ignored
+            self._heading = action
         dr, dc = MOVES[self._heading]
         row, col = self._head[0] + dr, self._head[1] + dc
         self._since_apple += 1
@@ -308,7 +303,7 @@ class SnakeEnv(gym.Env):
         )
 
 
-RELATIVE_ACTIONS = ("left", "straight", "right")
+RELATIVE_ACTIONS = ("turn left", "straight on", "turn right")
 
 
 class EgocentricView(gym.Wrapper):
@@ -353,16 +348,22 @@ class EgocentricView(gym.Wrapper):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """0 turns left, 1 goes straight on, 2 turns right."""
-        if isinstance(action, (bool, np.bool_)) or not self.action_space.contains(
-            action
-        ):
-            raise ValueError(
-                "Egocentric Snake actions are 0 (turn left), 1 (straight on), "
-                f"2 (turn right); got {action!r}."
-            )
-        absolute = (self.env.unwrapped.heading + int(action) - 1) % 4
+        action = _action(action, self.action_space, RELATIVE_ACTIONS)
+        absolute = (self.env.unwrapped.heading + action - 1) % 4
         obs, reward, terminated, truncated, info = self.env.step(absolute)
         return self._view(obs), reward, terminated, truncated, info
+
+
+def _action(action: Any, space: gym.spaces.Discrete, names: tuple[str, ...]) -> int:
+    """``action`` as an ``int`` of ``space`` (a bool is none), or a ``ValueError``
+    listing ``names``, the meaning of each action."""
+    if isinstance(action, (bool, np.bool_)) or not space.contains(action):
+        listed = ", ".join(f"{i} ({name})" for i, name in enumerate(names))
+        raise ValueError(
+            f"Snake's actions here are {listed}; got {action!r}. Fix: pass an int, "
+            "e.g. int(q_values.argmax())."
+        )
+    return int(action)
 
 
 def make_egocentric_snake(**kwargs: Any) -> EgocentricView:
