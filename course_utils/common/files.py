@@ -115,7 +115,8 @@ def read_bounded(path: str | Path, limit: int, *, what: str, fix: str = "") -> b
 
     Raises:
         ValueError: ``<path> is not <what>: expected a regular file of at most <limit>
-            bytes, ... <fix>``, decided before anything is read.
+            bytes, ... <fix>``: a special file before anything is read, a bigger one
+            after ``limit + 1`` bytes.
         OSError: from opening it (``FileNotFoundError``, ``PermissionError``, ...).
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe: no wait
