@@ -22,7 +22,7 @@ Statistic = Callable[[np.ndarray], np.ndarray]
 MAX_DRAWS = 50_000_000  # run indices one bootstrap may draw: 400 MB of int64
 
 
-def runs_of(name: str, scores: object) -> np.ndarray:
+def _runs(name: str, scores: object) -> np.ndarray:
     """``scores`` as a float array of at least one run along axis 0, every value
     finite: a NaN run is refused, never trimmed or averaged away in silence."""
     try:
@@ -60,7 +60,7 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    scores = np.sort(runs_of("scores", scores), axis=0)
+    scores = np.sort(_runs("scores", scores), axis=0)
     n = scores.shape[0]
     cut = int(0.25 * n)  # whole runs trimmed at each end, as scipy does
     return scores[cut : n - cut].mean(axis=0)
@@ -68,7 +68,7 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 
 def mean(scores: np.ndarray) -> np.ndarray:
     """Mean over the first axis (runs)."""
-    return runs_of("scores", scores).mean(axis=0)
+    return _runs("scores", scores).mean(axis=0)
 
 
 def bootstrap_ci(
@@ -168,8 +168,8 @@ def curves_on_grid(
     curves = []
     for i, (steps, values) in enumerate(runs):
         steps, values = (
-            runs_of(f"runs[{i}] steps", steps),
-            runs_of(f"runs[{i}]", values),
+            _runs(f"runs[{i}] steps", steps),
+            _runs(f"runs[{i}]", values),
         )
         if steps.ndim != 1 or steps.shape != values.shape:
             refuse(f"runs[{i}]", "as many steps as values, 1-D", (steps, values))
