@@ -33,7 +33,11 @@ def check_return_to_go(fn: Callable) -> Callable:
         expect_close(f(np.array([5.0]), 0.9), [5.0], what="a one-step episode")
 
     return run_check(
-        "Exercise 1: the return-to-go", fn, cases, reference=sm.return_to_go
+        "Exercise 1: the return-to-go",
+        fn,
+        cases,
+        reference=sm.return_to_go,
+        returns="array",
     )
 
 
@@ -63,7 +67,11 @@ def check_keep_probability(fn: Callable) -> Callable:
         )
 
     return run_check(
-        "Exercise 2: the keep probability", fn, cases, reference=sm.keep_probability
+        "Exercise 2: the keep probability",
+        fn,
+        cases,
+        reference=sm.keep_probability,
+        returns="array",
     )
 
 
@@ -114,7 +122,12 @@ def check_keep_rule(fn: Callable) -> Callable:
         _expect_unchanged(f, (np.array([1.0, -2.0, 3.0]), skewed.copy(), _rng(4)))
 
     return run_check(
-        "Exercise 3: the keep rule", fn, cases, reference=sm.keep_selective
+        "Exercise 3: the keep rule",
+        fn,
+        cases,
+        reference=sm.keep_selective,
+        returns="array",
+        rng_args=("rng",),
     )
 
 
@@ -175,7 +188,11 @@ def check_select_action(fn: Callable) -> Callable:
             expect_close(chosen, expected, what=what, hint=hint)
 
     return run_check(
-        "Exercise 4: candidate selection", fn, cases, reference=sm.select_action
+        "Exercise 4: candidate selection",
+        fn,
+        cases,
+        reference=sm.select_action,
+        returns="array",
     )
 
 
@@ -220,7 +237,9 @@ def check_fit_step(fn: Callable) -> Callable:
         )
         _expect_adam_like_course(f)
 
-    return run_check("Exercise 5: one fit step", fn, cases, reference=sm.fit_step)
+    return run_check(
+        "Exercise 5: one fit step", fn, cases, reference=sm.fit_step, returns="float"
+    )
 
 
 def _expect_adam_like_course(f: Callable) -> None:
@@ -326,5 +345,10 @@ def check_keep_advantage(fn: Callable) -> Callable:
         _expect_unchanged(f, (returns.copy(), stored.copy(), _rng(5), values.copy()))
 
     return run_check(
-        "Exercise 6: the advantage keep rule", fn, cases, reference=reference
+        "Exercise 6: the advantage keep rule",
+        fn,
+        cases,
+        reference=reference,
+        returns="array",
+        rng_args=("rng",),
     )
