@@ -75,7 +75,8 @@ VARIANTS = variants_by_name(
     Variant(
         "top_k", "keep a game's best 20 % of steps", pieces={"keep": sm.KeepTopK(0.2)}
     ),
-    # FitML's other selection (Experimental/BipedalWalker_SelectiveMemory_V5.py)
+    # FitML V5's whole-game rule alone, with the published per-step settings: not V5
+    # as V5 runs it, and its stored runs froze (benchmarks/README.md, "void")
     Variant(
         "whole_game",
         "keep a whole game when its mean return-to-go beats the memory's mean",

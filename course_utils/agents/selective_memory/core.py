@@ -342,8 +342,10 @@ def keep_whole_game(
 ) -> np.ndarray:
     """FitML's whole-rollout selection (``Experimental/BipedalWalker_SelectiveMemory
     _V5.py``): keep every step of a game whose mean return-to-go beats the mean of
-    the stored returns, else none; an empty memory takes the first game whole. (V5
-    starts comparing at game 16; here the comparison starts with the second game.)"""
+    the stored returns, else none; an empty memory takes the first game whole. The
+    rule only: V5 also starts comparing at game 16, holds 9 000 rows, evicts on every
+    game once full, uses gamma 0.98 and 800-step games. With the published per-step
+    settings this rule froze the memory in the course's runs (benchmarks/README.md)."""
     if not len(returns):
         return np.zeros(0, dtype=bool)
     keep = not len(stored) or float(np.mean(returns)) > float(stored.mean())

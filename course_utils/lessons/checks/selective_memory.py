@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from course_utils.agents import selective_memory as sm
+from course_utils.agents.selective_memory import improvements as smi
 from course_utils.lessons.checks import expect_close, expect_true, run_check
 
 
@@ -32,7 +33,11 @@ def check_return_to_go(fn: Callable) -> Callable:
         expect_close(f(np.array([5.0]), 0.9), [5.0], what="a one-step episode")
 
     return run_check(
-        "Exercise 1: the return-to-go", fn, cases, reference=sm.return_to_go
+        "Exercise 1: the return-to-go",
+        fn,
+        cases,
+        reference=sm.return_to_go,
+        returns="array",
     )
 
 
@@ -62,7 +67,11 @@ def check_keep_probability(fn: Callable) -> Callable:
         )
 
     return run_check(
-        "Exercise 2: the keep probability", fn, cases, reference=sm.keep_probability
+        "Exercise 2: the keep probability",
+        fn,
+        cases,
+        reference=sm.keep_probability,
+        returns="array",
     )
 
 
@@ -100,14 +109,44 @@ def check_keep_rule(fn: Callable) -> Callable:
             "draw exactly one number per step, rng.random(len(returns)), so that "
             "your run plays the same games as the course's.",
         )
+        # mean 7.5, median 0: R = 5 is below the mean (kept ~0.1 %), above the median
+        skewed = np.array([0.0, 0.0, 0.0, 30.0], dtype=np.float32)
+        rate = float(np.mean(f(np.full(4000, 5.0), skewed, _rng(3))))
+        expect_true(
+            rate < 0.02,
+            f"with stored returns [0, 0, 0, 30], R = 5 was kept {rate:.0%} of the "
+            "time. "
+            "avg is the *mean* of the stored returns (7.5 here), not their median or "
+            "their maximum.",
+        )
+        _expect_unchanged(f, (np.array([1.0, -2.0, 3.0]), skewed.copy(), _rng(4)))
 
     return run_check(
-        "Exercise 3: the keep rule", fn, cases, reference=sm.keep_selective
+        "Exercise 3: the keep rule",
+        fn,
+        cases,
+        reference=sm.keep_selective,
+        returns="array",
+        rng_args=("rng",),
     )
 
 
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def _expect_unchanged(f: Callable, args: tuple) -> None:
+    """Call ``f(*args)`` and fail if it modified an array it was given: the loop
+    hands the keep rule the memory's own column of returns."""
+    before = [a.copy() for a in args if isinstance(a, np.ndarray)]
+    f(*args)
+    after = [a for a in args if isinstance(a, np.ndarray)]
+    expect_true(
+        all(np.array_equal(b, a) for b, a in zip(before, after, strict=True)),
+        "your function changed an array it was given (returns, stored or "
+        "baseline). `stored` is the memory's own column: compute on copies "
+        "(x = x - avg, not x -= avg).",
+    )
 
 
 def check_select_action(fn: Callable) -> Callable:
@@ -149,7 +188,11 @@ def check_select_action(fn: Callable) -> Callable:
             expect_close(chosen, expected, what=what, hint=hint)
 
     return run_check(
-        "Exercise 4: candidate selection", fn, cases, reference=sm.select_action
+        "Exercise 4: candidate selection",
+        fn,
+        cases,
+        reference=sm.select_action,
+        returns="array",
     )
 
 
@@ -165,6 +208,12 @@ def check_fit_step(fn: Callable) -> Callable:
         y = torch.tensor([[0.0], [1.0]])
         # predictions -1, 3; errors -1, 2: MSE 2.5; gradient -x0 + 2 x1 = [5, -2]
         loss = f(net, optimizer, x, y)
+        expect_true(
+            not isinstance(loss, torch.Tensor) and isinstance(loss, (float, int)),
+            f"return the loss as a Python float, got {type(loss).__name__}. A tensor "
+            "keeps the graph alive and breaks the training loop's bookkeeping: "
+            "return loss.item().",
+        )
         expect_close(
             [float(loss)],
             [2.5],
@@ -186,5 +235,120 @@ def check_fit_step(fn: Callable) -> Callable:
             hint="Clear the old gradients first (optimizer.zero_grad()): PyTorch "
             "adds each backward pass's gradients to the stored ones.",
         )
+        _expect_adam_like_course(f)
 
-    return run_check("Exercise 5: one fit step", fn, cases, reference=sm.fit_step)
+    return run_check(
+        "Exercise 5: one fit step", fn, cases, reference=sm.fit_step, returns="float"
+    )
+
+
+def _expect_adam_like_course(f: Callable) -> None:
+    """Two steps with Adam, as the notebook trains: the weights must match the
+    course's ``fit_step`` (a hand-written ``p -= lr * p.grad`` passes with SGD only)."""
+    x = torch.tensor([[1.0, 2.0], [3.0, 0.0], [-1.0, 1.0]])
+    y = torch.tensor([[0.0], [1.0], [2.0]])
+    weights = []
+    for step in (f, sm.fit_step):
+        torch.manual_seed(0)
+        net = nn.Linear(2, 1)
+        optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+        step(net, optimizer, x, y)
+        step(net, optimizer, x, y)
+        weights.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    expect_close(
+        weights[0].numpy(),
+        weights[1].numpy(),
+        what="the weights after two steps with Adam (lr 0.01)",
+        hint="Let the optimizer make the step (optimizer.step()): the notebook "
+        "trains with Adam, whose step is not lr times the gradient.",
+    )
+
+
+def check_keep_advantage(fn: Callable) -> Callable:
+    """Exercise 6: ``keep_advantage(returns, stored, rng, baseline)`` -> mask, the
+    improved run's keep rule (``improvements.keep_advantage_scaled``)."""
+    reference = smi.keep_advantage_scaled
+
+    def same(
+        f: Callable, what: str, returns, stored, baseline, seed: int, hint: str
+    ) -> None:
+        mine = np.asarray(f(returns, stored, _rng(seed), baseline))
+        expect_true(
+            mine.dtype == bool and mine.shape == (len(returns),),
+            f"expected a ({len(returns)},) bool mask, got dtype {mine.dtype}, "
+            f"shape {mine.shape}.",
+        )
+        theirs = reference(returns, stored, _rng(seed), baseline)
+        expect_true(
+            bool(np.array_equal(mine, theirs)),
+            f"{what}: your mask differs from the course's on "
+            f"{int(np.sum(mine != theirs))} of {len(returns)} steps. {hint}",
+        )
+
+    def cases(f: Callable) -> None:
+        data = _rng(10)
+        returns = data.normal(20.0, 10.0, 500)
+        values = returns + data.normal(0.0, 4.0, 500)  # V(s) close to R
+        stored = data.normal(60.0, 3.0, 300).astype(np.float32)  # spread 3
+        same(
+            f,
+            "a memory of 300 rows (returns around 60, spread 3)",
+            returns,
+            stored,
+            values,
+            0,
+            "The advantage is R - V(s) of each step (the baseline), not R - mean of "
+            "the memory; divide it by the standard deviation of the memory's "
+            "returns; then keep with keep_probability(advantage / scale, 0).",
+        )
+        same(
+            f,
+            "a memory whose spread is 30",
+            returns,
+            stored * 10.0,
+            values,
+            1,
+            "The scale is the standard deviation of `stored` (plus 1e-6), whatever "
+            "its mean.",
+        )
+        same(
+            f,
+            "an empty memory",
+            returns,
+            stored[:0],
+            values,
+            2,
+            "With fewer than 2 stored rows the memory has no spread: divide by the "
+            "standard deviation of this game's advantages instead (plus 1e-6).",
+        )
+        for seed in range(3, 13):  # R - V(s) = 0.3: kept with p = 0.36
+            same(
+                f,
+                "a one-step game and an empty memory",
+                returns[:1],
+                stored[:0],
+                returns[:1] - 0.3,
+                seed,
+                "With one advantage and no memory there is no spread at all: use a "
+                "scale of 1.",
+            )
+        same(
+            f,
+            "draws",
+            returns,
+            stored,
+            values,
+            4,
+            "Draw exactly one number per step, rng.random(len(returns)), so that "
+            "your run plays the same games as the course's.",
+        )
+        _expect_unchanged(f, (returns.copy(), stored.copy(), _rng(5), values.copy()))
+
+    return run_check(
+        "Exercise 6: the advantage keep rule",
+        fn,
+        cases,
+        reference=reference,
+        returns="array",
+        rng_args=("rng",),
+    )
