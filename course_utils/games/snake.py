@@ -162,7 +162,7 @@ class SnakeEnv(gym.Env):
         return obs
 
     def _info(self) -> dict[str, Any]:
-        return {"score": self._score}
+        return {"score": self._score, "head": self._head, "apple": self._apple}
 
     def _place_apple(self) -> None:
         free = np.flatnonzero(self._remaining() <= 0)
