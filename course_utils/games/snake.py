@@ -31,10 +31,12 @@ Choices, and why:
   with the +1 of the last apple and no bonus, so the return is always the number of
   apples minus 1 if the snake died.
 
-``info["score"]`` is the number of apples eaten so far. The snake starts with 3 cells
-in the middle of the board, heading in a random direction; ``reset(options=...)`` can
-place it (and the apple) yourself, e.g. for tests or puzzles. Make it with
-``make_env("course/Snake-v0", size=8)`` or ``SnakeEnv()``.
+``info["score"]`` is the number of apples eaten so far; ``info["head"]`` and
+``info["apple"]`` give the head's and the apple's ``(row, col)`` (the apple's is
+``(-1, -1)`` once the board is full), what a reward-shaping piece needs. The snake
+starts with 3 cells in the middle of the board, heading in a random direction;
+``reset(options=...)`` can place it (and the apple) yourself, e.g. for tests or
+puzzles. Make it with ``make_env("course/Snake-v0", size=8)`` or ``SnakeEnv()``.
 
 The egocentric view (:class:`EgocentricView`, ``course/SnakeEgocentric-v0``) at the
 bottom of this file:
