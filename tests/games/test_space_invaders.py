@@ -14,7 +14,10 @@ from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.checkpoints import load_policy, save_checkpoint
 from course_utils.common.envs import make_env
 from course_utils.common.policies import epsilon_greedy_action, greedy_action
+from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import (
+    INVADER_MASKS,
+    INVADERS_LEFT,
     SPACE_INVADERS_ACTIONS,
     SPACE_INVADERS_BYTES,
     atari_transition,
@@ -29,12 +32,16 @@ from course_utils.lessons.checks.atari import (
     check_byte_correlations,
     check_epsilon_greedy_action,
     check_preprocess_ram,
+    check_snake_shaping,
 )
 from course_utils.lessons.ram_lab import (
     byte_correlations,
     find_tracking_byte,
+    gradient_importance,
     joystick_direction,
     player_x_from_frame,
+    ram_q_network,
+    read_peers,
     record_ram_episode,
 )
 from course_utils.presets import get_preset
@@ -550,3 +557,92 @@ def test_spaceinvaders_preset():
     assert preset.pieces["shaping"] is atari_transition
     assert preset.config.normalize_obs
     assert preset.checkpoint == "spaceinvaders_ram_dqn.pt"
+
+
+def test_invaders_left_is_the_bit_count_of_the_masks(trace):
+    bits = np.unpackbits(trace.ram[:, list(INVADER_MASKS)], axis=1).sum(axis=1)
+    assert np.array_equal(bits, trace.ram[:, INVADERS_LEFT])
+    assert bits[0] == 36 and bits.min() < 36  # the random episode hits some invaders
+
+
+def test_read_peers_gives_sources_and_the_dopamine_curve():
+    peers = read_peers("spaceinvaders")
+    dqn = peers["dopamine_dqn"]
+    values = np.array(dqn["values"])
+    assert values.shape == (5, 20) and dqn["source"].startswith("https://github.com/")
+    assert (
+        round(values[:, 15].mean()) == 735
+    )  # the figure at 16M frames, checked by hand
+    assert peers["hugging_face_pass"]["bar"] == 200
+    with pytest.raises(ValueError, match="known"):
+        read_peers("pong")
+
+
+def test_gradient_importance_is_nan_for_a_numpy_preprocessing():
+    net = ram_q_network(preprocess_ram)(128, 6, hidden=(8,))
+    states = np.random.default_rng(0).integers(0, 256, (5, 128), dtype=np.uint8)
+    assert np.isnan(gradient_importance(net, states)).all()
+    course = make_q_network(make_env(SI, obs_type="ram"), (8,))
+    assert np.isfinite(gradient_importance(course, states)).all()
+
+
+def _shaping(bonus):
+    def shaping(reward, terminated, info, prev_info):
+        (r, c), (ar, ac) = info["head"], info["apple"]
+        (pr, pc) = prev_info["head"]
+        closer = (abs(pr - ar) + abs(pc - ac)) - (abs(r - ar) + abs(c - ac))
+        return bonus(reward, closer, terminated)
+
+    return shaping
+
+
+SNAKE_SHAPING_WRONGS = {
+    "no shaping at all": lambda r, t, i, p: (float(r), bool(t)),
+    "rewards moving away": _shaping(
+        lambda r, closer, t: (float(r) - 0.1 * closer, bool(t))
+    ),
+    "ends the game on a bonus": _shaping(
+        lambda r, closer, t: (r + 0.1 * closer, closer < 0)
+    ),
+    "the flag as an int": _shaping(
+        lambda r, closer, t: (float(r + 0.1 * closer), int(t))
+    ),
+    "a tensor reward": _shaping(
+        lambda r, closer, t: (torch.tensor(r + 0.1 * closer), bool(t))
+    ),
+    "only a pair of one": lambda r, t, i, p: float(r),
+}
+
+
+def _rewrites_info(reward, terminated, info, prev_info):
+    info["head"] = prev_info["head"]
+    return toward_apple(reward, terminated, info, prev_info)
+
+
+SNAKE_SHAPING_WRONGS["rewrites info"] = _rewrites_info
+
+
+@pytest.mark.parametrize("name", sorted(SNAKE_SHAPING_WRONGS))
+def test_check_snake_shaping_fails_wrong_answers(name):
+    with pytest.raises(AssertionError, match="Exercise 6"):
+        check_snake_shaping(SNAKE_SHAPING_WRONGS[name])
+
+
+def test_check_snake_shaping_passes_designs(capsys):
+    assert check_snake_shaping(toward_apple) is toward_apple
+
+    def potential(reward, terminated, info, prev_info):  # γΦ(s') − Φ(s), Φ = −distance
+        def phi(i):
+            (r, c), (ar, ac) = i["head"], i["apple"]
+            return 0.0 if ar < 0 else -(abs(r - ar) + abs(c - ac)) / 10
+
+        after = 0.0 if terminated else phi(info)
+        return float(reward + 0.99 * after - phi(prev_info)), bool(terminated)
+
+    assert check_snake_shaping(potential) is potential
+
+    def stub(reward, terminated, info, prev_info):
+        raise NotImplementedError
+
+    assert check_snake_shaping(stub) is toward_apple
+    assert "not done yet" in capsys.readouterr().out

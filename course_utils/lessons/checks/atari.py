@@ -16,6 +16,7 @@ from torch import nn
 from course_utils.agents.dqn.core import compute_target_double
 from course_utils.common.buffers import Batch
 from course_utils.common.policies import epsilon_greedy_action
+from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
 from course_utils.lessons.checks import exercise_check, expect_close, expect_true
 from course_utils.lessons.ram_lab import byte_correlations
@@ -465,4 +466,68 @@ check_atari_target = exercise_check(
     "Exercise 5: the Atari target",
     _atari_target_cases,
     reference=compute_target_double,
+)
+
+
+def _snake_info(head: tuple[int, int], apple: tuple[int, int], score: int = 0) -> dict:
+    return {"score": score, "head": head, "apple": apple}
+
+
+def _snake_shaping_cases(fn: Callable) -> None:
+    start = _snake_info((5, 5), (2, 5))
+    towards, away = _snake_info((4, 5), (2, 5)), _snake_info((6, 5), (2, 5))
+    kept = [dict(d) for d in (start, towards, away)]
+    results = {}
+    for name, info in (("towards", towards), ("away", away)):
+        got = fn(0.0, False, info, start)
+        expect_true(
+            isinstance(got, tuple) and len(got) == 2,
+            f"return a pair (reward to learn from, terminal flag), got {got!r}.",
+        )
+        stored, terminal = got
+        expect_true(
+            isinstance(stored, (float, np.floating)) and np.isfinite(stored),
+            f"the reward must be a finite float, got {stored!r}. Hint: float(...).",
+        )
+        expect_true(
+            isinstance(terminal, (bool, np.bool_)) and not terminal,
+            f"a step that does not end the game must stay non-terminal, got "
+            f"{terminal!r}: return the terminated flag you were given, as a bool.",
+        )
+        results[name] = float(stored)
+    expect_true(
+        [start, towards, away] == kept,
+        "do not change info or prev_info: the loop hands the same dicts on.",
+    )
+    expect_true(
+        results["towards"] > results["away"],
+        f"a step towards the apple (head (5, 5) -> (4, 5), apple (2, 5)) got "
+        f"{results['towards']:.3g}, a step away (-> (6, 5)) {results['away']:.3g}: "
+        "the shaping should reward getting closer more than moving away. Compare "
+        "the head-to-apple distance before the step (prev_info) and after (info).",
+    )
+    for reward, info, prev, what in (
+        (-1.0, _snake_info((5, 5), (2, 5)), start, "the snake hit a wall"),
+        (1.0, _snake_info((2, 5), (7, 1), 1), _snake_info((3, 5), (2, 5)), "an apple"),
+        (1.0, _snake_info((2, 5), (-1, -1), 1), _snake_info((3, 5), (2, 5)), "full"),
+    ):
+        terminated = what != "an apple"
+        got = fn(reward, terminated, info, prev)
+        expect_true(
+            isinstance(got, tuple)
+            and len(got) == 2
+            and np.isfinite(float(got[0]))
+            and bool(got[1]) == terminated
+            and isinstance(got[1], (bool, np.bool_)),
+            f"{what} (reward {reward}, terminated={terminated}, info={info}, "
+            f"prev_info={prev}): got {got!r}; the terminal flag must come back "
+            "unchanged, as a bool, with a finite reward (the apple (-1, -1) means the "
+            "board is full: no apple left).",
+        )
+
+
+check_snake_shaping = exercise_check(
+    "Exercise 6: a reward shaping for Snake",
+    _snake_shaping_cases,
+    reference=toward_apple,
 )
