@@ -76,6 +76,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "moving_average",
         "plot_returns",
         "plot_curves",
+        "LiveCurve",
+    ),
+    "progress": (
+        "progress_bar",
+        "RunProgress",
     ),
     "animation": (
         "record_episode",
@@ -111,6 +116,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "probability",
         "index",
         "generator",
+        "device",
     ),
 }
 _MODULES_OF = {name: module for module, names in _MODULES.items() for name in names}
