@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 # Discrete(6), in the order ALE numbers them (env.unwrapped.get_action_meanings()).
-
-# Discrete(6), in the order ALE numbers them (env.unwrapped.get_action_meanings()).
 SPACE_INVADERS_ACTIONS = ("NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE")
 # Bytes found in notebook 04 (they agree with the AtariARI annotations).
 SPACE_INVADERS_BYTES = {
@@ -20,6 +18,10 @@ SPACE_INVADERS_BYTES = {
     "score_hundreds": 102,  # score // 100, binary-coded decimal
     "score_ones": 104,  # score % 100, binary-coded decimal
 }
+# The invaders alive, one row of six per byte as bit masks; byte 17 (invaders left) is
+# the number of bits set in them, so it repeats what they hold.
+INVADER_MASKS = (18, 19, 20, 21, 22, 23)
+INVADERS_LEFT = 17
 
 
 def preprocess_ram(obs: np.ndarray) -> np.ndarray:

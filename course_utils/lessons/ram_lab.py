@@ -7,7 +7,9 @@ preprocessing, and a wrapper that logs the actions it took; and which bytes a
 trained Q-network reads: permutation importance (Breiman, 2001: shuffle one byte
 across the states so it keeps its distribution but loses its link to the rest, and
 measure how much the output changes; a byte constant over the states cannot be
-tested this way, which the result says with ``constant``) and gradient importance.
+tested this way, which the result says with ``constant``) and gradient importance;
+and the published scores the agent is set against (:func:`read_peers`). Over 200
+lines because these lesson helpers belong to one notebook and are read together.
 
 Taught in: 04_dqn_space_invaders_ram.ipynb
 """
@@ -15,6 +17,7 @@ Taught in: 04_dqn_space_invaders_ram.ipynb
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.common.data import data_dir
 from course_utils.common.networks import QNetwork
 
 
@@ -242,10 +246,15 @@ def q_values(q_net: nn.Module, states: np.ndarray, *, batch: int = 4096) -> np.n
 
 def gradient_importance(q_net: nn.Module, states: np.ndarray) -> np.ndarray:
     """Mean over states of ``|∂ max_a Q(s, a) / ∂ s_j|``, ``s_j`` the raw byte value
-    (so it includes the network's rescaling): ``(obs_dim,) float64``."""
+    (so it includes the network's rescaling): ``(obs_dim,) float64``. A network whose
+    first step leaves torch (a NumPy preprocessing, as notebook 04's run uses) has no
+    gradient with respect to its input: all NaN then."""
     x = torch.as_tensor(np.asarray(states, dtype=np.float32)).requires_grad_(True)
     q_net.zero_grad(set_to_none=True)
     q_net(x).max(dim=1).values.sum().backward()
+    q_net.zero_grad(set_to_none=True)
+    if x.grad is None:
+        return np.full(x.shape[1], np.nan)
     return x.grad.abs().mean(dim=0).double().numpy()
 
 
@@ -294,3 +303,18 @@ def rank_of(scores: np.ndarray, indices: list[int]) -> dict[int, int]:
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(1, len(order) + 1)
     return {int(i): int(ranks[i]) for i in indices}
+
+
+def read_peers(name: str = "spaceinvaders") -> dict:
+    """Published scores of ``data/peers/<name>.json``, each with its source and its
+    protocol: for Space Invaders, Dopamine's pixel DQN per 1M-frame iteration
+    (``dopamine_dqn``: ``values`` is ``(runs, iterations)``) and the Hugging Face
+    course's pass mark (``hugging_face_pass``).
+
+    Taught in: 04_dqn_space_invaders_ram.ipynb
+    """
+    path = data_dir() / "peers" / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.json"))
+        raise ValueError(f"No peer scores {path}; known: {known}.")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -47,7 +47,7 @@ def test_spaces_and_first_observation():
     obs, info = env.reset(seed=0)
     assert env.action_space == gym.spaces.Discrete(4)
     assert obs.shape == (4, 10, 10) and obs.dtype == np.uint8
-    assert env.observation_space.contains(obs) and info == {"score": 0}
+    assert env.observation_space.contains(obs) and info["score"] == 0
     assert env.observation_space.high[STEPS_TO_FREE].max() == 100
     assert env.observation_space.high[:3].max() == 1
     _check_planes(obs)
@@ -62,7 +62,7 @@ def test_eating_grows_the_snake_by_one_and_scores():
     obs, _ = env.reset(seed=0, options={"snake": snake, "apple": (5, 6)})
     assert obs[APPLE][5, 6] == 1
     obs, reward, terminated, truncated, info = env.step(RIGHT)
-    assert (reward, terminated, truncated, info) == (1.0, False, False, {"score": 1})
+    assert (reward, terminated, truncated, info["score"]) == (1.0, False, False, 1)
     assert _snake_cells(obs) == {(5, 6), (5, 5), (5, 4), (5, 3)}  # the tail stayed
     assert obs[STEPS_TO_FREE][5, 3] == 1 and obs[STEPS_TO_FREE][5, 6] == 4
     _check_planes(obs)
@@ -86,7 +86,7 @@ def test_hitting_the_body_kills():
     snake = [(2, 2), (2, 3), (3, 3), (3, 2), (3, 1)]  # (3, 2) is body, not the tail
     env.reset(seed=0, options={"snake": snake, "apple": (8, 8)})
     _, reward, terminated, truncated, info = env.step(DOWN)
-    assert (reward, terminated, truncated, info) == (-1.0, True, False, {"score": 0})
+    assert (reward, terminated, truncated, info["score"]) == (-1.0, True, False, 0)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(UP)
 
@@ -139,7 +139,7 @@ def test_a_full_board_is_a_win():
     snake = order[:24][::-1]  # every cell but the last one, head at (4, 3)
     env.reset(seed=0, options={"snake": snake})
     obs, reward, terminated, truncated, info = env.step(RIGHT)  # the only apple
-    assert (reward, terminated, truncated, info) == (1.0, True, False, {"score": 1})
+    assert (reward, terminated, truncated, info["score"]) == (1.0, True, False, 1)
     assert obs[APPLE].sum() == 0 and (obs[STEPS_TO_FREE] > 0).all()
     with pytest.raises(RuntimeError, match="reset"):
         env.step(RIGHT)
@@ -174,7 +174,7 @@ def test_no_apple_for_too_long_truncates_and_an_apple_resets_the_clock():
     for _ in range(3):
         assert env.step(DOWN if _ == 0 else LEFT)[1:4] == (0.0, False, False)
     _, reward, terminated, truncated, info = env.step(LEFT)  # the 4th step
-    assert (reward, terminated, truncated, info) == (0.0, False, True, {"score": 0})
+    assert (reward, terminated, truncated, info["score"]) == (0.0, False, True, 0)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(LEFT)
     assert SnakeEnv(size=7).max_steps_since_apple == 49  # default: size**2
@@ -233,6 +233,14 @@ def test_bad_settings_raise_clear_errors():
         env.reset(options={"snake": [(0, 0), (0, 2)]})
     with pytest.raises(ValueError, match="free"):
         env.reset(options={"snake": [(0, 0), (0, 1)], "apple": (0, 1)})
+
+
+def test_info_gives_the_head_and_the_apple():
+    env = SnakeEnv(size=5)
+    _, info = env.reset(seed=0, options={"snake": [(2, 2), (2, 1)], "apple": (0, 4)})
+    assert info == {"score": 0, "head": (2, 2), "apple": (0, 4)}
+    _, _, _, _, info = env.step(0)  # up
+    assert info["head"] == (1, 2) == env.head and info["apple"] == (0, 4)
 
 
 def test_a_bool_is_no_action():

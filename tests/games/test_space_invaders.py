@@ -9,11 +9,15 @@ import pytest
 import torch
 
 from course_utils.agents.dqn import DQNConfig, make_q_network, no_shaping, train_dqn
+from course_utils.agents.dqn.core import compute_target_double
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.checkpoints import load_policy, save_checkpoint
 from course_utils.common.envs import make_env
-from course_utils.common.policies import epsilon_greedy_action
+from course_utils.common.policies import epsilon_greedy_action, greedy_action
+from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import (
+    INVADER_MASKS,
+    INVADERS_LEFT,
     SPACE_INVADERS_ACTIONS,
     SPACE_INVADERS_BYTES,
     atari_transition,
@@ -23,16 +27,21 @@ from course_utils.games.space_invaders import (
 )
 from course_utils.lessons.checks.atari import (
     FixedQ,
+    check_atari_target,
     check_atari_transition,
+    check_byte_correlations,
     check_epsilon_greedy_action,
-    check_find_tracking_byte,
     check_preprocess_ram,
+    check_snake_shaping,
 )
 from course_utils.lessons.ram_lab import (
     byte_correlations,
     find_tracking_byte,
+    gradient_importance,
     joystick_direction,
     player_x_from_frame,
+    ram_q_network,
+    read_peers,
     record_ram_episode,
 )
 from course_utils.presets import get_preset
@@ -214,26 +223,58 @@ def test_the_default_shaping_stores_what_the_env_gave():
 # --- the checks --------------------------------------------------------------------
 
 
-def test_check_find_tracking_byte(capsys):
-    assert check_find_tracking_byte(find_tracking_byte) is find_tracking_byte
+def _corrcoef(ram, signal):  # right, written another way
+    x = np.asarray(ram, float)
+    with np.errstate(all="ignore"):
+        c = [np.corrcoef(x[:, i], signal)[0, 1] for i in range(x.shape[1])]
+    return np.nan_to_num(np.array(c))
 
-    def naive(ram, signal):  # NaN from constant bytes wins np.argmax
-        x = np.asarray(ram, float)
-        with np.errstate(all="ignore"):
-            c = [np.corrcoef(x[:, i], signal)[0, 1] for i in range(x.shape[1])]
-        return int(np.argmax(np.abs(c)))
 
-    def signed(ram, signal):  # misses a byte that counts downwards
-        return int(np.argmax(byte_correlations(ram, signal)))
+BYTE_CORRELATION_WRONGS = {
+    # NaN from constant bytes: np.argmax would pick it
+    "NaN kept": lambda ram, s: (
+        _corrcoef(ram, s) * np.where(np.ptp(ram, axis=0) > 0, 1.0, np.nan)
+    ),
+    "absolute values": lambda ram, s: np.abs(byte_correlations(ram, s)),
+    "covariance, not correlation": lambda ram, s: (
+        (ram - ram.mean(0)) * (s - s.mean())[:, None]
+    ).mean(0),
+    "over the wrong axis": lambda ram, s: byte_correlations(ram.T[: len(s)].T, s),
+    "squares in uint8": lambda ram, s: np.nan_to_num(
+        ((ram - ram.mean(0)) * (s - s.mean())[:, None]).sum(0)
+        / np.sqrt((ram**2).sum(0, dtype=np.uint8) * ((s - s.mean()) ** 2).sum())
+    ),
+    "the index, not the correlations": lambda ram, s: int(
+        np.argmax(np.abs(byte_correlations(ram, s)))
+    ),
+}
 
-    for wrong in (naive, signed):
-        with pytest.raises(AssertionError, match="Exercise 1"):
-            check_find_tracking_byte(wrong)
+
+def _centres_in_place(ram, signal):
+    signal -= signal.mean().astype(signal.dtype)
+    return byte_correlations(ram, signal)
+
+
+BYTE_CORRELATION_WRONGS["centres the signal in place"] = _centres_in_place
+
+
+@pytest.mark.parametrize("name", sorted(BYTE_CORRELATION_WRONGS))
+def test_check_byte_correlations_fails_wrong_answers(name):
+    with (
+        pytest.raises(AssertionError, match="Exercise 1"),
+        np.errstate(all="ignore"),
+    ):
+        check_byte_correlations(BYTE_CORRELATION_WRONGS[name])
+
+
+def test_check_byte_correlations_passes_right_answers(capsys):
+    assert check_byte_correlations(byte_correlations) is byte_correlations
+    assert check_byte_correlations(_corrcoef) is _corrcoef
 
     def stub(ram, signal):
         raise NotImplementedError("Exercise 1")
 
-    assert check_find_tracking_byte(stub) is find_tracking_byte
+    assert check_byte_correlations(stub) is byte_correlations
     assert "not done yet" in capsys.readouterr().out
 
 
@@ -309,6 +350,10 @@ ATARI_TRANSITION_WRONGS = {
         float(np.clip(r, -1, 1)),
         bool(t or i["lives"] == p["lives"] - 1),
     ),
+    "any change of lives (!=)": lambda r, t, i, p: (
+        float(np.clip(r, -1, 1)),
+        bool(t or i["lives"] != p["lives"]),
+    ),
     "terminal as an int": lambda r, t, i, p: (
         float(np.clip(r, -1, 1)),
         int(t or _lives_lost(i, p)),
@@ -351,32 +396,147 @@ def test_check_atari_transition_refuses_changed_infos():
         check_atari_transition(pops)
 
 
-def test_check_epsilon_greedy_action():
+def _q(q_net, obs):
+    return q_net(torch.as_tensor(obs).unsqueeze(0))[0]
+
+
+EPSILON_GREEDY_WRONGS = {
+    "the seed's randint(0, 1)": lambda q, o, e, rng: (
+        int(rng.integers(0, 2)) if rng.random() < e else greedy_action(_q(q, o), rng)
+    ),
+    "6 hard-coded": lambda q, o, e, rng: (
+        int(rng.integers(6)) if rng.random() < e else greedy_action(_q(q, o), rng)
+    ),
+    "off by one": lambda q, o, e, rng: (
+        int(rng.integers(0, 5)) if rng.random() < e else greedy_action(_q(q, o), rng)
+    ),
+    "argmax without random ties": lambda q, o, e, rng: (
+        int(rng.integers(len(_q(q, o)))) if rng.random() < e else int(_q(q, o).argmax())
+    ),
+    "the maximum value, not its index": lambda q, o, e, rng: (
+        int(rng.integers(len(_q(q, o)))) if rng.random() < e else int(_q(q, o).max())
+    ),
+    "np.random, not rng": lambda q, o, e, rng: (
+        int(np.random.randint(len(_q(q, o))))
+        if np.random.random() < e
+        else greedy_action(_q(q, o), rng)
+    ),
+    "a new generator each call": lambda q, o, e, rng: (
+        int(np.random.default_rng().integers(len(_q(q, o))))
+        if rng.random() < e
+        else greedy_action(_q(q, o), rng)
+    ),
+    "ε inverted": lambda q, o, e, rng: (
+        int(rng.integers(len(_q(q, o))))
+        if rng.random() > e
+        else greedy_action(_q(q, o), rng)
+    ),
+    "a 0-d tensor": lambda q, o, e, rng: (
+        torch.tensor(rng.integers(len(_q(q, o))))
+        if rng.random() < e
+        else _q(q, o).argmax()
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EPSILON_GREEDY_WRONGS))
+def test_check_epsilon_greedy_action_fails_wrong_answers(name):
+    with pytest.raises(AssertionError, match="Exercise 3"):
+        check_epsilon_greedy_action(EPSILON_GREEDY_WRONGS[name])
+
+
+def test_check_epsilon_greedy_action_passes_right_answers():
     assert check_epsilon_greedy_action(epsilon_greedy_action) is epsilon_greedy_action
 
-    def seed_bug(q_net, obs, epsilon, rng):  # the seed: random.randint(0, 1)
-        if rng.random() < epsilon:
-            return int(rng.integers(0, 2))
-        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax())
+    def coin_after(q_net, obs, epsilon, rng):  # the draws in another order: right too
+        q_values = _q(q_net, obs)
+        explore = rng.random() < epsilon
+        return (
+            int(rng.integers(len(q_values)))
+            if explore
+            else greedy_action(q_values, rng)
+        )
 
-    def hard_coded(q_net, obs, epsilon, rng):
-        if rng.random() < epsilon:
-            return int(rng.integers(6))
-        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax())
-
-    def off_by_one(q_net, obs, epsilon, rng):
-        if rng.random() < epsilon:
-            return int(rng.integers(0, 5))
-        return int(q_net(torch.as_tensor(obs).unsqueeze(0)).argmax())
-
-    for wrong in (seed_bug, hard_coded, off_by_one):
-        with pytest.raises(AssertionError, match="Exercise 3"):
-            check_epsilon_greedy_action(wrong)
+    assert check_epsilon_greedy_action(coin_after) is coin_after
 
     def stub(q_net, obs, epsilon, rng):
         raise NotImplementedError
 
     assert check_epsilon_greedy_action(stub) is epsilon_greedy_action
+
+
+def _double(q_net, target_net, batch, gamma):
+    with torch.no_grad():
+        best = q_net(batch.next_obs).argmax(dim=1, keepdim=True)
+        value = target_net(batch.next_obs).gather(1, best).squeeze(1)
+        return batch.reward + gamma * (1 - batch.terminated) * value
+
+
+def _plain(q_net, target_net, batch, gamma):
+    with torch.no_grad():
+        value = target_net(batch.next_obs).max(dim=1).values
+        return batch.reward + gamma * (1 - batch.terminated) * value
+
+
+def _in_place(q_net, target_net, batch, gamma):
+    target = batch.reward
+    target += _double(q_net, target_net, batch, gamma) - batch.reward.clone()
+    return target
+
+
+ATARI_TARGET_WRONGS = {
+    "plain DQN": _plain,
+    "online net scores": lambda q, t, b, g: _plain(t, q, b, g),
+    "no terminal mask": lambda q, t, b, g: _double(
+        q, t, b._replace(terminated=torch.zeros_like(b.terminated)), g
+    ),
+    "γ^n applied again": lambda q, t, b, g: _double(q, t, b, g**3),
+    "bytes rescaled again": lambda q, t, b, g: _double(
+        q, t, b._replace(next_obs=b.next_obs.float() / 255), g
+    ),
+    "obs, not next_obs": lambda q, t, b, g: _double(
+        q, t, b._replace(next_obs=b.obs), g
+    ),
+    "with gradient": lambda q, t, b, g: (
+        b.reward
+        + g
+        * (1 - b.terminated)
+        * t(b.next_obs).gather(1, q(b.next_obs).argmax(1, keepdim=True)).squeeze(1)
+    ),
+    "shape (batch, 1)": lambda q, t, b, g: _double(q, t, b, g).unsqueeze(1),
+    "a NumPy array": lambda q, t, b, g: _double(q, t, b, g).numpy(),
+    "terminal rows get gamma * reward": lambda q, t, b, g: torch.where(
+        b.terminated.bool(), g * b.reward, _double(q, t, b, g)
+    ),
+    "reward in place": _in_place,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATARI_TARGET_WRONGS))
+def test_check_atari_target_fails_wrong_answers(name):
+    with pytest.raises(AssertionError, match="Exercise 5"):
+        check_atari_target(ATARI_TARGET_WRONGS[name])
+
+
+def test_check_atari_target_passes_right_answers(capsys):
+    assert check_atari_target(compute_target_double) is compute_target_double
+    assert check_atari_target(_double) is _double
+
+    def where(q_net, target_net, batch, gamma):  # the mask as a torch.where
+        with torch.no_grad():
+            best = q_net(batch.next_obs).argmax(dim=1, keepdim=True)
+            value = target_net(batch.next_obs).gather(1, best).squeeze(1)
+        return torch.where(
+            batch.terminated > 0, batch.reward, batch.reward + gamma * value
+        )
+
+    assert check_atari_target(where) is where
+
+    def stub(q_net, target_net, batch, gamma):
+        raise NotImplementedError
+
+    assert check_atari_target(stub) is compute_target_double
+    assert "not done yet" in capsys.readouterr().out
 
 
 def test_fixed_q_returns_its_values():
@@ -397,3 +557,92 @@ def test_spaceinvaders_preset():
     assert preset.pieces["shaping"] is atari_transition
     assert preset.config.normalize_obs
     assert preset.checkpoint == "spaceinvaders_ram_dqn.pt"
+
+
+def test_invaders_left_is_the_bit_count_of_the_masks(trace):
+    bits = np.unpackbits(trace.ram[:, list(INVADER_MASKS)], axis=1).sum(axis=1)
+    assert np.array_equal(bits, trace.ram[:, INVADERS_LEFT])
+    assert bits[0] == 36 and bits.min() < 36  # the random episode hits some invaders
+
+
+def test_read_peers_gives_sources_and_the_dopamine_curve():
+    peers = read_peers("spaceinvaders")
+    dqn = peers["dopamine_dqn"]
+    values = np.array(dqn["values"])
+    assert values.shape == (5, 20) and dqn["source"].startswith("https://github.com/")
+    assert (
+        round(values[:, 15].mean()) == 735
+    )  # the figure at 16M frames, checked by hand
+    assert peers["hugging_face_pass"]["bar"] == 200
+    with pytest.raises(ValueError, match="known"):
+        read_peers("pong")
+
+
+def test_gradient_importance_is_nan_for_a_numpy_preprocessing():
+    net = ram_q_network(preprocess_ram)(128, 6, hidden=(8,))
+    states = np.random.default_rng(0).integers(0, 256, (5, 128), dtype=np.uint8)
+    assert np.isnan(gradient_importance(net, states)).all()
+    course = make_q_network(make_env(SI, obs_type="ram"), (8,))
+    assert np.isfinite(gradient_importance(course, states)).all()
+
+
+def _shaping(bonus):
+    def shaping(reward, terminated, info, prev_info):
+        (r, c), (ar, ac) = info["head"], info["apple"]
+        (pr, pc) = prev_info["head"]
+        closer = (abs(pr - ar) + abs(pc - ac)) - (abs(r - ar) + abs(c - ac))
+        return bonus(reward, closer, terminated)
+
+    return shaping
+
+
+SNAKE_SHAPING_WRONGS = {
+    "no shaping at all": lambda r, t, i, p: (float(r), bool(t)),
+    "rewards moving away": _shaping(
+        lambda r, closer, t: (float(r) - 0.1 * closer, bool(t))
+    ),
+    "ends the game on a bonus": _shaping(
+        lambda r, closer, t: (r + 0.1 * closer, closer < 0)
+    ),
+    "the flag as an int": _shaping(
+        lambda r, closer, t: (float(r + 0.1 * closer), int(t))
+    ),
+    "a tensor reward": _shaping(
+        lambda r, closer, t: (torch.tensor(r + 0.1 * closer), bool(t))
+    ),
+    "only a pair of one": lambda r, t, i, p: float(r),
+}
+
+
+def _rewrites_info(reward, terminated, info, prev_info):
+    info["head"] = prev_info["head"]
+    return toward_apple(reward, terminated, info, prev_info)
+
+
+SNAKE_SHAPING_WRONGS["rewrites info"] = _rewrites_info
+
+
+@pytest.mark.parametrize("name", sorted(SNAKE_SHAPING_WRONGS))
+def test_check_snake_shaping_fails_wrong_answers(name):
+    with pytest.raises(AssertionError, match="Exercise 6"):
+        check_snake_shaping(SNAKE_SHAPING_WRONGS[name])
+
+
+def test_check_snake_shaping_passes_designs(capsys):
+    assert check_snake_shaping(toward_apple) is toward_apple
+
+    def potential(reward, terminated, info, prev_info):  # γΦ(s') − Φ(s), Φ = −distance
+        def phi(i):
+            (r, c), (ar, ac) = i["head"], i["apple"]
+            return 0.0 if ar < 0 else -(abs(r - ar) + abs(c - ac)) / 10
+
+        after = 0.0 if terminated else phi(info)
+        return float(reward + 0.99 * after - phi(prev_info)), bool(terminated)
+
+    assert check_snake_shaping(potential) is potential
+
+    def stub(reward, terminated, info, prev_info):
+        raise NotImplementedError
+
+    assert check_snake_shaping(stub) is toward_apple
+    assert "not done yet" in capsys.readouterr().out

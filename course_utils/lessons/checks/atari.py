@@ -13,57 +13,81 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.agents.dqn.core import compute_target_double
+from course_utils.common.buffers import Batch
 from course_utils.common.policies import epsilon_greedy_action
+from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
 from course_utils.lessons.checks import exercise_check, expect_close, expect_true
-from course_utils.lessons.ram_lab import find_tracking_byte
+from course_utils.lessons.ram_lab import byte_correlations
 
 
-def _find_byte_cases(fn: Callable) -> None:
+def _pearson(ram: np.ndarray, signal: np.ndarray) -> np.ndarray:
+    return byte_correlations(ram, signal)
+
+
+def _correlation_cases(fn: Callable) -> None:
     t = np.arange(20)
     lives = 3 - t // 7  # 3, 3, ..., 2, ..., 1
-    ram = np.zeros((20, 4), dtype=np.uint8)
+    ram = np.zeros((20, 5), dtype=np.uint8)
     ram[:, 0] = 7  # constant: its correlation is undefined
     ram[:, 1] = (t * 37) % 11  # noise
     ram[:, 2] = lives  # the lives byte
-    ram[:, 3] = t  # a timer: related, but not the same
+    ram[:, 3] = 200 - 40 * lives  # the same information, counted downwards
+    ram[:, 4] = 250 - 3 * t  # large values: squares overflow uint8 arithmetic
+    keep, keep_signal = ram.copy(), lives.copy()
     got = fn(ram, lives)
     expect_true(
-        got is not None and np.ndim(got) == 0,
-        f"return one byte index (an int), got {got!r}.",
+        np.array_equal(ram, keep) and np.array_equal(lives, keep_signal),
+        "do not modify ram or signal in place: work on float copies.",
     )
-    if int(got) == 0:
+    expect_true(
+        isinstance(got, np.ndarray) and got.shape == (5,),
+        f"return one correlation per byte, an array of shape (5,) for a (20, 5) ram; "
+        f"got {type(got).__name__} {np.shape(got)}. Hint: reduce over the time "
+        "axis (axis=0), not over the bytes.",
+    )
+    expect_true(
+        np.isfinite(got).all(),
+        f"got {np.round(got, 3).tolist()}: a byte that never changes has no defined "
+        "correlation (0 / 0); return 0 for it, not NaN, or np.argmax picks the NaN.",
+    )
+    want = _pearson(ram, lives)
+    if got[3] > 0 and abs(got[3] - abs(want[3])) < 1e-6:
         raise AssertionError(
-            "you picked byte 0, which never changes. Its correlation is NaN (0 / 0) "
-            "and np.argmax treats NaN as the largest value: count constant bytes as 0."
+            "byte 3 falls exactly when the signal rises: its correlation is -1, keep "
+            "the sign (the detective takes |r| afterwards)."
         )
     expect_close(
-        int(got),
-        2,
-        what="lives 3,3,...,1 hidden in byte 2 of 4",
-        hint="Pick the byte with the largest |correlation| with the signal.",
-    )
-    ram[:, 2] = 200 - 40 * lives  # same information, counted downwards
-    got = fn(ram, lives)
-    expect_close(
-        int(got),
-        2,
-        what="a byte that falls exactly when the signal rises",
-        hint="A correlation of -1 tracks the signal as well as +1: use |r|.",
+        got,
+        want,
+        what="lives 3, 3, ..., 1 against 5 bytes (constant, noise, lives, "
+        "200 - 40 * lives, a large falling timer)",
+        hint="Pearson's r: centre both series on their means, divide the sum of "
+        "products by the square root of the product of the sums of squares; compute "
+        "in float64 (uint8 arithmetic wraps around at 256).",
     )
     wide = np.random.default_rng(0).integers(0, 256, size=(50, 128), dtype=np.uint8)
     signal = np.arange(50) % 9
     wide[:, 77] = 3 * signal + 10
+    got = fn(wide, signal)
     expect_close(
-        int(fn(wide, signal)),
-        77,
-        what="128 random bytes, one is 3·s + 10",
-        hint="Look at every byte; return its index (not its correlation).",
+        got,
+        _pearson(wide, signal),
+        what="128 random bytes over 50 steps, byte 77 = 3 * signal + 10",
+        hint="Every byte gets its own correlation with the same signal.",
+    )
+    flat = fn(wide, np.full(50, 2))
+    expect_close(
+        flat,
+        np.zeros(128),
+        what="a signal that never changes",
+        hint="A constant signal has no defined correlation with anything: 0.",
     )
 
 
-check_find_tracking_byte = exercise_check(
-    "Exercise 1: RAM-byte detective", _find_byte_cases, reference=find_tracking_byte
+check_byte_correlations = exercise_check(
+    "Exercise 1: RAM-byte detective", _correlation_cases, reference=byte_correlations
 )
 
 
@@ -142,6 +166,8 @@ _TRANSITIONS = [
     ((0.0, True, 2, 2), (0.0, True), "game over with lives left (invaders landed)"),
     ((0.0, False, 5, 5), (0.0, False), "a game with 5 lives, none lost"),
     ((0.0, False, 3, 5), (0.0, True), "two lives lost in one step (5 -> 3)"),
+    ((0.0, False, 4, 3), (0.0, False), "a life gained (3 -> 4): nothing lost"),
+    ((30.0, False, 3, 2), (1.0, False), "a hit and a bonus life (2 -> 3)"),
 ]
 
 
@@ -182,6 +208,11 @@ def _transition_cases(fn: Callable) -> None:
                 )
             elif want[1]:
                 hint = "terminated=True is the end of the game: always terminal."
+            elif lives > lives_before:
+                hint = (
+                    "a life was gained (Space Invaders gives bonus lives), not "
+                    "lost: only a fall in info['lives'] counts."
+                )
             else:
                 hint = (
                     "no life was lost in this step: compare the lives after the "
@@ -214,7 +245,7 @@ class FixedQ(nn.Module):
 
 def _epsilon_greedy_cases(fn: Callable) -> None:
     obs = np.arange(128, dtype=np.uint8)
-    q_net = FixedQ([0.0, 1.0, 0.5, 3.0, 2.0, -1.0])
+    q_net = FixedQ([0.0, 1.0, 0.5, 2.5, 2.0, -1.0])
     rng = np.random.default_rng(0)
     got = fn(q_net, obs, 0.0, rng)
     expect_true(
@@ -224,13 +255,22 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     expect_close(
         int(got),
         3,
-        what="ε = 0 with Q = [0, 1, 0.5, 3, 2, -1]",
-        hint="With ε = 0 always take argmax_a Q(s, a).",
+        what="ε = 0 with Q = [0, 1, 0.5, 2.5, 2, -1]",
+        hint="With ε = 0 always take the action of the largest Q-value (its index, "
+        "not its value).",
     )
     expect_true(
         q_net.seen and q_net.seen[-1].shape == (1, 128),
         "give the network a batch of one observation, shape (1, 128) "
         "(torch.as_tensor(obs).unsqueeze(0)).",
+    )
+    tied = FixedQ([1.0, 3.0, 3.0, 0.0, 0.0, 0.0])
+    picks = {fn(tied, obs, 0.0, rng) for _ in range(200)}
+    expect_true(
+        picks == {1, 2},
+        f"with ε = 0 and Q = [1, 3, 3, 0, 0, 0] actions 1 and 2 tie; over 200 calls "
+        f"you chose {sorted(picks)}. Break exact ties at random with "
+        "greedy_action(q_values, rng), as everywhere in the course.",
     )
     actions = np.array([fn(q_net, obs, 1.0, rng) for _ in range(1200)])
     counts = np.bincount(actions, minlength=6)
@@ -260,10 +300,234 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
         f"with ε = 0.5 the greedy action should be chosen about 58% of the "
         f"time (0.5 + 0.5/6), got {greedy:.0%}.",
     )
+    runs = []
+    for _ in range(2):  # two generators in the same state must give the same actions
+        same = np.random.default_rng(7)
+        runs.append([int(fn(q_net, obs, 0.5, same)) for _ in range(100)])
+    expect_true(
+        runs[0] == runs[1],
+        "two generators in the same state gave different actions: draw every random "
+        "number (the coin and the random action) from the rng argument, never from "
+        "random, np.random or a new generator, so that a seeded run replays exactly.",
+    )
 
 
 check_epsilon_greedy_action = exercise_check(
     "Exercise 3: the action-count bug",
     _epsilon_greedy_cases,
     reference=epsilon_greedy_action,
+)
+
+
+class _LinearQ(nn.Module):
+    """A fake Q-network: Q(s) = raw bytes (as floats) @ weights, with gradients,
+    so that a target computed without ``torch.no_grad`` carries one."""
+
+    def __init__(self, weights: list[list[float]]) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(torch.tensor(weights, dtype=torch.float32))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.float() @ self.weights
+
+
+def _target_batch() -> Batch:
+    gen = np.random.default_rng(3)
+    obs = gen.integers(0, 256, size=(6, 4), dtype=np.uint8)
+    next_obs = gen.integers(0, 256, size=(6, 4), dtype=np.uint8)
+    return Batch(
+        obs=torch.as_tensor(obs),
+        action=torch.as_tensor(gen.integers(0, 3, size=6)),
+        reward=torch.tensor([1.0, 0.0, 1.9, -1.0, 0.81, 0.0]),  # 3-step returns
+        next_obs=torch.as_tensor(next_obs),
+        terminated=torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0, 0.0]),  # lives lost too
+    )
+
+
+def _target_nets() -> tuple[nn.Module, nn.Module]:
+    online = _LinearQ(
+        [
+            [0.01, -0.02, 0.0],
+            [0.0, 0.01, -0.01],
+            [-0.01, 0.0, 0.02],
+            [0.005, 0.005, 0.0],
+        ]
+    )
+    target = _LinearQ(
+        [
+            [0.0, 0.01, 0.02],
+            [-0.01, 0.0, 0.01],
+            [0.02, -0.01, 0.0],
+            [0.0, 0.005, -0.005],
+        ]
+    )
+    return online, target
+
+
+_PLAIN_DQN = (
+    "the target network picked a' (that is plain DQN): in Double DQN the online "
+    "network q_net picks argmax_a' Q(s', a') and target_net scores it."
+)
+_ONLINE_SCORES = (
+    "the online network both picked and scored a': let target_net score the action "
+    "q_net picked."
+)
+_NO_MASK = (
+    "transitions marked terminated (the game ended, or a life was lost inside the "
+    "3-step window) must not bootstrap: multiply the bootstrap by (1 - terminated)."
+)
+_GAMMA_TWICE = (
+    "gamma is already the bootstrap discount of an n-step transition (the loop "
+    "passes γ^n): use it as it is."
+)
+_RESCALED = (
+    "the networks rescale the raw bytes themselves (your preprocess_ram is their "
+    "first step): give them batch.next_obs as stored, uint8."
+)
+_OBS_NOT_NEXT = (
+    "the bootstrap reads the state after the transition, batch.next_obs, not batch.obs."
+)
+
+
+def _atari_target_cases(fn: Callable) -> None:
+    q_net, target_net = _target_nets()
+    batch = _target_batch()
+    kept = Batch(*(x.clone() for x in batch))
+    gamma = 0.99**3  # what the loop passes for 3-step transitions
+    got = fn(q_net, target_net, batch, gamma)
+    expect_true(
+        all(torch.equal(a, b) for a, b in zip(batch, kept, strict=True)),
+        "do not change the batch in place (the buffer's rows are shared): build new "
+        "tensors.",
+    )
+    expect_true(
+        isinstance(got, torch.Tensor),
+        f"return a torch tensor of shape (batch,), got {type(got).__name__}.",
+    )
+    expect_true(
+        not got.requires_grad,
+        "the target carries a gradient: compute it under torch.no_grad() (or "
+        ".detach() it), so that the loss moves Q(s, a) towards the target and never "
+        "the target towards Q(s, a).",
+    )
+    expect_true(
+        tuple(got.shape) == (6,),
+        f"return one target per transition, shape (6,) for a batch of 6; got "
+        f"{tuple(got.shape)}. Hint: .squeeze(1) after gather.",
+    )
+    want = compute_target_double(q_net, target_net, batch, gamma)
+    with torch.no_grad():
+        online_next = q_net(batch.next_obs)
+        target_next = target_net(batch.next_obs)
+
+        def double(online: torch.Tensor, scorer: torch.Tensor) -> torch.Tensor:
+            return scorer.gather(1, online.argmax(dim=1, keepdim=True)).squeeze(1)
+
+        alive = 1.0 - batch.terminated
+        value = double(online_next, target_next)
+        scaled = batch.next_obs.float() / 255
+        wrongs = {
+            _PLAIN_DQN: batch.reward + gamma * alive * target_next.max(dim=1).values,
+            _ONLINE_SCORES: batch.reward
+            + gamma * alive * online_next.max(dim=1).values,
+            _NO_MASK: batch.reward + gamma * value,
+            _GAMMA_TWICE: batch.reward + gamma**3 * alive * value,
+            _RESCALED: batch.reward
+            + gamma * alive * double(q_net(scaled), target_net(scaled)),
+            _OBS_NOT_NEXT: batch.reward
+            + gamma * alive * double(q_net(batch.obs), target_net(batch.obs)),
+        }
+    for hint, value in wrongs.items():
+        if torch.allclose(got.float(), value, atol=1e-5) and not torch.allclose(
+            value, want, atol=1e-5
+        ):
+            raise AssertionError(hint)
+    expect_close(
+        got.detach().numpy(),
+        want.numpy(),
+        what="6 transitions of 4 bytes, 3-step returns, 2 of them terminal, γ^3",
+        hint="target = reward + gamma * (1 - terminated) * Q_target(s', a*), with "
+        "a* = argmax_a' Q_online(s', a').",
+        atol=1e-5,
+    )
+    second = Batch(
+        batch.obs, batch.action, batch.reward * 0.5, batch.next_obs, torch.zeros(6)
+    )
+    expect_close(
+        fn(q_net, target_net, second, 0.5).detach().numpy(),
+        compute_target_double(q_net, target_net, second, 0.5).numpy(),
+        what="the same batch with halved rewards, nothing terminal, gamma = 0.5",
+        hint="Use the gamma you are given and every row's own reward.",
+        atol=1e-5,
+    )
+
+
+check_atari_target = exercise_check(
+    "Exercise 5: the Atari target",
+    _atari_target_cases,
+    reference=compute_target_double,
+)
+
+
+def _snake_info(head: tuple[int, int], apple: tuple[int, int], score: int = 0) -> dict:
+    return {"score": score, "head": head, "apple": apple}
+
+
+def _snake_shaping_cases(fn: Callable) -> None:
+    start = _snake_info((5, 5), (2, 5))
+    towards, away = _snake_info((4, 5), (2, 5)), _snake_info((6, 5), (2, 5))
+    kept = [dict(d) for d in (start, towards, away)]
+    results = {}
+    for name, info in (("towards", towards), ("away", away)):
+        got = fn(0.0, False, info, start)
+        expect_true(
+            isinstance(got, tuple) and len(got) == 2,
+            f"return a pair (reward to learn from, terminal flag), got {got!r}.",
+        )
+        stored, terminal = got
+        expect_true(
+            isinstance(stored, (float, np.floating)) and np.isfinite(stored),
+            f"the reward must be a finite float, got {stored!r}. Hint: float(...).",
+        )
+        expect_true(
+            isinstance(terminal, (bool, np.bool_)) and not terminal,
+            f"a step that does not end the game must stay non-terminal, got "
+            f"{terminal!r}: return the terminated flag you were given, as a bool.",
+        )
+        results[name] = float(stored)
+    expect_true(
+        [start, towards, away] == kept,
+        "do not change info or prev_info: the loop hands the same dicts on.",
+    )
+    expect_true(
+        results["towards"] > results["away"],
+        f"a step towards the apple (head (5, 5) -> (4, 5), apple (2, 5)) got "
+        f"{results['towards']:.3g}, a step away (-> (6, 5)) {results['away']:.3g}: "
+        "the shaping should reward getting closer more than moving away. Compare "
+        "the head-to-apple distance before the step (prev_info) and after (info).",
+    )
+    for reward, info, prev, what in (
+        (-1.0, _snake_info((5, 5), (2, 5)), start, "the snake hit a wall"),
+        (1.0, _snake_info((2, 5), (7, 1), 1), _snake_info((3, 5), (2, 5)), "an apple"),
+        (1.0, _snake_info((2, 5), (-1, -1), 1), _snake_info((3, 5), (2, 5)), "full"),
+    ):
+        terminated = what != "an apple"
+        got = fn(reward, terminated, info, prev)
+        expect_true(
+            isinstance(got, tuple)
+            and len(got) == 2
+            and np.isfinite(float(got[0]))
+            and bool(got[1]) == terminated
+            and isinstance(got[1], (bool, np.bool_)),
+            f"{what} (reward {reward}, terminated={terminated}, info={info}, "
+            f"prev_info={prev}): got {got!r}; the terminal flag must come back "
+            "unchanged, as a bool, with a finite reward (the apple (-1, -1) means the "
+            "board is full: no apple left).",
+        )
+
+
+check_snake_shaping = exercise_check(
+    "Exercise 6: a reward shaping for Snake",
+    _snake_shaping_cases,
+    reference=toward_apple,
 )
