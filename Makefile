@@ -46,7 +46,7 @@ endef
 # Off, unless make instructor switched them on.
 NBGRADER_OFF = $(call nbgrader_tools,disable,lock,&& test ! -f $(INSTRUCTOR_STAMP))
 
-.PHONY: install instructor dev lab test unit colab notebooks student student-test grading nbgrader-metadata lint checkpoints e2e bench clean
+.PHONY: install instructor dev lab test unit colab notebooks student student-test grading nbgrader-metadata lint checkpoints e2e book book-fast book-check bench clean
 
 # A student's install: the course's runtime packages and JupyterLab. No nbgrader.
 install: $(STAMP)
@@ -80,7 +80,7 @@ $(INSTRUCTOR_STAMP): $(STAMP)
 dev: $(DEV_STAMP)
 
 $(DEV_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e ".[lab,test,instructor,dev,studies]"
+	$(PY) -m pip install --quiet -e ".[lab,test,instructor,dev,studies,book]"
 	$(NBGRADER_OFF)
 	@touch $@
 
@@ -136,7 +136,21 @@ checkpoints: install
 
 # The browser test: every notebook and student copy, Run All in headless Chromium.
 e2e: dev student
-	COURSE_FAST=1 $(PY) -m pytest -q --e2e -m e2e tests/e2e $(E2E_ARGS)
+	COURSE_FAST=1 $(PY) -m pytest -q --e2e -m "e2e and not site" tests/e2e $(E2E_ARGS)
+
+# The course as a website in build/book/html/: every notebook executed in full mode
+# (about 40 minutes on 2 cores; a cache in build/book/cache/ re-runs only notebooks
+# whose cells, course_utils/ or data/ changed), rendered by Jupyter Book.
+book: dev
+	$(PY) tools/book.py --jobs 2
+
+# The same site in fast mode (a few minutes; its scores mean nothing), as CI builds it.
+book-fast: dev
+	$(PY) tools/book.py --fast --jobs 2
+
+# Every page of the built site in headless Chromium (figures, videos, toggles, links).
+book-check: book-fast
+	$(PY) -m pytest -q --e2e -m site tests/e2e/test_site.py
 
 clean:
 	rm -rf build

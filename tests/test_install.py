@@ -102,7 +102,7 @@ def test_make_instructor_adds_nbgrader_and_its_lab_tools():
 def test_make_test_installs_test_tools_and_keeps_grading_tools_off():
     lines = _make_n("test")
     text = "\n".join(lines)
-    assert '-e ".[lab,test,instructor,dev,studies]"' in text
+    assert '-e ".[lab,test,instructor,dev,studies,book]"' in text
     assert "labextension enable" not in text
     assert "test ! -f .venv/.course-instructor" in text
     for step in ("-m colab", "-m grading", "--nbval-lax"):
