@@ -1,23 +1,24 @@
-"""Services every training loop shares: model selection, a deadline, progress.
+"""Services every training loop shares: model selection, a deadline, a live curve.
 
 The loops in ``course_utils.agents.dqn`` and ``course_utils.agents.selective_memory``
 hold only the algorithm; what is not the algorithm (evaluate every N, keep the best
-copy, stop at a wall-time cap, draw a progress bar) lives here once.
+copy, stop at a wall-time cap, the live learning curve a loop's ``live=`` asks for)
+lives here once. The bar a run shows is ``common.progress.RunProgress``.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from torch import nn
-from tqdm.auto import tqdm
 
 from course_utils.common.evaluation import evaluate
+from course_utils.common.plotting import LiveCurve
 from course_utils.common.validate import number, whole_number
 
 Policy = Callable[[Any], Any]
@@ -102,6 +103,18 @@ class BestModelKeeper:
         return mean
 
 
-def progress_bar(items: Iterable, *, enabled: bool, desc: str | None = None) -> tqdm:
-    """The course's progress bar: a tqdm bar refreshed at most once a second."""
-    return tqdm(items, disable=not enabled, mininterval=1, desc=desc)
+def live_curve(
+    live: bool | LiveCurve, *, title: str, solved_at: float | None = None
+) -> LiveCurve | None:
+    """The curve a loop's ``live=`` asks for: False gives None, True a
+    :class:`LiveCurve` titled ``title`` with the ``solved_at`` line, a
+    :class:`LiveCurve` itself (a title, a solved line of your own)."""
+    if isinstance(live, LiveCurve):
+        return live
+    if not isinstance(live, bool):
+        raise ValueError(
+            f"live must be True, False or a LiveCurve, got {live!r}. Fix: live=True, "
+            "or live=LiveCurve(title=..., solved_at=...) from "
+            "course_utils.common.plotting."
+        )
+    return LiveCurve(title=title, solved_at=solved_at) if live else None

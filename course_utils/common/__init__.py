@@ -76,6 +76,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "moving_average",
         "plot_returns",
         "plot_curves",
+        "LiveCurve",
+    ),
+    "progress": (
+        "progress_bar",
+        "RunProgress",
     ),
     "animation": (
         "record_episode",

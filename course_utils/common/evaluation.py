@@ -7,7 +7,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tqdm import tqdm
 
+from course_utils.common.progress import progress_bar
 from course_utils.common.validate import whole_number
 
 
@@ -17,18 +19,24 @@ def evaluate(
     *,
     n_episodes: int,
     seed: int,
+    progress: bool | tqdm = False,
 ) -> np.ndarray:
     """Run ``n_episodes`` episodes and return their undiscounted returns.
 
     Episode ``i`` starts from ``env.reset(seed=seed + i)``, so the same seed always
     gives the same starting states. Use seeds the agent was not trained on.
+    ``progress``: a bar counting the episodes (True), none (False, the default), or a
+    bar over several evaluations (``progress_bar``) this one sits under and vanishes
+    from when it ends.
 
     Returns:
         ``(n_episodes,) float64`` array of returns.
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    return evaluate_with_info(policy, env, n_episodes=n_episodes, seed=seed)[0]
+    return evaluate_with_info(
+        policy, env, n_episodes=n_episodes, seed=seed, progress=progress
+    )[0]
 
 
 def evaluate_with_info(
@@ -38,6 +46,7 @@ def evaluate_with_info(
     n_episodes: int,
     seed: int,
     info_key: str | None = None,
+    progress: bool | tqdm = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`evaluate`, plus ``info[info_key]`` at the end of every episode (e.g.
     Snake's ``"score"``, the apples eaten, which the return does not show alone).
@@ -49,7 +58,13 @@ def evaluate_with_info(
     n_episodes = whole_number("n_episodes", n_episodes)
     returns = np.zeros(n_episodes, dtype=np.float64)
     final = None if info_key is None else np.zeros(n_episodes, dtype=np.float64)
-    for i in range(n_episodes):
+    episodes = progress_bar(
+        range(n_episodes),
+        enabled=progress,
+        desc="evaluation",
+        unit="episode",
+    )
+    for i in episodes:
         obs, info = env.reset(seed=seed + i)
         done = False
         while not done:

@@ -14,11 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.agents import dqn
+from course_utils.agents.dqn import loop as dqn_loop
 from course_utils.common import networks as dqn_networks
 from course_utils.common.buffers import Batch
 from course_utils.common.envs import make_env
 from course_utils.common.networks import QNetwork
+from course_utils.common.plotting import LiveCurve
 from course_utils.common.policies import epsilon_greedy
+from course_utils.common.progress import RunProgress
 from course_utils.common.seeding import set_seed
 
 
@@ -424,3 +427,68 @@ def test_train_dqn_applies_the_lr_schedule(tiny_dqn):
     assert lrs[-1] == pytest.approx(cfg.lr_at(cfg.total_steps))
     assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
     assert set(seen["lrs"]) == {1e-3}
+
+
+@pytest.fixture
+def bars(monkeypatch) -> list:
+    """Every ``RunProgress`` the DQN loop makes, kept for inspection."""
+    made = []
+
+    class Kept(RunProgress):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(dqn_loop, "RunProgress", Kept)
+    return made
+
+
+def test_the_bar_counts_steps_and_closes_green_at_the_wall_time_cap(tiny_dqn, bars):
+    cfg = replace(tiny_dqn, total_steps=5_000, max_seconds=1e-9)
+    result = dqn.train_dqn(make_env("MountainCar-v0"), cfg, rng=set_seed(0), seed=0)
+    (watch,) = bars
+    assert watch.unit == "steps"
+    assert result.steps == 1000
+    assert watch.bar.n == watch.bar.total == 1000  # shrunk to where it stopped
+    assert watch.postfix["stopped"] == "time cap"
+    assert watch.bar.disable  # closed
+
+
+def test_the_bar_shows_the_latest_evaluation(tiny_dqn, bars):
+    cfg = replace(tiny_dqn, eval_every=150, eval_episodes=1)
+    result = dqn.train_dqn(
+        make_env("MountainCar-v0"),
+        cfg,
+        rng=set_seed(0),
+        seed=0,
+        eval_env=make_env("MountainCar-v0"),
+    )
+    (watch,) = bars
+    assert watch.bar.n == watch.bar.total == cfg.total_steps
+    assert watch.postfix["eval"] == f"{result.evals[-1][1]:.1f}"
+    assert watch.postfix["best"] == f"{max(m for _, m, _ in result.evals):.1f}"
+
+
+def test_the_live_curve_changes_nothing_and_draws_the_run(tiny_dqn):
+    cfg = replace(tiny_dqn, eval_every=150, eval_episodes=1)
+
+    def run(live):
+        return dqn.train_dqn(
+            make_env("MountainCar-v0"),
+            cfg,
+            rng=set_seed(0),
+            seed=0,
+            eval_env=make_env("MountainCar-v0"),
+            progress=False,
+            live=live,
+        )
+
+    curve = LiveCurve(solved_at=-110)
+    on, off = run(curve), run(False)
+    assert on.losses == off.losses and on.evals == off.evals
+    for a, b in zip(on.q_net.parameters(), off.q_net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert curve.episode_returns == on.episode_returns
+    assert curve.episode_steps == on.episode_end_steps
+    assert curve.evaluations == on.evals
+    assert curve.draws == 0  # outside a notebook nothing is shown

@@ -12,6 +12,7 @@ from torch import nn
 from course_utils.agents import selective_memory as sm
 from course_utils.agents.selective_memory import improvements as smi
 from course_utils.agents.selective_memory import improvements as smt
+from course_utils.agents.selective_memory import loop as sm_loop
 from course_utils.agents.selective_memory.loop import SMState, critic_predictions
 from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
@@ -20,6 +21,8 @@ from course_utils.agents.selective_memory.resume import (
 )
 from course_utils.common.envs import make_env
 from course_utils.common.networks import MLPActor
+from course_utils.common.plotting import LiveCurve
+from course_utils.common.progress import RunProgress
 from course_utils.lessons.checks import selective_memory as checks
 
 
@@ -718,3 +721,70 @@ def test_the_resume_state_never_writes_through_a_planted_link(tiny_sm, tmp_path)
     load_training_state(path, fresh, rng=np.random.default_rng(1), env=env)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["state.pt", "state.pt.tmp", "victim.txt"]  # no temporary file
+
+
+@pytest.fixture
+def bars(monkeypatch) -> list:
+    """Every ``RunProgress`` the Selective Memory loop makes, kept for inspection."""
+    made = []
+
+    class Kept(RunProgress):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(sm_loop, "RunProgress", Kept)
+    return made
+
+
+def test_the_bar_counts_the_step_budget_and_closes_at_it(tiny_sm, bars):
+    cfg = replace(tiny_sm, episodes=5_000, random_games=2, max_steps=70)
+    result = sm.train_selective_memory(
+        short_walker(30), cfg, rng=np.random.default_rng(0), seed=0
+    )
+    (watch,) = bars
+    assert watch.unit == "steps"
+    assert watch.bar.total == cfg.max_steps  # not the 5,000 games
+    assert watch.bar.n == watch.bar.total  # green in a notebook
+    assert watch.bar.disable  # closed
+    assert result.steps >= cfg.max_steps  # the last game ended past the budget
+
+
+def test_a_time_capped_run_counts_seconds_and_closes_at_its_total(tiny_sm, bars):
+    cfg = replace(tiny_sm, episodes=3, random_games=2, max_seconds=3600.0)
+    result = sm.train_selective_memory(
+        short_walker(30), cfg, rng=np.random.default_rng(0), seed=0
+    )
+    (watch,) = bars
+    assert watch.unit == "seconds"
+    # the games ran out long before the cap: the total shrank to the time taken
+    assert watch.bar.n == watch.bar.total <= result.wall_time_s
+    assert watch.postfix["stopped"] == "all 3 games"
+
+
+def test_the_live_curve_changes_nothing_and_draws_the_run(tiny_sm):
+    cfg = replace(tiny_sm, episodes=4, random_games=1, eval_every=2, eval_episodes=1)
+
+    def run(live):
+        return sm.train_selective_memory(
+            short_walker(30),
+            cfg,
+            rng=np.random.default_rng(0),
+            seed=0,
+            eval_env=short_walker(30),
+            progress=False,
+            live=live,
+        )
+
+    curve = LiveCurve()
+    on, off = run(curve), run(False)
+    assert on.episode_returns == off.episode_returns
+    assert on.evals == off.evals
+    for a, b in zip(on.actor.parameters(), off.actor.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert curve.episode_returns == on.episode_returns
+    assert curve.episode_steps == list(np.cumsum(on.episode_steps))
+    assert [e[1:] for e in curve.evaluations] == [e[1:] for e in on.evals]
+    assert curve.draws == 0  # outside a notebook nothing is shown
+    with pytest.raises(ValueError, match="live must be True, False or a LiveCurve"):
+        run("yes")

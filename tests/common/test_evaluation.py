@@ -67,3 +67,25 @@ def test_n_episodes_below_one_is_refused(mountaincar, n_episodes):
 def test_summarize():
     assert summarize(np.array([-200.0, -200.0])) == "-200.0 ± 0.0 over 2 episodes"
     assert summarize([1.0, 3.0]) == "2.0 ± 1.0 over 2 episodes"
+
+
+def test_a_bar_counts_the_episodes_and_changes_nothing(mountaincar, monkeypatch):
+    import course_utils.common.evaluation as evaluation
+
+    bars = []
+
+    def kept(*args, **kwargs):
+        bars.append(real(*args, **kwargs))
+        return bars[-1]
+
+    real = evaluation.progress_bar
+    monkeypatch.setattr(evaluation, "progress_bar", kept)
+    policy = pump
+    quiet = evaluate(policy, mountaincar, n_episodes=3, seed=5)
+    shown = evaluate(policy, mountaincar, n_episodes=3, seed=5, progress=True)
+    np.testing.assert_array_equal(quiet, shown)
+    assert bars[0].disable and bars[1].n == bars[1].total == 3 and bars[1].leave
+    outer = evaluation.progress_bar(range(2), desc="agents")
+    evaluate(policy, mountaincar, n_episodes=2, seed=5, progress=outer)
+    assert bars[-1].leave is False  # under another bar: no trace left
+    outer.close()

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from course_utils.common.plotting import moving_average, plot_curves, plot_returns
+from course_utils.common.plotting import (
+    LiveCurve,
+    moving_average,
+    plot_curves,
+    plot_returns,
+)
 
 
 def test_moving_average_by_hand():
@@ -86,3 +91,88 @@ def test_plot_curves_one_line_per_run_plus_solved_line():
 def test_plot_curves_refuses_empty_input():
     with pytest.raises(ValueError, match="curves is empty"):
         plot_curves({})
+
+
+def test_the_live_curve_draws_without_a_display():
+    live = LiveCurve(title="DQN", solved_at=-110, lines={"random": -200}, window=2)
+    empty = live.figure()  # nothing yet: an empty frame, no error
+    assert len(empty.axes) == 1
+    for step, ret in ((200, -200.0), (400, -180.0), (600, -150.0)):
+        live.add_episode(step, ret)
+    live.add_evaluation(500, -160.0, 12.0)
+    assert live.draws == 0  # outside a kernel: records only
+    fig = live.figure()
+    (ax,) = fig.axes
+    raw, average = ax.lines[0], ax.lines[1]
+    np.testing.assert_array_equal(raw.get_xdata(), [200, 400, 600])
+    np.testing.assert_allclose(average.get_ydata(), [-200, -190, -165])
+    assert _solved_lines(ax)
+    (random,) = [line for line in ax.lines if line.get_label() == "random"]
+    np.testing.assert_array_equal(random.get_ydata(), [-200, -200])
+    assert ax.get_title() == "DQN: last evaluation -160.0"
+    assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_the_live_curve_is_a_no_op_outside_a_kernel(monkeypatch):
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # a plain script
+    live = LiveCurve(min_seconds=0, every_seconds=0)
+    live.add_episode(100, -1.0)
+    live.add_evaluation(100, -1.0, 0.0)
+    live.close()
+    assert live.showing() is False and live.draws == 0 and live.handle is None
+
+
+class FakeHandle:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, image):
+        self.updates.append(image)
+
+
+def test_the_live_curve_shows_one_picture_and_updates_it(monkeypatch):
+    import IPython
+    import IPython.display
+
+    class Kernel:
+        kernel = object()  # what a Jupyter kernel's shell has
+
+    shown = []
+
+    def display(image, *, display_id):
+        assert display_id is True
+        shown.append(image)
+        return handle
+
+    handle = FakeHandle()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    monkeypatch.setattr(IPython.display, "display", display)
+    live = LiveCurve(min_seconds=0, every_seconds=3600)
+    live.add_episode(200, -200.0)
+    assert len(shown) == 1  # the first picture shows at once
+    live.add_episode(400, -190.0)  # within every_seconds: no redraw
+    assert live.draws == 1 and live.stale
+    live.add_evaluation(400, -180.0, 5.0)  # every evaluation redraws
+    assert live.draws == 2 and len(handle.updates) == 1 and not live.stale
+    live.add_episode(600, -170.0)
+    live.close()  # the last frame
+    assert live.draws == 3 and len(handle.updates) == 2
+    assert handle.updates[-1].data.startswith(b"\x89PNG")
+    live.close()  # nothing new: no redraw
+    assert live.draws == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"window": 0}, "window must be"),
+        ({"every_seconds": -1}, "every_seconds must be"),
+        ({"min_seconds": float("nan")}, "min_seconds must be"),
+        ({"lines": {"random": "low"}}, "random must be"),
+    ],
+)
+def test_the_live_curve_refuses_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LiveCurve(**kwargs)

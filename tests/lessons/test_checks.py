@@ -1,15 +1,21 @@
 """The check-cell machinery: run_check and its helpers."""
 
+import random
 import warnings
 
+import numpy as np
 import pytest
+import torch
 
 from course_utils.common.modes import GRADING_ENV_VAR, NBGRADER_ENV_VAR
 from course_utils.lessons.checks import (
     ExerciseFailed,
+    NotSameAsCourse,
+    exercise_check,
     expect_close,
     expect_true,
     run_check,
+    same_as_course,
 )
 
 EXERCISE = "Exercise 1: double a number"
@@ -84,6 +90,13 @@ def test_expect_close_values_message():
     assert (
         str(info.value) == "targets: expected [1.0, 2.0], got [1.0, 2.5]. Check gamma."
     )
+
+
+def test_expect_close_keeps_a_hand_worked_answer_secret():
+    with pytest.raises(AssertionError) as info:
+        expect_close(5.0, 2.5, what="V*(1)", hint="Count the steps.", reveal=False)
+    assert str(info.value) == "V*(1): 5.0 is not right. Count the steps."
+    assert "2.5" not in str(info.value)
 
 
 def test_expect_close_refuses_non_numbers():
@@ -234,3 +247,468 @@ def test_nbgrader_autograde_switches_grading_on(monkeypatch):
     monkeypatch.setenv(GRADING_ENV_VAR, "0")  # an explicit 0 wins
     namespace, error = _run_cell(_stub)
     assert error is None and namespace["double"] is reference_double
+
+
+# --- The guard: what run_check refuses whatever the exercise ----------------------
+
+
+def reference_shift(q_values: np.ndarray) -> np.ndarray:
+    return q_values - q_values.max()
+
+
+def _shift_cases(fn):
+    table = np.array([[1.0, 3.0, 2.0], [0.0, -1.0, 4.0]])
+    out = fn(table[1])  # a view of the table's row, as a notebook passes it
+    expect_close(out.max(), 0.0, what="max of the shifted row")  # crashes on None
+
+
+def _check_shift(fn, **contract):
+    return run_check(
+        "Exercise 2: shift", fn, _shift_cases, reference=reference_shift, **contract
+    )
+
+
+def test_a_function_that_writes_into_a_view_of_its_argument_fails():
+    def shift_in_place(q_values):
+        q_values -= q_values.max()
+        return q_values
+
+    with pytest.raises(AssertionError) as info:
+        _check_shift(shift_in_place)
+    message = str(info.value)
+    assert "shift_in_place changed its argument q_values in place" in message
+    assert "at [0]: was 0, now -4" in message  # where, and the values
+    assert "Q-table's row" in message
+
+
+def test_the_right_answer_passes_and_the_student_function_comes_back():
+    def shift(q_values):
+        return q_values - np.max(q_values)
+
+    assert _check_shift(shift) is shift  # the function itself, never the guard
+
+
+def test_inplace_hint_replaces_the_generic_fix():
+    def shift_in_place(q_values):
+        q_values[:] = q_values - q_values.max()
+        return q_values
+
+    with pytest.raises(AssertionError, match="in place.*Subtract into a new array"):
+        _check_shift(shift_in_place, inplace_hint="Subtract into a new array.")
+    with pytest.raises(AssertionError, match="in place.*per name"):
+        _check_shift(shift_in_place, inplace_hint={"q_values": "per name"})
+
+
+def _kinds_cases(fn):
+    fn([3.0, 1.0], {"gamma": 0.5}, torch.tensor([1.0, 2.0]), (np.zeros(2), [1, 2]))
+
+
+def reference_kinds(rewards, config, reward, batch) -> float:
+    return 0.0
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda rewards, config, reward, batch: rewards.reverse(), "rewards"),
+        (lambda rewards, config, reward, batch: rewards.append(0.0), "rewards"),
+        (lambda rewards, config, reward, batch: config.pop("gamma"), "config"),
+        (lambda rewards, config, reward, batch: config.update(gamma=0.9), "config"),
+        (lambda rewards, config, reward, batch: reward.add_(1.0), "reward"),
+        (lambda rewards, config, reward, batch: reward.mul_(0.5), "reward"),
+        (lambda rewards, config, reward, batch: batch[0].fill(1.0), "batch"),
+        (lambda rewards, config, reward, batch: batch[1].append(3), "batch"),
+    ],
+    ids=[
+        "list reversed",
+        "list appended",
+        "dict popped",
+        "dict updated",
+        "tensor add_",
+        "tensor mul_",
+        "array in a tuple",
+        "list in a tuple",
+    ],
+)
+def test_every_kind_of_argument_is_watched(change, where):
+    def changes(rewards, config, reward, batch):
+        change(rewards, config, reward, batch)
+        return 0.0
+
+    with pytest.raises(AssertionError, match=f"changed its argument {where} in place"):
+        run_check(EXERCISE, changes, _kinds_cases, reference=reference_kinds)
+
+
+def test_a_tensor_that_requires_grad_can_be_watched():
+    def reference(x: torch.Tensor) -> float:
+        return float(x.detach().sum())
+
+    def grows(x):
+        with torch.no_grad():
+            x += 1.0
+        return float(x.detach().sum())
+
+    def cases(fn):
+        fn(torch.ones(3, requires_grad=True))
+
+    assert run_check(EXERCISE, reference, cases, reference=reference) is reference
+    with pytest.raises(AssertionError, match="changed its argument x in place"):
+        run_check(EXERCISE, grows, cases, reference=reference)
+
+
+def reference_update(q_table: np.ndarray, state: int, reward: float) -> None:
+    q_table[state] += reward
+
+
+def _update_cases(fn):
+    q = np.zeros((2, 2))
+    fn(q, 1, 1.0)
+    expect_close(q, [[0, 0], [1, 1]], what="the table")
+
+
+def test_a_function_that_returns_nothing_may_change_its_arguments():
+    assert (
+        run_check(EXERCISE, reference_update, _update_cases, reference=reference_update)
+        is reference_update
+    )
+
+
+def test_mutates_names_the_arguments_that_may_change():
+    def reference(pending: list, table: np.ndarray) -> list:
+        pending.append(1)
+        return list(pending)
+
+    def also_writes_the_table(pending, table):
+        pending.append(1)
+        table[0] = 9
+        return list(pending)
+
+    def cases(fn):
+        fn([], np.zeros(2))
+
+    contract = {"reference": reference, "mutates": ("pending",)}
+    assert run_check(EXERCISE, reference, cases, **contract) is reference
+    with pytest.raises(AssertionError, match="changed its argument table in place"):
+        run_check(EXERCISE, also_writes_the_table, cases, **contract)
+    with pytest.raises(AssertionError, match="changed its argument pending in place"):
+        run_check(EXERCISE, reference, cases, reference=reference)
+
+
+def test_none_is_refused_before_the_cases_hint_code_meets_it():
+    def forgets_return(q_values):
+        q_values - q_values.max()
+
+    with pytest.raises(AssertionError) as info:  # not the case's AttributeError
+        _check_shift(forgets_return)
+    assert str(info.value) == (
+        "✗ Exercise 2: shift: forgets_return returned None (did you forget `return`?)"
+    )
+
+
+def test_none_is_refused_in_grading_mode_with_the_same_words(grading):
+    namespace, error = _run_cell(lambda x: None)
+    assert "returned None (did you forget `return`?)" in str(error)
+    assert namespace["double"] is reference_double
+
+
+# returns=: the kind of result
+def _one_case(value):
+    def cases(fn):
+        fn(value)
+
+    return cases
+
+
+def _identity(x):
+    return x
+
+
+@pytest.mark.parametrize(
+    ("returns", "value", "message"),
+    [
+        ("float", torch.tensor(1.5), "0-d tensor, where the contract is one number"),
+        ("float", torch.tensor(1.5, requires_grad=True) * 2, r"\.item\(\)"),
+        ("float", np.array([1.5]), "Reduce to one number"),
+        ("float", np.array(1.5), "shape \\(\\)"),
+        ("float", True, "a bool"),
+        ("float", "1.5", "a str"),
+        ("int", torch.tensor(2), "0-d tensor, where the contract is an integer"),
+        ("int", 2.0, "a float, where the contract is an integer"),
+        ("action", torch.tensor(2), "0-d tensor, where the contract is an action"),
+        ("action", np.int64(2), "NumPy scalar \\(int64\\).*an action"),
+        ("action", np.array(2), "an action"),
+        ("action", 2.0, "an action.*int\\(q.argmax\\(\\)\\)"),
+        ("bool", 1, "True or False"),
+        ("bool", torch.tensor(True), "True or False"),
+        ("array", torch.zeros(3), "NumPy array.*\\.detach\\(\\)\\.numpy\\(\\)"),
+        ("array", [1.0, 2.0], "a list, where the contract is a NumPy array"),
+        ("tensor", np.zeros(3), "torch tensor"),
+        ("dict", [("a", 1)], "not a dict"),
+        (("float", "action"), 3.0, "a tuple of 2 values"),
+        (("float", "action"), (3.0, np.int64(1)), "as value 2.*an action"),
+        (("float", "action"), (None, 1), "None as value 1"),
+    ],
+)
+def test_returns_refuses_a_result_of_the_wrong_kind(returns, value, message):
+    with pytest.raises(AssertionError, match=message):
+        run_check(
+            EXERCISE, _identity, _one_case(value), reference=_identity, returns=returns
+        )
+
+
+@pytest.mark.parametrize(
+    ("returns", "value"),
+    [
+        ("float", 1.5),
+        ("float", 2),
+        ("float", np.float32(1.5)),
+        ("float", np.float64(1.5)),
+        ("float", np.int64(3)),
+        ("int", 2),
+        ("int", np.int64(2)),
+        ("action", 2),
+        ("bool", False),
+        ("bool", np.bool_(True)),
+        ("array", np.zeros(2)),
+        ("tensor", torch.zeros(2)),
+        ("dict", {}),
+        (("float", "action"), (1.0, 2)),
+        (("float", "action"), [1.0, 2]),
+    ],
+)
+def test_returns_accepts_what_the_contract_allows(returns, value):
+    assert (
+        run_check(
+            EXERCISE, _identity, _one_case(value), reference=_identity, returns=returns
+        )
+        is _identity
+    )
+
+
+def test_returns_can_be_a_callable_that_names_the_problem():
+    def positive(value):
+        return None if value > 0 else "returned a value <= 0."
+
+    with pytest.raises(AssertionError, match="_identity returned a value <= 0"):
+        run_check(
+            EXERCISE, _identity, _one_case(-1), reference=_identity, returns=positive
+        )
+
+
+def test_a_wrong_declaration_is_the_check_authors_mistake():
+    with pytest.raises(ValueError, match="expected one of"):
+        run_check(
+            EXERCISE, _identity, _one_case(1), reference=_identity, returns="number"
+        )
+    with pytest.raises(ValueError, match=r"\['rng'\]: not parameters"):
+        run_check(
+            EXERCISE, _identity, _one_case(1), reference=_identity, rng_args=("rng",)
+        )
+    with pytest.raises(ValueError, match="not a str"):
+        run_check(EXERCISE, _identity, _one_case(1), reference=_identity, rng_args="x")
+    with pytest.raises(ValueError, match="not parameters"):
+        exercise_check(EXERCISE, _one_case(1), reference=_identity, mutates=("y",))
+
+
+# rng_args=: the function draws from the generator it is given, and from it only
+def reference_pick(q_values: np.ndarray, epsilon: float, rng) -> int:
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_values)))
+    return int(np.argmax(q_values))
+
+
+def _pick_cases(fn):
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        action = fn(np.array([1.0, 3.0, 2.0]), 0.5, rng)
+        expect_true(0 <= action < 3, "an action in range")
+
+
+def _check_pick(fn, rng_args=("rng",)):
+    return run_check(
+        "Exercise 3: pick",
+        fn,
+        _pick_cases,
+        reference=reference_pick,
+        returns="action",
+        rng_args=rng_args,
+    )
+
+
+def picks_with_np_random(q_values, epsilon, rng):
+    if np.random.random() < epsilon:
+        return int(np.random.randint(len(q_values)))
+    return int(np.argmax(q_values))
+
+
+def picks_with_random_module(q_values, epsilon, rng):
+    if rng.random() < epsilon:
+        return random.randrange(len(q_values))
+    return int(np.argmax(q_values))
+
+
+def picks_with_torch(q_values, epsilon, rng):
+    if rng.random() < epsilon:
+        return int(torch.randint(len(q_values), ()))
+    return int(np.argmax(q_values))
+
+
+def picks_with_a_fresh_generator(q_values, epsilon, rng):
+    own = np.random.default_rng()
+    if own.random() < epsilon:
+        return int(own.integers(len(q_values)))
+    return int(np.argmax(q_values))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (picks_with_np_random, "drew from NumPy's global generator"),
+        (picks_with_random_module, "drew from Python's random module"),
+        (picks_with_torch, "drew from PyTorch's global generator"),
+        (picks_with_a_fresh_generator, "different results from two generators"),
+    ],
+)
+def test_rng_args_refuse_random_numbers_from_elsewhere(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        _check_pick(wrong)
+
+
+def test_rng_args_call_twice_but_the_callers_generator_advances_once():
+    seen = []
+
+    def picks(q_values, epsilon, rng):
+        seen.append(rng)
+        return reference_pick(q_values, epsilon, rng)
+
+    def cases(fn):
+        rng = np.random.default_rng(7)
+        twin = np.random.default_rng(7)
+        for _ in range(5):
+            expect_true(
+                fn(np.zeros(3), 0.5, rng) == reference_pick(np.zeros(3), 0.5, twin),
+                "same",
+            )
+        expect_true(rng.random() == twin.random(), "the rng advanced as once")
+
+    assert (
+        run_check(EXERCISE, picks, cases, reference=reference_pick, rng_args=("rng",))
+        is picks
+    )
+    assert len(seen) == 10 and len({id(r) for r in seen[1::2]}) == 1
+
+
+def test_rng_args_take_every_kind_of_generator():
+    def reference(n: int, rng) -> float:
+        if isinstance(rng, torch.Generator):
+            return float(torch.rand((), generator=rng))
+        return float(rng.random())
+
+    def cases(fn):
+        for rng in (
+            np.random.default_rng(1),
+            np.random.RandomState(1),
+            random.Random(1),
+            torch.Generator().manual_seed(1),
+        ):
+            fn(3, rng)
+
+    assert (
+        run_check(EXERCISE, reference, cases, reference=reference, rng_args=("rng",))
+        is reference
+    )
+
+
+def test_rng_args_probe_on_copies_of_arguments_the_function_may_change():
+    def reference(memory: list, rng) -> int:
+        memory.append(int(rng.integers(10)))
+        return len(memory)
+
+    def cases(fn):
+        memory = []
+        expect_true(fn(memory, np.random.default_rng(0)) == 1, "one item")
+        expect_true(len(memory) == 1, "appended once, not twice")
+
+    assert (
+        run_check(
+            EXERCISE,
+            reference,
+            cases,
+            reference=reference,
+            rng_args=("rng",),
+            mutates=("memory",),
+        )
+        is reference
+    )
+
+
+# --- same_as_course: the "same as the course" cells -------------------------------
+
+
+def test_same_as_course_accepts_a_sum_taken_in_another_order():
+    rewards = np.random.default_rng(0).normal(size=200)
+    forward = sum(r * 0.99**t for t, r in enumerate(rewards))
+    backward = 0.0
+    for r in rewards[::-1]:
+        backward = r + 0.99 * backward
+    assert forward != backward  # the last bits differ...
+    same_as_course(backward, forward, exercise="Exercise 1", what="the return")
+    same_as_course(  # ...and float32 against float64 keeps about 7 digits
+        np.float32(1 / 3) * np.ones(3, np.float32),
+        np.full(3, 1 / 3),
+        exercise="Exercise 1",
+        what="a third",
+    )
+
+
+def test_same_as_course_says_what_differs_and_which_exercise_to_revisit():
+    course = np.array([[0.1, 0.2], [0.3, 0.4]])
+    yours = course.copy()
+    yours[1, 0] = 0.31
+    with pytest.raises(NotSameAsCourse) as info:
+        same_as_course(
+            yours,
+            course,
+            exercise="Exercise 3 (the forward pass)",
+            what="the probabilities",
+        )
+    message = str(info.value)
+    assert isinstance(info.value, AssertionError)
+    assert message.startswith("✗ Not the same as the course: the probabilities: ")
+    assert "1 of 4 values differ" in message
+    assert "largest difference is 0.01 at index (1, 0)" in message
+    assert "yours 0.31, the course's 0.3" in message
+    assert "Revisit Exercise 3 (the forward pass)" in message
+
+
+@pytest.mark.parametrize(
+    ("yours", "course", "message"),
+    [
+        (np.zeros(3), np.zeros(4), r"your shape \(3,\), the course's \(4,\)"),
+        ([(np.zeros(2), 1, 0.5)], [(np.zeros(2), 2, 0.5)], r"at \[0\]\[1\]: 1 of 1"),
+        ([1, 2], [1, 2, 3], "you have 2 items, the course 3"),
+        ({"W1": np.ones(2)}, {"W1": np.ones(2), "b1": 0.0}, "your keys"),
+        ({"W1": np.ones(2)}, {"W1": np.zeros(2)}, r"at \['W1'\]: 2 of 2"),
+        (None, 1.0, "yours is None"),
+        (torch.tensor([1.0, 2.0]), np.array([1.0, 2.5]), "yours 2, the course's 2.5"),
+        (np.array([1.0, np.nan]), np.array([1.0, 1.0]), "yours nan"),
+        (1.0 + 1e-6, 1.0, "differ by more than 1e-12"),
+        ("left", "right", "yours 'left', the course's 'right'"),
+    ],
+)
+def test_same_as_course_finds_every_kind_of_difference(yours, course, message):
+    with pytest.raises(NotSameAsCourse, match=message):
+        same_as_course(yours, course, exercise="Exercise 9", what="x")
+
+
+def test_same_as_course_passes_equal_structures_and_takes_a_tolerance():
+    value = {"W": torch.ones(2, requires_grad=True), "steps": [1, 2], "nan": np.nan}
+    same_as_course(
+        value,
+        {"W": np.ones(2), "steps": [1, 2], "nan": np.nan},
+        exercise="Exercise 4",
+        what="the weights",
+    )
+    same_as_course(1.001, 1.0, exercise="Exercise 4", what="x", rtol=1e-2)
+    with pytest.raises(NotSameAsCourse):
+        same_as_course(1.001, 1.0, exercise="Exercise 4", what="x")

@@ -4,7 +4,12 @@ the reference when an exercise is not done yet."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,6 +111,25 @@ def softmax_normalised_by_the_batch_sum(logits):
     return exp / exp.sum()
 
 
+def softmax_as_a_list(logits):
+    return ref.softmax(logits).tolist()
+
+
+def softmax_as_a_tensor(logits):
+    return torch.softmax(torch.as_tensor(logits), dim=1)
+
+
+def softmax_squeezed(logits):  # right for a batch of many, (n,) for a batch of one
+    z = logits - logits.max(axis=1, keepdims=True)
+    return np.squeeze(np.exp(z) / np.exp(z).sum(axis=1, keepdims=True))
+
+
+def softmax_in_place_on_a_view(logits):
+    row = logits[0]  # a view: writing into it writes into the caller's batch
+    row -= row.max()
+    return ref.softmax(logits)
+
+
 def softmax_without_return(logits):
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
     exp / exp.sum(axis=1, keepdims=True)
@@ -114,7 +138,11 @@ def softmax_without_return(logits):
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (softmax_without_return, "missing return"),
+        (softmax_without_return, "forget `return`"),
+        (softmax_as_a_list, "a list, where the contract is a NumPy array"),
+        (softmax_as_a_tensor, "tensor of shape .* NumPy array"),
+        (softmax_squeezed, "batch of one example"),
+        (softmax_in_place_on_a_view, "changed its argument logits in place"),
         (softmax_without_max_subtraction, "subtract each row's own maximum"),
         (softmax_over_the_wrong_axis, "axis"),
         (softmax_in_place, "in place"),
@@ -150,11 +178,6 @@ def softmax_row_by_row(logits):
 
 def softmax_by_torch(logits):
     return torch.softmax(torch.as_tensor(logits), dim=1).numpy()
-
-
-def test_softmax_check_fails_a_tensor_where_the_contract_says_array():
-    with pytest.raises(AssertionError, match="NumPy array, got Tensor"):
-        check_softmax(lambda logits: torch.softmax(torch.as_tensor(logits), dim=1))
 
 
 @pytest.mark.parametrize(
@@ -215,9 +238,26 @@ def cross_entropy_clipped_at_1e7(y, proba):
     return float(-np.log(p).mean())
 
 
+def cross_entropy_as_a_tensor(y, proba):
+    p = torch.as_tensor(proba).clamp(1e-15, 1.0)
+    return F.nll_loss(torch.log(p), torch.as_tensor(y))
+
+
+def cross_entropy_divided_by_the_classes(y, proba):
+    p = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
+    return float(-np.log(p).sum() / proba.shape[1])
+
+
+def cross_entropy_without_return(y, proba):
+    float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)).mean())
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        (cross_entropy_as_a_tensor, "expected one number .* a float"),
+        (cross_entropy_divided_by_the_classes, "mean, not the sum|true"),
+        (cross_entropy_without_return, "forget `return`"),
         (cross_entropy_log_of_zero, "Clip"),
         (cross_entropy_summed, "mean, not the sum"),
         (cross_entropy_wrong_column, r"row i, column y\[i\]"),
@@ -340,9 +380,41 @@ def forward_centres_x_in_place(clf, X):
     return ref.mlp_predict_proba(clf, X)
 
 
+def forward_as_a_tensor(clf, X):
+    return torch.as_tensor(ref.mlp_predict_proba(clf, X))
+
+
+def forward_transposes_the_weights_in_place(clf, X):
+    for i, W in enumerate(clf.coefs_):
+        clf.coefs_[i] = W.T  # "fixes" a shape, then transposes back: the list changed
+        clf.coefs_[i] = clf.coefs_[i].T.copy()
+    clf.intercepts_[0] += 0.0
+    clf.intercepts_[0][0] += 1e-3
+    return ref.mlp_predict_proba(clf, X)
+
+
+def forward_activation_by_numpy_name(clf, X):  # np.tanh exists, np.relu does not
+    h = X
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1], strict=True):
+        h = getattr(np, clf.activation)(h @ W + b)
+    return ref.softmax(h @ clf.coefs_[-1] + clf.intercepts_[-1])
+
+
+def forward_softmax_over_the_batch(clf, X):
+    h = X
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1], strict=True):
+        h = ref.hidden_activation(clf.activation, h @ W + b)
+    z = h @ clf.coefs_[-1] + clf.intercepts_[-1]
+    return ref.softmax(z.T).T
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        (forward_as_a_tensor, "tensor of shape .* NumPy array"),
+        (forward_transposes_the_weights_in_place, "changed clf's weights in place"),
+        (forward_activation_by_numpy_name, "AttributeError"),
+        (forward_softmax_over_the_batch, "do not sum to 1"),
         (forward_without_output_activation, "do not sum to 1"),
         (forward_always_relu, "tanh"),
         (forward_relu_or_tanh_only, "logistic"),
@@ -353,7 +425,7 @@ def forward_centres_x_in_place(clf, X):
         (forward_by_predict_proba, "predict_proba"),
         (forward_reading_out_activation, "only coefs_, intercepts_ and activation"),
         (forward_centres_x_in_place, "in place"),
-        (lambda clf, X: None, "missing return"),
+        (lambda clf, X: None, "forget `return`"),
     ],
 )
 def test_forward_pass_check_fails_wrong_answers(wrong, message):
@@ -527,9 +599,25 @@ def backprop_by_torch_func(params, X, y):
     return {k: g.numpy() for k, g in grads.items()}
 
 
+def backprop_in_torch_by_hand(params, X, y):  # the chain rule, but tensors out
+    t = {k: torch.as_tensor(v) for k, v in params.items()}
+    z1 = torch.as_tensor(X) @ t["W1"] + t["b1"]
+    h1 = torch.relu(z1)
+    p = torch.softmax(h1 @ t["W2"] + t["b2"], dim=1)
+    d = (p - F.one_hot(torch.as_tensor(y), p.shape[1])) / len(y)
+    d_z1 = d @ t["W2"].T * (z1 > 0)
+    return {"W1": X.T @ d_z1.numpy(), "b1": d_z1.sum(0), "W2": h1.T @ d, "b2": d.sum(0)}
+
+
+def backprop_without_return(params, X, y):
+    ref.backprop(params, X, y)
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        (backprop_in_torch_by_hand, "NumPy arrays"),
+        (backprop_without_return, "forget `return`"),
         (backprop_without_mean, "mean over the batch"),
         (backprop_sign_flipped, "minus the one-hot"),
         (backprop_without_relu_mask, "only where z1 was positive"),
@@ -538,7 +626,7 @@ def backprop_by_torch_func(params, X, y):
         (backprop_labels_off_by_one, "dL/dW2|dL/db2"),
         (backprop_w2_not_transposed, "shapes"),
         (backprop_transposed_weight_gradient, "shape"),
-        (backprop_that_also_steps, "changed params"),
+        (backprop_that_also_steps, "changed its argument params.*gradient step"),
         (backprop_returns_a_tuple, "dict"),
         (backprop_mask_applied_to_x, "in place"),
         (backprop_by_loss_backward, "autograd"),
@@ -601,6 +689,8 @@ def test_backprop_reference_equals_autograd_on_a_digits_sized_net():
     [
         ({}, "< 0.95"),  # no penalty: lbfgs memorises (0.932)
         ({"alpha": 1e-4}, "< 0.95"),  # the default, written out
+        ({"alpha": 0.01}, "< 0.95"),  # a penalty too weak to matter: 0.942
+        ({"early_stopping": True}, "< 0.95"),  # lbfgs ignores it: 0.932
         ({"activation": "logistic"}, "< 0.95"),  # passed the old one-seed check
         ({"activation": "tanh"}, "< 0.95"),
         ({"activation": "identity"}, "< 0.95"),  # a linear model: 0.941
@@ -613,6 +703,7 @@ def test_backprop_reference_equals_autograd_on_a_digits_sized_net():
         ({"alpha": 1.0, "random_state": 7}, "random_state"),
         ({"hidden_units": 100}, "refused"),
         ([("alpha", 1.0)], "dict"),
+        (None, "forget `return`"),
     ],
 )
 def test_hyperparameter_check_fails_wrong_answers(params, message):
@@ -741,9 +832,46 @@ def step_with_nll_on_logits(model, optimizer, x, y):  # nll_loss wants log-probs
     return loss.item()
 
 
+def step_returning_a_numpy_scalar_array(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach().numpy()  # a 0-d array, not a number
+
+
+def step_normalising_x_in_place(model, optimizer, x, y):
+    x -= 0.0 * x.mean()
+    x[0] += 1e-3
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_clearing_between_backward_and_step(model, optimizer, x, y):
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.zero_grad()  # the gradients are gone before the step uses them
+    optimizer.step()
+    return loss.item()
+
+
+def step_without_return(model, optimizer, x, y):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
+        (step_returning_a_numpy_scalar_array, r"NumPy array of shape \(\)"),
+        (step_normalising_x_in_place, "changed its argument x in place"),
+        (step_clearing_between_backward_and_step, "not where one Adam step"),
+        (step_without_return, "forget `return`"),
         (step_without_zero_grad, "Clear the old gradients"),
         (step_without_optimizer_step, "optimizer.step"),
         (step_with_softmax_first, "no softmax first"),
@@ -788,3 +916,113 @@ def test_train_step_check_leaves_torch_global_rng_alone():
     before = torch.random.get_rng_state().clone()
     check_train_step(ref.train_step)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+# --- The notebook's "same as the course" cells ------------------------------------
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "01_mlp_basics.ipynb"
+# the cells that compare the student's functions with scikit-learn's and autograd's
+SAME_AS_THE_COURSE = ("nb01-029", "nb01-031", "nb01-035", "nb01-047")
+
+
+def _cells(ids):
+    cells = {c.get("id"): c for c in json.loads(NOTEBOOK.read_text())["cells"]}
+    return ["".join(cells[i]["source"]) for i in ids]
+
+
+@pytest.fixture(scope="module")
+def digits_state():
+    """What the notebook holds when it reaches Exercise 2: the digits split and the
+    first model (fewer epochs: the cells compare functions, not accuracies)."""
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=42
+    )
+    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=40, random_state=42)
+    model = Pipeline([("scale", StandardScaler()), ("mlp", mlp)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_train, y_train)
+    names = dict(np=np, torch=torch, F=F, log_loss=log_loss, model=model)
+    return names | dict(X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test)
+
+
+def _run_the_cells(state, **answers):
+    from course_utils.lessons.checks import same_as_course
+
+    namespace = dict(state, same_as_course=same_as_course)
+    namespace |= {
+        "cross_entropy": ref.cross_entropy,
+        "mlp_predict_proba": ref.mlp_predict_proba,
+        "backprop": ref.backprop,
+    } | answers
+    with contextlib.redirect_stdout(io.StringIO()):
+        for source in _cells(SAME_AS_THE_COURSE):
+            exec(compile(source, "<cell>", "exec"), namespace)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {"cross_entropy": cross_entropy_in_a_loop},
+        {"cross_entropy": cross_entropy_by_one_hot},
+        {"mlp_predict_proba": forward_in_torch},
+        {"mlp_predict_proba": forward_recursive},
+        {"backprop": backprop_one_example_at_a_time},
+        {"backprop": backprop_mask_from_h1},
+    ],
+    ids=[
+        "the references",
+        "a Python loop",
+        "one-hot",
+        "in torch",
+        "recursive",
+        "one example at a time",
+        "mask from h1",
+    ],
+)
+def test_same_as_the_course_cells_pass_correct_answers_in_another_order(
+    digits_state, answers
+):
+    _run_the_cells(digits_state, **answers)
+
+
+@pytest.mark.parametrize(
+    ("answers", "exercise"),
+    [
+        ({"cross_entropy": cross_entropy_summed}, "Exercise 2"),
+        ({"mlp_predict_proba": forward_activation_on_output_too}, "Exercise 3"),
+        ({"backprop": backprop_without_relu_mask}, "Exercise 4"),
+    ],
+)
+def test_same_as_the_course_cells_name_the_exercise_to_revisit(
+    digits_state, answers, exercise
+):
+    from course_utils.lessons.checks import NotSameAsCourse
+
+    with pytest.raises(NotSameAsCourse, match=f"Revisit {exercise}"):
+        _run_the_cells(digits_state, **answers)
+
+
+@pytest.mark.parametrize(("check", "reference"), CHECKS_AND_REFERENCES, ids=IDS)
+def test_every_check_declares_what_its_function_returns(check, reference, monkeypatch):
+    from course_utils.lessons.checks import mlp as checks
+
+    declared = {}
+
+    def spy(exercise, fn, cases, *, reference, **contract):
+        declared.update(contract)
+        return fn
+
+    monkeypatch.setattr(checks, "run_check", spy)
+    check(reference)
+    assert declared.get("returns") is not None  # so the guard refuses a wrong kind

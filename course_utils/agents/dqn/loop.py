@@ -23,12 +23,15 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 import course_utils.agents.dqn.core as core
-from course_utils.agents.services import BestModelKeeper, Deadline, progress_bar
+from course_utils.agents.services import BestModelKeeper, Deadline, live_curve
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.networks import QNetwork
+from course_utils.common.plotting import LiveCurve
 from course_utils.common.policies import QPolicy
+from course_utils.common.progress import RunProgress
 from course_utils.common.schedules import linear_schedule
 from course_utils.common.validate import number, probability, whole_number
 
@@ -163,7 +166,8 @@ def train_dqn(
     shaping: core.ShapingFn = core.no_shaping,
     device: str | torch.device = "cpu",
     eval_env: gym.Env | None = None,
-    progress: bool = True,
+    progress: bool | tqdm = True,
+    live: bool | LiveCurve = False,
     on_eval: Callable[[int, float], None] | None = None,
 ) -> DQNResult:
     """Train a DQN agent on ``env`` (discrete actions) and return the best network.
@@ -178,6 +182,13 @@ def train_dqn(
     QR-DQN's ``qr.QuantileLoss`` with ``net_class=QuantileQNetwork``: all of
     ``qr.QR_DQN_PIECES``); a network ``net_class`` builds that ``td_loss`` cannot
     train is refused before training starts.
+
+    ``progress``: the run's bar (True), none (False), or a bar over runs
+    (``common.progress.progress_bar``) this run's bar sits under and vanishes from
+    when it ends. The bar counts environment steps of ``cfg.total_steps`` and shows
+    the latest evaluation. ``live``: True or a ``common.plotting.LiveCurve`` redraws
+    the learning curve in the notebook at every evaluation (nothing outside a
+    notebook); training is the same with it or without it.
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
@@ -218,8 +229,15 @@ def train_dqn(
 
     obs, info = env.reset(seed=seed)
     episode_return, hold_left, held_action = 0.0, 0, 0
-    bar = progress_bar(range(1, cfg.total_steps + 1), enabled=progress, desc="DQN")
-    for step in bar:
+    watch = RunProgress(
+        steps=cfg.total_steps,
+        seconds=cfg.max_seconds,
+        elapsed=deadline.elapsed,
+        progress=progress,
+        desc="DQN",
+        live=live_curve(live, title="DQN", solved_at=cfg.solved_at),
+    )
+    for step in range(1, cfg.total_steps + 1):
         # 1. act: random while the buffer fills, then ε-greedy with held random actions
         epsilon = linear_schedule(
             step, start=cfg.epsilon_start, end=cfg.epsilon_end, duration=explore_steps
@@ -257,6 +275,7 @@ def train_dqn(
         if terminated or truncated:
             result.episode_returns.append(episode_return)
             result.episode_end_steps.append(step)
+            watch.episode(step, episode_return)
             obs, info = env.reset()
             episode_return = 0.0
         # 3. learn: gradient steps on the TD loss of sampled batches
@@ -281,15 +300,14 @@ def train_dqn(
         # 5. model selection on evaluation seeds
         mean = keeper.maybe_evaluate(step, q_net)
         if mean is not None:
-            bar.set_postfix(
-                eval=f"{mean:.1f}", best=f"{keeper.best_score:.1f}", refresh=False
-            )
+            watch.evaluation(step, *keeper.history[-1][1:], best=keeper.best_score)
             solved = cfg.solved_at is not None and mean >= cfg.solved_at
             if solved and result.first_solved is None:
                 result.first_solved = (step, deadline.elapsed() - keeper.seconds)
+        watch.update(steps=step)
         if step % 1000 == 0 and deadline.passed():
             break
-    bar.close()
+    watch.close()
     result.steps = step
     result.last_q_net = q_net.eval()
     result.q_net = keeper.best if keeper.best is not None else result.last_q_net

@@ -22,11 +22,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 import course_utils.agents.selective_memory.core as core
-from course_utils.agents.services import BestModelKeeper, Deadline, progress_bar
+from course_utils.agents.services import BestModelKeeper, Deadline, live_curve
 from course_utils.common.networks import MLPActor
+from course_utils.common.plotting import LiveCurve
 from course_utils.common.policies import ActorPolicy
+from course_utils.common.progress import RunProgress
 
 
 def new_state(
@@ -113,7 +116,8 @@ def train_selective_memory(
     fit_critic: core.CriticFit = core.FitCriticOnMemory(),
     compute_returns: core.ReturnTargets = core.returns_to_game_end,
     baseline: core.Baseline | None = None,
-    progress: bool = True,
+    progress: bool | tqdm = True,
+    live: bool | LiveCurve = False,
     on_fit: Callable[[int, list[float]], None] | None = None,
     eval_env: gym.Env | None = None,
     state: SMState | None = None,
@@ -133,6 +137,14 @@ def train_selective_memory(
     best is ``result.best_actor``.
     ``state`` (from :func:`new_state` or an earlier result) continues a run at its
     game ``state.game``; ``on_game(state)`` is called after every game (to save it).
+
+    ``progress``: the run's bar (True), none (False), or a bar over runs
+    (``common.progress.progress_bar``) this run's bar sits under and vanishes from
+    when it ends. The bar counts what stops the run: environment steps of
+    ``cfg.max_steps``, else seconds of ``cfg.max_seconds``, else games of
+    ``cfg.episodes``. ``live``: True or a ``common.plotting.LiveCurve`` redraws the
+    learning curve in the notebook while the run trains (nothing outside a
+    notebook); training is the same with it or without it.
 
     Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
@@ -160,9 +172,19 @@ def train_selective_memory(
     )
     keeper.history, keeper.best = state.evals, state.best_actor
     keeper.best_score = state.best_score
-    bar = progress_bar(range(state.game, cfg.episodes), enabled=progress)
     steps = int(sum(lengths))
-    for game in bar:
+    watch = RunProgress(
+        steps=cfg.max_steps,
+        games=cfg.episodes,
+        seconds=cfg.max_seconds,
+        done_steps=steps,
+        done_games=state.game,
+        elapsed=lambda: start_time + deadline.elapsed(),
+        progress=progress,
+        desc="Selective Memory",
+        live=live_curve(live, title="Selective Memory"),
+    )
+    for game in range(state.game, cfg.episodes):
         if left is not None and left <= 0:
             break
         if cfg.max_steps is not None and steps >= cfg.max_steps:
@@ -194,6 +216,7 @@ def train_selective_memory(
         returns.append(float(np.sum(ep_rew)))
         lengths.append(len(ep_rew))
         steps += len(ep_rew)
+        watch.episode(steps, returns[-1])
         predicted = critic_predictions(critic, ep_obs, ep_act)
         state.diagnostics.record(memory, kept, overrides, predicted, rtg)
         if (game + 1) % cfg.fit_every == 0 and len(memory) >= cfg.batch_size:
@@ -212,14 +235,17 @@ def train_selective_memory(
                 value.fit(recent, rng)
             if on_fit is not None:
                 on_fit(game + 1, returns)
-        keeper.maybe_evaluate(game + 1, actor)
+        if keeper.maybe_evaluate(game + 1, actor) is not None:
+            watch.evaluation(steps, *keeper.history[-1][1:], best=keeper.best_score)
         state.best_actor, state.best_score = keeper.best, keeper.best_score
         state.game, state.wall_time_s = game + 1, start_time + deadline.elapsed()
         if on_game is not None:
             on_game(state)
-        bar.set_postfix(ret=f"{np.mean(returns[-10:]):.0f}", refresh=False)
+        watch.note(ret=f"{np.mean(returns[-10:]):.0f}")
+        watch.update(steps=steps, games=game + 1)
         if deadline.passed():
             break
+    watch.close()
     actor.eval()
     return SMResult(
         actor,

@@ -19,6 +19,13 @@ exercises) use the reference, so each exercise is graded on its own. Warnings ra
 during the check are printed on stdout there (nbgrader gives no points to a cell with
 anything on stderr).
 
+Whatever the exercise, the cases meet the student's function behind a guard
+(``checks.contract``) that refuses an argument changed in place, ``None`` where a value
+is due, a result of the wrong kind (a tensor for a number, a NumPy scalar for an
+action) and random numbers drawn elsewhere than from the generator the function is
+given; a check declares its contract with ``run_check``'s keywords. Notebooks' "same as
+the course" cells compare with :func:`same_as_course` (``checks.compare``).
+
 Per-notebook checks live beside this file (``checks.mlp``, ``checks.rl_basics``, ...).
 """
 
@@ -34,6 +41,19 @@ from typing import Any, NoReturn, TypeVar
 import numpy as np
 
 from course_utils.common.modes import grading_mode
+from course_utils.lessons.checks.compare import NotSameAsCourse, same_as_course
+from course_utils.lessons.checks.contract import Contract, Guarded, Returns
+
+__all__ = [
+    "ExerciseFailed",
+    "NotSameAsCourse",
+    "exercise_check",
+    "expect_close",
+    "expect_true",
+    "run_check",
+    "same_as_course",
+    "under_global_seeds",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -43,18 +63,56 @@ class ExerciseFailed(AssertionError):
     """A check failed in grading mode; the reference now stands in for the answer."""
 
 
-def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F) -> F:
+def run_check(
+    exercise: str,
+    fn: F,
+    cases: Callable[[F], None],
+    *,
+    reference: F,
+    returns: Returns = None,
+    rng_args: Sequence[str] = (),
+    mutates: Sequence[str] | None = None,
+    inplace_hint: str | dict[str, str] = "",
+) -> F:
     """Run ``cases(fn)``; see the module docstring for what happens next.
+
+    ``cases`` receives ``fn`` behind a guard that checks every call against the
+    contract the check declares (see :class:`_Guarded`): it refuses ``None`` where
+    the contract returns something, a result of the wrong kind (``returns``), an
+    argument changed in place (any argument not in ``mutates``), and a function that
+    draws its random numbers elsewhere than from its ``rng_args``.
 
     Args:
         exercise: e.g. ``"Exercise 1: discounted return"``.
         fn: the student's function.
         cases: calls ``fn`` on known inputs and raises ``AssertionError`` when wrong.
         reference: the course's implementation, used if ``fn`` is not written yet
-            (and, in grading mode, whenever the check fails).
+            (and, in grading mode, whenever the check fails). Its signature names
+            the arguments in the guard's messages; its return annotation ``None``
+            means the function may return nothing.
+        returns: the kind of result, checked on every call: ``"float"`` (a number:
+            Python or NumPy, never a tensor or an array), ``"int"`` (an integer,
+            Python or NumPy), ``"action"`` (a Python ``int``: no NumPy scalar, no
+            tensor), ``"bool"``, ``"array"`` (a NumPy array), ``"tensor"``,
+            ``"dict"``, a tuple of these for a function returning a tuple, or a
+            callable ``value -> problem | None``. ``None``: any value but ``None``
+            (anything at all when the reference is annotated ``-> None``).
+        rng_args: names of the arguments that are random generators (NumPy's
+            ``Generator``/``RandomState``, ``random.Random``, ``torch.Generator``).
+            The first 32 calls, then one in 50, are made twice, first on copies
+            of the generators: the two results must be equal, and the function
+            must not touch NumPy's, Python's or PyTorch's global generator.
+        mutates: names of the arguments the contract lets the function change.
+            By default none, or all of them when the reference is annotated
+            ``-> None`` (a function that exists to update its arguments). NumPy
+            arrays (views included), tensors, lists, dicts and tuples of them are
+            compared before and after each call.
+        inplace_hint: the fix to suggest when an argument changed in place; a dict
+            gives one per argument name.
 
     Returns:
-        ``fn`` if it passes; ``reference`` if it is a stub (self-study mode).
+        ``fn`` itself (never the guard) if it passes; ``reference`` if it is a stub
+        (self-study mode).
 
     Raises:
         AssertionError: ``fn`` gives a wrong answer (self-study mode).
@@ -68,9 +126,17 @@ def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F)
         if grading:
             _fail(exercise, fn, reference, message)
         raise TypeError(f"{exercise}: {message}")
+    contract = Contract.declare(
+        reference,
+        returns=returns,
+        rng_args=rng_args,
+        mutates=mutates,
+        inplace_hint=inplace_hint,
+    )
+    guarded = Guarded(fn, contract)
     try:
         with _warnings_on_stdout(grading):
-            cases(fn)
+            cases(guarded)  # type: ignore[arg-type]
     except NotImplementedError:
         if grading:
             _fail(exercise, fn, reference, "not done yet (NotImplementedError).")
@@ -139,13 +205,16 @@ def _in_checks(frame: Any) -> bool:
 
 
 def exercise_check(
-    exercise: str, cases: Callable[[F], None], *, reference: F
+    exercise: str, cases: Callable[[F], None], *, reference: F, **contract: Any
 ) -> Callable[[F], F]:
     """The check of an exercise whose cases need nothing but the student's function:
-    ``check(fn)`` runs ``run_check(exercise, fn, cases, reference=reference)``."""
+    ``check(fn)`` runs ``run_check(exercise, fn, cases, reference=reference,
+    **contract)`` (``contract``: ``returns``, ``rng_args``, ``mutates``,
+    ``inplace_hint``)."""
+    Contract.declare(reference, **contract)  # a misspelt declaration fails at import
 
     def check(fn: F) -> F:
-        return run_check(exercise, fn, cases, reference=reference)
+        return run_check(exercise, fn, cases, reference=reference, **contract)
 
     check.__doc__ = f"{exercise}: the student's ``{reference.__name__}``."
     return check
@@ -184,8 +253,13 @@ def expect_close(
     hint: str = "",
     atol: float = 1e-6,
     rtol: float = 1e-5,
+    reveal: bool = True,
 ) -> None:
-    """Assert two numbers or arrays agree, with a message a student can act on."""
+    """Assert two numbers or arrays agree, with a message a student can act on.
+
+    ``reveal=False`` for an exercise worked out by hand: the message says what was
+    got and the hint, never the expected value.
+    """
     if actual is None:  # NumPy would turn None into nan and report "got nan"
         raise AssertionError(
             f"{what}: expected numbers, got None (a missing return?). {hint}"
@@ -203,6 +277,10 @@ def expect_close(
             f"got {actual_arr.shape}. {hint}"
         )
     if not np.allclose(actual_arr, expected_arr, atol=atol, rtol=rtol):
+        if not reveal:
+            raise AssertionError(
+                f"{what}: {np.round(actual_arr, 6).tolist()} is not right. {hint}"
+            )
         raise AssertionError(
             f"{what}: expected {np.round(expected_arr, 6).tolist()}, "
             f"got {np.round(actual_arr, 6).tolist()}. {hint}"
