@@ -324,7 +324,14 @@ def check_choose_action(fn: Callable) -> Callable:
                     "greedy_action(q_values, rng), which draws only on a tie."
                 )
 
-    return run_check("Exercise 2: ε-greedy", fn, cases, reference=choose_action)
+    return run_check(
+        "Exercise 2: ε-greedy",
+        fn,
+        cases,
+        reference=choose_action,
+        returns="action",
+        rng_args=("rng",),
+    )
 
 
 def _double_case() -> tuple[_TableQ, _TableQ, Batch]:
@@ -558,7 +565,11 @@ def check_gradient_step(fn: Callable) -> Callable:
                 )
 
     return run_check(
-        "Exercise 6: the gradient step", fn, cases, reference=dqn.gradient_step
+        "Exercise 6: the gradient step",
+        fn,
+        cases,
+        reference=dqn.gradient_step,
+        returns="float",
     )
 
 
@@ -671,7 +682,7 @@ def dqn_config(cfg, **changes) -> dqn.DQNConfig:
     return dqn.DQNConfig(**{**values, "hidden": tuple(values["hidden"]), **changes})
 
 
-def train(cfg, *, total_steps=None, seed=None, progress=True) -> dict:
+def train(cfg, *, total_steps=None, seed=None, progress=True, live=False) -> dict:
     """Exercise 10's reference: the notebook's ``train``, as ``dqn.train_dqn`` with
     the core recipe's pieces; returns the notebook's ``run`` dict."""
     total_steps = total_steps or cfg.total_steps
@@ -683,6 +694,7 @@ def train(cfg, *, total_steps=None, seed=None, progress=True) -> dict:
         seed=seed,
         eval_env=make_env(cfg.env_id),
         progress=progress,
+        live=live,
         **CORE_PIECES,
     )
     return {
