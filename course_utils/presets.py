@@ -164,15 +164,54 @@ def current_piece_names(recorded: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-# Double DQN's target with the Huber loss: the TD loss of every DQN agent shipped.
-DOUBLE_DQN_HUBER = dqn.DQNLoss(target=dqn.compute_target_double, loss=F.smooth_l1_loss)
+# The pieces of every DQN agent shipped unless its preset changes one: Double DQN's
+# target with the Huber loss, a plain Q-network, ε-greedy, rewards as the game gives.
+DQN_PIECES: Mapping[str, Any] = MappingProxyType(
+    {
+        "td_loss": dqn.DQNLoss(target=dqn.compute_target_double, loss=F.smooth_l1_loss),
+        "net_class": QNetwork,
+        "hold": dqn.no_hold,
+        "shaping": dqn.no_shaping,
+    }
+)
 
 
-MOUNTAINCAR = Preset(
-    name="mountaincar",
-    env_id="MountainCar-v0",
-    env_kwargs=MappingProxyType({}),
-    config=dqn.DQNConfig(
+def dqn_preset(
+    name: str,
+    env_id: str,
+    config: dqn.DQNConfig,
+    *,
+    checkpoint: str,
+    algorithm: str = "DQN (double)",
+    env_kwargs: Mapping[str, Any] = MappingProxyType({}),
+    info_score: str | None = None,
+    **pieces: Any,
+) -> Preset:
+    """A DQN agent: ``DQN_PIECES`` with ``pieces`` changed, a budget in environment
+    steps (``--steps``), and a final test of 100 episodes with the ε its model
+    selection used (``config.eval_epsilon``)."""
+    if unknown := pieces.keys() - DQN_PIECES.keys():
+        raise ValueError(f"{name}: unknown DQN pieces {sorted(unknown)}.")
+    return Preset(
+        name=name,
+        env_id=env_id,
+        env_kwargs=MappingProxyType(dict(env_kwargs)),
+        config=config,
+        pieces=MappingProxyType({**DQN_PIECES, **pieces}),
+        policy_kind="q",
+        eval_epsilon=config.eval_epsilon,
+        checkpoint=checkpoint,
+        test_episodes=100,
+        budget="total_steps",
+        algorithm=algorithm,
+        info_score=info_score,
+    )
+
+
+MOUNTAINCAR = dqn_preset(
+    "mountaincar",
+    "MountainCar-v0",
+    dqn.DQNConfig(
         total_steps=150_000,
         lr=4e-3,
         batch_size=128,
@@ -195,29 +234,16 @@ MOUNTAINCAR = Preset(
         eval_seed=SELECTION_SEED,
         solved_at=-110.0,
     ),
-    pieces=MappingProxyType(
-        {
-            "td_loss": DOUBLE_DQN_HUBER,
-            "net_class": QNetwork,
-            "hold": dqn.ZipfHold(mu=2.0),  # εz-greedy: random actions held n ~ Zipf(2)
-            "shaping": dqn.no_shaping,
-        }
-    ),
-    policy_kind="q",
-    eval_epsilon=0.0,
     checkpoint="mountaincar_dqn.pt",
-    test_episodes=100,
-    budget="total_steps",
-    algorithm="DQN (double)",
+    hold=dqn.ZipfHold(mu=2.0),  # εz-greedy: random actions held n ~ Zipf(2)
 )
 
 # Space Invaders from the 128 RAM bytes (notebook 04). Atari habits: clipped rewards,
 # a lost life stored as terminal, evaluation with ε = 0.05.
-SPACEINVADERS = Preset(
-    name="spaceinvaders",
-    env_id="ALE/SpaceInvaders-v5",
-    env_kwargs=MappingProxyType({"obs_type": "ram"}),
-    config=dqn.DQNConfig(
+SPACEINVADERS = dqn_preset(
+    "spaceinvaders",
+    "ALE/SpaceInvaders-v5",
+    dqn.DQNConfig(
         total_steps=4_000_000,  # the trainer's --max-minutes usually ends it first
         lr=1e-4,  # chosen by the recipe screen (benchmarks/README.md)
         batch_size=64,
@@ -237,20 +263,9 @@ SPACEINVADERS = Preset(
         eval_seed=SELECTION_SEED,
         eval_epsilon=0.05,
     ),
-    pieces=MappingProxyType(
-        {
-            "td_loss": DOUBLE_DQN_HUBER,
-            "net_class": QNetwork,
-            "hold": dqn.no_hold,
-            "shaping": atari_transition,  # clipped rewards, a lost life as terminal
-        }
-    ),
-    policy_kind="q",
-    eval_epsilon=0.05,
     checkpoint="spaceinvaders_ram_dqn.pt",
-    test_episodes=100,
-    budget="total_steps",
-    algorithm="DQN (double)",
+    env_kwargs={"obs_type": "ram"},
+    shaping=atari_transition,  # clipped rewards, a lost life as terminal
 )
 
 # Selective Memory (notebook 05): FitML's method with the improvements our
@@ -288,44 +303,21 @@ BIPEDALWALKER = Preset(
 # Snake (qlearning4k's second game) seen from the head, heading up, relative actions
 # (course_utils/games/snake.py): one MLP over the view, as qlearning4k did over its
 # board, with the course's DQN choices (Adam, target network, Huber, Double DQN,
-# 3-step returns).
-SNAKE = Preset(
-    name="snake",
-    env_id="course/SnakeEgocentric-v0",
-    env_kwargs=MappingProxyType({}),
-    config=dqn.DQNConfig(
+# 3-step returns) as Space Invaders makes them.
+SNAKE = dqn_preset(
+    "snake",
+    "course/SnakeEgocentric-v0",
+    dataclasses.replace(  # Space Invaders' recipe, with Snake's budget and exploration
+        SPACEINVADERS.config,
         total_steps=1_000_000,
         lr=5e-4,
-        batch_size=64,
-        buffer_size=200_000,
         learning_starts=5_000,
-        gamma=0.99,
-        n_step=3,
-        train_freq=4,
-        target_update_interval=2_000,
-        tau=1.0,
-        epsilon_start=1.0,
         epsilon_end=0.02,
         exploration_fraction=0.1,
-        hidden=(256, 256),
-        normalize_obs=True,
         eval_every=25_000,
-        eval_episodes=20,
-        eval_seed=SELECTION_SEED,
+        eval_epsilon=0.0,
     ),
-    pieces=MappingProxyType(
-        {
-            "td_loss": DOUBLE_DQN_HUBER,
-            "net_class": QNetwork,
-            "hold": dqn.no_hold,
-            "shaping": dqn.no_shaping,
-        }
-    ),
-    policy_kind="q",
-    eval_epsilon=0.0,
     checkpoint="snake_dqn.pt",
-    test_episodes=100,
-    budget="total_steps",
     algorithm="DQN (double) on the egocentric view",
     info_score="score",
 )

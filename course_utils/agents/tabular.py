@@ -10,11 +10,14 @@ agent uses.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from course_utils.common.validate import index, number, probability
+from course_utils.common.policies import epsilon_greedy
+from course_utils.common.validate import index, number, probability, whole_number
 
 
 def discounted_return(rewards: Sequence[float], gamma: float) -> float:
@@ -79,6 +82,54 @@ def q_learning_update(
     q_table[state, action] += alpha * (target - q_table[state, action])
 
 
+def train_q_learning(
+    env: gym.Env,
+    q_table: np.ndarray,
+    to_index: Callable[[Any], int],
+    *,
+    n_episodes: int,
+    alpha: float,
+    gamma: float,
+    epsilon: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Tabular Q-learning for ``n_episodes`` episodes; ``q_table`` is updated in place.
+
+    Each episode starts with ``env.reset()`` (no seed: the env's own generator carries
+    on) and runs until ``terminated or truncated``; every action is
+    ``epsilon_greedy(q_table[state], epsilon, rng)`` and every step one
+    :func:`q_learning_update` that is told ``terminated`` only (a truncated episode
+    still bootstraps). ``to_index(obs)`` is the table row of an observation.
+
+    Returns:
+        ``(n_episodes,)`` float array of the undiscounted episode returns.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    n_episodes = whole_number("n_episodes", n_episodes)
+    returns = np.zeros(n_episodes)
+    for episode in range(n_episodes):
+        obs, _ = env.reset()
+        state, done = to_index(obs), False
+        while not done:
+            action = epsilon_greedy(q_table[state], epsilon, rng)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            next_state = to_index(obs)
+            q_learning_update(
+                q_table,
+                state,
+                action,
+                reward,
+                next_state,
+                terminated,
+                alpha=alpha,
+                gamma=gamma,
+            )
+            returns[episode] += reward
+            state, done = next_state, terminated or truncated
+    return returns
+
+
 class GridDiscretizer:
     """Cut a box ``[low, high]`` into ``bins`` equal cells per dimension, numbered.
 
@@ -140,3 +191,72 @@ class GridDiscretizer:
                 "produced this observation."
             )
         return int(position.astype(np.int64) @ self._strides)
+
+    def rows(self, observations: np.ndarray) -> np.ndarray:
+        """Table rows of a batch of observations ``(n, obs_dim)``: ``(n,)`` ints."""
+        observations = np.asarray(observations, dtype=np.float64)
+        if observations.ndim != 2 or observations.shape[1:] != self.low.shape:
+            raise ValueError(
+                f"observations has shape {observations.shape}, expected (n, "
+                f"{self.low.shape[0]})."
+            )
+        position = np.clip((observations - self.low) * self._scale, 0, self.bins - 1)
+        if np.isnan(position).any():
+            raise ValueError("observations contain NaN: they lie in no cell.")
+        return position.astype(np.int64) @ self._strides
+
+
+def mountaincar_step(
+    position: np.ndarray, velocity: np.ndarray, action: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MountainCar-v0's physics on arrays of cars: ``(position, velocity, terminated)``.
+
+    The same arithmetic as Gymnasium's ``MountainCarEnv.step`` (force 0.001, gravity
+    0.0025, speed ±0.07, position [-1.2, 0.6], a stop at the left wall, the flag at
+    0.5), for many cars at once: enough to ask which states can be reached, or to
+    train many small tables side by side (:func:`reachable_cells`, and the check of
+    notebook 02's grid exercise).
+    """
+    velocity = (
+        velocity + (np.asarray(action) - 1) * 0.001 + np.cos(3 * position) * -0.0025
+    )
+    velocity = np.clip(velocity, -0.07, 0.07)
+    position = np.clip(position + velocity, -1.2, 0.6)
+    velocity = np.where((position == -1.2) & (velocity < 0), 0.0, velocity)
+    return position, velocity, (position >= 0.5) & (velocity >= 0)
+
+
+def reachable_cells(
+    grid: GridDiscretizer,
+    *,
+    n_steps: int = 200,
+    n_starts: int = 101,
+    resolution: int = 300,
+) -> np.ndarray:
+    """Which of ``grid``'s MountainCar cells some sequence of pushes reaches.
+
+    Every start (position evenly spaced over [-0.6, -0.4], velocity 0, as ``reset``
+    draws them) is pushed with all three actions for ``n_steps`` steps; to keep the
+    cloud of cars finite, only one car is kept per cell of a fine ``resolution`` ×
+    ``resolution`` grid. Returns a ``(grid.n_states,)`` boolean array.
+
+    Taught in: 02_rl_concepts.ipynb
+    """
+    fine = GridDiscretizer(grid.low, grid.high, bins=resolution)
+    position = np.linspace(-0.6, -0.4, n_starts)
+    velocity = np.zeros(n_starts)
+    reached = np.zeros(grid.n_states, dtype=bool)
+    for _ in range(n_steps):
+        reached[grid.rows(np.stack([position, velocity], axis=1))] = True
+        moved = [
+            mountaincar_step(position, velocity, np.full(len(position), a))
+            for a in range(3)
+        ]
+        position = np.concatenate([m[0][~m[2]] for m in moved])  # cars at the flag stop
+        velocity = np.concatenate([m[1][~m[2]] for m in moved])
+        _, keep = np.unique(
+            fine.rows(np.stack([position, velocity], axis=1)), return_index=True
+        )
+        position, velocity = position[keep], velocity[keep]
+    reached[grid.rows(np.stack([position, velocity], axis=1))] = True
+    return reached

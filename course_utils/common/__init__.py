@@ -116,6 +116,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "probability",
         "index",
         "generator",
+        "device",
     ),
 }
 _MODULES_OF = {name: module for module, names in _MODULES.items() for name in names}

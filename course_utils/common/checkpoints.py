@@ -1,15 +1,13 @@
 """Save and load trained agents. One ``.pt`` file is the truth: a ``torch.save`` zip
-of ``{"format": FORMAT, "metadata": <JSON text>, "state_dict": {name: tensor}}``. As
-JSON text the metadata (how the network was made, how well it plays, how to rebuild
-its environment) stays strict, and unpickling builds strings and tensors only. A save
-also writes ``<name>.pt.json``, the metadata indented for people (GitHub shows it);
-loading never reads it, so a missing, stale or edited copy changes nothing.
+of ``{"format": FORMAT, "metadata": <JSON text>, "state_dict": {name: tensor}}``; the
+metadata (how the network was made, how well it plays, how to rebuild its environment)
+as JSON text stays strict, and unpickling builds strings and tensors only. A save also
+writes ``<name>.pt.json``, the metadata indented for people, which loading never reads.
 
-Reading is bounded before it starts: a regular file (no device, pipe or link to one)
-of at most ``MAX_FILE_BYTES``, a zip of uncompressed records, unpickled with
-``weights_only=True`` (a file never runs code) first onto PyTorch's meta device, so
-keys, dtypes, shapes and storage sizes are checked against the network spec in the
-metadata before any tensor data is read.
+Reading is bounded before it starts: a regular file of at most ``MAX_FILE_BYTES``, a
+zip of uncompressed records, unpickled with ``weights_only=True`` (a file never runs
+code) first onto PyTorch's meta device, so keys, dtypes, shapes and storage sizes are
+checked against the network spec in the metadata before any tensor data is read.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import io
 import json
 import math
 import os
-import stat
 import tempfile
 import warnings
 import zipfile
@@ -31,9 +28,11 @@ import torch
 from torch import nn
 
 from course_utils.common.data import did_you_mean
-from course_utils.common.files import replacing
+from course_utils.common.files import read_bounded, replacing
 from course_utils.common.networks import build_network
 from course_utils.common.policies import ActorPolicy, QPolicy
+from course_utils.common.validate import device as validate_device
+from course_utils.common.validate import is_number, whole_number
 
 FORMAT = "course-checkpoint-v2"
 REQUIRED_METADATA = ("env_id", "env_kwargs", "network", "policy", "train_command")
@@ -45,32 +44,21 @@ MAX_METADATA_BYTES = 4 * 2**20  # as JSON text; the largest shipped is 0.16 MB
 MAX_FILE_BYTES = 4 * MAX_PARAMS + 2 * MAX_METADATA_BYTES
 _FIX = "Fix: use the file as save_checkpoint wrote it, or train again (one of an older"
 _FIX += " course_utils converts with tools/convert_checkpoints.py)."
-_EVALUATION = {"mean", "std", "episodes", "seeds"}
-_RULES = {  # metadata key: (test of its value, what the value must be)
-    "env_id": (lambda v: isinstance(v, str) and v, "a name such as 'MountainCar-v0'"),
-    "env_kwargs": (lambda v: isinstance(v, dict), "a dict of gym.make arguments"),
-    "policy": (
-        lambda v: (
-            isinstance(v, dict)
-            and v.get("kind") in ("q", "actor")
-            and type(v.get("eval_epsilon", 0)) in (int, float)
-            and 0 <= v.get("eval_epsilon", 0) <= 1
-        ),
-        "a dict {'kind': 'q' or 'actor', 'eval_epsilon': a number in [0, 1]}",
-    ),
-    "evaluation": (
-        lambda v: isinstance(v, dict) and _EVALUATION <= set(v),
-        "a dict with 'mean', 'std', 'episodes' and 'seeds' entries",
-    ),
+_SCORES = {"mean", "std", "episodes", "seeds"}
+_EXPECTED = {  # what the metadata entries loading relies on must be
+    "env_id": "a name such as 'MountainCar-v0'",
+    "env_kwargs": "a dict of gym.make arguments",
+    "policy": "a dict {'kind': 'q' or 'actor', 'eval_epsilon': a number in [0, 1]}",
+    "evaluation": "a dict with 'mean', 'std', 'episodes' and 'seeds' entries",
 }
 
 
 class CheckpointPermissionError(PermissionError, ValueError):
-    """A checkpoint cannot be read or written for lack of permission (also a
-    ``ValueError``, so callers that report bad checkpoints report this one)."""
+    """No permission to read or write a checkpoint; a ``ValueError`` too."""
 
 
 def _as_path(path: Any) -> Path:
+    """``path`` as a ``Path`` to a ``.pt`` file, ``~`` expanded."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"A checkpoint path must be a str or Path, got {path!r:.60}.")
     text = os.fspath(path)
@@ -79,21 +67,24 @@ def _as_path(path: Any) -> Path:
             f"The checkpoint path {text!r} is empty or ends in '/', so names no file. "
             f"Fix: give a file path such as {text + 'agent.pt'!r}."
         )
-    return Path(text).expanduser()  # "~/runs/agent.pt" means the home folder
+    path = Path(text).expanduser()  # "~/runs/agent.pt" means the home folder
+    if path.suffix == ".json":
+        pt = path.with_suffix("" if path.stem.endswith(".pt") else ".pt")
+        raise ValueError(
+            f"{path} ends in .json, a readable copy. Fix: load or save {pt}."
+        )
+    return path
 
 
 def _check_json(value: Any, where: str) -> None:
     """Refuse anything that would not come back unchanged from strict JSON."""
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_json(item, f"{where}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{where}: JSON keys must be strings, got {key!r}.")
-            _check_json(item, f"{where}[{key!r}]")
-    elif isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where} is {value}, which JSON lacks. Fix: store None.")
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise ValueError(f"{where}: JSON keys must be strings: {list(value)!r:.50}")
+    if isinstance(value, (list, tuple, dict)):
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            _check_json(item, f"{where}[{key!r}]")
     elif value is not None and not isinstance(value, (str, int, float)):
         raise ValueError(
             f"{where} is a {type(value).__name__}: metadata must be JSON-serialisable "
@@ -108,27 +99,31 @@ def _check_metadata(meta: Any, source: str) -> None:
             f"{source}: metadata is missing {missing}. Every course checkpoint records "
             f"{list(REQUIRED_METADATA)}."
         )
-    for key, (test, what) in _RULES.items():
-        if not test(meta[key]):
+    policy = meta["policy"] if isinstance(meta["policy"], dict) else {}
+    eps, kind = policy.get("eval_epsilon", 0), policy.get("kind")
+    scores = meta["evaluation"]
+    valid = {
+        "env_id": isinstance(meta["env_id"], str) and meta["env_id"],
+        "env_kwargs": isinstance(meta["env_kwargs"], dict),
+        "policy": kind in ("q", "actor") and is_number(eps) and 0 <= eps <= 1,
+        "evaluation": isinstance(scores, dict) and _SCORES <= set(scores),
+    }
+    for key, what in _EXPECTED.items():
+        if not valid[key]:
             raise ValueError(
                 f"{source}: metadata[{key!r}] must be {what}: {meta[key]!r:.80}"
             )
 
 
-def _check_weights(spec: Any, kind: str, state: Any, source: str) -> None:
-    """Bound the sizes ``spec`` asks for, build its network on the meta device (shapes
-    without memory) and compare: exactly its tensors, each stored whole (no view).
-    ``state`` None: the spec alone."""
+def _check_weights(spec: Any, state: Any, source: str) -> None:
+    """Bound the sizes ``spec`` asks for, build it on the meta device (no memory) and
+    compare with ``state`` (unless None): exactly its tensors, each stored whole."""
     kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
-    if not isinstance(kwargs, dict) or set(spec) != {"class", "kwargs"}:
+    hidden = kwargs.get("hidden", []) if isinstance(kwargs, dict) else None
+    if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS or len(spec) != 2:
         raise ValueError(
-            f"{source}: a network spec is {{'class', 'kwargs'}}: {spec!r:.99}"
-        )
-    hidden = kwargs.get("hidden", [])
-    if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
-        raise ValueError(
-            f"{source}: the network's hidden must be a list of at most {MAX_LAYERS} "
-            f"layer widths, e.g. [256, 256], got {hidden!r:.60}."
+            f"{source}: a network spec is {{'class', 'kwargs'}}, whose hidden must be "
+            f"a list of at most {MAX_LAYERS} layer widths (e.g. [256]): {spec!r:.99}"
         )
     try:  # Normalize needs real bounds: its two tensors are added below
         with torch.device("meta"):
@@ -136,11 +131,6 @@ def _check_weights(spec: Any, kind: str, state: Any, source: str) -> None:
             net = build_network({**spec, "kwargs": {**kwargs, **unbounded}})
     except Exception as error:  # e.g. an IndexError from an empty dueling hidden
         raise ValueError(f"{source}: {type(error).__name__}: {error}") from None
-    if hasattr(net, "act_dim") != (kind == "actor"):
-        raise ValueError(
-            f"{source}: policy kind {kind!r} does not fit a {spec['class']}. Fix: "
-            "metadata['policy']['kind'] is 'q' for a Q-network, 'actor' for an actor."
-        )
     want = dict(net.state_dict())
     if kwargs.get("obs_low") is not None:
         for name in ("normalize.low", "normalize.scale"):
@@ -150,41 +140,38 @@ def _check_weights(spec: Any, kind: str, state: Any, source: str) -> None:
     if n_params > MAX_PARAMS or widest > MAX_WIDTH:
         raise ValueError(
             f"{source}: the network spec describes {n_params:,} parameters, layers up "
-            f"to {widest} wide (obs_dim, n_actions, act_dim, hidden, n_quantiles); the "
-            f"course builds at most {MAX_PARAMS:,} parameters, {MAX_WIDTH} wide. Fix: "
-            "use smaller sizes."
+            f"to {widest} wide (obs_dim, n_actions, act_dim, hidden, n_quantiles); at "
+            f"most {MAX_PARAMS:,} parameters, {MAX_WIDTH} wide. Fix: smaller sizes."
         )
     if state is None:
         return
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()
-    ):
+    if not isinstance(state, dict) or not all(map(torch.is_tensor, state.values())):
         raise ValueError(f"{source}: the state_dict must map names to tensors.")
     for name in [*want, *state]:
-        need, got = want.get(name), state.get(name)
-        if got is not None and need is not None and got.shape == need.shape:
-            whole = got.layout == torch.strided and got.is_contiguous()
-            size = got.untyped_storage().nbytes() if whole else -1
-            if got.dtype == need.dtype and size == got.numel() * got.element_size():
-                continue
-        needed, held = [
-            "nothing" if t is None else f"{t.dtype} {tuple(t.shape)}"
-            for t in (need, got)
-        ]
-        view = " (not stored whole: a view of other data)" * (needed == held)
-        raise ValueError(
-            f"{source} holds weights for another architecture than its metadata "
-            f"describes: {name}: the spec needs {needed}, the file holds {held}{view}."
-            f" {_FIX}"
-        )
+        needed, held = _describe(want.get(name)), _describe(state.get(name))
+        if needed != held:
+            raise ValueError(
+                f"{source} holds weights for another architecture than its metadata "
+                f"describes: {name}: the spec needs {needed}, the file holds {held}. "
+                f"{_FIX}"
+            )
+
+
+def _describe(tensor: torch.Tensor | None) -> str:
+    """``torch.float32 (4, 2)``; a view (1 KB seen as 1 GB, say) is not stored whole."""
+    if tensor is None:
+        return "nothing"
+    whole = tensor.layout == torch.strided and tensor.is_contiguous()
+    whole = whole and tensor.untyped_storage().nbytes() == tensor.nbytes
+    view = "" if whole else " (not stored whole: a view of other data)"
+    return f"{tensor.dtype} {tuple(tensor.shape)}{view}"
 
 
 def check_network_spec(spec: dict[str, Any]) -> None:
     """Raise a ``ValueError`` if ``load_network`` would refuse to build ``spec``
     (``net.spec``): unknown class, sizes out of bounds, too many parameters. Nothing
     is allocated; call it before a long training run."""
-    actor = isinstance(spec, dict) and spec.get("class") == "MLPActor"
-    _check_weights(spec, "actor" if actor else "q", None, "network spec")
+    _check_weights(spec, None, "network spec")
 
 
 def _unpickle(data: bytes, source: str, device: str) -> Any:
@@ -202,9 +189,7 @@ def _unpickle(data: bytes, source: str, device: str) -> Any:
                 raise ValueError(f"{record.filename} is compressed or too big")
         return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        why = (
-            "could run code" if "Weights only load failed" in str(error) else "corrupt"
-        )
+        why = "could run code" if "Weights only load" in str(error) else "corrupt"
         raise ValueError(
             f"{source} is not a readable course checkpoint ({why}): "
             f"{type(error).__name__}: {str(error)[:200]}"
@@ -213,30 +198,15 @@ def _unpickle(data: bytes, source: str, device: str) -> Any:
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """``(metadata, state_dict)`` of a checked course checkpoint, on the CPU."""
-    if path.suffix == ".json":
-        raise ValueError(
-            f"{path} is a readable copy. Fix: load {path.with_suffix('')}."
-        )
-    try:  # O_NONBLOCK: opening a pipe does not hang
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    fix = f"Fix: give the .pt file save_checkpoint wrote, e.g. {path / 'agent.pt'}."
+    try:
+        data = read_bounded(path, MAX_FILE_BYTES, what="a checkpoint", fix=fix)
     except FileNotFoundError:
         raise FileNotFoundError(f"No checkpoint {path}.{did_you_mean(path)}") from None
     except OSError as error:
         denied = isinstance(error, PermissionError)
         error_type = CheckpointPermissionError if denied else ValueError
         raise error_type(f"cannot read {path}: {error.strerror}.") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # before reading it
-            raise ValueError(
-                f"{path} is not a regular file (a folder, a device, a pipe). Fix: give "
-                f"the .pt file save_checkpoint wrote, e.g. {path / 'agent.pt'}."
-            )
-        with open(fd, "rb", closefd=False) as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"{path} is over {MAX_FILE_BYTES:,} bytes: no checkpoint.")
     payload = _unpickle(data, str(path), "meta")  # no tensor data read yet
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a course checkpoint ({FORMAT!r}). {_FIX}")
@@ -246,43 +216,39 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         metadata = json.loads(payload["metadata"])
         json.dumps(metadata, allow_nan=False)  # no NaN or infinity
     except (TypeError, ValueError, RecursionError) as error:
-        raise ValueError(
-            f"{path}: metadata is not strict JSON text: {error}."
-        ) from None
+        raise ValueError(f"{path}: metadata is not strict JSON text: {error}") from None
     _check_metadata(metadata, str(path))
-    spec, kind = metadata["network"], metadata["policy"]["kind"]
-    _check_weights(spec, kind, payload["state_dict"], str(path))
-    state = _unpickle(data, str(path), "cpu")["state_dict"]  # bounded by the spec now
-    _check_weights(spec, kind, state, str(path))
-    return metadata, state
+    _check_weights(metadata["network"], payload["state_dict"], str(path))
+    return metadata, _unpickle(data, str(path), "cpu")["state_dict"]
 
 
 def _build(metadata: dict, state: dict[str, torch.Tensor], source: str) -> nn.Module:
-    for name, tensor in state.items():
-        if not bool(torch.isfinite(tensor).all()):
-            raise ValueError(
-                f"{source}: the weights {name} contain NaN or inf: the training "
-                "diverged. Fix: train again (a smaller lr or max_grad_norm helps)."
-            )
+    if bad := [name for name, t in state.items() if not torch.isfinite(t).all()]:
+        raise ValueError(
+            f"{source}: the weights {bad[0]} contain NaN or inf: the training "
+            "diverged. Fix: train again (a smaller lr or max_grad_norm helps)."
+        )
     try:
         net = build_network(metadata["network"])
         net.load_state_dict(state)
     except (ValueError, RuntimeError) as error:
         raise ValueError(f"{source}: {str(error).splitlines()[0]} {_FIX}") from None
+    if hasattr(net, "act_dim") != ((kind := metadata["policy"]["kind"]) == "actor"):
+        raise ValueError(
+            f"{source}: policy kind {kind!r} does not fit a {type(net).__name__}. Fix: "
+            "metadata['policy']['kind'] is 'q' for a Q-network, 'actor' for an actor."
+        )
     return net
 
 
 def check_save_path(path: str | Path, *, overwrite: bool = False) -> Path:
-    """Check that ``save_checkpoint(path, ...)`` can write, before a long training run:
-    creates missing folders, proves the folder writable, refuses a folder, a device, a
-    ``.json`` name, an existing file (the ``.pt`` or its copy) unless ``overwrite``.
-    Returns the path, ``~`` expanded. Raises ``FileExistsError``,
-    ``CheckpointPermissionError``, or ``ValueError`` for what is in the way."""
+    """Check, before a long training run, that ``save_checkpoint(path, ...)`` can
+    write: creates missing folders, proves them writable, refuses what is in the way
+    and an existing file (the ``.pt`` or its copy) unless ``overwrite``. Returns the
+    path, ``~`` expanded."""
     path = _as_path(path)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r:.40}.")
-    if path.suffix == ".json":
-        raise ValueError(f"{path} ends in .json. Fix: save it as a .pt file.")
     for target in (path, path.with_name(path.name + ".json")):
         if target.exists() and not target.is_file():
             raise ValueError(
@@ -298,9 +264,7 @@ def check_save_path(path: str | Path, *, overwrite: bool = False) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path.parent).close()
     except (FileExistsError, NotADirectoryError):
-        raise ValueError(
-            f"Cannot save {path}: a file is in the way of its folder."
-        ) from None
+        raise ValueError(f"{path}: a file is in the way of its folder.") from None
     except OSError as error:
         message = f"cannot write to {path.parent}: {error.strerror or error}. Fix: "
         message += "choose a folder you can write to, e.g. in your home folder."
@@ -314,29 +278,26 @@ def save_checkpoint(
     path: str | Path, model: nn.Module, *, metadata: dict, overwrite: bool = False
 ) -> Path:
     """Write ``model``'s weights and ``metadata`` (plus ``model.spec``) to ``path``,
-    then the readable copy ``<path>.json``. Whatever loading would refuse is refused
-    first, with nothing written; an existing file is replaced only if ``overwrite``;
-    a failed or killed save leaves the previous file. Returns ``path``, ``~`` expanded.
-    """
+    then the readable copy ``<path>.json``. What loading would refuse is refused with
+    nothing written; an existing file is replaced only if ``overwrite``; a failed or
+    killed save leaves the previous file. Returns ``path``, ``~`` expanded."""
     path, source = _as_path(path), str(path)
     if not isinstance(model, nn.Module) or not hasattr(model, "spec"):
-        raise ValueError(
-            "save_checkpoint needs a course network (QNetwork, DuelingQNetwork, "
-            "MLPActor) that knows its spec, so the file can rebuild it."
-        )
+        raise ValueError("save_checkpoint needs a course network that knows its spec.")
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
     metadata = {**metadata, "network": model.spec}
     try:
         _check_json(metadata, "metadata")
+        text = json.dumps(metadata, allow_nan=False)
     except RecursionError:
         raise ValueError("metadata is nested too deeply to be JSON.") from None
-    if len(text := json.dumps(metadata, allow_nan=False)) > MAX_METADATA_BYTES:
+    if len(text) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata is over {MAX_METADATA_BYTES:,} characters of JSON.")
     metadata = json.loads(text)  # exactly what loading will read
     _check_metadata(metadata, source)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _check_weights(metadata["network"], metadata["policy"]["kind"], state, source)
+    _check_weights(metadata["network"], state, source)
     _build(metadata, state, source)
     check_save_path(path, overwrite=overwrite)
     with replacing(path, overwrite=overwrite) as tmp:
@@ -350,33 +311,11 @@ def save_checkpoint(
     return path
 
 
-def _device(device: Any) -> torch.device:
-    try:
-        dev = torch.device(device) if isinstance(device, (str, torch.device)) else None
-    except RuntimeError:
-        dev = None
-    cuda = torch.cuda.is_available()
-    count = {"cpu": 1, "cuda": torch.cuda.device_count() if cuda else 0}
-    count["mps"] = int(torch.backends.mps.is_available())
-    if dev is None or (dev.index or 0) >= count.get(dev.type, 0):
-        raise ValueError(
-            f"device={device!r:.40} is not available here (CUDA is "
-            f"{'' if cuda else 'not '}available, torch {torch.__version__}). Fix: use "
-            "device='cpu' (the course's agents are small and fast on a CPU)."
-        )
-    return dev
-
-
 def load_network(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild the saved network (in eval mode) and return it with its metadata.
-
-    Raises:
-        ValueError: for a file that is not a course checkpoint (corrupt, too big, not
-            a regular file, metadata missing, weights for another architecture or
-            out-of-bounds sizes), or an unavailable ``device``.
-        FileNotFoundError: no file at ``path``.
-    """
-    path, dev = _as_path(path), _device(device)
+    """``(network in eval mode, metadata)`` of the checkpoint at ``path``. Raises
+    ``FileNotFoundError`` for no file, ``ValueError`` for a file that is no course
+    checkpoint (saying why) or a ``device`` this machine lacks."""
+    path, dev = _as_path(path), validate_device("device", device)
     metadata, state = _read(path)
     return _build(metadata, state, str(path)).to(dev).eval(), metadata
 
@@ -388,23 +327,14 @@ def load_policy(
     epsilon: float | None = None,
     seed: int = 0,
 ) -> tuple[QPolicy | ActorPolicy, dict[str, Any]]:
-    """Load a checkpoint as a policy that takes a raw Gymnasium observation.
-
-    Args:
-        path: the ``.pt`` file.
-        device: where to run the network.
-        epsilon: exploration during evaluation for Q-policies; defaults to the
-            checkpoint's ``policy.eval_epsilon`` (0 for MountainCar, 0.05 for Atari).
-        seed: seeds the policy's own random generator (used only when epsilon > 0).
-
-    Returns:
-        ``(policy, metadata)``; ``policy(obs)`` returns an action for the env.
+    """``(policy, metadata)``: ``policy(raw Gymnasium observation)`` is an action.
+    A Q-policy explores with ``epsilon`` (default: the checkpoint's ``eval_epsilon``,
+    0 for MountainCar, 0.05 for Atari), drawing from a generator seeded with ``seed``.
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r:.40}.")
-    net, metadata = load_network(path, dev := _device(device))
+    seed = whole_number("seed", seed, minimum=0)
+    net, metadata = load_network(path, dev := validate_device("device", device))
     if metadata["policy"]["kind"] == "q":
         eps = metadata["policy"].get("eval_epsilon", 0) if epsilon is None else epsilon
         rng = np.random.default_rng(seed)  # QPolicy checks epsilon

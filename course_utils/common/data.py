@@ -13,12 +13,12 @@ def data_dir() -> Path:
     """The course's ``data/`` folder (``COURSE_DATA`` overrides it)."""
     override = os.environ.get("COURSE_DATA")
     path = Path(override) if override else Path(__file__).resolve().parents[2] / "data"
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"The course data folder {path} does not exist. Fix: `make install` (it "
-            "keeps data/ beside course_utils/), or set COURSE_DATA to the folder."
-        )
-    return path
+    return _found(
+        path,
+        path.is_dir(),
+        f"The course data folder {path} does not exist. Fix: `make install` (it keeps "
+        "data/ beside course_utils/), or set COURSE_DATA to the folder.",
+    )
 
 
 def shipped_checkpoint(name: str) -> Path:
@@ -26,11 +26,18 @@ def shipped_checkpoint(name: str) -> Path:
     if not isinstance(name, str) or not name or Path(name).name != name:
         raise ValueError(f"name must be a file name like 'snake_dqn.pt': {name!r:.60}")
     path = data_dir() / "checkpoints" / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No shipped checkpoint {path}.{did_you_mean(path)} Fix: use a .pt file "
-            "of that folder, or regenerate them with `make checkpoints`."
-        )
+    return _found(
+        path,
+        path.is_file(),
+        f"No shipped checkpoint {path}.{did_you_mean(path)} Fix: use a .pt file of "
+        "that folder, or regenerate them with `make checkpoints`.",
+    )
+
+
+def _found(path: Path, exists: bool, missing: str) -> Path:
+    """``path`` if it ``exists``; else a ``FileNotFoundError`` saying ``missing``."""
+    if not exists:
+        raise FileNotFoundError(missing)
     return path
 
 

@@ -1,4 +1,5 @@
-"""Files written whole or not at all, never through a planted link.
+"""Files written whole or not at all, never through a planted link; files read
+within a bound, never from a device or a pipe.
 
 Every writer of the course (checkpoints, videos, the walker's resume state) writes a
 new temporary file beside its target and renames it into place: a reader sees the
@@ -9,6 +10,10 @@ it. A save that fails removes its temporary file; one killed outright leaves it,
 the next save of the same target removes it. A running save holds a lock on its
 temporary file, so only the leftovers of dead saves are removed (no process ids, no
 ages).
+
+A reader checks what it opened before reading it: a regular file (a link to a device
+or a pipe is refused, and opening a pipe does not wait for a writer) of at most the
+bytes its caller allows.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextlib
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +108,30 @@ def replacing(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def read_bounded(path: str | Path, limit: int, *, what: str, fix: str = "") -> bytes:
+    """The bytes of the regular file at ``path``, which must hold at most ``limit``.
+
+    Raises:
+        ValueError: ``<path> is not <what>: expected a regular file of at most <limit>
+            bytes, ... <fix>``: a special file before anything is read, a bigger one
+            after ``limit + 1`` bytes.
+        OSError: from opening it (``FileNotFoundError``, ``PermissionError``, ...).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe: no wait
+    try:
+        data, regular = b"", stat.S_ISREG(os.fstat(fd).st_mode)
+        if regular:
+            with open(fd, "rb", closefd=False) as file:
+                data = file.read(limit + 1)
+    finally:
+        os.close(fd)
+    if not regular or len(data) > limit:
+        found = "is not a regular file (a folder, a device, a pipe)"
+        found = f"holds over {limit:,} bytes" if regular else found
+        raise ValueError(
+            f"{path} is not {what}: expected a regular file of at most {limit:,} "
+            f"bytes, this one {found}. {fix}".rstrip()
+        )
+    return data

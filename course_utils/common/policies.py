@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_utils.common.validate import device as validate_device
 from course_utils.common.validate import generator, probability, refuse
 
 
@@ -149,7 +150,8 @@ class QPolicy:
                 "QPolicy needs a course Q-network (QNetwork or DuelingQNetwork, which "
                 f"know n_actions), got {type(q_net).__name__}."
             )
-        self.q_net, self.epsilon, self.device = q_net, epsilon, device
+        self.q_net, self.epsilon = q_net, epsilon
+        self.device = validate_device("device", device)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.n_actions = int(q_net.n_actions)
 
@@ -166,7 +168,7 @@ class ActorPolicy:
     """
 
     def __init__(self, actor: nn.Module, *, device: str | torch.device = "cpu") -> None:
-        self.actor, self.device = actor, device
+        self.actor, self.device = actor, validate_device("device", device)
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray) -> np.ndarray:

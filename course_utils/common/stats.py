@@ -16,9 +16,35 @@ from collections.abc import Callable
 
 import numpy as np
 
-from course_utils.common.validate import generator, number, whole_number
+from course_utils.common.validate import generator, number, refuse, whole_number
 
 Statistic = Callable[[np.ndarray], np.ndarray]
+MAX_DRAWS = 50_000_000  # run indices one bootstrap may draw: 400 MB of int64
+
+
+def _runs(name: str, scores: object) -> np.ndarray:
+    """``scores`` as a float array of at least one run along axis 0, every value
+    finite: a NaN run is refused, never trimmed or averaged away in silence."""
+    try:
+        array = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError):
+        refuse(name, "numbers, one row per run", scores)
+    if array.ndim == 0 or array.shape[0] < 1:
+        refuse(name, "scores of at least 1 run", scores)
+    if not np.isfinite(array).all():
+        refuse(name, "finite scores", scores, fix="drop or fix the NaN or inf runs.")
+    return array
+
+
+def _reps(reps: object, runs: int) -> int:
+    """``reps`` bounded so that its resamples fit in memory (``MAX_DRAWS``)."""
+    return whole_number(
+        "reps",
+        reps,
+        maximum=MAX_DRAWS // runs,
+        why=f"bootstrap resamples of {runs} runs, at most {MAX_DRAWS:,} draws",
+        fix="the default, 5_000, gives a steady 95 % interval.",
+    )
 
 
 def iqm(scores: np.ndarray) -> np.ndarray:
@@ -32,7 +58,7 @@ def iqm(scores: np.ndarray) -> np.ndarray:
     Returns:
         ``scores.shape[1:]``: one value per remaining index (e.g. per step of a curve).
     """
-    scores = np.sort(np.asarray(scores, dtype=np.float64), axis=0)
+    scores = np.sort(_runs("scores", scores), axis=0)
     n = scores.shape[0]
     cut = int(0.25 * n)  # whole runs trimmed at each end, as scipy does
     return scores[cut : n - cut].mean(axis=0)
@@ -40,7 +66,7 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 
 def mean(scores: np.ndarray) -> np.ndarray:
     """Mean over the first axis (runs)."""
-    return np.asarray(scores, dtype=np.float64).mean(axis=0)
+    return _runs("scores", scores).mean(axis=0)
 
 
 def bootstrap_ci(
@@ -78,9 +104,9 @@ def bootstrap_ci(
     if not np.isfinite(scores).all():
         raise ValueError("bootstrap_ci got NaN or inf scores; drop or fix those runs.")
     generator("rng", rng)
-    whole_number("reps", reps, why="bootstrap resamples")
-    number("confidence", confidence, above=0.0, below=1.0, why="e.g. 0.95")
     runs = scores.shape[0]
+    reps = _reps(reps, runs)
+    number("confidence", confidence, above=0.0, below=1.0, why="e.g. 0.95")
     idx = rng.integers(0, runs, size=(reps, runs))
     values = np.stack([statistic(scores[i]) for i in idx])
     tail = (1 - confidence) / 2
@@ -116,7 +142,7 @@ def bootstrap_diff_ci(
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("bootstrap_diff_ci got NaN or inf scores; drop those runs.")
     generator("rng", rng)
-    whole_number("reps", reps, why="bootstrap resamples")
+    reps = _reps(reps, max(len(a), len(b)))
     number("confidence", confidence, above=0.0, below=1.0, why="e.g. 0.95")
     resampled_a = a[rng.integers(0, len(a), size=(reps, len(a)))].mean(axis=1)
     resampled_b = b[rng.integers(0, len(b), size=(reps, len(b)))].mean(axis=1)
@@ -132,4 +158,20 @@ def curves_on_grid(
     same ``grid`` of environment steps: ``(runs, len(grid))``, ready for
     :func:`bootstrap_ci`. A run that stopped early is extended with its last value.
     """
-    return np.array([np.interp(grid, steps, values) for steps, values in runs])
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.ndim != 1 or not np.isfinite(grid).all():
+        refuse("grid", "a 1-D array of finite environment steps", grid)
+    if not isinstance(runs, (list, tuple)) or not runs:
+        refuse("runs", "a list of at least 1 run's (steps, values)", runs)
+    curves = []
+    for i, (steps, values) in enumerate(runs):
+        steps, values = (
+            _runs(f"runs[{i}] steps", steps),
+            _runs(f"runs[{i}]", values),
+        )
+        if steps.ndim != 1 or steps.shape != values.shape:
+            refuse(f"runs[{i}]", "as many steps as values, 1-D", (steps, values))
+        if (np.diff(steps) <= 0).any():
+            refuse(f"runs[{i}] steps", "increasing environment steps", steps)
+        curves.append(np.interp(grid, steps, values))
+    return np.array(curves)

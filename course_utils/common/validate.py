@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 def is_whole(value: object) -> bool:
@@ -195,3 +198,26 @@ def generator(name: str, value: object, *, needed_by: str = "") -> np.random.Gen
             "np.random.RandomState, not None)."
         )
     return value
+
+
+def device(name: str, value: object) -> torch.device:
+    """``value`` (a name such as ``"cpu"`` or ``"cuda:0"``, or a ``torch.device``) as
+    a ``torch.device`` this machine has: a missing GPU is found here, not mid-run."""
+    import torch  # here: the validators above serve modules that never import torch
+
+    try:
+        dev = torch.device(value) if isinstance(value, (str, torch.device)) else None
+    except RuntimeError:
+        dev = None
+    cuda = torch.cuda.is_available()
+    count = {"cpu": 1, "cuda": torch.cuda.device_count() if cuda else 0}
+    count["mps"] = int(torch.backends.mps.is_available())
+    if dev is None or (dev.index or 0) >= count.get(dev.type, 0):
+        refuse(
+            name,
+            "a device this machine has",
+            value,
+            why=f"CUDA is {'' if cuda else 'not '}available, torch {torch.__version__}",
+            fix="use device='cpu' (the course's agents are small and fast on a CPU).",
+        )
+    return dev

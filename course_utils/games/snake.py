@@ -65,12 +65,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from course_utils.common.validate import whole_number
+from course_utils.common.validate import index, refuse, whole_number
 
 HEAD, BODY, APPLE, STEPS_TO_FREE = 0, 1, 2, 3  # the observation's planes
 ACTION_NAMES = ("up", "right", "down", "left")
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # (row, column) change per action
+ABSOLUTE_ACTIONS = ("up", "right", "down", "left")
 START_LENGTH = 3
+MAX_SIZE = 64  # the widest board: 4 * 64 * 64 numbers an observation
 _CELL_PX = 20
 _COLOURS = np.array(  # empty, body, head, apple
     [[30, 30, 40], [60, 170, 80], [170, 240, 120], [230, 60, 50]], dtype=np.uint8
@@ -112,6 +114,14 @@ class SnakeEnv(gym.Env):
             why="the 3-cell snake starts in the middle",
             fix="SnakeEnv(size=10).",
         )
+        if size > MAX_SIZE:
+            refuse(
+                "size",
+                f"at most {MAX_SIZE}",
+                size,
+                why="the board's planes take 4 * size**2 numbers",
+                fix="SnakeEnv(size=10).",
+            )
         limit = size * size
         if max_steps_since_apple is not None:
             limit = whole_number(
@@ -185,7 +195,16 @@ class SnakeEnv(gym.Env):
                 free cell.
         """
         super().reset(seed=seed)
-        options = options or {}
+        options = {} if options is None else options
+        if not isinstance(options, dict):
+            refuse(
+                "options", "a dict such as {'snake': [...], 'apple': (r, c)}", options
+            )
+        if unknown := sorted(map(str, options.keys() - {"snake", "apple"})):
+            raise ValueError(
+                f"unknown reset options {unknown}; Snake knows 'snake' (its cells, "
+                "head first) and 'apple' (a cell). Fix: check the spelling."
+            )
         if "snake" in options:
             cells = self._check_snake(options["snake"])
         else:
@@ -210,18 +229,14 @@ class SnakeEnv(gym.Env):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Move the head one cell: 0 up, 1 right, 2 down, 3 left (reverse: straight)."""
-        if not self.action_space.contains(action):
-            raise ValueError(
-                "Snake actions are 0 (up), 1 (right), 2 (down), 3 (left); "
-                f"got {action!r}. Fix: pass an int in 0..3, e.g. int(q.argmax())."
-            )
+        action = _action(action, self.action_space, ABSOLUTE_ACTIONS)
         if self._over:
             raise RuntimeError(
                 "No episode is running (never reset, or it ended): call reset() "
                 "before step()."
             )
-        if int(action) != (self._heading + 2) % 4:  # the reverse move is ignored
-            self._heading = int(action)
+        if action != (self._heading + 2) % 4:  # the reverse move is ignored
+            self._heading = action
         dr, dc = MOVES[self._heading]
         row, col = self._head[0] + dr, self._head[1] + dc
         self._since_apple += 1
@@ -256,7 +271,9 @@ class SnakeEnv(gym.Env):
         return image
 
     def _check_snake(self, snake: Any) -> list[tuple[int, int]]:
-        cells = [tuple(int(v) for v in cell) for cell in snake]
+        if not isinstance(snake, (list, tuple, np.ndarray)):
+            refuse("options['snake']", "a list of (row, col) cells, head first", snake)
+        cells = [self._cell(f"options['snake'][{i}]", c) for i, c in enumerate(snake)]
         inside = all(0 <= r < self.size and 0 <= c < self.size for r, c in cells)
         steps = zip(cells, cells[1:], strict=False)
         joined = all(abs(a - c) + abs(b - d) == 1 for (a, b), (c, d) in steps)
@@ -269,7 +286,7 @@ class SnakeEnv(gym.Env):
         return cells
 
     def _check_apple(self, apple: Any, cells: list[tuple[int, int]]) -> tuple[int, int]:
-        row, col = (int(v) for v in apple)
+        row, col = self._cell("options['apple']", apple)
         if not (0 <= row < self.size and 0 <= col < self.size) or (row, col) in cells:
             raise ValueError(
                 f"options['apple'] must be a free (row, col) cell on the board, got "
@@ -277,8 +294,16 @@ class SnakeEnv(gym.Env):
             )
         return row, col
 
+    def _cell(self, name: str, cell: Any) -> tuple[int, int]:
+        """``cell`` as a ``(row, col)`` of whole numbers on the board."""
+        if not isinstance(cell, (tuple, list, np.ndarray)) or len(cell) != 2:
+            refuse(name, "a (row, col) cell", cell)
+        return index(f"{name} row", cell[0], self.size), index(
+            f"{name} col", cell[1], self.size
+        )
 
-RELATIVE_ACTIONS = ("left", "straight", "right")
+
+RELATIVE_ACTIONS = ("turn left", "straight on", "turn right")
 
 
 class EgocentricView(gym.Wrapper):
@@ -323,14 +348,22 @@ class EgocentricView(gym.Wrapper):
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """0 turns left, 1 goes straight on, 2 turns right."""
-        if not self.action_space.contains(action):
-            raise ValueError(
-                "Egocentric Snake actions are 0 (turn left), 1 (straight on), "
-                f"2 (turn right); got {action!r}."
-            )
-        absolute = (self.env.unwrapped.heading + int(action) - 1) % 4
+        action = _action(action, self.action_space, RELATIVE_ACTIONS)
+        absolute = (self.env.unwrapped.heading + action - 1) % 4
         obs, reward, terminated, truncated, info = self.env.step(absolute)
         return self._view(obs), reward, terminated, truncated, info
+
+
+def _action(action: Any, space: gym.spaces.Discrete, names: tuple[str, ...]) -> int:
+    """``action`` as an ``int`` of ``space`` (a bool is none), or a ``ValueError``
+    listing ``names``, the meaning of each action."""
+    if isinstance(action, (bool, np.bool_)) or not space.contains(action):
+        listed = ", ".join(f"{i} ({name})" for i, name in enumerate(names))
+        raise ValueError(
+            f"Snake's actions here are {listed}; got {action!r}. Fix: pass an int, "
+            "e.g. int(q_values.argmax())."
+        )
+    return int(action)
 
 
 def make_egocentric_snake(**kwargs: Any) -> EgocentricView:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from course_utils.common.files import read_bounded
 from course_utils.common.stats import bootstrap_ci, bootstrap_diff_ci, mean
 
 STUDY_FILE = "study.json"
@@ -78,16 +78,11 @@ def read_json(path: Path) -> dict:
         "again by the study's script."
     )
     try:
-        info = path.stat()
+        raw = read_bounded(path, MAX_FILE_BYTES, what="a study file", fix=fix)
     except OSError as error:
         raise ValueError(f"Cannot read {path}: {error.strerror}.") from None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-        raise ValueError(
-            f"{path} is not a study file: expected a regular file of at most "
-            f"{MAX_FILE_BYTES} bytes. {fix}"
-        )
     try:
-        data = json.loads(path.read_bytes(), parse_constant=refuse_constant)
+        data = json.loads(raw, parse_constant=refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is corrupt ({error}). {fix}") from None
     if not isinstance(data, dict):

@@ -290,6 +290,26 @@ def test_make_q_network_refuses_continuous_actions():
         ("lr_end", float("inf")),
         ("lr_end", "1e-4"),
         ("lr_end", True),
+        ("tau", 1.5),  # was refused only at the first target sync
+        ("tau", 0.0),
+        ("exploration_fraction", -1),
+        ("exploration_fraction", 2.0),
+        ("epsilon_start", 1.5),
+        ("epsilon_end", -0.1),
+        ("eval_epsilon", float("nan")),
+        ("normalize_obs", "no"),
+        ("normalize_obs", 1),
+        ("solved_at", float("nan")),  # made the final save refuse the run
+        ("solved_at", "-110"),
+        ("eval_seed", -3),  # was found at the first evaluation
+        ("eval_seed", 1.5),
+        ("eval_every", -1),
+        ("eval_episodes", 0),
+        ("learning_starts", -5),
+        ("hidden", (256, 0)),
+        ("hidden", "256"),
+        ("max_seconds", 0.0),
+        ("max_seconds", float("nan")),
     ],
 )
 def test_dqn_config_refuses_values_that_would_crash_or_mislead(field, value):
@@ -492,3 +512,22 @@ def test_the_live_curve_changes_nothing_and_draws_the_run(tiny_dqn):
     assert curve.episode_steps == on.episode_end_steps
     assert curve.evaluations == on.evals
     assert curve.draws == 0  # outside a notebook nothing is shown
+
+
+def test_dqn_config_accepts_the_edges_it_documents():
+    dqn.DQNConfig(eval_every=0, learning_starts=0, tau=1.0, exploration_fraction=0.0)
+    dqn.DQNConfig(solved_at=None, max_seconds=None, hidden=[8], normalize_obs=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_steps": 0}, "ZipfHold.max_steps must be a whole number >= 1"),
+        ({"max_steps": 2.5}, "ZipfHold.max_steps"),
+        ({"max_steps": True}, "ZipfHold.max_steps"),
+        ({"mu": float("nan")}, "ZipfHold.mu"),
+    ],
+)
+def test_zipf_hold_refuses_settings_that_hold_nothing(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        dqn.ZipfHold(**kwargs)

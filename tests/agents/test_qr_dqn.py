@@ -240,3 +240,26 @@ def test_the_metadata_names_the_qr_pieces():
         "net_class": "QuantileQNetwork",
         "td_loss": "QuantileLoss(target=quantile_target_double, kappa=1.0)",
     }
+
+
+@pytest.mark.parametrize("kappa", [0.0, -1.0, float("nan"), float("inf"), True, "1"])
+def test_a_kappa_that_is_no_huber_threshold_is_refused(kappa):
+    theta, target = torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 2.0]])
+    with pytest.raises(ValueError, match=r"kappa must be a number > 0"):
+        qr_dqn.quantile_huber_loss(theta, target, kappa=kappa)
+    with pytest.raises(ValueError, match=r"kappa must be a number > 0"):
+        qr_dqn.QuantileLoss(kappa=kappa)
+
+
+def test_online_and_target_nets_with_other_quantile_counts_are_refused():
+    q_net = FixedQuantiles([[0.0, 1.0], [5.0, 5.0]])  # 2 quantiles
+    target_net = FixedQuantiles([[0.0, 1.0, 2.0], [0.5, 2.0, 3.0]])  # 3 quantiles
+    batch = _batch([0.0], [0.0], action=torch.tensor([0]))
+    with pytest.raises(ValueError, match=r"2 quantiles.*target.*3"):
+        qr_dqn.QuantileLoss()(q_net, target_net, batch, 1.0)
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5, True])
+def test_quantile_fractions_need_a_whole_number_of_quantiles(n):
+    with pytest.raises(ValueError, match="n_quantiles must be a whole number >= 1"):
+        qr_dqn.quantile_fractions(n)

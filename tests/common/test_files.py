@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from course_utils.common.files import remove_leftovers, replacing
+from course_utils.common.files import read_bounded, remove_leftovers, replacing
 
 
 def leftover(path, body=b"partial"):
@@ -104,3 +104,26 @@ def test_leftovers_of_killed_saves_are_removed_by_the_next_save(tmp_path):
     assert {running.name, other.name, link.name, "agent.pt"} <= names
     assert victim.read_text() == "keep"
     assert remove_leftovers(path) == [running]  # its save has ended
+
+
+def test_read_bounded_reads_a_regular_file_within_its_bound(tmp_path):
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"12345")
+    assert read_bounded(path, 5, what="a test file") == b"12345"
+    with pytest.raises(ValueError, match=r"a test file.*at most 4 bytes.*over 4.*Fix"):
+        read_bounded(path, 4, what="a test file", fix="Fix: cut it.")
+    with pytest.raises(FileNotFoundError):
+        read_bounded(tmp_path / "missing", 5, what="a test file")
+
+
+@pytest.mark.parametrize("kind", ["folder", "dev-zero", "pipe"])
+def test_read_bounded_refuses_special_files_without_reading(tmp_path, kind):
+    path = tmp_path / "special"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)  # no writer: reading it would wait forever
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_bounded(path, 10**9, what="a test file")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.common.networks import MLPActor
+from course_utils.common.networks import MLPActor, QNetwork
 from course_utils.common.policies import (
     ActorPolicy,
     QPolicy,
@@ -228,3 +228,12 @@ def test_epsilon_greedy_refuses_epsilon_outside_0_1(epsilon):
 def test_epsilon_greedy_needs_a_generator():
     with pytest.raises(ValueError, match="np.random.Generator"):
         epsilon_greedy([0.0, 1.0], 0.1, np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("policy", ["q", "actor"])
+def test_policies_refuse_a_device_this_machine_lacks_when_built(policy):
+    with pytest.raises(ValueError, match=r"device must be .*'cpu'"):
+        if policy == "q":
+            QPolicy(QNetwork(2, 3, hidden=(4,)), device="gpu")
+        else:
+            ActorPolicy(MLPActor(2, 3, hidden=(4,)), device="gpu")

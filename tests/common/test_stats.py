@@ -197,3 +197,46 @@ def test_the_course_bootstrap_agrees_with_rliable():
         width = theirs_high - theirs_low
         assert low == pytest.approx(theirs_low, abs=0.1 * width + 1e-9), name
         assert high == pytest.approx(theirs_high, abs=0.1 * width + 1e-9), name
+
+
+@pytest.mark.parametrize("statistic", [iqm, mean])
+@pytest.mark.parametrize(
+    "scores, message",
+    [
+        ([1.0, 2.0, np.nan, 4.0], "NaN or inf"),  # iqm would trim the NaN run away
+        ([1.0, np.inf], "NaN or inf"),
+        ([], "at least 1 run"),
+        (np.zeros((0, 3)), "at least 1 run"),
+        (3.0, "at least 1 run"),
+        (["a", "b"], "numbers"),
+    ],
+)
+def test_statistics_refuse_what_has_no_value(statistic, scores, message):
+    with pytest.raises(ValueError, match=message):
+        statistic(scores)
+
+
+@pytest.mark.parametrize("reps", [10**12, 10**8])
+def test_reps_that_would_exhaust_memory_are_refused_before_drawing(reps):
+    """10**12 resamples of 3 runs would draw 22 TiB of indices."""
+    with pytest.raises(ValueError, match=r"reps must be .*from 1 to .*Fix"):
+        bootstrap_ci(np.ones(3), rng=np.random.default_rng(0), reps=reps)
+    with pytest.raises(ValueError, match=r"reps must be .*from 1 to .*Fix"):
+        bootstrap_diff_ci(
+            np.ones(3), np.ones(3), rng=np.random.default_rng(0), reps=reps
+        )
+
+
+@pytest.mark.parametrize(
+    "runs, grid, message",
+    [
+        ([], [0, 1], "at least 1 run"),
+        ([([0, 10], [0.0, np.nan])], [0, 5], "NaN or inf"),
+        ([([10, 0], [0.0, 1.0])], [0, 5], "increasing"),
+        ([([0, 10], [0.0])], [0, 5], "as many"),
+        ([([0, 10], [0.0, 1.0])], [[0, 5]], "grid"),
+    ],
+)
+def test_curves_on_grid_refuses_curves_it_would_misread(runs, grid, message):
+    with pytest.raises(ValueError, match=message):
+        curves_on_grid(runs, np.array(grid))

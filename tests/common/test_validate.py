@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from course_utils.common.validate import (
+    device,
     generator,
     index,
     is_number,
@@ -150,3 +151,13 @@ def test_refuse_for_the_checks_no_validator_covers():
         "obs must be one observation, got an array of shape (2, 3). "
         "Fix: drop the batch."
     )
+
+
+def test_device_is_one_this_machine_has():
+    import torch
+
+    assert device("device", "cpu") == torch.device("cpu")
+    assert device("device", torch.device("cpu")) == torch.device("cpu")
+    for bad in ("gpu", "cuda:abc", "", 3, None, "meta", "cpu:1"):
+        with pytest.raises(ValueError, match=r"device must be .*Fix: use device='cpu'"):
+            device("device", bad)

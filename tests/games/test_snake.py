@@ -233,3 +233,37 @@ def test_bad_settings_raise_clear_errors():
         env.reset(options={"snake": [(0, 0), (0, 2)]})
     with pytest.raises(ValueError, match="free"):
         env.reset(options={"snake": [(0, 0), (0, 1)], "apple": (0, 1)})
+
+
+def test_a_bool_is_no_action():
+    env = SnakeEnv()
+    env.reset(seed=0)
+    for bad in (True, False, np.bool_(True)):
+        with pytest.raises(ValueError, match="0 \\(up\\), 1 \\(right\\)"):
+            env.step(bad)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"snak": [(0, 0), (0, 1)]}, r"unknown reset options \['snak'\].*'apple'"),
+        ({"aple": (3, 3)}, r"unknown reset options \['aple'\]"),
+        ([(0, 0), (0, 1)], "options must be a dict"),
+        ({"snake": [(0, 0), (0, 1.5)]}, "options\\['snake'\\]"),
+        ({"snake": [(0, 0), (0, True)]}, "options\\['snake'\\]"),
+        ({"snake": 5}, "options\\['snake'\\]"),
+        ({"apple": (3, 3, 3)}, "options\\['apple'\\]"),
+        ({"apple": (3.7, 3)}, "options\\['apple'\\]"),
+        ({"apple": 3}, "options\\['apple'\\]"),
+    ],
+)
+def test_reset_options_are_checked_not_ignored_or_truncated(options, message):
+    with pytest.raises(ValueError, match=message):
+        SnakeEnv().reset(options=options)
+
+
+def test_a_board_too_big_for_memory_is_refused_before_allocating():
+    """size=10**5 would allocate 37 GiB for the board's step counters."""
+    with pytest.raises(ValueError, match=r"size must be .*at most 64"):
+        SnakeEnv(size=10**5)
+    assert SnakeEnv(size=64).reset(seed=0)[0].shape == (4, 64, 64)

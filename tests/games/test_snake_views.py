@@ -57,3 +57,10 @@ def test_registered_and_clean_under_gymnasiums_checker():
     assert env.observation_space.contains(obs) and info["score"] == 0
     with pytest.raises(ValueError, match="wraps a SnakeEnv"):
         EgocentricView(make_env("MountainCar-v0"))
+
+
+def test_a_bool_is_no_relative_action():
+    env = EgocentricView(SnakeEnv(size=6))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="turn left"):
+        env.step(True)

@@ -3,20 +3,28 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from course_utils.agents.tabular import (
     GridDiscretizer,
     discounted_return,
+    mountaincar_step,
     q_learning_update,
+    reachable_cells,
+    train_q_learning,
 )
 from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks.rl_basics import (
     check_discounted_return,
     check_epsilon_greedy,
+    check_mountaincar_grid,
     check_predict_corridor_values,
     check_q_learning_update,
+    check_train_q_learning,
+    make_mountaincar_grid,
     predict_corridor_values,
 )
 
@@ -81,6 +89,7 @@ CHECKS = [
     (check_predict_corridor_values, predict_corridor_values),
     (check_epsilon_greedy, epsilon_greedy),
     (check_q_learning_update, q_learning_update),
+    (check_train_q_learning, train_q_learning),
 ]
 
 
@@ -142,8 +151,21 @@ def test_discounted_return_check_fails_wrong_answers(wrong):
     ],
 )
 def test_predict_check_fails_wrong_answers(wrong):
-    with pytest.raises(AssertionError, match="Exercise 2"):
+    with pytest.raises(AssertionError, match="Exercise 2") as failure:
         check_predict_corridor_values(lambda: wrong)
+    message = str(failure.value)
+    # a hand-worked exercise: right or wrong with a hint, never the expected numbers
+    given = set(np.ravel(wrong).tolist())
+    assert "expected" not in message
+    for value, pattern in [(2.5, r"(?<![-\d.])2\.5"), (-1.5, r"-1\.5")]:
+        if value not in given:
+            assert not re.search(pattern, message), message
+
+
+@pytest.mark.parametrize("right", [(2.5, -1.5), [2.5, -1.5], (np.float64(2.5), -1.5)])
+def test_predict_check_accepts_the_answer_written_other_ways(right, capsys):
+    check_predict_corridor_values(lambda: right)
+    assert "✓" in capsys.readouterr().out
 
 
 def _first_argmax(q_values, epsilon, rng):
@@ -315,6 +337,20 @@ def _next_action_off_by_one(
     q_table[state, action] += alpha * (target - q_table[state, action])
 
 
+def _two_statements(
+    q_table, state, action, reward, next_state, terminated, *, alpha, gamma
+):
+    # shrinks Q[s, a] first, then reads max Q[s'] from the changed row: wrong if s' == s
+    q_table[state, action] *= 1 - alpha
+    target = reward if terminated else reward + gamma * np.max(q_table[next_state])
+    q_table[state, action] += alpha * target
+
+
+def test_q_learning_check_fails_when_next_state_is_the_state():
+    with pytest.raises(AssertionError, match="next_state == state"):
+        check_q_learning_update(_two_statements)
+
+
 @pytest.mark.parametrize(
     "wrong",
     [
@@ -344,7 +380,7 @@ def test_wrong_answers_get_a_useful_hint():
         check_q_learning_update(_bootstraps_through_terminal)
     with pytest.raises(AssertionError, match="in place"):
         check_q_learning_update(_returns_a_copy)
-    with pytest.raises(AssertionError, match="elsewhere"):
+    with pytest.raises(AssertionError, match="global generator"):
         check_epsilon_greedy(_global_numpy_random)
     with pytest.raises(AssertionError, match="hard-coded"):
         check_q_learning_update(_gamma_hard_coded)
@@ -366,3 +402,250 @@ def test_epsilon_greedy_check_leaves_the_global_generators_alone():
     random.seed(3)
     check_epsilon_greedy(epsilon_greedy)
     assert (np.random.random(), random.random()) == expected
+
+
+# ---------------------------------------------------------------- Exercise 5: the loop
+
+
+def _loop(
+    choose=None,
+    *,
+    done_on="either",
+    bootstrap_truncated=True,
+    discount=False,
+    advance=True,
+    reset_seed=None,
+    step_returns=False,
+):
+    """A training loop with one mistake switched on (the defaults are right)."""
+
+    def train(env, q_table, to_index, *, n_episodes, alpha, gamma, epsilon, rng):
+        returns = np.zeros(n_episodes)
+        for episode in range(n_episodes):
+            obs, _ = env.reset() if reset_seed is None else env.reset(seed=reset_seed)
+            state, done, k = to_index(obs), False, 0
+            while not done:
+                action = (choose or epsilon_greedy)(q_table[state], epsilon, rng)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                next_state = to_index(obs)
+                stop = terminated if bootstrap_truncated else (terminated or truncated)
+                q_learning_update(
+                    q_table,
+                    state,
+                    action,
+                    reward,
+                    next_state,
+                    stop,
+                    alpha=alpha,
+                    gamma=gamma,
+                )
+                returns[episode] += reward * (gamma**k if discount else 1.0)
+                k += 1
+                if advance:
+                    state = next_state
+                done = (
+                    terminated if done_on == "terminated" else (terminated or truncated)
+                )
+        return returns[:1] if step_returns else returns
+
+    return train
+
+
+def _argmax_choice(q_values, epsilon, rng):
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_values)))
+    return int(np.argmax(q_values))
+
+
+def _works_on_a_copy(env, q_table, to_index, **settings):
+    return train_q_learning(env, q_table.copy(), to_index, **settings)
+
+
+def _returns_a_list(env, q_table, to_index, **settings):
+    return list(train_q_learning(env, q_table, to_index, **settings))
+
+
+def _total_only(env, q_table, to_index, **settings):
+    return float(train_q_learning(env, q_table, to_index, **settings).sum())
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        _loop(bootstrap_truncated=False),  # truncation treated as termination
+        _loop(done_on="terminated"),  # never stops at the time limit
+        _loop(discount=True),  # discounted returns
+        _loop(advance=False),  # forgets state = next_state
+        _loop(reset_seed=0),  # reseeds every episode
+        _loop(choose=_argmax_choice),  # its own ε-greedy, ties to action 0
+        _loop(step_returns=True),  # wrong shape
+        _works_on_a_copy,
+        _returns_a_list,
+        _total_only,
+    ],
+)
+def test_train_loop_check_fails_wrong_answers(wrong):
+    with pytest.raises(AssertionError, match="Exercise 5"):
+        check_train_q_learning(wrong)
+
+
+def _while_true_loop(env, q_table, to_index, *, n_episodes, alpha, gamma, epsilon, rng):
+    returns = []
+    for _ in range(n_episodes):
+        obs, _ = env.reset()
+        total = 0.0
+        while True:
+            state = to_index(obs)
+            action = epsilon_greedy(q_table[state], epsilon, rng)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            q_learning_update(
+                q_table,
+                state,
+                action,
+                reward,
+                to_index(obs),
+                terminated,
+                alpha=alpha,
+                gamma=gamma,
+            )
+            total += reward
+            if terminated or truncated:
+                break
+        returns.append(total)
+    return np.array(returns)
+
+
+@pytest.mark.parametrize("right", [_loop(), _while_true_loop])
+def test_train_loop_check_accepts_loops_written_other_ways(right, capsys):
+    assert check_train_q_learning(right) is right
+    assert "✓" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- Exercise 6: the grid
+
+
+def test_mountaincar_step_is_gymnasiums_physics():
+    import gymnasium as gym
+
+    env = gym.make("MountainCar-v0").unwrapped
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        before = np.array(env.state, dtype=float)
+        action = int(rng.integers(3))
+        obs, _, terminated, _, _ = env.step(action)
+        position, velocity, done = mountaincar_step(
+            before[:1], before[1:], np.array([action])
+        )
+        assert np.allclose([position[0], velocity[0]], obs, atol=1e-7)
+        assert done[0] == terminated
+        if terminated:
+            env.reset()
+
+
+def test_reachable_cells_leave_out_the_fast_corners():
+    grid = GridDiscretizer([-1.2, -0.07], [0.6, 0.07], bins=10)
+    reached = reachable_cells(grid, resolution=100).reshape(10, 10)
+    assert reached[4, 5] and reached[5, 4]  # around rest at the valley floor
+    assert (
+        not reached[0, 9] and not reached[9, 0]
+    )  # far left moving right fast, and back
+    assert 0.5 < reached.mean() < 1.0
+
+
+def test_grid_check_passes_the_reference(capsys):
+    assert check_mountaincar_grid(make_mountaincar_grid) is make_mountaincar_grid
+    assert "✓" in capsys.readouterr().out
+
+
+class _NoRows:
+    def __call__(self, obs):
+        return 0
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda low, high: GridDiscretizer(low, high, bins=40), "reached the flag"),
+        (lambda low, high: GridDiscretizer(low, high, bins=1), "reached the flag"),
+        (lambda low, high: _NoRows(), "n_states"),
+        (lambda low, high: lambda obs: 0, "n_states"),
+        (lambda low, high: 100, "n_states"),
+    ],
+)
+def test_grid_check_fails_wrong_designs(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check_mountaincar_grid(wrong)
+
+
+def test_grid_check_refuses_rows_out_of_range():
+    class OffByOne(GridDiscretizer):
+        def __call__(self, obs):
+            return super().__call__(obs) + 1  # the last cell's row is n_states
+
+    with pytest.raises(AssertionError, match="0 to n_states - 1"):
+        check_mountaincar_grid(lambda low, high: OffByOne(low, high, bins=10))
+
+
+# ---------------------------------------------------------------- generic kinds
+
+
+def _reverses_the_callers_list(rewards, gamma):
+    if isinstance(rewards, list):
+        rewards.reverse()  # walks the list backwards by turning the caller's around
+        ret = 0.0
+        for reward in rewards:
+            ret = reward + gamma * ret
+        return ret
+    return discounted_return(rewards, gamma)
+
+
+def _discounts_the_callers_array(rewards, gamma):
+    rewards = np.asarray(rewards, dtype=float)  # the caller's array when given one
+    rewards *= gamma ** np.arange(len(rewards))
+    return float(rewards.sum())
+
+
+def _forgets_return(rewards, gamma):
+    discounted_return(rewards, gamma)
+
+
+def _tensor_return(rewards, gamma):
+    import torch
+
+    return torch.tensor(discounted_return(rewards, gamma))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (_reverses_the_callers_list, "changed"),
+        (_discounts_the_callers_array, "changed"),
+        (_forgets_return, "return"),
+        (_tensor_return, "tensor"),
+    ],
+)
+def test_discounted_return_check_fails_the_generic_kinds(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check_discounted_return(wrong)
+
+
+def _shifts_q_values(q_values, epsilon, rng):
+    q_values -= q_values.max()  # "normalises" the caller's row: the Q-table's, in 02
+    return epsilon_greedy(q_values, epsilon, rng)
+
+
+def _loop_without_return(env, q_table, to_index, **settings):
+    train_q_learning(env, q_table, to_index, **settings)
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong", "hint"),
+    [
+        (check_epsilon_greedy, _shifts_q_values, "changed"),
+        (check_train_q_learning, _loop_without_return, "return"),
+    ],
+)
+def test_checks_fail_in_place_edits_and_missing_returns(check, wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check(wrong)

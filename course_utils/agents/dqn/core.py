@@ -36,7 +36,7 @@ from torch import nn
 
 from course_utils.common.buffers import Batch
 from course_utils.common.policies import greedy_action
-from course_utils.common.validate import number, probability
+from course_utils.common.validate import number, probability, whole_number
 
 TargetFn = Callable[[nn.Module, nn.Module, Batch, float], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -66,6 +66,7 @@ class ZipfHold:
 
     def __post_init__(self) -> None:
         number("ZipfHold.mu", self.mu, above=1, why="Zipf's exponent")
+        whole_number("ZipfHold.max_steps", self.max_steps, why="the longest hold")
 
     def __call__(self, rng: np.random.Generator) -> int:
         return int(min(rng.zipf(self.mu), self.max_steps))

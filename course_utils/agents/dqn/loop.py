@@ -33,7 +33,13 @@ from course_utils.common.plotting import LiveCurve
 from course_utils.common.policies import QPolicy
 from course_utils.common.progress import RunProgress
 from course_utils.common.schedules import linear_schedule
-from course_utils.common.validate import number, probability, whole_number
+from course_utils.common.validate import (
+    number,
+    probability,
+    refuse,
+    whole_number,
+    whole_numbers,
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,22 @@ class DQNConfig:
             "n_step",
         ):
             whole_number(f"DQNConfig.{name}", getattr(self, name))
-        probability("DQNConfig.gamma", self.gamma)
+        for name in ("learning_starts", "eval_every", "eval_seed"):
+            whole_number(f"DQNConfig.{name}", getattr(self, name), minimum=0)
+        whole_number("DQNConfig.eval_episodes", self.eval_episodes)
+        whole_numbers("DQNConfig.hidden", self.hidden, why="layer widths, e.g. (256,)")
+        for name in ("gamma", "epsilon_start", "epsilon_end", "eval_epsilon"):
+            probability(f"DQNConfig.{name}", getattr(self, name))
+        probability("DQNConfig.exploration_fraction", self.exploration_fraction)
+        probability("DQNConfig.tau", self.tau, zero=False, fix="1.0 (a hard copy).")
+        if not isinstance(self.normalize_obs, bool):
+            refuse("DQNConfig.normalize_obs", "True or False", self.normalize_obs)
         number("DQNConfig.max_grad_norm", self.max_grad_norm, above=0)
         number("DQNConfig.lr", self.lr, above=0)
+        if self.solved_at is not None:
+            number("DQNConfig.solved_at", self.solved_at, why="or None: the score")
+        if self.max_seconds is not None:
+            number("DQNConfig.max_seconds", self.max_seconds, above=0, why="or None")
         if self.lr_end is not None:
             number(
                 "DQNConfig.lr_end",

@@ -30,6 +30,9 @@ from torch import nn
 from course_utils.agents.dqn.core import TargetFn
 from course_utils.common.buffers import Batch
 from course_utils.common.networks import QuantileQNetwork
+from course_utils.common.validate import number, whole_number
+
+_KAPPA = "the Huber threshold: errors beyond it cost linearly, e.g. 1.0"
 
 
 def quantile_fractions(n_quantiles: int) -> torch.Tensor:
@@ -39,6 +42,7 @@ def quantile_fractions(n_quantiles: int) -> torch.Tensor:
     (i+1)/N]``; its midpoint is the fraction whose quantile minimises the
     1-Wasserstein distance to the true distribution (the paper's Lemma 2).
     """
+    n_quantiles = whole_number("n_quantiles", n_quantiles, why="quantiles, e.g. 51")
     return (torch.arange(n_quantiles, dtype=torch.float32) + 0.5) / n_quantiles
 
 
@@ -63,6 +67,7 @@ def quantile_huber_loss(
             f"{tuple(target.shape)}. Fix: train with QuantileLoss and a "
             "QuantileQNetwork (all of qr.QR_DQN_PIECES)."
         )
+    kappa = number("kappa", kappa, above=0, why=_KAPPA)
     n, m = quantiles.shape[1], target.shape[1]
     tau = quantile_fractions(n).to(quantiles).view(1, -1, 1)
     theta_i = quantiles.unsqueeze(2).expand(-1, -1, m)  # (batch, N, M)
@@ -137,12 +142,22 @@ class QuantileLoss:
     kappa: float = 1.0
     network: ClassVar[type[nn.Module]] = QuantileQNetwork
 
+    def __post_init__(self) -> None:
+        number("kappa", self.kappa, above=0, why=_KAPPA)
+
     def __call__(
         self, q_net: nn.Module, target_net: nn.Module, batch: Batch, gamma: float
     ) -> torch.Tensor:
         theta = _of_actions(q_net.quantiles(batch.obs), batch.action)
         with torch.no_grad():
             target = self.target(q_net, target_net, batch, gamma)
+        if target.shape != theta.shape:
+            raise ValueError(
+                f"The online network gives {theta.shape[-1]} quantiles per action, the "
+                f"target {target.shape[-1]}: QR-DQN's target has one sample per "
+                "quantile. Fix: make the target network a copy of the online one "
+                "(copy.deepcopy), so both have the same n_quantiles."
+            )
         return quantile_huber_loss(theta, target, kappa=self.kappa)
 
 

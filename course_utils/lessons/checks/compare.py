@@ -121,7 +121,7 @@ def _difference(
     if a is None or b is None:
         if yours == course:
             return None
-        return f"{at}: yours {_short(yours)}, the course's {_short(course)}"
+        return f"{at}: yours {short(yours)}, the course's {short(course)}"
     return _array_difference(a, b, at, rtol, atol)
 
 
@@ -150,8 +150,8 @@ def _array_difference(
         return (
             f"{at}: {int(bad.sum())} of {a.size} values differ by more than "
             f"{at_:.0e} + {rt:.0e} × |course's value|; the largest difference is "
-            f"{float(gap[index]):.3g}{where} (yours {_short(a[index])}, the "
-            f"course's {_short(b[index])})"
+            f"{float(gap[index]):.3g}{where} (yours {short(a[index])}, the "
+            f"course's {short(b[index])})"
         )
     bad = a != b
     if not np.any(bad):
@@ -159,7 +159,7 @@ def _array_difference(
     index = tuple(int(i) for i in np.argwhere(np.atleast_1d(bad))[0])[: a.ndim]
     return (
         f"{at}: {int(np.sum(bad))} of {a.size} values differ; first{_index(index)}: "
-        f"yours {_short(a[index])}, the course's {_short(b[index])}"
+        f"yours {short(a[index])}, the course's {short(b[index])}"
     )
 
 
@@ -167,10 +167,12 @@ def _index(index: tuple) -> str:
     return f" at index {tuple(int(i) for i in index)}" if index else ""
 
 
-def _short(value: Any) -> str:
+def short(value: Any, digits: int = 9) -> str:
+    """A value as a failure message shows it: floats to ``digits`` significant
+    digits, anything else as its repr cut to 40 characters."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float):
-        return f"{value:.9g}"
+        return f"{value:.{digits}g}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from course_utils.lessons.checks.compare import short
+
 Returns = str | tuple[Any, ...] | Callable[[Any], "str | None"] | None
 
 _MISSING_RETURN = "returned None (did you forget `return`?)"
@@ -491,19 +493,10 @@ def _first_difference(a: Any, b: Any, path: str) -> tuple[str | None, Any, Any]:
             return None, None, None
         index = tuple(int(i) for i in np.argwhere(differ)[0])
         where_in = path + ("[" + ", ".join(map(str, index)) + "]" if index else "")
-        return where_in, _short(a_arr[index]), _short(b_arr[index])
+        return where_in, short(a_arr[index], 6), short(b_arr[index], 6)
     if same(a, b):
         return None, None, None
-    return path, _short(a), _short(b)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return path, short(a, 6), short(b, 6)
 
 
 # --- random generators -----------------------------------------------------------

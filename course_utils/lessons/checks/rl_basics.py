@@ -7,11 +7,19 @@ raises ``NotImplementedError``): ``fn = check_fn(fn)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from course_utils.agents.tabular import discounted_return, q_learning_update
+from course_utils.agents.tabular import (
+    GridDiscretizer,
+    discounted_return,
+    mountaincar_step,
+    q_learning_update,
+    train_q_learning,
+)
 from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks import (
     exercise_check,
@@ -80,33 +88,45 @@ check_discounted_return = exercise_check(
     "Exercise 1: discounted return",
     _discounted_return_cases,
     reference=discounted_return,
+    returns="float",
 )
 
 
 def _predict_cases(fn: Callable) -> None:
+    """Right or wrong with a hint: the numbers are the student's to work out, so no
+    message shows the expected values."""
     answer = fn()
     expect_true(
         isinstance(answer, (tuple, list)) and len(answer) == 2,
         f"return two numbers (V*(1), A*(1, left)), got {answer!r}.",
     )
-    v_star, advantage = (float(x) for x in answer)
+    try:
+        v_star, advantage = (float(x) for x in answer)
+    except (TypeError, ValueError):
+        raise AssertionError(f"return two numbers, got {answer!r}.") from None
+    right_v, right_a = predict_corridor_values()
     hints = {
-        10.0: "10 is the exit's reward, undiscounted: it arrives three steps later.",
-        5.0: "Count the steps from cell 1 to the +10 exit: the reward comes on the "
-        "third step, so it is worth γ² · 10.",
+        10.0: "10 is the exit's reward, undiscounted: it arrives some steps later.",
+        5.0: "Count the steps from cell 1 to the +10 exit: on which step does the "
+        "reward come, and how many factors γ does it carry?",
         1.0: "The left exit pays 1 at once, but is it the best move? Compare with "
         "going right.",
     }
     hint = next(
         (h for k, h in hints.items() if np.isclose(v_star, k)),
-        "V*(1) = max(Q*(1, left), Q*(1, right)).",
+        "V*(1) = max(Q*(1, left), Q*(1, right)); work backwards from cell 3.",
     )
-    expect_close(v_star, 2.5, what="V*(1) with γ = 0.5", hint=hint)
+    expect_true(np.isclose(v_star, right_v), f"V*(1) = {v_star:g} is not right. {hint}")
     hint = (
         "A*(s, a) = Q*(s, a) - V*(s): negative (or zero) for every action, zero "
         "for the best one."
     )
-    expect_close(advantage, -1.5, what="A*(1, left) with γ = 0.5", hint=hint)
+    if advantage > 0:
+        hint = "An optimal advantage is never positive. " + hint
+    expect_true(
+        np.isclose(advantage, right_a),
+        f"V*(1) is right, but A*(1, left) = {advantage:g} is not. {hint}",
+    )
 
 
 check_predict_corridor_values = exercise_check(
@@ -207,7 +227,11 @@ def _epsilon_greedy_all_cases(fn: Callable) -> None:
 
 
 check_epsilon_greedy = exercise_check(
-    "Exercise 3: ε-greedy", _epsilon_greedy_all_cases, reference=epsilon_greedy
+    "Exercise 3: ε-greedy",
+    _epsilon_greedy_all_cases,
+    reference=epsilon_greedy,
+    returns="action",
+    rng_args=("rng",),
 )
 
 
@@ -295,8 +319,259 @@ def _q_learning_cases(fn: Callable) -> None:
         what="α = 1, γ = 0 (Q[2, 1] should become r = 3)",
         hint="Use the alpha and gamma arguments, not constants.",
     )
+    q_table = _q_table()
+    fn(q_table, 2, 1, 1.0, 2, False, alpha=0.5, gamma=0.9)
+    expected = _q_table()
+    expected[2, 1] = 2.0 + 0.5 * (1.0 + 0.9 * 2.0 - 2.0)  # 2.4
+    expect_close(
+        q_table,
+        expected,
+        what="a step that stays in place (next_state == state = 2, a = 1, r = 1, "
+        "α = 0.5, γ = 0.9: Q[2, 1] should become 2.4)",
+        hint="Compute the whole target from the table as it was before you change "
+        "anything: when next_state == state, an entry changed first also changes "
+        "max_a' Q[next_state, a'].",
+    )
 
 
 check_q_learning_update = exercise_check(
-    "Exercise 4: the Q-learning update", _q_learning_cases, reference=q_learning_update
+    "Exercise 4: the Q-learning update",
+    _q_learning_cases,
+    reference=q_learning_update,
+    mutates=("q_table",),
+)
+
+
+class _Walk(gym.Env):
+    """The check's world for Exercise 5: cells 0..4 in a row, the start drawn by
+    ``reset`` among 0..2, +1 and the end at cell 4, -0.1 a step, a wall on the left
+    (stepping left from cell 0 stays there), and a time limit of ``limit`` steps.
+
+    The observation is ``np.array([cell])``: a table row only through ``to_index``.
+    Stepping after the episode ended is an error the student can read.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.observation_space = gym.spaces.Box(0, 4, shape=(1,), dtype=np.int64)
+        self.action_space = gym.spaces.Discrete(2)
+        self.limit = limit
+        self.cell, self.t, self.over = 0, 0, True
+        self.resets = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.cell = int(self.np_random.integers(3))
+        self.t, self.over = 0, False
+        self.resets += 1
+        return np.array([self.cell]), {}
+
+    def step(self, action):
+        expect_true(
+            not self.over,
+            "env.step was called after the episode had ended: stop an episode as "
+            "soon as terminated or truncated is True, then call env.reset().",
+        )
+        action = int(action)
+        self.cell = max(0, self.cell - 1) if action == 0 else self.cell + 1
+        self.t += 1
+        terminated = self.cell == 4
+        truncated = not terminated and self.t >= self.limit
+        self.over = terminated or truncated
+        return (
+            np.array([self.cell]),
+            (1.0 if terminated else -0.1),
+            terminated,
+            truncated,
+            {},
+        )
+
+
+def _walk_index(obs: np.ndarray) -> int:
+    return int(obs[0])
+
+
+def _run_loop(fn: Callable, settings: dict, seed: int) -> tuple[Any, np.ndarray, _Walk]:
+    env = _Walk(settings.pop("limit"))
+    env.reset(seed=seed)
+    q_table = np.zeros((5, 2))
+    out = fn(env, q_table, _walk_index, rng=np.random.default_rng(seed), **settings)
+    return out, q_table, env
+
+
+def _train_loop_cases(fn: Callable) -> None:
+    cases = [
+        dict(n_episodes=6, alpha=0.5, gamma=0.9, epsilon=0.3, limit=4),
+        dict(n_episodes=9, alpha=0.25, gamma=0.5, epsilon=1.0, limit=3),
+        dict(n_episodes=5, alpha=1.0, gamma=1.0, epsilon=0.0, limit=6),
+    ]
+    for seed, settings in enumerate(cases, start=7):
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+        what = f"a 5-cell walk with a wall on the left ({shown})"
+        got, q_got, env = _run_loop(fn, dict(settings), seed)
+        want, q_want, _ = _run_loop(train_q_learning, dict(settings), seed)
+        expect_true(
+            isinstance(got, np.ndarray) and got.shape == want.shape,
+            f"{what}: return a NumPy array with one return per episode, shape "
+            f"({settings['n_episodes']},), got {type(got).__name__} "
+            f"{getattr(got, 'shape', '')}.",
+        )
+        expect_true(
+            env.resets == settings["n_episodes"] + 1,
+            f"{what}: env.reset() was called {env.resets - 1} times for "
+            f"{settings['n_episodes']} episodes: once at the start of each episode.",
+        )
+        if not np.allclose(q_got, q_want):
+            hint = (
+                "the Q-table ends up different from the course's. Choose every "
+                "action with epsilon_greedy(q_table[state], epsilon, rng) (nothing "
+                "else may draw from rng), update once per step with "
+                "q_learning_update, pass it `terminated` only (a truncated episode "
+                "still has a future), turn every observation into a row with "
+                "to_index, and move on to the next state."
+            )
+            if not np.any(q_got != 0):
+                hint = (
+                    "the Q-table was never changed: update the table you were "
+                    "given, in place."
+                )
+            raise AssertionError(f"{what}: {hint}")
+        if not np.allclose(got, want):
+            raise AssertionError(
+                f"{what}: the table is right but the returns are not. Each episode's "
+                "return is the plain (undiscounted) sum of its rewards, counted on "
+                "every step, the last one included."
+            )
+
+
+check_train_q_learning = exercise_check(
+    "Exercise 5: the training loop",
+    _train_loop_cases,
+    reference=train_q_learning,
+    mutates=("q_table",),
+    returns="array",
+)
+
+
+MC_LOW = np.array([-1.2, -0.07])  # MountainCar-v0's observation bounds
+MC_HIGH = np.array([0.6, 0.07])
+GRID_EPISODES = 800  # training episodes per table in Exercise 6's check
+GRID_SEEDS = (0, 1, 2)  # its training runs, side by side
+GRID_STARTS = 20  # greedy test episodes per table, from evenly spaced starts
+GRID_PASS = 0.5  # share of those episodes that must reach the flag, over the seeds
+GRID_MAX_ROWS = 100_000
+
+
+def make_mountaincar_grid(low: np.ndarray, high: np.ndarray) -> GridDiscretizer:
+    """Reference for Exercise 6: a coarse grid, (position, velocity) cut 10 × 10."""
+    return GridDiscretizer(low, high, bins=(10, 10))
+
+
+def mountaincar_flag_rate(
+    grid: Callable[[np.ndarray], int],
+    n_states: int,
+    *,
+    n_episodes: int = GRID_EPISODES,
+    seeds: Sequence[int] = GRID_SEEDS,
+    n_starts: int = GRID_STARTS,
+    alpha: float = 0.5,
+    gamma: float = 0.99,
+) -> np.ndarray:
+    """Train one zero-initialised table per seed with greedy Q-learning (random ties,
+    ε = 0, as the notebook does) on MountainCar's physics, side by side; return, per
+    seed, the share of greedy episodes from ``n_starts`` evenly spaced starts that
+    reach the flag within 200 steps."""
+    k = len(seeds)
+    rng = np.random.default_rng(list(seeds))
+    runs = np.arange(k)
+
+    batch = getattr(grid, "rows", None)  # a GridDiscretizer's batch form, if it agrees
+    probe = np.random.default_rng(1).uniform(MC_LOW, MC_HIGH, size=(50, 2))
+    try:
+        agrees = np.array_equal(np.asarray(batch(probe)), [grid(obs) for obs in probe])
+    except Exception:  # no batch form, or one that does not take (n, 2) arrays
+        agrees = False
+    batch = batch if agrees else None
+
+    def rows(position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        if batch is not None:
+            return np.asarray(batch(np.stack([position, velocity], axis=1)))
+        pairs = zip(position, velocity, strict=True)
+        return np.array([grid(np.array([p, v])) for p, v in pairs])
+
+    def greedy(q_rows: np.ndarray, draw: np.random.Generator) -> np.ndarray:
+        best = q_rows == q_rows.max(axis=1, keepdims=True)
+        return (best * draw.random(q_rows.shape)).argmax(axis=1)  # uniform among ties
+
+    q = np.zeros((k, n_states, 3))
+    position, velocity = rng.uniform(-0.6, -0.4, k), np.zeros(k)
+    t, episodes = np.zeros(k, dtype=int), np.zeros(k, dtype=int)
+    state = rows(position, velocity)
+    while np.any(episodes < n_episodes):
+        action = greedy(q[runs, state], rng)
+        position, velocity, done = mountaincar_step(position, velocity, action)
+        t += 1
+        next_state = rows(position, velocity)
+        target = -1.0 + gamma * q[runs, next_state].max(axis=1) * ~done
+        learning = episodes < n_episodes
+        q[runs, state, action] += alpha * (target - q[runs, state, action]) * learning
+        over = done | (t >= 200)
+        episodes += over
+        position[over], velocity[over], t[over] = (
+            rng.uniform(-0.6, -0.4, over.sum()),
+            0.0,
+            0,
+        )
+        state = rows(position, velocity)
+    draw = np.random.default_rng(2)
+    reached = np.zeros(k)
+    for start in np.linspace(-0.6, -0.4, n_starts):
+        position, velocity = np.full(k, start), np.zeros(k)
+        arrived = np.zeros(k, dtype=bool)
+        for _ in range(200):
+            action = greedy(q[runs, rows(position, velocity)], draw)
+            position, velocity, done = mountaincar_step(position, velocity, action)
+            arrived |= done
+            if arrived.all():
+                break
+        reached += arrived
+    return reached / n_starts
+
+
+def _grid_cases(fn: Callable) -> None:
+    grid = fn(MC_LOW.copy(), MC_HIGH.copy())
+    n_states = getattr(grid, "n_states", None)
+    expect_true(
+        isinstance(n_states, (int, np.integer)) and 1 <= n_states <= GRID_MAX_ROWS,
+        f"return an object with an int attribute n_states (the table's rows, 1 to "
+        f"{GRID_MAX_ROWS:,}), like a GridDiscretizer; got {type(grid).__name__} with "
+        f"n_states={n_states!r}.",
+    )
+    probe = np.random.default_rng(0).uniform(MC_LOW, MC_HIGH, size=(200, 2))
+    corners = np.array(
+        [MC_LOW, MC_HIGH, [MC_LOW[0], MC_HIGH[1]], [MC_HIGH[0], MC_LOW[1]]]
+    )
+    for obs in np.concatenate([corners, probe]):
+        row = grid(obs.copy())
+        expect_true(
+            isinstance(row, (int, np.integer)) and 0 <= row < n_states,
+            f"grid({obs.tolist()}) returned {row!r}: every observation in the box, the "
+            f"corners included, must get a row, an int from 0 to n_states - 1.",
+        )
+    rate = mountaincar_flag_rate(grid, int(n_states))
+    expect_true(
+        rate.mean() >= GRID_PASS,
+        f"with your grid ({n_states:,} rows), tables trained for {GRID_EPISODES} "
+        f"episodes reached the flag from {rate.mean():.0%} of the test starts, on "
+        f"average over {len(GRID_SEEDS)} training runs "
+        f"({', '.join(f'{r:.0%}' for r in rate)}); at least {GRID_PASS:.0%} is needed. "
+        "Each cell learns only from its own visits: how many rows can a few hundred "
+        "episodes fill? And does your grid keep apart the states that need different "
+        "pushes?",
+    )
+
+
+check_mountaincar_grid = exercise_check(
+    "Exercise 6: design a grid for MountainCar",
+    _grid_cases,
+    reference=make_mountaincar_grid,
 )
