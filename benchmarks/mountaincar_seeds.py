@@ -57,6 +57,16 @@ VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) no
 VALIDATION_EPISODES = TEST_EPISODES = 100
 
 TESTED = "shipped"  # the one recipe whose selected networks are tested
+
+
+def online_target(q_net, target_net, batch, gamma):
+    """No target network: the online network scores its own next states."""
+    return dqn.compute_target(q_net, q_net, batch, gamma)
+
+
+# notebook 03's core recipe: the DQN target, plain ε-greedy, 3-step returns
+CORE = {"td_loss": dqn.DQNLoss(), "hold": dqn.no_hold}
+NO_REPLAY_BUFFER = 128  # = the batch size: every batch is drawn from the last 128 steps
 VARIANTS = variants_by_name(
     Variant(TESTED, "the shipped recipe: Double DQN, 3-step returns, εz-greedy"),
     Variant(
@@ -73,6 +83,26 @@ VARIANTS = variants_by_name(
         "zipf_cap200",
         "εz-greedy with holds capped at 200 steps",
         pieces={"hold": dqn.ZipfHold(mu=2.0, max_steps=200)},
+    ),
+    Variant(
+        "core", "notebook 03's core: DQN target, plain ε-greedy, n = 3", pieces=CORE
+    ),
+    Variant(
+        "core_n1",
+        "the core with one-step targets (n = 1): plain DQN",
+        config={"n_step": 1},
+        pieces=CORE,
+    ),
+    Variant(
+        "core_no_target",
+        "the core without a target network (the online net scores its targets)",
+        pieces={**CORE, "td_loss": dqn.DQNLoss(target=online_target)},
+    ),
+    Variant(
+        "core_no_replay",
+        f"the core without replay: a buffer of the last {NO_REPLAY_BUFFER} steps",
+        config={"buffer_size": NO_REPLAY_BUFFER},
+        pieces=CORE,
     ),
 )
 

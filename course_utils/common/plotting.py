@@ -58,7 +58,7 @@ def plot_returns(
 ) -> Figure:
     """Raw episode returns, their moving average, and the 'solved' line.
 
-    Taught in: 03_dqn_mountaincar.ipynb
+    Taught in: 05_selective_memory_bipedalwalker.ipynb
     """
     returns = np.asarray(returns, dtype=np.float64)
     if returns.ndim != 1 or len(returns) == 0:

@@ -57,8 +57,6 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 
     Returns:
         ``scores.shape[1:]``: one value per remaining index (e.g. per step of a curve).
-
-    Taught in: 03_dqn_mountaincar.ipynb
     """
     scores = np.sort(_runs("scores", scores), axis=0)
     n = scores.shape[0]

@@ -1,7 +1,15 @@
-"""Checks for the exercises of 03_dqn_mountaincar.ipynb."""
+"""Checks for the exercises of 03_dqn_mountaincar.ipynb.
+
+Besides the checks, the references a stub falls back to where the notebook's contract
+is not the package's: :func:`choose_action` (plain ε-greedy, the package's
+``choose_action`` without a hold) and :func:`train` (the notebook's loop, as
+``dqn.train_dqn`` with the core recipe's pieces).
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections import deque
 from collections.abc import Callable
 
@@ -12,6 +20,7 @@ from torch import nn
 
 from course_utils.agents import dqn
 from course_utils.common.buffers import Batch
+from course_utils.common.envs import make_env
 from course_utils.lessons.checks import (
     exercise_check,
     expect_close,
@@ -56,6 +65,19 @@ def check_td_target(fn: Callable) -> Callable:
             what="td_target on 3 transitions",
             hint="Use the max over next actions, and multiply the bootstrap term "
             "by (1 - terminated): a terminal transition keeps only its reward.",
+        )
+        reward_before = reward.clone()
+        f(reward, next_q, terminated, 0.5)
+        expect_true(
+            torch.equal(reward, reward_before),
+            "td_target changed its `reward` argument (an in-place `+=`?): build a "
+            "new tensor, the batch is used again.",
+        )
+        expect_close(
+            f(reward, next_q, terminated, 0.5).detach(),
+            [-1 + 0.5 * -8.0, -1.0, 0.5 + 0.5 * 2.0],
+            what="the same transitions with gamma = 0.5",
+            hint="Use the gamma you are given.",
         )
         # A time-limit truncation is stored with terminated = 0: it bootstraps.
         expect_close(
@@ -110,13 +132,16 @@ def check_should_sync(fn: Callable) -> Callable:
     """Exercise 8 (bug hunt): ``should_sync(step, interval) -> bool``."""
 
     def cases(f: Callable) -> None:
-        fired = [s for s in range(1, 2001) if f(s, 500)]
-        expect_true(
-            fired == [500, 1000, 1500, 2000],
-            f"with interval 500, the sync must fire at steps 500, 1000, 1500, 2000; "
-            f"yours fires at {fired[:8]}{'...' if len(fired) > 8 else ''}. "
-            "Remember that % and / have the same precedence in Python.",
-        )
+        for interval in (500, 600, 7):
+            fired = [s for s in range(0, 2001) if f(s, interval)]
+            expected = list(range(interval, 2001, interval))
+            expect_true(
+                fired == expected,
+                f"with interval {interval}, the sync must fire at steps "
+                f"{expected[:4]}...; yours fires at {fired[:6]}"
+                f"{'...' if len(fired) > 6 else ''}. Remember that % and / have the "
+                "same precedence in Python, and that step 0 is before any learning.",
+            )
 
     return run_check(
         "Exercise 8: the target-sync bug", fn, cases, reference=dqn.should_sync
@@ -198,129 +223,115 @@ def check_sample_indices(fn: Callable) -> Callable:
     )
 
 
+def choose_action(
+    q_net: nn.Module,
+    obs: np.ndarray,
+    epsilon: float,
+    rng: np.random.Generator,
+    *,
+    n_actions: int,
+    warmup: bool = False,
+) -> int:
+    """Exercise 2's reference: plain ε-greedy, ``dqn.choose_action`` with no hold
+    (the coin, then a random action or the greedy one; always random in warmup)."""
+    return dqn.choose_action(
+        q_net,
+        obs,
+        epsilon,
+        rng,
+        n_actions=n_actions,
+        hold_left=0,
+        held_action=0,
+        warmup=warmup,
+    )[0]
+
+
 def check_choose_action(fn: Callable) -> Callable:
     """Exercise 2: ``choose_action(q_net, obs, epsilon, rng, *, n_actions,
-    hold_left, held_action, hold, warmup) -> (action, hold_left, held_action)``."""
+    warmup=False) -> int``."""
 
-    q_net, obs = _TableQ([[1.0, 3.0, 2.0]]), np.zeros(1, dtype=np.float32)
-
-    def call(
-        f, epsilon, rng, left=0, held=0, hold=dqn.no_hold, warmup=False, net=q_net
-    ):
-        out = f(
-            net,
-            obs,
-            epsilon,
-            rng,
-            n_actions=3,
-            hold_left=left,
-            held_action=held,
-            hold=hold,
-            warmup=warmup,
-        )
+    def call(f, q_net, epsilon, rng, warmup=False, n_actions=None):
+        obs = np.zeros(1, dtype=np.float32)
+        n = q_net.table.shape[1] if n_actions is None else n_actions
+        action = f(q_net, obs, epsilon, rng, n_actions=n, warmup=warmup)
         expect_true(
-            isinstance(out, tuple) and len(out) == 3,
-            f"return (action, hold_left, held_action), got {out!r}.",
+            isinstance(action, int | np.integer) and not isinstance(action, bool),
+            f"return the action as a Python int, got {type(action).__name__} "
+            f"{action!r}: env.step and the replay buffer take an int (a tensor's "
+            "`.item()`, or `int(...)`).",
         )
-        return tuple(int(x) for x in out)
+        expect_true(not obs.any(), "choose_action changed `obs`: it must only read it.")
+        return int(action)
+
+    def sequence(f, epsilon, warmup, steps=500):
+        q_net, rng = _TableQ([[0.0, 2.0, 2.0, 1.0]]), np.random.default_rng(5)
+        return [call(f, q_net, epsilon, rng, warmup) for _ in range(steps)]
 
     def cases(f: Callable) -> None:
-        action, left, _ = call(f, 0.0, np.random.default_rng(0), held=2)
-        expect_true(
-            (action, left) == (1, 0),
-            f"with ε = 0 and Q = [1, 3, 2] the greedy action is 1, with no hold; got "
-            f"action {action}, hold_left {left}. Return the *index* of the largest "
-            "Q-value (argmax), not the value itself.",
-        )
-        rng = np.random.default_rng(1)
-        counts = np.bincount([call(f, 1.0, rng)[0] for _ in range(3000)], minlength=3)
-        expect_true(
-            len(counts) == 3 and counts.min() > 850,
-            f"with ε = 1, 3000 choices gave the actions 0/1/2 {counts.tolist()} times; "
-            "expected about 1000 each: rng.integers(n_actions), played at once (a hold "
-            "of n steps includes this step).",
-        )
-        seq1, seq2 = under_global_seeds(
-            lambda: _sequence(call, f, np.random.default_rng(7), 0.5, dqn.no_hold)
-        )
+        for table, best in (([[1.0, 3.0, 2.0]], 1), ([[0.5, -1.0, 2.5, 0.0]], 2)):
+            got = call(f, _TableQ(table), 0.0, np.random.default_rng(0))
+            expect_true(
+                got == best,
+                f"with ε = 0 and Q = {table[0]} the greedy action is {best}, got "
+                f"{got}. "
+                "The action is the *index* of the largest Q-value.",
+            )
+        for n in (3, 4):
+            rng, q_net = np.random.default_rng(1), _TableQ([[0.0] * (n - 1) + [9.0]])
+            counts = np.bincount(
+                [call(f, q_net, 1.0, rng) for _ in range(3000)], minlength=n
+            )
+            expect_true(
+                len(counts) == n and counts.min() > 3000 / n * 0.85,
+                f"with ε = 1 and {n} actions, 3000 choices gave the actions "
+                f"{counts.tolist()} times; expected about {3000 // n} each: a random "
+                "action is uniform over all n_actions, whatever the Q-values.",
+            )
+        seq1, seq2 = under_global_seeds(lambda: sequence(f, 0.5, False, 100))
         expect_true(
             seq1 == seq2,
             "the same rng seed must give the same choices: draw every random number "
             "from the rng you are given, not from np.random or the random module.",
         )
         rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
-        picks = {call(f, 0.0, rng, net=tied)[0] for _ in range(200)}
+        picks = {call(f, tied, 0.0, rng) for _ in range(200)}
         expect_true(
             picks == {0, 1},
             f"with ε = 0 and Q = [2, 2, 1] actions 0 and 1 tie; 200 greedy choices "
-            f"gave {sorted(picks)}. The course's tie rule breaks an exact tie at "
-            "random: "
-            "greedy_action(q_values, rng) (np.argmax always takes the first).",
+            f"gave {sorted(picks)}. The course breaks an exact tie at random: "
+            "greedy_action(q_values, rng) (an argmax always takes the first).",
         )
-        rng = np.random.default_rng(2)
-        action, left, held = call(f, 1.0, rng, hold=lambda r: 4)
+        rng, q_net = np.random.default_rng(4), _TableQ([[0.0, 0.0, 5.0]])
+        warm = {call(f, q_net, 0.0, rng, warmup=True) for _ in range(300)}
         expect_true(
-            (left, held) == (3, action),
-            f"a random action held for 4 steps: this call plays it once, so 3 steps "
-            f"are left; got action {action}, hold_left {left}, held_action {held}.",
-        )
-        played = [action]
-        for _ in range(4):
-            action, left, held = call(f, 0.0, rng, left, held)
-            played.append(action)
-        expect_true(
-            played == [held] * 4 + [1],
-            f"held for 4 steps, then greedy (1): expected {[held] * 4 + [1]}, got "
-            f"{played}. Count down hold_left while the hold runs, and play the held "
-            "action exactly hold(rng) times.",
-        )
-        rng, fresh = np.random.default_rng(3), np.random.default_rng(3)
-        out = call(f, 1.0, rng, left=2, held=0)
-        expect_true(
-            out == (0, 1, 0) and rng.random() == fresh.random(),
-            f"while a hold runs (hold_left=2, held_action=0) play it and draw nothing, "
-            f"even with ε = 1: expected (0, 1, 0), got {out}, and the rng "
-            f"{'was' if rng.random() != fresh.random() else 'was not'} used.",
-        )
-        rng = np.random.default_rng(4)
-        warm = [call(f, 0.0, rng, warmup=True)[0] for _ in range(300)]
-        expect_true(
-            sorted(set(warm)) == [0, 1, 2],
+            warm == {0, 1, 2},
             f"warmup=True means random actions whatever ε (here 0); got only "
-            f"{sorted(set(warm))}.",
+            f"{sorted(warm)}.",
         )
-        hold = dqn.ZipfHold(2.0)
-        for warmup in (False, True):
-            mine = _sequence(call, f, np.random.default_rng(5), 0.3, hold, warmup)
-            ref = _sequence(
-                call, dqn.choose_action, np.random.default_rng(5), 0.3, hold, warmup
-            )
+        for epsilon, warmup in ((0.3, False), (0.9, False), (0.3, True)):
+            mine = sequence(f, epsilon, warmup)
+            ref = sequence(choose_action, epsilon, warmup)
             if mine != ref:
                 step = next(
                     i for i, (a, b) in enumerate(zip(mine, ref, strict=True)) if a != b
                 )
                 raise AssertionError(
-                    f"εz-greedy over 500 steps (warmup={warmup}) departs from the "
-                    f"course's at step {step}. Draw in this order, and only when no "
-                    "hold runs: the coin rng.random() < epsilon (no coin while "
-                    "warmup), then rng.integers(n_actions), then hold(rng); the "
-                    "greedy choice, greedy_action(q_values, rng), draws only on a tie."
+                    f"ε = {epsilon}, warmup={warmup}: your choices depart from the "
+                    f"course's at step {step} of 500 with the same rng seed, so your "
+                    "loop would not repeat train_dqn's run. Draw exactly as the "
+                    "course does: the coin rng.random() < epsilon first (no coin in "
+                    "warmup), on heads rng.integers(n_actions), otherwise "
+                    "greedy_action(q_values, rng), which draws only on a tie."
                 )
 
     return run_check(
-        "Exercise 2: ε-greedy with held random actions",
+        "Exercise 2: ε-greedy",
         fn,
         cases,
-        reference=dqn.choose_action,
+        reference=choose_action,
+        returns="action",
+        rng_args=("rng",),
     )
-
-
-def _sequence(call, f, rng, epsilon, hold, warmup=False, steps=500) -> list:
-    left, held, out = 0, 0, []
-    for _ in range(steps):
-        action, left, held = call(f, epsilon, rng, left, held, hold, warmup)
-        out.append((action, left))
-    return out
 
 
 def _double_case() -> tuple[_TableQ, _TableQ, Batch]:
@@ -337,7 +348,8 @@ def _double_case() -> tuple[_TableQ, _TableQ, Batch]:
 
 
 def check_double_target(fn: Callable) -> Callable:
-    """Exercise 5: ``compute_target_double(q_net, target_net, batch, gamma)``."""
+    """Exercise 11 (deep dive): ``compute_target_double(q_net, target_net, batch,
+    gamma)``."""
 
     def cases(f: Callable) -> None:
         online, target, batch = _double_case()
@@ -360,7 +372,7 @@ def check_double_target(fn: Callable) -> Callable:
         )
 
     return run_check(
-        "Exercise 5: the Double DQN target",
+        "Exercise 11: the Double DQN target",
         fn,
         cases,
         reference=dqn.compute_target_double,
@@ -395,7 +407,7 @@ def _update_case() -> tuple[nn.Module, nn.Module, Batch]:
 
 
 def check_td_loss(fn: Callable) -> Callable:
-    """Exercise 6: ``compute_loss(q_net, target_net, batch, gamma, *, target_fn,
+    """Exercise 5: ``compute_loss(q_net, target_net, batch, gamma, *, target_fn,
     loss_fn) -> scalar tensor``."""
     gamma = 0.9**3  # the bootstrap discount of a 3-step transition
 
@@ -459,7 +471,106 @@ def check_td_loss(fn: Callable) -> Callable:
             hint="Use the loss_fn you are given (Huber by default), not a fixed one.",
         )
 
-    return run_check("Exercise 6: the TD loss", fn, cases, reference=dqn.compute_loss)
+    return run_check("Exercise 5: the TD loss", fn, cases, reference=dqn.compute_loss)
+
+
+def _adam_case(seed: int) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    """A small Q-network with stale gradients, its target copy, and Adam on it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        q_net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+    target_net = copy.deepcopy(q_net)
+    with torch.no_grad():
+        for p in target_net.parameters():
+            p.add_(0.3)
+    for p in q_net.parameters():  # stale gradients from an earlier step
+        p.grad = torch.full_like(p, 5.0)
+    return q_net, target_net, torch.optim.Adam(q_net.parameters(), lr=0.01)
+
+
+def _batches() -> list[Batch]:
+    gen = torch.Generator().manual_seed(0)
+    return [
+        Batch(
+            obs=torch.randn(6, 2, generator=gen),
+            action=torch.randint(0, 3, (6,), generator=gen),
+            reward=torch.randn(6, generator=gen),
+            next_obs=torch.randn(6, 2, generator=gen),
+            terminated=torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]),
+        )
+        for _ in range(3)
+    ]
+
+
+def check_gradient_step(fn: Callable) -> Callable:
+    """Exercise 6: ``gradient_step(q_net, target_net, optimizer, batch, *, gamma,
+    td_loss, max_grad_norm) -> float``: the TD loss, then one clipped step."""
+    td_loss = dqn.DQNLoss()
+
+    def steps(f, max_grad_norm, gamma=0.9**3):
+        q_net, target_net, optimizer = _adam_case(0)
+        target_before = [p.detach().clone() for p in target_net.parameters()]
+        losses = [
+            f(
+                q_net,
+                target_net,
+                optimizer,
+                batch,
+                gamma=gamma,
+                td_loss=td_loss,
+                max_grad_norm=max_grad_norm,
+            )
+            for batch in _batches()
+        ]
+        for before, after in zip(target_before, target_net.parameters(), strict=True):
+            expect_true(
+                torch.equal(before, after),
+                "gradient_step changed the target network: only the optimizer's "
+                "network (q_net) takes the step.",
+            )
+        return losses, q_net
+
+    def cases(f: Callable) -> None:
+        losses, q_net = steps(f, 10.0)
+        expect_true(
+            all(type(loss) is float for loss in losses),
+            f"return the loss as a Python float (loss.item()), got "
+            f"{type(losses[0]).__name__}: a tensor keeps the whole graph alive, and "
+            "the plots after training need plain numbers.",
+        )
+        for max_grad_norm, gamma in ((10.0, 0.9**3), (0.05, 0.9**3), (10.0, 0.5)):
+            losses, q_net = steps(f, max_grad_norm, gamma)
+            ref_losses, ref_net = steps(dqn.gradient_step, max_grad_norm, gamma)
+            expect_close(
+                losses,
+                ref_losses,
+                what=f"the losses of 3 steps (max_grad_norm={max_grad_norm}, "
+                f"gamma={gamma:g})",
+                hint="Return the loss td_loss(q_net, target_net, batch, gamma) gave "
+                "*before* the step, with the gamma you are given.",
+            )
+            for (name, mine), theirs in zip(
+                q_net.named_parameters(), ref_net.parameters(), strict=True
+            ):
+                expect_close(
+                    mine.detach(),
+                    theirs.detach(),
+                    what=f"q_net.{name} after 3 steps with Adam "
+                    f"(max_grad_norm={max_grad_norm})",
+                    hint="Clear the old gradients (optimizer.zero_grad(): the network "
+                    "came with stale ones), backpropagate, clip the gradients' norm "
+                    "(nn.utils.clip_grad_norm_) before the optimizer steps, and let "
+                    "the optimizer take the step.",
+                    atol=1e-6,
+                )
+
+    return run_check(
+        "Exercise 6: the gradient step",
+        fn,
+        cases,
+        reference=dqn.gradient_step,
+        returns="float",
+    )
 
 
 def _push_episode(f, rewards, *, n=3, gamma=0.5, end=None, pending=None):
@@ -504,7 +615,12 @@ def check_n_step_push(fn: Callable) -> Callable:
             "r_(t+1) + γ² r_(t+2) (the first reward is not discounted), and next_obs "
             "is the state after the n-th reward.",
         )
-        got, _ = _push_episode(f, rewards, end="terminated")
+        got, pending = _push_episode(f, rewards, end="terminated")
+        expect_true(
+            not pending,
+            f"after the episode terminated {len(pending)} steps are still waiting in "
+            "`pending`: empty it, or they would be stored with the next episode.",
+        )
         expected = [
             (0, 0, 3.0, 3, False),
             (1, 1, 6.0, 4, True),
@@ -526,6 +642,13 @@ def check_n_step_push(fn: Callable) -> Callable:
             "with fewer than n rewards ahead (clear pending), store nothing as "
             "terminal.",
         )
+        got, _ = _push_episode(f, [1.0, -2.0, 3.0], n=2, gamma=0.9)
+        expect_true(
+            got == [(0, 0, -0.8, 2, False), (1, 1, 0.7, 3, False)],
+            f"n = 2, γ = 0.9, rewards 1, -2, 3 and no ending yet: expected "
+            f"[(s0, a0, R=1+0.9·(-2), s2, False), (s1, a1, R=-2+0.9·3, s3, False)], "
+            f"got {got}. Use the n and gamma you are given.",
+        )
         got, _ = _push_episode(f, [1.0, 2.0], n=1, gamma=0.9, end="terminated")
         expect_true(
             got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, True)],
@@ -542,3 +665,119 @@ def check_n_step_push(fn: Callable) -> Callable:
         )
 
     return run_check("Exercise 9: n-step returns", fn, cases, reference=dqn.n_step_push)
+
+
+# --- Exercise 10: the training loop --------------------------------------------------
+
+# The core recipe's pieces, as dqn.train_dqn receives them: the DQN target, Huber,
+# plain ε-greedy (benchmarks/mountaincar_seeds.py's CORE).
+CORE_PIECES = {"td_loss": dqn.DQNLoss(), "hold": dqn.no_hold}
+RUN_KEYS = ("returns", "episode_end_steps", "losses", "evals", "best_net", "last_net")
+
+
+def dqn_config(cfg, **changes) -> dqn.DQNConfig:
+    """The notebook's ``Config`` as a ``DQNConfig`` (the fields both have)."""
+    fields = {f.name for f in dataclasses.fields(dqn.DQNConfig)}
+    values = {k: getattr(cfg, k) for k in fields if hasattr(cfg, k)}
+    return dqn.DQNConfig(**{**values, "hidden": tuple(values["hidden"]), **changes})
+
+
+def train(cfg, *, total_steps=None, seed=None, progress=True, live=False) -> dict:
+    """Exercise 10's reference: the notebook's ``train``, as ``dqn.train_dqn`` with
+    the core recipe's pieces; returns the notebook's ``run`` dict."""
+    total_steps = total_steps or cfg.total_steps
+    seed = cfg.seed if seed is None else seed
+    result = dqn.train_dqn(
+        make_env(cfg.env_id),
+        dqn_config(cfg, total_steps=total_steps),
+        rng=np.random.default_rng(seed),
+        seed=seed,
+        eval_env=make_env(cfg.env_id),
+        progress=progress,
+        live=live,
+        **CORE_PIECES,
+    )
+    return {
+        "returns": result.episode_returns,
+        "episode_end_steps": result.episode_end_steps,
+        "losses": result.losses,
+        "evals": [(step, mean) for step, mean, _ in result.evals],
+        "best_net": result.q_net,
+        "last_net": result.last_q_net,
+    }
+
+
+def check_training_loop(fn: Callable, cfg, *, steps: int = 3_000) -> Callable:
+    """Exercise 10: the student's ``train(cfg, *, total_steps, seed, progress) ->
+    run`` runs ``steps`` steps from ``cfg.seed`` and must end where ``dqn.train_dqn``
+    with the core recipe's pieces ends: same episodes, same losses, same weights."""
+    short = dataclasses.replace(cfg, eval_every=1_000, eval_episodes=1)
+
+    def cases(f: Callable) -> None:
+        run = f(short, total_steps=steps, seed=cfg.seed, progress=False)
+        missing = [k for k in RUN_KEYS if not isinstance(run, dict) or k not in run]
+        expect_true(
+            not missing,
+            f"train must return the run dict the skeleton builds; missing {missing}.",
+        )
+        ref = train(short, total_steps=steps, seed=cfg.seed, progress=False)
+        episodes, ref_episodes = (
+            list(run["episode_end_steps"]),
+            ref["episode_end_steps"],
+        )
+        expect_true(
+            episodes == ref_episodes and np.allclose(run["returns"], ref["returns"]),
+            f"in {steps} steps your loop ended episodes at steps {episodes[:5]}... "
+            f"with returns {list(run['returns'])[:5]}..., the course's at "
+            f"{ref_episodes[:5]}... with {ref['returns'][:5]}.... Act with "
+            "choose_action (warmup while step <= learning_starts), add each reward to "
+            "the episode's return, and at the end of an episode (terminated or "
+            "truncated) record it and reset the environment (without a seed: the "
+            "first reset alone is seeded).",
+        )
+        n, n_ref = len(run["losses"]), len(ref["losses"])
+        expect_true(
+            n == n_ref,
+            f"your loop took {n} gradient steps in {steps} environment steps, the "
+            f"course's {n_ref}: learn only after learning_starts steps, every "
+            "train_freq steps, gradient_steps steps each time, and record each loss.",
+        )
+        first = next(
+            (
+                i
+                for i, (a, b) in enumerate(
+                    zip(run["losses"], ref["losses"], strict=True)
+                )
+                if not np.isclose(a, b, rtol=1e-4, atol=1e-6)
+            ),
+            None,
+        )
+        expect_true(
+            first is None,
+            f"your losses depart from the course's at gradient step {first}"
+            + (
+                " (the first): check what you store (n_step_push with "
+                "terminal_to_store's flag, every transition it returns), how you "
+                "sample (sample_indices(len(buffer), batch_size, rng), the run's rng) "
+                "and the bootstrap's discount, γ^n for n-step transitions."
+                if first == 0
+                else ": the first ones agree, so look at what changes over time: "
+                "the target network's sync (should_sync with "
+                "target_update_interval, then soft_update with tau), after the "
+                "learning of the same step, and ε's schedule."
+            ),
+        )
+        for mine, theirs in zip(
+            run["last_net"].parameters(), ref["last_net"].parameters(), strict=True
+        ):
+            expect_close(
+                mine.detach(),
+                theirs.detach(),
+                what=f"the weights after {steps} steps",
+                hint="Same losses but other weights: is the target synced after the "
+                "learning step, as the loop's order says?",
+                atol=1e-4,
+                rtol=1e-3,
+            )
+
+    return run_check("Exercise 10: the training loop", fn, cases, reference=train)
