@@ -31,9 +31,13 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
-import numpy as np
-
 from course_utils.common.modes import grading_mode
+from course_utils.lessons.checks.pinned import np
+
+# Grading mode as it was when the notebook's (locked) import cell imported the checks,
+# before any answer cell ran: later cells can switch grading on, never off, whether
+# they change the environment or replace grading_mode.
+_GRADING_AT_IMPORT = grading_mode()
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -62,7 +66,7 @@ def run_check(exercise: str, fn: F, cases: Callable[[F], None], *, reference: F)
         ExerciseFailed: in grading mode, for a stub, a wrong answer, a non-function
             or any exception ``fn`` raises, after binding ``reference``.
     """
-    grading = grading_mode()
+    grading = _GRADING_AT_IMPORT or grading_mode()
     if not callable(fn):
         message = f"expected a function, got {type(fn).__name__}."
         if grading:
