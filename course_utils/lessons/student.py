@@ -113,7 +113,7 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
         where = f"{name}, cell {index}"
         if _solution_tag(cell.get("metadata", {}).get("tags", []), where):
             if cell.cell_type == "markdown":
-                student.cells.append(_answer_cell(cell))
+                student.cells.append(_answer_cell(cell, where))
             continue
         graded = _nbgrader_solution(cell, where)
         cell = nbformat.from_dict(dict(cell))
@@ -217,9 +217,9 @@ def _attachments(cell: Any, where: str) -> dict[str, Any]:
     return kept
 
 
-def _answer_cell(cell: Any) -> nbformat.NotebookNode:
+def _answer_cell(cell: Any, where: str) -> nbformat.NotebookNode:
     """The place for the student's written answers, where the model answers were."""
-    metadata = _cell_metadata(cell.get("metadata", {}), "a 'solution' cell")
+    metadata = _cell_metadata(cell.get("metadata", {}), where)
     tags = [tag for tag in metadata.pop("tags", []) if tag != "solution"]
     if tags:
         metadata["tags"] = tags
