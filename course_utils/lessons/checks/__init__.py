@@ -38,11 +38,10 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
-import numpy as np
-
 from course_utils.common.modes import grading_mode
 from course_utils.lessons.checks.compare import NotSameAsCourse, same_as_course
 from course_utils.lessons.checks.contract import Contract, Guarded, Returns
+from course_utils.lessons.checks.pinned import np
 
 __all__ = [
     "ExerciseFailed",
@@ -54,6 +53,11 @@ __all__ = [
     "same_as_course",
     "under_global_seeds",
 ]
+
+# Grading mode as it was when the notebook's (locked) import cell imported the checks,
+# before any answer cell ran: later cells can switch grading on, never off, whether
+# they change the environment or replace grading_mode.
+_GRADING_AT_IMPORT = grading_mode()
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -120,7 +124,7 @@ def run_check(
         ExerciseFailed: in grading mode, for a stub, a wrong answer, a non-function
             or any exception ``fn`` raises, after binding ``reference``.
     """
-    grading = grading_mode()
+    grading = _GRADING_AT_IMPORT or grading_mode()
     if not callable(fn):
         message = f"expected a function, got {type(fn).__name__}."
         if grading:

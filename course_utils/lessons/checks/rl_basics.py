@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from course_utils.agents.tabular import discounted_return, q_learning_update
 from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks import (
@@ -19,6 +17,7 @@ from course_utils.lessons.checks import (
     expect_true,
     under_global_seeds,
 )
+from course_utils.lessons.checks.pinned import np
 
 CORRIDOR_GAMMA = 0.5  # the discount of Exercise 2
 
