@@ -1,6 +1,7 @@
 """Build student copies of the notebooks: solutions out, outputs cleared.
 
-    python -m course_utils.lessons.student notebooks build/student [--overwrite]
+    python -m course_utils.lessons.student notebooks build/student \
+        [--overwrite] [--graded]
 
 Rules (the nbgrader convention, without nbgrader):
 
@@ -13,6 +14,10 @@ Rules (the nbgrader convention, without nbgrader):
   student's answer cell: ``YOUR ANSWER HERE``, its nbgrader metadata kept, exactly as
   nbgrader's copy has it, so a copy handed in can earn the written points. A code cell
   tagged ``solution`` is dropped whole.
+- With ``--graded`` (copies handed out for grading), every self-check answer in a
+  markdown cell, ``<details><summary>Check your answer</summary> ... </details>``,
+  is removed too; self-study copies keep them. A "Check your answer" left over (a
+  block spelt some other way) is an error naming the cell.
 - Every output and execution count is cleared. Of the metadata only what Jupyter and
   nbgrader need is kept (kernel, language, tags, nbgrader's fields, cell display
   settings); of a markdown cell's attachments, only those its text shows.
@@ -97,8 +102,13 @@ def _check_is_notebook(notebook: Any, name: str) -> None:
         ) from None
 
 
-def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
+def make_student_copy(
+    notebook: nbformat.NotebookNode, name: str = "notebook", *, graded: bool = False
+):
     """Return a new notebook with solutions stripped and outputs cleared.
+
+    ``graded``: also remove the self-check answers (:data:`SELF_CHECK` blocks) from
+    markdown cells, for copies whose written answers are graded.
 
     Raises:
         ValueError: on an invalid notebook, unbalanced or misspelt markers, a marker
@@ -115,11 +125,11 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
             if cell.cell_type == "markdown":
                 student.cells.append(_answer_cell(cell, where))
             continue
-        graded = _nbgrader_solution(cell, where)
+        nbgrader_solution = _nbgrader_solution(cell, where)
         cell = nbformat.from_dict(dict(cell))
         cell.source = _text(cell.source)
         cell.metadata = _cell_metadata(cell.get("metadata", {}), where)
-        if graded and not _has_solution_region(cell):
+        if nbgrader_solution and not _has_solution_region(cell):
             raise ValueError(
                 f'{where}: nbgrader metadata marks this cell as a solution ("solution":'
                 " true) but it has no ### BEGIN SOLUTION ... ### END SOLUTION region, "
@@ -140,6 +150,8 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
                 cell.attachments = _attachments(cell, where)
                 if not cell.attachments:
                     del cell["attachments"]
+            if cell.cell_type == "markdown" and graded:
+                cell.source = _without_self_checks(cell.source, where)
             if cell.cell_type == "markdown":
                 headings = _EXERCISE.findall(cell.source)
                 if headings:
@@ -215,6 +227,25 @@ def _attachments(cell: Any, where: str) -> dict[str, Any]:
                     "remove it from the cell."
                 )
     return kept
+
+
+SELF_CHECK = re.compile(
+    r"[ \t]*<details>\s*<summary>\s*Check your answer\s*</summary>"
+    r".*?</details>[ \t]*\n?",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+def _without_self_checks(source: str, where: str) -> str:
+    """``source`` without its self-check answers and the blank lines they leave."""
+    stripped = SELF_CHECK.sub("", source)
+    if "check your answer" in stripped.casefold():
+        raise ValueError(
+            f"{where}: a 'Check your answer' is left after removing the self-check "
+            "blocks, so its answer would reach a graded copy. Fix: write each as "
+            "<details><summary>Check your answer</summary> ... </details>."
+        )
+    return re.sub(r"\n{3,}", "\n\n", stripped).strip("\n")
 
 
 def _answer_cell(cell: Any, where: str) -> nbformat.NotebookNode:
@@ -296,8 +327,12 @@ def _check_folders(src: Path, dest: Path) -> None:
         )
 
 
-def build(src: Path, dest: Path, *, overwrite: bool = False) -> list[Path]:
+def build(
+    src: Path, dest: Path, *, overwrite: bool = False, graded: bool = False
+) -> list[Path]:
     """Write a student copy of every ``src/*.ipynb`` into ``dest``.
+
+    ``graded``: copies to hand out for grading, without the self-check answers.
 
     Every notebook is read and stripped first; nothing is written if one fails. The
     copies go to a temporary folder, then are moved into ``dest``, and ``dest``'s
@@ -318,7 +353,7 @@ def build(src: Path, dest: Path, *, overwrite: bool = False) -> list[Path]:
         raise ValueError(f"No notebooks found in {src}.")
     students = []
     for path in notebooks:
-        student = make_student_copy(_read_notebook(path), path.name)
+        student = make_student_copy(_read_notebook(path), path.name, graded=graded)
         nbformat.validate(student)
         students.append((path.name, student))
     record = _read_record(dest)
@@ -425,9 +460,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="replace copies changed since the builder wrote them (a student's work)",
     )
+    parser.add_argument(
+        "--graded",
+        action="store_true",
+        help="copies handed out for grading: remove the 'Check your answer' blocks",
+    )
     args = parser.parse_args(argv)
     try:
-        written = build(Path(args.src), Path(args.dest), overwrite=args.overwrite)
+        written = build(
+            Path(args.src),
+            Path(args.dest),
+            overwrite=args.overwrite,
+            graded=args.graded,
+        )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

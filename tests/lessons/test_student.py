@@ -740,3 +740,62 @@ def test_a_copy_without_a_record_is_replaced_only_if_nobody_worked_in_it(tmp_pat
     _work_in(dest / "01_first.ipynb")
     with pytest.raises(ValueError, match=r"01_first\.ipynb.*changed since"):
         build(src, dest)
+
+
+# --- Graded copies: the self-check answers go too ---------------------------------
+
+_QUESTIONS = """## Questions
+
+**Question 1.** Why?
+
+<details><summary>Check your answer</summary>
+
+Because SELFCHECK-1.
+
+</details>
+
+**Question 2.** How?
+
+<details>
+<summary> Check your answer </summary>
+By SELFCHECK-2.
+</details>
+
+Write your answers in the cell below."""
+
+
+def _questions_notebook():
+    return new_notebook(cells=[new_markdown_cell(_QUESTIONS)])
+
+
+def test_a_graded_copy_drops_every_self_check_answer_and_keeps_the_questions():
+    copy = make_student_copy(_questions_notebook(), "nb.ipynb", graded=True)
+    text = copy.cells[0].source
+    assert "SELFCHECK" not in nbformat.writes(copy)
+    assert "<details>" not in text and "Check your answer" not in text
+    assert "**Question 1.** Why?\n\n**Question 2.** How?\n\nWrite your" in text
+
+
+def test_a_self_study_copy_keeps_the_self_check_answers():
+    copy = make_student_copy(_questions_notebook(), "nb.ipynb")
+    assert copy.cells[0].source == _QUESTIONS
+
+
+def test_a_self_check_spelt_otherwise_is_an_error_in_a_graded_copy():
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("Q?\n\n<details><summary>Check your answer</summary>\nA")
+        ]
+    )
+    with pytest.raises(ValueError, match=r"nb\.ipynb, cell 0.*Check your answer"):
+        make_student_copy(notebook, "nb.ipynb", graded=True)
+
+
+def test_main_graded_builds_copies_without_self_checks(tmp_path):
+    src, dest = tmp_path / "notebooks", tmp_path / "graded"
+    src.mkdir()
+    nbformat.write(_questions_notebook(), src / "01_q.ipynb")
+    assert main([str(src), str(dest), "--graded"]) == 0
+    assert "SELFCHECK" not in (dest / "01_q.ipynb").read_text()
+    assert main([str(src), str(tmp_path / "study")]) == 0
+    assert "SELFCHECK-2" in (tmp_path / "study" / "01_q.ipynb").read_text()

@@ -81,8 +81,10 @@ def check_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
         "the reduced axis (keepdims=True) so it broadcasts against the rows."
     )
     hint_max = (
-        "np.exp overflows above about 709 and underflows below about -745: "
-        "subtract each row's own maximum before np.exp; it cancels in the ratio."
+        "np.exp overflows above about 709 and underflows below about -745. A row's "
+        "softmax does not change when one number is subtracted from the whole row "
+        "(Question 3): choose, for each row, the number that keeps every exponent "
+        "at or below 0 and at least one at exactly 0."
     )
 
     def run(softmax: Callable, logits: np.ndarray, what: str) -> np.ndarray:
@@ -134,16 +136,18 @@ def check_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
             ref.softmax(wide),
             atol=1e-7,
             what=what,
-            hint="Subtract each row's *maximum*: shifting by anything else (the "
-            "minimum, the mean, a clip) still lets one exponent overflow or all of "
-            "them underflow.",
+            hint="Shifting by the minimum, the mean or a clip still lets one "
+            "exponent overflow or all of them underflow: which shift of a row makes "
+            "its largest exponent exactly exp(0)?",
         )
         extreme = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1000.0]])
         out = run(softmax, extreme, "softmax of huge and tiny rows")
         expect_true(
             bool(np.all(np.isfinite(out))),
             f"softmax of [[1000, 1001, 1002], [-1000, -1000, -1000]] gave inf or "
-            f"nan. {hint_max}",
+            f"nan. Each row needs its own shift: one number for the whole batch "
+            f"(the batch's maximum rather than each row's own maximum) leaves the "
+            f"other rows overflowing or underflowing. {hint_max}",
         )
         expect_close(
             out,
@@ -450,9 +454,13 @@ def check_backprop(fn: Callable[..., dict[str, np.ndarray]]) -> Callable:
         "other way round.",
         "b2": "dL/db2 = dL/dlogits summed over the batch rows (the 1/B is already "
         "inside dL/dlogits).",
-        "W1": "dL/dz1 = (dL/dlogits @ W2.T) * (z1 > 0): the ReLU passes the gradient "
-        "only where z1 was positive; then dL/dW1 = X.T @ dL/dz1.",
-        "b1": "dL/db1 = dL/dz1 summed over the batch rows.",
+        "W1": "Go back one layer at a time. First to h1: logits = h1 W2 + b2, so "
+        "dL/dh1 is dL/dlogits multiplied by W2 (which side, transposed or not? let "
+        "the shapes decide). Then through the ReLU: its slope is 1 where z1 was "
+        "positive and 0 elsewhere, so it passes the gradient only where z1 was "
+        "positive. Then z1 = X W1 + b1 has the form of the output layer: dL/dW1 "
+        "follows as dL/dW2 did.",
+        "b1": "dL/db1 follows from dL/dz1 as dL/db2 did from dL/dlogits.",
     }
     shapes = (
         "Check each product's shapes: a gradient has its parameter's shape "
@@ -664,16 +672,17 @@ def check_train_step(fn: Callable[..., float]) -> Callable:
     """Exercise 6: ``train_step(model, optimizer, x, y) -> float``, the loss before
     the step, checked over three steps of Adam (the notebook's optimiser)."""
     hint_loss = (
-        "F.cross_entropy takes raw logits (it applies log-softmax itself: no softmax "
-        "first) and averages over the batch; return the loss computed before the "
-        "step."
+        "The loss is F.cross_entropy(model(x), y): it takes raw logits (it applies "
+        "log-softmax itself: no softmax first) and averages over the batch; return "
+        "it as a float (loss.item()), computed before the step."
     )
     hint_accumulate = (
         "Clear the old gradients every step, before loss.backward(): PyTorch adds "
         "new gradients to the ones already stored."
     )
     hint_step = (
-        "Let the optimiser move the weights: optimizer.step(), once per call. Adam "
+        "loss.backward() fills each parameter's .grad; then let the optimiser move "
+        "the weights: optimizer.step(), once per call. Adam "
         "scales each weight's step by its own gradient history, so a hand-written "
         "p -= lr * p.grad (plain SGD) is another algorithm."
     )
