@@ -13,6 +13,7 @@ import torch
 
 from course_utils.common.modes import GRADING_ENV_VAR, NBGRADER_ENV_VAR
 from course_utils.lessons.checks import (
+    CheckFailed,
     ExerciseFailed,
     NotSameAsCourse,
     exercise_check,
@@ -755,3 +756,43 @@ def test_numpy_rebound_by_a_cell_does_not_reach_the_checks(monkeypatch):
         expect_close(4.0, 6.0, what="four")
     with pytest.raises(AssertionError, match="Exercise 1"):
         check_discounted_return(wrong)
+
+
+# --- How a failed check looks in IPython ------------------------------------------
+
+
+def test_a_failed_check_renders_as_its_message_alone():
+    with pytest.raises(CheckFailed) as info:
+        run_check(EXERCISE, lambda x: 3 * x, _cases, reference=reference_double)
+    lines = info.value._render_traceback_()
+    assert lines == [f"CheckFailed: {info.value}"]
+    assert str(info.value).startswith(f"✗ {EXERCISE}:")
+
+
+def test_in_ipython_a_failed_check_is_a_short_error_output():
+    """The cell still fails (nbgrader and Run All see an error), without the ~25 lines
+    of the checks' source above the message."""
+    code = """
+from IPython.core.interactiveshell import InteractiveShell
+from course_utils.lessons.checks import run_check
+shell = InteractiveShell.instance()
+shell.user_ns["run_check"] = run_check
+result = shell.run_cell(
+    "def reference(x): return 2 * x\\n"
+    "def wrong(x): return 3 * x\\n"
+    "def cases(fn):\\n"
+    "    assert fn(2) == 4, 'double(2) should be 4'\\n"
+    "wrong = run_check('Exercise 9: double', wrong, cases, reference=reference)\\n"
+)
+print("ERROR", type(result.error_in_exec).__name__)
+"""
+    env = {**os.environ}
+    env.pop(GRADING_ENV_VAR, None)
+    env.pop(NBGRADER_ENV_VAR, None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    shown = done.stdout + done.stderr
+    assert "ERROR CheckFailed" in shown, shown
+    assert "✗ Exercise 9: double: double(2) should be 4" in shown
+    assert len(shown.strip().splitlines()) <= 3, shown

@@ -44,6 +44,7 @@ from course_utils.lessons.checks.contract import Contract, Guarded, Returns
 from course_utils.lessons.checks.pinned import np
 
 __all__ = [
+    "CheckFailed",
     "ExerciseFailed",
     "NotSameAsCourse",
     "exercise_check",
@@ -63,7 +64,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
-class ExerciseFailed(AssertionError):
+class CheckFailed(AssertionError):
+    """A check's verdict on a wrong answer: its message names the exercise and says
+    what went wrong and how to fix it.
+
+    IPython shows it as that message alone, without the traceback through the
+    checks' own source, which would bury it. It is still an error: the cell stops,
+    Run All stops there, and nbgrader sees an error output.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ExerciseFailed(CheckFailed):
     """A check failed in grading mode; the reference now stands in for the answer."""
 
 
@@ -152,7 +166,7 @@ def run_check(
     except AssertionError as error:
         if grading:
             _fail(exercise, fn, reference, str(error))
-        raise AssertionError(f"✗ {exercise}: {error}") from None
+        raise CheckFailed(f"✗ {exercise}: {error}") from None
     except (Exception, KeyboardInterrupt) as error:
         if not grading:
             raise
