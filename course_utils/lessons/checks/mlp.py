@@ -82,10 +82,10 @@ def check_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
         "the reduced axis (keepdims=True) so it broadcasts against the rows."
     )
     hint_max = (
-        "np.exp overflows above about 709 and underflows below about -745. A row's "
-        "softmax does not change when one number is subtracted from the whole row "
-        "(Question 3): choose, for each row, the number that keeps every exponent "
-        "at or below 0 and at least one at exactly 0."
+        "np.exp overflows above about 709 and underflows below about -745. As the "
+        "text above the exercise says, a row's softmax does not change when one "
+        "number is subtracted from the whole row: choose, for each row, the number "
+        "that keeps every exponent at or below 0 and at least one at exactly 0."
     )
 
     def run(softmax: Callable, logits: np.ndarray, what: str) -> np.ndarray:
