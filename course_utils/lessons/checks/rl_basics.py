@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from course_utils.agents.tabular import (
     GridDiscretizer,
@@ -27,6 +26,7 @@ from course_utils.lessons.checks import (
     expect_true,
     under_global_seeds,
 )
+from course_utils.lessons.checks.pinned import np
 
 CORRIDOR_GAMMA = 0.5  # the discount of Exercise 2
 
