@@ -169,29 +169,6 @@ def backprop(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> dic
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-def digits_hyperparameters() -> dict[str, Any]:
-    """``MLPClassifier`` keyword arguments for Exercise 5: the strong model, chosen
-    by cross-validation.
-
-    The check fixes ``hidden_layer_sizes=(16,)``, ``solver="lbfgs"``,
-    ``max_iter=1000`` and ``random_state``, trains on the first 300 training digits
-    and scores by 5-fold cross-validation over three seeds (never the test set).
-    Without a penalty lbfgs memorises those digits; the candidates run from a
-    penalty too weak to matter to one too strong to fit, and the best scores from
-    ``alpha=0.03`` to ``30`` lie within a point of each other (benchmarks/README.md,
-    "Notebook 01").
-
-    Taught in: 01_mlp_basics.ipynb
-    """
-    # the scoring function lives with the check, which reads what it scored
-    from course_utils.lessons.checks.mlp import _digits_train, digits_cv_accuracy
-
-    X_train, y_train = _digits_train(42)  # the notebook's training split
-    candidates = [{"alpha": alpha} for alpha in (1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)]
-    scores = [digits_cv_accuracy(c, X_train, y_train) for c in candidates]
-    return candidates[int(np.argmax(scores))]
-
-
 def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -26,6 +26,7 @@ from course_utils.lessons.checks.mlp import (
     check_mlp_predict_proba,
     check_softmax,
     check_train_step,
+    reference_digits_hyperparameters,
 )
 
 CHECKS_AND_REFERENCES = [
@@ -33,7 +34,7 @@ CHECKS_AND_REFERENCES = [
     (check_cross_entropy, ref.cross_entropy),
     (check_mlp_predict_proba, ref.mlp_predict_proba),
     (check_backprop, ref.backprop),
-    (check_digits_hyperparameters, ref.digits_hyperparameters),
+    (check_digits_hyperparameters, reference_digits_hyperparameters),
     (check_train_step, ref.train_step),
 ]
 IDS = [check.__name__ for check, _ in CHECKS_AND_REFERENCES]
@@ -761,7 +762,7 @@ def test_hyperparameter_decision_holds_on_other_seeds():
     other = (3, 4, 5)
     _passes(
         lambda fn: check_digits_hyperparameters(fn, seeds=other),
-        ref.digits_hyperparameters,
+        reference_digits_hyperparameters,
     )
     with pytest.raises(AssertionError, match="< 0.95"):
         check_digits_hyperparameters(_searching([{}, *WEAK]), seeds=other)
@@ -781,7 +782,7 @@ def test_hyperparameter_check_never_uses_the_test_set(monkeypatch):
     monkeypatch.setattr(checks, "_cv_scores", spy)
     monkeypatch.setattr(checks, "_CV_CACHE", {})
     checks.check_digits_hyperparameters(
-        ref.digits_hyperparameters, train=(X_train, y_train)
+        checks.reference_digits_hyperparameters, train=(X_train, y_train)
     )
     assert seen and set(seen) == {len(X_train)}
 
