@@ -117,7 +117,7 @@ notebooks: dev
 
 # Student copies (nbformat comes with JupyterLab: no nbgrader needed).
 student: install
-	$(PY) -m course_utils.lessons.student notebooks build/student
+	$(PY) -m course_utils.lessons.student notebooks build/student $(if $(OVERWRITE),--overwrite,) $(if $(GRADED),--graded,)
 
 student-test: dev student
 	COURSE_FAST=1 $(PY) -m pytest -q $(NBVAL) build/student

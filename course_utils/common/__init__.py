@@ -27,6 +27,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "envs": (
         "register_course_envs",
         "make_env",
+        "CATCH_ID",
+        "SNAKE_ID",
+        "SNAKE_EGO_ID",
     ),
     "buffers": (
         "Batch",

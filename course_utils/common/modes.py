@@ -3,15 +3,18 @@
 CI and the tests set ``COURSE_FAST=1``. The notebooks then run the *same* code with
 small budgets, so their numbers mean nothing; each notebook says so on screen.
 
-An autograder sets ``COURSE_GRADING=1`` (nbgrader's ``autograde`` and ``validate`` turn
-it on by themselves): an unsolved or wrong exercise then fails its check cell instead of
-carrying on quietly with the reference (see ``course_utils.lessons.checks``), and the
-budgets are the fast-mode ones.
+Grading mode is on while nbgrader autogrades or validates (it turns it on by itself)
+or when ``COURSE_GRADING=1``: an unsolved or wrong exercise then fails its check cell
+instead of carrying on quietly with the reference (see ``course_utils.lessons.checks``),
+and the budgets are the fast-mode ones. Nothing a notebook cell does can switch it off
+while nbgrader grades: nbgrader's variable is read from the environment the kernel was
+started with, which no cell can change.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import TypeVar
 
 FAST_ENV_VAR = "COURSE_FAST"
@@ -44,19 +47,49 @@ def _switch(name: str, what: str) -> bool | None:
 def grading_mode() -> bool:
     """Return True when the course's checks grade rather than teach.
 
-    On when ``COURSE_GRADING`` is 1/true/yes/on. When it is unset (or empty), on
-    while nbgrader executes the notebook (``nbgrader autograde`` or ``nbgrader
-    validate``, which set ``NBGRADER_EXECUTION``); ``COURSE_GRADING=0`` turns it off
-    even there.
+    On while nbgrader executes the notebook (``nbgrader autograde`` or ``nbgrader
+    validate``, which set ``NBGRADER_EXECUTION``), whatever ``COURSE_GRADING`` says;
+    otherwise on when ``COURSE_GRADING`` is 1/true/yes/on. ``COURSE_GRADING`` can
+    switch grading on, never off.
 
     Raises:
         ValueError: if ``COURSE_GRADING`` holds something other than
             1/0/true/false/yes/no/on/off.
     """
-    explicit = _switch(GRADING_ENV_VAR, "grading mode")
-    if explicit is not None:
-        return explicit
-    return os.environ.get(NBGRADER_ENV_VAR, "").strip() in _NBGRADER_GRADES
+    explicit = _switch(GRADING_ENV_VAR, "grading mode")  # a bad value: always an error
+    return _nbgrader_executing() or bool(explicit)
+
+
+def _nbgrader_executing() -> bool:
+    """True while nbgrader autogrades or validates this process's notebook.
+
+    nbgrader sets ``NBGRADER_EXECUTION`` before it starts the kernel. It is read both
+    from ``os.environ`` and, on Linux, from the environment the process started with
+    (``/proc/self/environ``), which a notebook cell cannot change: a cell that deletes
+    the variable does not end grading.
+    """
+    values = (os.environ.get(NBGRADER_ENV_VAR, ""), _initial_environ(NBGRADER_ENV_VAR))
+    return any(value.strip() in _NBGRADER_GRADES for value in values)
+
+
+_ENVIRON_LIMIT = 8 * 2**20  # bytes: far above any real environment (Linux: ~2 MiB)
+
+
+def _initial_environ(name: str) -> str:
+    """The value of ``name`` in the environment this process started with ("" when
+    unset, or where the system does not show it)."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read(_ENVIRON_LIMIT)
+    except OSError:
+        return ""
+    prefix = os.fsencode(name) + b"="
+    for entry in raw.split(b"\0"):
+        if entry.startswith(prefix):
+            return os.fsdecode(entry[len(prefix) :])
+    return ""
 
 
 def fast_mode() -> bool:
@@ -84,7 +117,7 @@ def fast_mode_banner() -> str:
     """A one-line message for notebooks to print under their Config."""
     if grading_mode():
         return (
-            "GRADING MODE is on (COURSE_GRADING=1, or nbgrader is grading): budgets "
+            "GRADING MODE is on (nbgrader is grading, or COURSE_GRADING=1): budgets "
             "are the fast ones, and an exercise that is not done, wrong or raising "
             "fails its check cell (the cells below still run with the reference)."
         )

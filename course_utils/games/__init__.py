@@ -8,6 +8,10 @@ May import: ``common``; never ``agents`` or ``lessons``.
 from course_utils.games.catch import CatchEnv, state_index
 from course_utils.games.snake import EgocentricView, SnakeEnv, make_egocentric_snake
 from course_utils.games.space_invaders import (
+    INVADER_MASKS,
+    INVADERS_LEFT,
+    SPACE_INVADERS_ACTIONS,
+    SPACE_INVADERS_BYTES,
     atari_transition,
     bcd_to_int,
     preprocess_ram,
@@ -15,6 +19,10 @@ from course_utils.games.space_invaders import (
 )
 
 __all__ = [
+    "INVADER_MASKS",
+    "INVADERS_LEFT",
+    "SPACE_INVADERS_ACTIONS",
+    "SPACE_INVADERS_BYTES",
     "CatchEnv",
     "EgocentricView",
     "SnakeEnv",

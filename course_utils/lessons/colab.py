@@ -21,11 +21,12 @@ in a simulated fresh Colab. To publish the course elsewhere: change the address 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from course_utils.lessons.notebook_files import rewrite_notebooks
 
 BRANCH = "main"  # the branch the badges open and the setup cell clones (its default)
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -154,23 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         repo = repository(args.root)
-        stale = []
-        for path in sorted((args.root / "notebooks").glob("*.ipynb")):
-            notebook = json.loads(path.read_text(encoding="utf-8"))
-            if apply(notebook, f"notebooks/{path.name}", repo):
-                stale.append(path)
-                if not args.check:
-                    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-                    path.write_text(text, encoding="utf-8")
-            status = "out of date" if args.check else "written"
-            print(f"{path}: {status if path in stale else 'up to date'}")
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.check and stale:
-        print("Fix: python -m course_utils.lessons.colab", file=sys.stderr)
-        return 1
-    return 0
+    return rewrite_notebooks(
+        sorted((args.root / "notebooks").glob("*.ipynb")),
+        lambda notebook, path: apply(notebook, f"notebooks/{path.name}", repo),
+        check=args.check,
+        fix="python -m course_utils.lessons.colab",
+    )
 
 
 if __name__ == "__main__":

@@ -169,21 +169,6 @@ def backprop(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> dic
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-def digits_hyperparameters() -> dict[str, Any]:
-    """``MLPClassifier`` keyword arguments for Exercise 5: the strong model.
-
-    The check fixes ``hidden_layer_sizes=(16,)``, ``solver="lbfgs"``,
-    ``max_iter=1000`` and ``random_state``, trains on the first 300 training digits
-    and scores by 5-fold cross-validation over three seeds (never the test set).
-    Without a penalty lbfgs memorises those digits; an L2 penalty anywhere from
-    ``alpha=0.03`` to ``30`` generalises better, and ``alpha=1`` sits in the middle
-    of that range (benchmarks/README.md, "Notebook 01").
-
-    Taught in: 01_mlp_basics.ipynb
-    """
-    return {"alpha": 1.0}
-
-
 def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -12,10 +12,15 @@ Re-run it after editing a notebook; it is idempotent and changes nothing but the
   cell, no check, never graded automatically.
 - Each code cell of the exercise with a ``### BEGIN SOLUTION`` region is an answer:
   an nbgrader solution cell whose ``grade_id`` is the name it defines (``td_target``).
-- The code cell that calls a ``check_...`` function imported from
-  ``course_utils.lessons.checks`` (``td_target = check_td_target(td_target)``; helpers
+- The code cell that calls a ``check_...`` function through its module
+  (``td_target = course_utils.lessons.checks.dqn.check_td_target(td_target)``; helpers
   such as ``digits_cv_accuracy`` do not count) is the exercise's check: a locked,
-  graded cell worth ``POINTS_PER_CHECK``, ``grade_id`` the check's name.
+  graded cell worth ``POINTS_PER_CHECK``, ``grade_id`` the check's name. A check
+  called by a bare name is an error: a student's cell could define that name.
+- The cells that import ``course_utils.lessons.checks`` and every code cell before
+  them (the setup cell) are locked, not graded (``grade_id`` ``imports``, ``setup``):
+  nbgrader grades them as the instructor wrote them, so a student cannot replace a
+  check or switch grading off there, before the checks are imported.
 - A markdown cell tagged ``solution`` (the model answers to the end-of-notebook
   questions) becomes a manually graded answer cell, one point per numbered answer:
   ``make student`` drops it, nbgrader puts ``YOUR ANSWER HERE`` in its place. A code
@@ -31,16 +36,22 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from course_utils.lessons.notebook_files import (
+    read_notebook,
+    rewrite_notebooks,
+    write_notebook,
+)
+
 POINTS_PER_CHECK = 1
 _HEADING = re.compile(r"^(#{1,6})\s*(.*?)\s*$", re.MULTILINE)
 _EXERCISE = re.compile(r"Exercise\s+(\d+)\s*(\([^)]*\))?\s*:")
 _SOLUTION = "### BEGIN SOLUTION"
+_CHECKS = "course_utils.lessons.checks"
 _BASE = {"schema_version": 3, "task": False}
 
 
@@ -58,31 +69,83 @@ def _tree(source: str, where: str) -> ast.Module:
         raise ValueError(f"{where}: not valid Python ({error.msg}).") from None
 
 
-def _check_names(cells: list[dict[str, Any]], name: str) -> set[str]:
-    """The ``check_...`` names the notebook imports from course_utils.lessons.checks."""
-    names = set()
+def _imported_checks(cells: list[dict[str, Any]], name: str) -> dict[str, str]:
+    """The ``check_...`` names the notebook imports by name, and their modules."""
+    names = {}
     for index, cell in enumerate(cells):
         if cell["cell_type"] == "code":
             for node in ast.walk(_tree(_text(cell), f"{name}, cell {index}")):
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    "course_utils.lessons.checks"
+                    _CHECKS
                 ):
-                    names |= {
-                        alias.asname or alias.name
+                    names.update(
+                        (alias.asname or alias.name, node.module)
                         for alias in node.names
                         if alias.name.startswith("check_")  # not helpers
-                    }
+                    )
     return names
 
 
-def _calls(tree: ast.Module, names: set[str]) -> list[str]:
-    return [
-        node.func.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in names
+def _imports_checks(tree: ast.Module) -> bool:
+    """True if the cell imports anything from course_utils.lessons.checks."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        if any(m == _CHECKS or m.startswith(_CHECKS + ".") for m in modules):
+            return True
+    return False
+
+
+def _prelude(cells: list[dict[str, Any]], name: str) -> dict[int, str]:
+    """``{index: grade_id}`` of the code cells up to the last one that imports the
+    checks: ``setup``, ``imports`` (numbered from the second of a kind)."""
+    code = [i for i, cell in enumerate(cells) if cell["cell_type"] == "code"]
+    importing = [
+        i for i in code if _imports_checks(_tree(_text(cells[i]), f"{name}, cell {i}"))
     ]
+    out: dict[int, str] = {}
+    for i in code:
+        if importing and i <= importing[-1]:
+            kind = "imports" if i in importing else "setup"
+            seen = sum(value.startswith(kind) for value in out.values())
+            out[i] = f"{kind}_{seen + 1}" if seen else kind
+    return out
+
+
+def _dotted(node: ast.expr) -> str:
+    """``a.b.c`` for a chain of attributes on a name; "" for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+
+def _calls(tree: ast.Module, where: str, imported: dict[str, str]) -> list[str]:
+    """The checks ``tree`` calls (``course_utils.lessons.checks.<notebook>.check_x``
+    gives ``check_x``); a check called any other way is an error."""
+    called = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        last = name.rpartition(".")[2]
+        if not last.startswith("check_"):
+            continue
+        if name.startswith(_CHECKS + ".") and name.count(".") == 4:
+            called.append(last)
+        elif name == last and last in imported:
+            raise ValueError(
+                f"{where} calls {last} by its bare name, which any cell of the "
+                "student's could define. Fix: call it through its module, "
+                f"{imported[last]}.{last}(...), and import the module "
+                f"(import {imported[last]}) in the imports cell."
+            )
+    return called
 
 
 def _defined(tree: ast.Module) -> str | None:
@@ -118,7 +181,8 @@ def derive(notebook: dict[str, Any], name: str = "notebook") -> dict[int, dict]:
         ValueError: when the cells break the rules in the module docstring.
     """
     cells = notebook["cells"]
-    checks = _check_names(cells, name)
+    imported = _imported_checks(cells, name)
+    prelude = _prelude(cells, name)
     wanted: dict[int, dict] = {}
     exercise: dict[str, Any] | None = None
     exercises: list[dict[str, Any]] = []
@@ -147,8 +211,12 @@ def derive(notebook: dict[str, Any], name: str = "notebook") -> dict[int, dict]:
                 "exercise's stub cell, and delete this cell."
             )
         tree = _tree(source, where)
-        called = _calls(tree, checks)
+        called = _calls(tree, where, imported)
         has_solution = any(ln.strip() == _SOLUTION for ln in source.splitlines())
+        if index in prelude and not called and not has_solution:
+            meta = {"grade": False, "grade_id": prelude[index], "locked": True}
+            wanted[index] = dict(sorted({**meta, "solution": False, **_BASE}.items()))
+            continue
         if not called and not has_solution:
             continue
         if exercise is None or exercise["open"]:
@@ -216,16 +284,15 @@ def points(notebook: dict[str, Any], *, manual: bool = False) -> float:
 
 
 def update_file(path: Path, *, write: bool = True) -> bool:
-    """Read ``path`` now, apply the rules and (if ``write``) save it only if it changed.
+    """Read ``path`` now, apply the rules and (if ``write``) save it only if it changed,
+    whole or not at all, in the course's JSON layout.
 
-    The file keeps the course's JSON layout (one-space indent, UTF-8, final newline).
     Returns True when the notebook was (or, with ``write=False``, would be) changed.
     """
-    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    notebook = read_notebook(path)
     changed = apply(notebook, Path(path).name)
     if changed and write:
-        text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-        Path(path).write_text(text, encoding="utf-8")
+        write_notebook(path, notebook)
     return changed
 
 
@@ -242,23 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("error: no notebooks given and none in notebooks/", file=sys.stderr)
         return 2
-    stale, failed = [], False
-    for path in paths:  # one broken notebook does not stop the others
-        try:
-            changed = update_file(path, write=not args.check)
-        except (OSError, ValueError, KeyError) as error:  # KeyError: not a notebook
-            print(f"error: {path}: {error}", file=sys.stderr)
-            failed = True
-            continue
-        status = "up to date" if not changed else "out of date" if args.check else ""
-        print(f"{path}: {status or 'metadata written'}")
-        stale += [path] if changed else []
-    if failed:
-        return 2
-    if args.check and stale:
-        print("Fix: python -m course_utils.lessons.nbgrader_metadata", file=sys.stderr)
-        return 1
-    return 0
+    return rewrite_notebooks(
+        paths,
+        lambda notebook, path: apply(notebook, path.name),
+        check=args.check,
+        fix="python -m course_utils.lessons.nbgrader_metadata",
+    )
 
 
 if __name__ == "__main__":

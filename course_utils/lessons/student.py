@@ -1,6 +1,7 @@
 """Build student copies of the notebooks: solutions out, outputs cleared.
 
-    python -m course_utils.lessons.student notebooks build/student
+    python -m course_utils.lessons.student notebooks build/student \
+        [--overwrite] [--graded]
 
 Rules (the nbgrader convention, without nbgrader):
 
@@ -13,28 +14,41 @@ Rules (the nbgrader convention, without nbgrader):
   student's answer cell: ``YOUR ANSWER HERE``, its nbgrader metadata kept, exactly as
   nbgrader's copy has it, so a copy handed in can earn the written points. A code cell
   tagged ``solution`` is dropped whole.
-- Every output and execution count is cleared.
+- With ``--graded`` (copies handed out for grading), every self-check answer in a
+  markdown cell, ``<details><summary>Check your answer</summary> ... </details>``,
+  is removed too; self-study copies keep them. A "Check your answer" left over (a
+  block spelt some other way) is an error naming the cell.
+- Every output and execution count is cleared. Of the metadata only what Jupyter and
+  nbgrader need is kept (kernel, language, tags, nbgrader's fields, cell display
+  settings); of a markdown cell's attachments, only those its text shows.
 
 Nothing leaks silently and nothing is lost: a marker spelt any other way (``# BEGIN
-SOLUTION``, lower case, a non-breaking space...) or outside a code cell, a tag such
-as ``Solution``, and a cell with nbgrader's ``"solution": true`` but no region are
-errors naming the notebook and the cell. Every notebook is checked before anything is
-written; the copies are written to a temporary folder, then moved into place; a
-notebook in the destination that holds solutions (swapped arguments) is never
-overwritten.
+SOLUTION``, lower case, look-alike letters, ``START SOLUTION``, ``BEGIN ANSWER``...:
+``course_utils.lessons.markers``) or outside a code cell, a tag such as ``Solution``
+or ``answer``, a marker in kept metadata or a shown attachment, and a cell with
+nbgrader's ``"solution": true`` but no region are errors naming the notebook and the
+cell. Every notebook is checked before anything is written; the copies are written to
+a temporary folder, then moved into place. A notebook in the destination that holds
+solutions (swapped arguments) is never overwritten, and one that changed since the
+builder wrote it (the hash in the destination's ``.student-copies.json``: a student
+worked in it) only with ``--overwrite``.
+
+Over 200 lines because the refusals above are the point: each is a way a solution
+could reach the students or a student's work be lost.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import base64
+import hashlib
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,6 +56,9 @@ from typing import Any
 import nbformat
 from nbformat.corpus.words import generate_corpus_id as random_cell_id
 from nbformat.warnings import MissingIDFieldWarning
+
+from course_utils.common.files import replacing
+from course_utils.lessons.markers import looks_like_marker, looks_like_solution_tag
 
 __all__ = [
     "ANSWER_HERE",
@@ -85,8 +102,13 @@ def _check_is_notebook(notebook: Any, name: str) -> None:
         ) from None
 
 
-def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
+def make_student_copy(
+    notebook: nbformat.NotebookNode, name: str = "notebook", *, graded: bool = False
+):
     """Return a new notebook with solutions stripped and outputs cleared.
+
+    ``graded``: also remove the self-check answers (:data:`SELF_CHECK` blocks) from
+    markdown cells, for copies whose written answers are graded.
 
     Raises:
         ValueError: on an invalid notebook, unbalanced or misspelt markers, a marker
@@ -94,18 +116,20 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
             cell without a region, or a stripped cell that no longer parses.
     """
     _check_is_notebook(notebook, name)
-    student = nbformat.v4.new_notebook(metadata=notebook.metadata)
+    metadata = _kept(notebook.metadata, _NOTEBOOK_KEYS, f"{name}, notebook metadata")
+    student = nbformat.v4.new_notebook(metadata=metadata)
     exercise = "Exercise: complete this code"
     for index, cell in enumerate(notebook.cells):
         where = f"{name}, cell {index}"
         if _solution_tag(cell.get("metadata", {}).get("tags", []), where):
             if cell.cell_type == "markdown":
-                student.cells.append(_answer_cell(cell))
+                student.cells.append(_answer_cell(cell, where))
             continue
-        graded = _nbgrader_solution(cell, where)
+        nbgrader_solution = _nbgrader_solution(cell, where)
         cell = nbformat.from_dict(dict(cell))
         cell.source = _text(cell.source)
-        if graded and not _has_solution_region(cell):
+        cell.metadata = _cell_metadata(cell.get("metadata", {}), where)
+        if nbgrader_solution and not _has_solution_region(cell):
             raise ValueError(
                 f'{where}: nbgrader metadata marks this cell as a solution ("solution":'
                 " true) but it has no ### BEGIN SOLUTION ... ### END SOLUTION region, "
@@ -122,6 +146,12 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
             cell.outputs, cell.execution_count = [], None
         else:
             _refuse_markers(cell, where)
+            if "attachments" in cell:
+                cell.attachments = _attachments(cell, where)
+                if not cell.attachments:
+                    del cell["attachments"]
+            if cell.cell_type == "markdown" and graded:
+                cell.source = _without_self_checks(cell.source, where)
             if cell.cell_type == "markdown":
                 headings = _EXERCISE.findall(cell.source)
                 if headings:
@@ -132,9 +162,95 @@ def make_student_copy(notebook: nbformat.NotebookNode, name: str = "notebook"):
     return nbformat.from_dict(student)
 
 
-def _answer_cell(cell: Any) -> nbformat.NotebookNode:
+# What a copy keeps of the metadata; the rest (an extension's settings, anything that
+# could carry an answer) is dropped.
+_NOTEBOOK_KEYS = ("kernelspec", "language_info")
+_CELL_KEYS = ("collapsed", "deletable", "editable", "jupyter", "nbgrader", "scrolled")
+_CELL_KEYS += ("tags",)
+_NBGRADER_KEYS = ("grade", "grade_id", "locked", "points", "schema_version")
+_NBGRADER_KEYS += ("solution", "task")
+_TEXT_ATTACHMENT = re.compile(r"text/.*|image/svg\+xml|application/(json|javascript)")
+
+
+def _kept(metadata: Any, keys: tuple[str, ...], where: str) -> dict[str, Any]:
+    """The entries of ``metadata`` named in ``keys``; a marker in them is an error."""
+    kept = {key: metadata[key] for key in keys if key in metadata}
+    for text in _strings(kept):
+        if looks_like_marker(text):
+            raise ValueError(
+                f"{where}: {text!r} reads like a solution marker, and metadata is "
+                "copied to the students. Fix: edit the metadata."
+            )
+    return kept
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _cell_metadata(metadata: Any, where: str) -> dict[str, Any]:
+    kept = _kept(metadata, _CELL_KEYS, f"{where}, metadata")
+    if isinstance(kept.get("nbgrader"), dict):
+        kept["nbgrader"] = {
+            k: v for k, v in kept["nbgrader"].items() if k in _NBGRADER_KEYS
+        }
+    return kept
+
+
+def _attachments(cell: Any, where: str) -> dict[str, Any]:
+    """The attachments the cell's text shows (``attachment:NAME``); the others are
+    dropped. A marker in a text attachment (SVG, HTML...) is an error."""
+    kept = {
+        name: data
+        for name, data in cell.attachments.items()
+        if f"attachment:{name}" in cell.source
+    }
+    for name, bundle in kept.items():
+        for mime, data in bundle.items():
+            if not _TEXT_ATTACHMENT.fullmatch(mime):
+                continue
+            text = _text(data) if isinstance(data, str | list) else json.dumps(data)
+            try:  # notebooks store attachments base64-encoded
+                text = base64.b64decode(text, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                pass
+            if any(looks_like_marker(line) for line in text.splitlines()):
+                raise ValueError(
+                    f"{where}: attachment {name!r} ({mime}) holds a solution marker, "
+                    "and attachments are copied to the students as they are. Fix: "
+                    "remove it from the cell."
+                )
+    return kept
+
+
+SELF_CHECK = re.compile(
+    r"[ \t]*<details>\s*<summary>\s*Check your answer\s*</summary>"
+    r".*?</details>[ \t]*\n?",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+def _without_self_checks(source: str, where: str) -> str:
+    """``source`` without its self-check answers and the blank lines they leave."""
+    stripped = SELF_CHECK.sub("", source)
+    if "check your answer" in stripped.casefold():
+        raise ValueError(
+            f"{where}: a 'Check your answer' is left after removing the self-check "
+            "blocks, so its answer would reach a graded copy. Fix: write each as "
+            "<details><summary>Check your answer</summary> ... </details>."
+        )
+    return re.sub(r"\n{3,}", "\n\n", stripped).strip("\n")
+
+
+def _answer_cell(cell: Any, where: str) -> nbformat.NotebookNode:
     """The place for the student's written answers, where the model answers were."""
-    metadata = dict(cell.get("metadata", {}))
+    metadata = _cell_metadata(cell.get("metadata", {}), where)
     tags = [tag for tag in metadata.pop("tags", []) if tag != "solution"]
     if tags:
         metadata["tags"] = tags
@@ -187,7 +303,7 @@ def _solutions_in(path: Path) -> str | None:
         if any("solution" in str(tag).casefold() for tag in tags):
             return f"cell {index} is tagged {tags!r}"
         for line in _text(cell.source).splitlines():
-            if _looks_like_marker(line):
+            if looks_like_marker(line):
                 return f"cell {index} has {line.strip()!r}"
     return None
 
@@ -211,16 +327,24 @@ def _check_folders(src: Path, dest: Path) -> None:
         )
 
 
-def build(src: Path, dest: Path) -> list[Path]:
+def build(
+    src: Path, dest: Path, *, overwrite: bool = False, graded: bool = False
+) -> list[Path]:
     """Write a student copy of every ``src/*.ipynb`` into ``dest``.
 
+    ``graded``: copies to hand out for grading, without the self-check answers.
+
     Every notebook is read and stripped first; nothing is written if one fails. The
-    copies go to a temporary folder, then are moved into ``dest``. An existing
-    notebook in ``dest`` is replaced only if it holds no solutions.
+    copies go to a temporary folder, then are moved into ``dest``, and ``dest``'s
+    :data:`RECORD` keeps a hash of each. An existing notebook in ``dest`` is replaced
+    only if it holds no solutions and is what the builder wrote there last (or what it
+    would write now): a copy a student has worked in is left alone unless
+    ``overwrite``.
 
     Raises:
-        ValueError: on a bad folder, a bad notebook, or a destination notebook with
-            solutions in it (the arguments were swapped?).
+        ValueError: on a bad folder, a bad notebook, a destination notebook with
+            solutions in it (the arguments were swapped?) or one changed since the
+            builder wrote it (without ``overwrite``).
     """
     src, dest = Path(src), Path(dest)
     _check_folders(src, dest)
@@ -229,10 +353,12 @@ def build(src: Path, dest: Path) -> list[Path]:
         raise ValueError(f"No notebooks found in {src}.")
     students = []
     for path in notebooks:
-        student = make_student_copy(_read_notebook(path), path.name)
+        student = make_student_copy(_read_notebook(path), path.name, graded=graded)
         nbformat.validate(student)
         students.append((path.name, student))
-    for name, _ in students:
+    record = _read_record(dest)
+    changed = []
+    for name, student in students:
         target = dest / name
         found = _solutions_in(target) if target.exists() else None
         if found:
@@ -243,20 +369,77 @@ def build(src: Path, dest: Path) -> list[Path]:
             )
         if target.is_dir():
             raise ValueError(f"{target} is a folder: move it away first.")
+        if target.exists() and not overwrite:
+            if not _as_built(target, record.get(name), student):
+                changed.append(target.name)
+    if changed:
+        raise ValueError(
+            f"{', '.join(changed)} in {dest} changed since the builder wrote them (a "
+            "student's work?): they are left alone and nothing was written. Fix: "
+            "move them away or build elsewhere, or replace them on purpose with "
+            "--overwrite (make student OVERWRITE=1)."
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         for name, student in students:
             nbformat.write(student, tmp / name)
+            record[name] = _sha256((tmp / name).read_bytes())
         if not dest.exists():
+            _write_record(tmp, record)
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0o700)
             os.rename(tmp, dest)
         else:
             for name, _ in students:
                 os.replace(tmp / name, dest / name)
+            _write_record(dest, record)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [dest / name for name, _ in students]
+
+
+RECORD = ".student-copies.json"  # in the destination: what the builder wrote there
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_record(dest: Path) -> dict[str, str]:
+    """``{notebook name: sha256}`` of the copies the builder last wrote in ``dest``
+    (empty when there is no readable record)."""
+    try:
+        record = json.loads((dest / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    copies = record.get("copies") if isinstance(record, dict) else None
+    if not isinstance(copies, dict):
+        return {}
+    return {str(k): v for k, v in copies.items() if isinstance(v, str)}
+
+
+def _write_record(folder: Path, record: dict[str, str]) -> None:
+    text = json.dumps({"copies": dict(sorted(record.items()))}, indent=1) + "\n"
+    with replacing(folder / RECORD, overwrite=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _as_built(target: Path, recorded: str | None, student: Any) -> bool:
+    """True if ``target`` is what the builder wrote (its recorded hash), or what it
+    would write now up to the random cell ids: nobody's work is in it."""
+    data = target.read_bytes()
+    if recorded is not None and _sha256(data) == recorded:
+        return True
+    try:
+        existing = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception:  # anything unreadable is somebody's, not ours
+        return False
+    return _without_ids(existing) == _without_ids(student)
+
+
+def _without_ids(notebook: Any) -> Any:
+    cells = [{k: v for k, v in cell.items() if k != "id"} for cell in notebook.cells]
+    return cells, notebook.metadata
 
 
 def _umask() -> int:
@@ -272,9 +455,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("src", nargs="?", default="notebooks")
     parser.add_argument("dest", nargs="?", default="build/student")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace copies changed since the builder wrote them (a student's work)",
+    )
+    parser.add_argument(
+        "--graded",
+        action="store_true",
+        help="copies handed out for grading: remove the 'Check your answer' blocks",
+    )
     args = parser.parse_args(argv)
     try:
-        written = build(Path(args.src), Path(args.dest))
+        written = build(
+            Path(args.src),
+            Path(args.dest),
+            overwrite=args.overwrite,
+            graded=args.graded,
+        )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -288,20 +486,11 @@ ANSWER_HERE = "YOUR ANSWER HERE"  # nbgrader's text in an emptied written-answer
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
 _EXACT = re.compile(r"[ \t]*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS))[ \t]*")
-# Anything that reads like a marker once case, spaces and punctuation are set aside.
-_LOOKALIKE = re.compile(r"(?<![a-z])(begin|end)[\W_]*(solution|hidden)", re.IGNORECASE)
 _FIX = (
     "Markers stand alone on their line, in a code cell, spelt exactly "
     + ", ".join(repr(m) for m in MARKERS)
     + "."
 )
-
-
-def _looks_like_marker(line: str) -> bool:
-    """True if ``line`` mentions a marker, however spelt (full-width, zero-width...)."""
-    line = unicodedata.normalize("NFKC", line)
-    line = "".join(ch for ch in line if unicodedata.category(ch) != "Cf")
-    return _LOOKALIKE.search(line) is not None
 
 
 def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[str]]:
@@ -312,7 +501,7 @@ def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[st
     for number, line in enumerate(source.splitlines(), start=1):
         exact = _EXACT.fullmatch(line)
         marker = exact.group(1) if exact else None
-        if marker is None and _looks_like_marker(line):
+        if marker is None and looks_like_marker(line):
             raise ValueError(
                 f"{where}, line {number}: {line.strip()!r} looks like a marker but is "
                 f"not one, so it would reach the students. {_FIX}"
@@ -343,12 +532,11 @@ def _strip_regions(source: str, exercise: str, where: str) -> tuple[str, list[st
 def _solution_tag(tags: list[str], where: str) -> bool:
     """True if the cell is tagged ``solution``; a near-miss spelling is an error."""
     for tag in tags:
-        folded = re.sub(r"\W|_", "", unicodedata.normalize("NFKC", tag).casefold())
-        if tag != "solution" and "solution" in folded:
+        if tag != "solution" and looks_like_solution_tag(tag):
             raise ValueError(
                 f"{where}: tag {tag!r} is not the solution tag, which is spelt "
-                "'solution' (lower case, nothing else), so this cell would reach the "
-                "students. Fix: rename the tag to 'solution'."
+                "'solution' (lower case, Latin letters, nothing else), so this cell "
+                "would reach the students. Fix: rename the tag to 'solution'."
             )
     return "solution" in tags
 
@@ -374,7 +562,7 @@ def _has_solution_region(cell: Any) -> bool:
 def _refuse_markers(cell: Any, where: str) -> None:
     """Markdown and raw cells are copied as they are: a marker there would leak."""
     for number, line in enumerate(cell.source.splitlines(), start=1):
-        if _looks_like_marker(line):
+        if looks_like_marker(line):
             raise ValueError(
                 f"{where}, line {number}: {line.strip()!r} is a marker in a "
                 f"{cell.cell_type} cell, where nothing is stripped, so it would reach "

@@ -1,6 +1,9 @@
 """Fast mode: COURSE_FAST parsing and budgets."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -99,8 +102,8 @@ def test_nbgrader_execution_turns_grading_on(monkeypatch, execution, expected):
     assert grading_mode() is expected
     monkeypatch.setenv(GRADING_ENV_VAR, "")  # empty: as if unset
     assert grading_mode() is expected
-    monkeypatch.setenv(GRADING_ENV_VAR, "0")  # an explicit 0 wins
-    assert grading_mode() is False
+    monkeypatch.setenv(GRADING_ENV_VAR, "0")  # cannot switch nbgrader's grading off
+    assert grading_mode() is expected
 
 
 @pytest.mark.parametrize("value", ["2", "grade", "y"])
@@ -114,3 +117,23 @@ def test_grading_mode_bad_value_is_a_clear_error(monkeypatch, value):
     assert "export COURSE_GRADING=1" in message
     with pytest.raises(ValueError, match="COURSE_GRADING"):
         fast_mode()
+
+
+def test_grading_mode_reads_the_environment_the_process_started_with(tmp_path):
+    """A cell that deletes NBGRADER_EXECUTION or sets COURSE_GRADING=0 in a kernel
+    nbgrader started does not end grading."""
+    code = (
+        "import os\n"
+        "from course_utils.common.modes import grading_mode\n"
+        "os.environ.pop('NBGRADER_EXECUTION')\n"
+        "os.environ['COURSE_GRADING'] = '0'\n"
+        "print(grading_mode())\n"
+    )
+    env = {**os.environ, NBGRADER_ENV_VAR: "autograde"}
+    env.pop(GRADING_ENV_VAR, None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    expected = "True" if sys.platform.startswith("linux") else "False"
+    assert done.stdout.strip() == expected

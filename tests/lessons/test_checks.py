@@ -1,14 +1,19 @@
 """The check-cell machinery: run_check and its helpers."""
 
+import os
 import random
+import subprocess
+import sys
 import warnings
 
+import numpy
 import numpy as np
 import pytest
 import torch
 
 from course_utils.common.modes import GRADING_ENV_VAR, NBGRADER_ENV_VAR
 from course_utils.lessons.checks import (
+    CheckFailed,
     ExerciseFailed,
     NotSameAsCourse,
     exercise_check,
@@ -244,9 +249,8 @@ def test_grading_shows_warnings_on_stdout_not_stderr(grading, capsys):
 def test_nbgrader_autograde_switches_grading_on(monkeypatch):
     monkeypatch.setenv(NBGRADER_ENV_VAR, "autograde")
     assert isinstance(_run_cell(_stub)[1], ExerciseFailed)
-    monkeypatch.setenv(GRADING_ENV_VAR, "0")  # an explicit 0 wins
-    namespace, error = _run_cell(_stub)
-    assert error is None and namespace["double"] is reference_double
+    monkeypatch.setenv(GRADING_ENV_VAR, "0")  # cannot switch nbgrader's grading off
+    assert isinstance(_run_cell(_stub)[1], ExerciseFailed)
 
 
 # --- The guard: what run_check refuses whatever the exercise ----------------------
@@ -712,3 +716,83 @@ def test_same_as_course_passes_equal_structures_and_takes_a_tolerance():
     same_as_course(1.001, 1.0, exercise="Exercise 4", what="x", rtol=1e-2)
     with pytest.raises(NotSameAsCourse):
         same_as_course(1.001, 1.0, exercise="Exercise 4", what="x")
+
+
+def test_grading_mode_is_decided_when_the_checks_are_imported():
+    """Once the import cell ran in grading mode, neither the environment nor a
+    replaced grading_mode can switch it off."""
+    code = """
+import os
+import course_utils.common.modes as modes
+import course_utils.lessons.checks as checks
+os.environ["COURSE_GRADING"] = "0"
+modes.grading_mode = checks.grading_mode = lambda: False
+def stub(x):
+    raise NotImplementedError
+try:
+    checks.run_check("Exercise 1", stub, lambda fn: fn(1), reference=abs)
+except checks.ExerciseFailed:
+    print("graded")
+"""
+    env = {**os.environ, GRADING_ENV_VAR: "1"}
+    env.pop(NBGRADER_ENV_VAR, None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("graded"), done.stdout
+
+
+def test_numpy_rebound_by_a_cell_does_not_reach_the_checks(monkeypatch):
+    from course_utils.lessons.checks.rl_basics import check_discounted_return
+
+    for name in ("allclose", "isclose", "array_equal"):
+        monkeypatch.setattr(numpy, name, lambda *a, **k: True)
+
+    def wrong(rewards, gamma):
+        return float(sum(rewards))  # forgets the discount
+
+    with pytest.raises(AssertionError, match="expected"):
+        expect_close(4.0, 6.0, what="four")
+    with pytest.raises(AssertionError, match="Exercise 1"):
+        check_discounted_return(wrong)
+
+
+# --- How a failed check looks in IPython ------------------------------------------
+
+
+def test_a_failed_check_renders_as_its_message_alone():
+    with pytest.raises(CheckFailed) as info:
+        run_check(EXERCISE, lambda x: 3 * x, _cases, reference=reference_double)
+    lines = info.value._render_traceback_()
+    assert lines == [f"CheckFailed: {info.value}"]
+    assert str(info.value).startswith(f"✗ {EXERCISE}:")
+
+
+def test_in_ipython_a_failed_check_is_a_short_error_output():
+    """The cell still fails (nbgrader and Run All see an error), without the ~25 lines
+    of the checks' source above the message."""
+    code = """
+from IPython.core.interactiveshell import InteractiveShell
+from course_utils.lessons.checks import run_check
+shell = InteractiveShell.instance()
+shell.user_ns["run_check"] = run_check
+result = shell.run_cell(
+    "def reference(x): return 2 * x\\n"
+    "def wrong(x): return 3 * x\\n"
+    "def cases(fn):\\n"
+    "    assert fn(2) == 4, 'double(2) should be 4'\\n"
+    "wrong = run_check('Exercise 9: double', wrong, cases, reference=reference)\\n"
+)
+print("ERROR", type(result.error_in_exec).__name__)
+"""
+    env = {**os.environ}
+    env.pop(GRADING_ENV_VAR, None)
+    env.pop(NBGRADER_ENV_VAR, None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    shown = done.stdout + done.stderr
+    assert "ERROR CheckFailed" in shown, shown
+    assert "✗ Exercise 9: double: double(2) should be 4" in shown
+    assert len(shown.strip().splitlines()) <= 3, shown

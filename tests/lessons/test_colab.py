@@ -13,6 +13,7 @@ from the clone's ``data/``, and no package that was there before changed version
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from course_utils.lessons.colab import (
     apply,
     badge,
     colab_url,
+    main,
     repository,
     setup_cell,
 )
@@ -237,3 +239,38 @@ def test_the_setup_cell_in_a_fresh_colab_leaves_its_kernel_packages_alone(tmp_pa
         f"{installed - ready:.0f} s, checks {time.perf_counter() - installed:.0f} s; "
         f"the cell added {len(added)} packages: {', '.join(added)}"
     )
+
+
+def test_a_write_that_fails_half_way_leaves_the_notebook_whole(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "x"\n\n[project.urls]\nRepository = "{REPO}"\n'
+    )
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# Title"},
+            {"cell_type": "code", "metadata": {}, "source": SETUP_MARKER + ". old"},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "notebooks" / "n.ipynb"
+    path.parent.mkdir()
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    before = path.read_bytes()
+    real = Path.write_text
+
+    def half_then_full(self, data, *args, **kwargs):
+        real(self, data[: len(data) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    assert main(["--root", str(tmp_path)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["n.ipynb"]
+    monkeypatch.undo()
+    assert main(["--root", str(tmp_path)]) == 0
+    assert main(["--root", str(tmp_path), "--check"]) == 0

@@ -18,6 +18,7 @@ it prints each autograde's time and what a class of 30 would take.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -438,3 +439,146 @@ def test_the_export_says_which_points_await_manual_grading(course, path):
     if written:
         assert f"solved / {path.stem}: {written:.1f} points" in course["report"]
         assert f"handed_in / {path.stem}" not in course["report_after"]
+
+
+# Tampering: ways a student might try to earn a point without a correct answer. Each
+# submission is a short notebook (the head of notebook 02, up to its first exercise's
+# check), graded by nbgrader itself; none of them may earn the point.
+TAMPER_NOTEBOOK = "02_rl_concepts"
+TAMPER_ANSWER = "discounted_return"
+TAMPER_CHECK = "check_discounted_return"
+FAKE_CHECK = f"\n\ndef {TAMPER_CHECK}(fn):\n    return fn\n"
+WRONG_SUM = "return float(sum(rewards))  # forgets the discount"
+
+
+def _cell_of(notebook: dict, grade_id: str) -> dict:
+    return _grade_ids(notebook)[grade_id]
+
+
+def _import_cell(notebook: dict) -> dict:
+    return next(
+        cell
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+        and "course_utils.lessons.checks" in _source(cell)
+    )
+
+
+def _prepend(cell: dict, code: str) -> None:
+    cell["source"] = code + _source(cell)
+
+
+def _tampered(solved: dict, released: dict) -> dict[str, dict]:
+    """Submission name -> notebook. All but ``solved`` must earn nothing."""
+
+    def unsolved() -> dict:
+        return copy.deepcopy(released)
+
+    out = {"solved": copy.deepcopy(solved), "untouched": unsolved()}
+    # one line in the answer cell switches grading mode off through the environment
+    nb = out["env_in_answer"] = unsolved()
+    _prepend(
+        _cell_of(nb, TAMPER_ANSWER), 'import os\nos.environ["COURSE_GRADING"] = "0"\n'
+    )
+    # the same from a cell of the student's own, inserted before the imports
+    nb = out["env_before_imports"] = unsolved()
+    nb["cells"].insert(
+        nb["cells"].index(_import_cell(nb)),
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "tamper-env",
+            "metadata": {},
+            "outputs": [],
+            "source": 'import os\nos.environ.pop("NBGRADER_EXECUTION", None)\n'
+            'os.environ["COURSE_GRADING"] = "0"',
+        },
+    )
+    # the package's grading_mode replaced, where it is defined and where it is used
+    nb = out["grading_mode_replaced"] = unsolved()
+    _prepend(
+        _cell_of(nb, TAMPER_ANSWER),
+        "import course_utils.common.modes\nimport course_utils.lessons.checks\n"
+        "course_utils.common.modes.grading_mode = lambda: False\n"
+        "course_utils.lessons.checks.grading_mode = lambda: False\n",
+    )
+    # a fake check defined in the import cell, or in the answer cell
+    nb = out["fake_check_in_imports"] = unsolved()
+    _import_cell(nb)["source"] = _source(_import_cell(nb)) + FAKE_CHECK
+    nb = out["fake_check_in_answer"] = unsolved()
+    _cell_of(nb, TAMPER_ANSWER)["source"] = (
+        _source(_cell_of(nb, TAMPER_ANSWER)) + FAKE_CHECK
+    )
+    # NumPy's comparison rebound before a wrong answer
+    nb = out["allclose_replaced"] = _with_wrong_answer(
+        copy.deepcopy(solved), TAMPER_ANSWER, WRONG_SUM
+    )
+    _prepend(
+        _cell_of(nb, TAMPER_ANSWER),
+        "np.allclose = lambda *a, **k: True\n",
+    )
+    return out
+
+
+def _head(notebook: dict, last_grade_id: str) -> dict:
+    """``notebook`` up to the cell ``last_grade_id``, without the episodes of its
+    first sections (they take time and grade nothing)."""
+    cells = notebook["cells"]
+    end = cells.index(_cell_of(notebook, last_grade_id)) + 1
+    first = cells.index(_import_cell(notebook)) + 3  # imports, Config, seeding
+    keep = cells[:first] + [
+        cell
+        for cell in cells[first:end]
+        if "nbgrader" in cell.get("metadata", {})
+        or (cell["cell_type"] == "markdown" and "Exercise" in _source(cell))
+    ]
+    return {**notebook, "cells": keep}
+
+
+@pytest.fixture(scope="module")
+def tampered(tmp_path_factory) -> dict:
+    """The tampered submissions of one assignment, autograded: their check scores."""
+    source_path = ROOT / "notebooks" / f"{TAMPER_NOTEBOOK}.ipynb"
+    course = tmp_path_factory.mktemp("nbgrader-tamper") / "course"
+    (course / ".jupyter").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(CONFIG)
+    name = source_path.name
+    solved = _head(_read(source_path), TAMPER_CHECK)
+    _write(solved, course / "source" / TAMPER_NOTEBOOK / name)
+    _nbgrader(course, "generate_assignment", TAMPER_NOTEBOOK)
+    released = _read(course / "release" / TAMPER_NOTEBOOK / name)
+    submissions = _tampered(solved, released)
+    for student, notebook in submissions.items():
+        _write(notebook, course / "submitted" / student / TAMPER_NOTEBOOK / name)
+    _nbgrader(course, "autograde", TAMPER_NOTEBOOK)
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(url, course_id=COURSE_ID) as gradebook:
+        scores = {
+            student: gradebook.find_grade(
+                TAMPER_CHECK, TAMPER_NOTEBOOK, TAMPER_NOTEBOOK, student
+            ).score
+            for student in submissions
+        }
+    print("\ntampered submissions, points:", scores)
+    return scores
+
+
+TAMPERING = (
+    "env_in_answer",
+    "env_before_imports",
+    "grading_mode_replaced",
+    "fake_check_in_imports",
+    "fake_check_in_answer",
+    "allclose_replaced",
+)
+
+
+def test_tamper_controls_the_solved_head_earns_the_point(tampered):
+    assert tampered["solved"] == 1.0 and tampered["untouched"] == 0.0
+
+
+@pytest.mark.parametrize("student", TAMPERING)
+def test_tamper_earns_no_point(tampered, student):
+    assert tampered[student] == 0.0, f"{student} earned {tampered[student]} points"

@@ -26,6 +26,7 @@ from course_utils.lessons.checks.mlp import (
     check_mlp_predict_proba,
     check_softmax,
     check_train_step,
+    reference_digits_hyperparameters,
 )
 
 CHECKS_AND_REFERENCES = [
@@ -33,7 +34,7 @@ CHECKS_AND_REFERENCES = [
     (check_cross_entropy, ref.cross_entropy),
     (check_mlp_predict_proba, ref.mlp_predict_proba),
     (check_backprop, ref.backprop),
-    (check_digits_hyperparameters, ref.digits_hyperparameters),
+    (check_digits_hyperparameters, reference_digits_hyperparameters),
     (check_train_step, ref.train_step),
 ]
 IDS = [check.__name__ for check, _ in CHECKS_AND_REFERENCES]
@@ -143,12 +144,12 @@ def softmax_without_return(logits):
         (softmax_as_a_tensor, "tensor of shape .* NumPy array"),
         (softmax_squeezed, "batch of one example"),
         (softmax_in_place_on_a_view, "changed its argument logits in place"),
-        (softmax_without_max_subtraction, "subtract each row's own maximum"),
+        (softmax_without_max_subtraction, "subtracted from the whole row"),
         (softmax_over_the_wrong_axis, "axis"),
         (softmax_in_place, "in place"),
         (softmax_exp_in_place, "in place"),
-        (softmax_minus_the_minimum, "maximum"),
-        (softmax_minus_the_mean, "maximum"),
+        (softmax_minus_the_minimum, "overflow"),
+        (softmax_minus_the_mean, "overflow"),
         (softmax_minus_the_global_maximum, "own maximum"),
         (softmax_without_keepdims, "keepdims"),
         (softmax_with_clipped_logits, "a clip"),
@@ -687,15 +688,6 @@ def test_backprop_reference_equals_autograd_on_a_digits_sized_net():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({}, "< 0.95"),  # no penalty: lbfgs memorises (0.932)
-        ({"alpha": 1e-4}, "< 0.95"),  # the default, written out
-        ({"alpha": 0.01}, "< 0.95"),  # a penalty too weak to matter: 0.942
-        ({"early_stopping": True}, "< 0.95"),  # lbfgs ignores it: 0.932
-        ({"activation": "logistic"}, "< 0.95"),  # passed the old one-seed check
-        ({"activation": "tanh"}, "< 0.95"),
-        ({"activation": "identity"}, "< 0.95"),  # a linear model: 0.941
-        ({"learning_rate_init": 0.01}, "< 0.95"),  # lbfgs has no learning rate
-        ({"alpha": 1000.0}, "< 0.95"),  # far too strong: underfits
         ({"hidden_layer_sizes": (256,), "alpha": 1.0}, "leave"),  # width is fixed
         ({"max_iter": 50, "alpha": 1.0}, "leave"),
         ({"solver": "adam", "alpha": 1.0}, "leave"),
@@ -711,20 +703,69 @@ def test_hyperparameter_check_fails_wrong_answers(params, message):
         check_digits_hyperparameters(lambda: params)
 
 
-@pytest.mark.parametrize("params", [{"alpha": 0.3}, {"alpha": 10}])
-def test_hyperparameter_check_passes_other_good_penalties(params):
-    _passes(check_digits_hyperparameters, lambda: params)
+# A penalty too weak to matter, three ways: the pool a weak search draws from.
+WEAK = [{"alpha": 1e-7}, {"alpha": 1e-6}, {"alpha": 1e-5}]
+
+
+def _searching(pool, pick=max):
+    """A student's search: score every setting in ``pool`` with digits_cv_accuracy
+    and return the one ``pick`` chooses by score (max: the right choice)."""
+    from course_utils.lessons.checks.mlp import _digits_train, digits_cv_accuracy
+
+    X_train, y_train = _digits_train(42)
+
+    def digits_hyperparameters():
+        scores = [digits_cv_accuracy(p, X_train, y_train) for p in pool]
+        return pool[scores.index(pick(scores))]
+
+    return digits_hyperparameters
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # no penalty: lbfgs memorises (0.932)
+        {"alpha": 1e-4},  # the default, written out
+        {"alpha": 0.01},  # a penalty too weak to matter: 0.942
+        {"early_stopping": True},  # lbfgs ignores it: 0.932
+        {"activation": "logistic"},  # passed the old one-seed check
+        {"activation": "tanh"},
+        {"activation": "identity"},  # a linear model: 0.941
+        {"learning_rate_init": 0.01},  # lbfgs has no learning rate
+        {"alpha": 1000.0},  # far too strong: underfits
+    ],
+)
+def test_a_search_whose_best_is_not_good_enough_fails(params):
+    with pytest.raises(AssertionError, match="< 0.95.*widen or move your grid"):
+        check_digits_hyperparameters(_searching([params, *WEAK]))
+
+
+def test_a_single_guess_is_not_a_choice():
+    with pytest.raises(AssertionError, match="compare at least 4"):
+        check_digits_hyperparameters(lambda: {"alpha": 1.0})
+
+
+def test_returning_a_candidate_that_is_not_the_best_fails():
+    pool = [{"alpha": 1.0}, *WEAK]
+    with pytest.raises(AssertionError, match=r"the best digits_cv_accuracy"):
+        check_digits_hyperparameters(_searching(pool, pick=min))
+
+
+def test_a_search_of_other_good_candidates_passes():
+    answer = _searching([{"alpha": 0.3}, {"alpha": 3.0}, *WEAK])
+    _passes(check_digits_hyperparameters, answer)
 
 
 def test_hyperparameter_decision_holds_on_other_seeds():
-    """The reference passes and no penalty fails on three seeds the check never uses."""
+    """The reference passes and a weak search fails on three seeds the check never
+    uses."""
     other = (3, 4, 5)
     _passes(
         lambda fn: check_digits_hyperparameters(fn, seeds=other),
-        ref.digits_hyperparameters,
+        reference_digits_hyperparameters,
     )
     with pytest.raises(AssertionError, match="< 0.95"):
-        check_digits_hyperparameters(lambda: {}, seeds=other)
+        check_digits_hyperparameters(_searching([{}, *WEAK]), seeds=other)
 
 
 def test_hyperparameter_check_never_uses_the_test_set(monkeypatch):
@@ -739,10 +780,11 @@ def test_hyperparameter_check_never_uses_the_test_set(monkeypatch):
         return real(params, X, y, seeds)
 
     monkeypatch.setattr(checks, "_cv_scores", spy)
+    monkeypatch.setattr(checks, "_CV_CACHE", {})
     checks.check_digits_hyperparameters(
-        ref.digits_hyperparameters, train=(X_train, y_train)
+        checks.reference_digits_hyperparameters, train=(X_train, y_train)
     )
-    assert seen == [len(X_train)]
+    assert seen and set(seen) == {len(X_train)}
 
 
 # --- Exercise 6: the PyTorch training step ----------------------------------------

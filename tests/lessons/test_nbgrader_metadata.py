@@ -7,6 +7,7 @@ Fails when a notebook was edited without re-running the script. Fix:
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import re
 from pathlib import Path
@@ -124,12 +125,21 @@ def _code(text: str, **metadata) -> dict:
 
 
 IMPORTS = _code(
-    "from course_utils.lessons.checks.dqn import check_td_target, check_x, cv_helper\n"
+    "import course_utils.lessons.checks.dqn\n"
+    "from course_utils.lessons.checks.dqn import check_x, cv_helper\n"
 )
+LOCKED_IMPORTS = {
+    "grade": False,
+    "grade_id": "imports",
+    "locked": True,
+    "schema_version": 3,
+    "solution": False,
+    "task": False,
+}
 STUB = _code(
     "def td_target(r):\n    ### BEGIN SOLUTION\n    return r\n    ### END SOLUTION"
 )
-CHECK = _code("td_target = check_td_target(td_target)")
+CHECK = _code("td_target = course_utils.lessons.checks.dqn.check_td_target(td_target)")
 
 
 def _notebook(*cells: dict) -> dict:
@@ -140,6 +150,7 @@ def _notebook(*cells: dict) -> dict:
 def test_derive_marks_the_answer_and_the_check():
     notebook = _notebook(_md("### Exercise 1: TD"), STUB, CHECK, _md("## Questions"))
     assert derive(notebook) == {
+        0: LOCKED_IMPORTS,
         2: {
             "grade": False,
             "grade_id": "td_target",
@@ -169,10 +180,21 @@ def test_apply_is_idempotent_and_removes_stale_metadata():
     assert apply(notebook) is False
 
 
+def test_the_cells_up_to_the_checks_import_are_locked():
+    """A student cannot edit what runs before the checks are imported."""
+    setup = _code("# extra code – setup\nimport sys")
+    notebook = _notebook(_md("### Exercise 1: TD"), STUB, CHECK)
+    notebook["cells"][:0] = [_md("# Title"), setup]
+    wanted = derive(notebook)
+    assert wanted[1] == {**LOCKED_IMPORTS, "grade_id": "setup"}
+    assert wanted[2] == LOCKED_IMPORTS
+    assert sorted(wanted) == [1, 2, 4, 5]
+
+
 def test_a_helper_from_the_checks_is_not_a_check():
     helper = _code("score = cv_helper(1)")
     notebook = _notebook(_md("### Exercise 1: TD"), helper, STUB, CHECK)
-    assert sorted(derive(notebook)) == [3, 4]
+    assert sorted(derive(notebook)) == [0, 3, 4]
 
 
 def test_model_answers_become_a_manually_graded_answer_cell():
@@ -180,6 +202,7 @@ def test_model_answers_become_a_manually_graded_answer_cell():
     answers["metadata"]["tags"] = ["solution"]
     notebook = _notebook(_md("## Questions\n\n1. A?\n2. B?"), answers)
     assert derive(notebook) == {
+        0: LOCKED_IMPORTS,
         2: {
             "grade": True,
             "grade_id": "answers_to_the_questions",
@@ -188,7 +211,7 @@ def test_model_answers_become_a_manually_graded_answer_cell():
             "schema_version": 3,
             "solution": True,
             "task": False,
-        }
+        },
     }
     apply(notebook)
     assert points(notebook) == 0 and points(notebook, manual=True) == 2
@@ -196,7 +219,7 @@ def test_model_answers_become_a_manually_graded_answer_cell():
 
 def test_open_exercises_are_not_graded():
     notebook = _notebook(_md("### Exercise 5 (open): one knob\n\nNo check."))
-    assert derive(notebook) == {}
+    assert derive(notebook) == {0: LOCKED_IMPORTS}
 
 
 @pytest.mark.parametrize(
@@ -209,8 +232,21 @@ def test_open_exercises_are_not_graded():
         ([_md("### Exercise 1: TD"), STUB, _md("## Next"), CHECK], "not inside"),
         ([_md("### Exercise 5 (open): x"), STUB], "not an '(open)' one"),
         (
-            [_md("### Exercise 1: TD"), STUB, _code("check_x(1)\ncheck_td_target(2)")],
+            [
+                _md("### Exercise 1: TD"),
+                STUB,
+                _code(
+                    "course_utils.lessons.checks.dqn.check_x(1)\n"
+                    "course_utils.lessons.checks.dqn.check_td_target(2)"
+                ),
+            ],
             "calling one check",
+        ),
+        (
+            [_md("### Exercise 1: TD"), STUB, _code("td_target = check_x(td_target)")],
+            "calls check_x by its bare name, which any cell of the student's could "
+            "define. Fix: call it through its module, "
+            "course_utils.lessons.checks.dqn.check_x(...)",
         ),
         (
             [_md("### Exercise 1: TD"), STUB, STUB, CHECK],
@@ -230,6 +266,7 @@ def test_open_exercises_are_not_graded():
         "heading-closes",
         "open",
         "two-calls",
+        "bare-name",
         "same-id",
         "solution-tag",
         "syntax",
@@ -254,3 +291,31 @@ def test_update_file_keeps_the_layout_and_main_checks(tmp_path, capsys):
     assert main(["--check", str(path)]) == 0
     assert main([str(tmp_path / "missing.ipynb"), str(path)]) == 2
     assert f"{path}: up to date" in capsys.readouterr().out  # the others still done
+
+
+def _disk_fills_up_halfway(monkeypatch) -> None:
+    """Every text write stops half way with "No space left on device"."""
+    real = Path.write_text
+
+    def half_then_full(self, data, *args, **kwargs):
+        real(self, data[: len(data) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+
+
+def test_a_write_that_fails_half_way_leaves_the_notebook_whole(
+    tmp_path, monkeypatch, capsys
+):
+    path = tmp_path / "nb.ipynb"
+    stale = _code("print(1)", nbgrader={"grade": True, "grade_id": "old"})
+    notebook = {"cells": [stale] * 50, "metadata": {}, "nbformat": 4}
+    path.write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
+    before = path.read_bytes()
+    _disk_fills_up_halfway(monkeypatch)
+    assert main([str(path)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert path.read_bytes() == before  # the old notebook, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]  # no leftover
+    monkeypatch.undo()
+    assert main([str(path)]) == 0 and _read(path) != json.loads(before)

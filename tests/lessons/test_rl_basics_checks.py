@@ -489,6 +489,13 @@ def test_train_loop_check_fails_wrong_answers(wrong):
         check_train_q_learning(wrong)
 
 
+def test_train_loop_check_names_the_mistake():
+    with pytest.raises(AssertionError, match="end of the world"):
+        check_train_q_learning(_loop(bootstrap_truncated=False))
+    with pytest.raises(AssertionError, match="given a seed"):
+        check_train_q_learning(_loop(reset_seed=0))
+
+
 def _while_true_loop(env, q_table, to_index, *, n_episodes, alpha, gamma, epsilon, rng):
     returns = []
     for _ in range(n_episodes):
@@ -555,7 +562,8 @@ def test_reachable_cells_leave_out_the_fast_corners():
 
 def test_grid_check_passes_the_reference(capsys):
     assert check_mountaincar_grid(make_mountaincar_grid) is make_mountaincar_grid
-    assert "✓" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "✓" in out and "reached the flag from" in out  # the achieved rate is shown
 
 
 class _NoRows:
@@ -568,9 +576,9 @@ class _NoRows:
     [
         (lambda low, high: GridDiscretizer(low, high, bins=40), "reached the flag"),
         (lambda low, high: GridDiscretizer(low, high, bins=1), "reached the flag"),
-        (lambda low, high: _NoRows(), "n_states"),
-        (lambda low, high: lambda obs: 0, "n_states"),
-        (lambda low, high: 100, "n_states"),
+        (lambda low, high: _NoRows(), "return a GridDiscretizer"),
+        (lambda low, high: lambda obs: 0, "return a GridDiscretizer"),
+        (lambda low, high: 100, "return a GridDiscretizer"),
     ],
 )
 def test_grid_check_fails_wrong_designs(wrong, hint):

@@ -1,12 +1,13 @@
 """Student copies: solutions out, hidden tests out, outputs cleared, still runnable."""
 
+import base64
 import warnings
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_utils.lessons.student import build, main, make_student_copy
+from course_utils.lessons.student import RECORD, build, main, make_student_copy
 
 DOUBLE_STUB = '''def double(x):
     """Return 2 * x."""
@@ -326,6 +327,7 @@ def test_build_overwrites_an_earlier_student_copy_and_leaves_no_temp_files(tmp_p
     texts = [p.read_text() for p in first]
     assert build(src, dest) == first
     assert sorted(p.name for p in dest.iterdir()) == [
+        RECORD,
         "01_first.ipynb",
         "02_second.ipynb",
     ]
@@ -386,6 +388,22 @@ NEAR_MISSES = [
     "    x = 1  ### BEGIN SOLUTION",
     "    ### BEGIN HIDDEN TEST",
     "    # END HIDDEN TESTS",
+    # look-alike letters: NFKC does not fold them
+    "    ### \u0412\u0415GIN SOLUTION",  # Cyrillic Ve and Ie
+    "    ### BEGIN S\u039fLUTION",  # Greek Omicron
+    "    ### BEGIN SOLUT\u0406ON",  # Cyrillic I
+    "    ### \u13f4\u13ac\u13c0\u13a5N SOLUTION",  # Cherokee
+    "    ### \u0412\u0415\u050c\u0406\u039d "  # every letter a look-alike
+    "\u0405\u041e\u13de\u054d\u0422\u0406\u041e\u039d",
+    "    ### B\u00c9GIN SOLUTION",  # an accent
+    # other conventions
+    "    ### START SOLUTION",
+    "    ### STOP SOLUTION",
+    "    ### BEGIN ANSWER",
+    "    ### END ANSWER",
+    "    # begin answer",
+    "    ### BEGIN SOL",
+    "    ### END SOL",
 ]
 
 
@@ -413,6 +431,8 @@ def test_a_near_miss_end_marker_inside_a_region_is_an_error():
         "### BEGIN SOLUTION\nThe answer is 42.\n### END SOLUTION",
         "### BEGIN HIDDEN TESTS\nassert f() == 42\n### END HIDDEN TESTS",
         "Answer: <!-- begin solution --> 42",
+        "<!-- BEGIN ANSWER -->\n42\n<!-- END ANSWER -->",
+        "### \u0412\u0415GIN SOLUTION\n42",
     ],
 )
 def test_markers_in_markdown_or_raw_cells_are_an_error(factory, text):
@@ -422,7 +442,20 @@ def test_markers_in_markdown_or_raw_cells_are_an_error(factory, text):
 
 
 @pytest.mark.parametrize(
-    "tag", ["Solution", "SOLUTION", " solution", "solutions", "solution "]
+    "tag",
+    [
+        "Solution",
+        "SOLUTION",
+        " solution",
+        "solutions",
+        "solution ",
+        "sol",
+        "answer",
+        "answers",
+        "model-answer",
+        "\u0455olution",  # Cyrillic dze
+        "s\u03bflution",  # Greek omicron
+    ],
 )
 def test_a_misspelt_solution_tag_is_an_error(tag):
     cell = new_code_cell("x = 42  # SECRET", metadata={"tags": ["keep", tag]})
@@ -607,3 +640,162 @@ def test_the_course_notebooks_build(tmp_path):
     assert len(written) == len(list(src.glob("*.ipynb"))) >= 5
     for path in written:
         assert "BEGIN SOLUTION" not in path.read_text()
+
+
+def test_metadata_that_could_carry_an_answer_is_dropped():
+    cell = new_code_cell(
+        "x = 1",
+        metadata={
+            "solution": "return 2 * x  # SECRET-M1",
+            "answer": {"text": "SECRET-M2"},
+            "tags": ["keep"],
+            "nbgrader": {**_nbgrader("")["metadata"]["nbgrader"], "solution": False}
+            | {"source": "SECRET-M3"},
+        },
+    )
+    nb = _one_cell(cell)
+    nb.metadata["solutions"] = {"f": "SECRET-M4"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    copy = make_student_copy(nb, "nb.ipynb")
+    assert "SECRET" not in nbformat.writes(copy)
+    assert copy.cells[1].metadata["tags"] == ["keep"]
+    assert copy.cells[1].metadata["nbgrader"]["grade_id"] == "f"
+    assert copy.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_a_marker_in_kept_metadata_is_an_error():
+    nb = _one_cell(new_code_cell("x = 1"))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "# BEGIN ANSWER"}
+    with pytest.raises(ValueError, match=r"nb\.ipynb, notebook metadata.*marker"):
+        make_student_copy(nb, "nb.ipynb")
+
+
+def _attachment(text: str, mime: str = "image/svg+xml") -> dict:
+    return {mime: base64.b64encode(text.encode()).decode()}
+
+
+def test_attachments_the_text_does_not_show_are_dropped():
+    cell = new_markdown_cell("A figure: ![fig](attachment:fig.png)")
+    cell.attachments = {
+        "fig.png": {"image/png": "iVBORw0KGgo="},
+        "answer.png": {"image/png": "U0VDUkVULUEx"},  # not shown: an answer?
+    }
+    copy = make_student_copy(new_notebook(cells=[cell]), "nb.ipynb")
+    assert list(copy.cells[0].attachments) == ["fig.png"]
+    nbformat.validate(copy)
+
+
+def test_a_marker_in_an_attachment_is_an_error():
+    cell = new_markdown_cell("![fig](attachment:fig.svg)")
+    svg = "<svg>\n<!-- BEGIN SOLUTION -->\n<text>42</text>\n</svg>"
+    cell.attachments = {"fig.svg": _attachment(svg)}
+    with pytest.raises(ValueError, match=r"nb\.ipynb, cell 0: attachment 'fig.svg'"):
+        make_student_copy(new_notebook(cells=[cell]), "nb.ipynb")
+
+
+def _work_in(path) -> None:
+    """What a student does to a copy: write an answer, save."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("my_answer = 42  # the student's work"))
+    nbformat.write(nb, path)
+
+
+def test_a_copy_a_student_worked_in_is_not_replaced(tmp_path, capsys):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    _write_sources(src)
+    build(src, dest)
+    _work_in(dest / "02_second.ipynb")
+    work = (dest / "02_second.ipynb").read_bytes()
+    first = (dest / "01_first.ipynb").read_bytes()
+    with pytest.raises(ValueError, match=r"02_second\.ipynb.*changed since") as info:
+        build(src, dest)
+    assert "--overwrite" in str(info.value) and "01_first" not in str(info.value)
+    assert (dest / "02_second.ipynb").read_bytes() == work  # nothing written at all
+    assert (dest / "01_first.ipynb").read_bytes() == first
+    assert main([str(src), str(dest)]) == 2
+    assert "changed since the builder wrote" in capsys.readouterr().err
+    assert main([str(src), str(dest), "--overwrite"]) == 0
+    assert b"the student's work" not in (dest / "02_second.ipynb").read_bytes()
+    assert build(src, dest)  # replaced on purpose: now the builder's again
+
+
+def test_an_untouched_copy_is_rebuilt_after_the_source_changed(tmp_path):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    _write_sources(src)
+    build(src, dest)
+    (src / "01_first.ipynb").write_text(
+        (src / "01_first.ipynb").read_text().replace("Title", "New title")
+    )
+    build(src, dest)
+    assert "New title" in (dest / "01_first.ipynb").read_text()
+
+
+def test_a_copy_without_a_record_is_replaced_only_if_nobody_worked_in_it(tmp_path):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    _write_sources(src)
+    build(src, dest)
+    (dest / RECORD).unlink()  # built before copies were recorded
+    build(src, dest)  # the same copies, cell ids aside: replaced
+    (dest / RECORD).unlink()
+    _work_in(dest / "01_first.ipynb")
+    with pytest.raises(ValueError, match=r"01_first\.ipynb.*changed since"):
+        build(src, dest)
+
+
+# --- Graded copies: the self-check answers go too ---------------------------------
+
+_QUESTIONS = """## Questions
+
+**Question 1.** Why?
+
+<details><summary>Check your answer</summary>
+
+Because SELFCHECK-1.
+
+</details>
+
+**Question 2.** How?
+
+<details>
+<summary> Check your answer </summary>
+By SELFCHECK-2.
+</details>
+
+Write your answers in the cell below."""
+
+
+def _questions_notebook():
+    return new_notebook(cells=[new_markdown_cell(_QUESTIONS)])
+
+
+def test_a_graded_copy_drops_every_self_check_answer_and_keeps_the_questions():
+    copy = make_student_copy(_questions_notebook(), "nb.ipynb", graded=True)
+    text = copy.cells[0].source
+    assert "SELFCHECK" not in nbformat.writes(copy)
+    assert "<details>" not in text and "Check your answer" not in text
+    assert "**Question 1.** Why?\n\n**Question 2.** How?\n\nWrite your" in text
+
+
+def test_a_self_study_copy_keeps_the_self_check_answers():
+    copy = make_student_copy(_questions_notebook(), "nb.ipynb")
+    assert copy.cells[0].source == _QUESTIONS
+
+
+def test_a_self_check_spelt_otherwise_is_an_error_in_a_graded_copy():
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("Q?\n\n<details><summary>Check your answer</summary>\nA")
+        ]
+    )
+    with pytest.raises(ValueError, match=r"nb\.ipynb, cell 0.*Check your answer"):
+        make_student_copy(notebook, "nb.ipynb", graded=True)
+
+
+def test_main_graded_builds_copies_without_self_checks(tmp_path):
+    src, dest = tmp_path / "notebooks", tmp_path / "graded"
+    src.mkdir()
+    nbformat.write(_questions_notebook(), src / "01_q.ipynb")
+    assert main([str(src), str(dest), "--graded"]) == 0
+    assert "SELFCHECK" not in (dest / "01_q.ipynb").read_text()
+    assert main([str(src), str(tmp_path / "study")]) == 0
+    assert "SELFCHECK-2" in (tmp_path / "study" / "01_q.ipynb").read_text()

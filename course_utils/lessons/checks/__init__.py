@@ -38,13 +38,13 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
-import numpy as np
-
 from course_utils.common.modes import grading_mode
 from course_utils.lessons.checks.compare import NotSameAsCourse, same_as_course
 from course_utils.lessons.checks.contract import Contract, Guarded, Returns
+from course_utils.lessons.checks.pinned import np
 
 __all__ = [
+    "CheckFailed",
     "ExerciseFailed",
     "NotSameAsCourse",
     "exercise_check",
@@ -55,11 +55,29 @@ __all__ = [
     "under_global_seeds",
 ]
 
+# Grading mode as it was when the notebook's (locked) import cell imported the checks,
+# before any answer cell ran: later cells can switch grading on, never off, whether
+# they change the environment or replace grading_mode.
+_GRADING_AT_IMPORT = grading_mode()
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
-class ExerciseFailed(AssertionError):
+class CheckFailed(AssertionError):
+    """A check's verdict on a wrong answer: its message names the exercise and says
+    what went wrong and how to fix it.
+
+    IPython shows it as that message alone, without the traceback through the
+    checks' own source, which would bury it. It is still an error: the cell stops,
+    Run All stops there, and nbgrader sees an error output.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ExerciseFailed(CheckFailed):
     """A check failed in grading mode; the reference now stands in for the answer."""
 
 
@@ -120,7 +138,7 @@ def run_check(
         ExerciseFailed: in grading mode, for a stub, a wrong answer, a non-function
             or any exception ``fn`` raises, after binding ``reference``.
     """
-    grading = grading_mode()
+    grading = _GRADING_AT_IMPORT or grading_mode()
     if not callable(fn):
         message = f"expected a function, got {type(fn).__name__}."
         if grading:
@@ -148,7 +166,7 @@ def run_check(
     except AssertionError as error:
         if grading:
             _fail(exercise, fn, reference, str(error))
-        raise AssertionError(f"✗ {exercise}: {error}") from None
+        raise CheckFailed(f"✗ {exercise}: {error}") from None
     except (Exception, KeyboardInterrupt) as error:
         if not grading:
             raise

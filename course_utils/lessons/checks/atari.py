@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-import torch
-from torch import nn
-
 from course_utils.agents.dqn.core import compute_target_double
 from course_utils.common.buffers import Batch
 from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
 from course_utils.lessons.checks import exercise_check, expect_close, expect_true
+from course_utils.lessons.checks.pinned import nn, np, torch
 from course_utils.lessons.ram_lab import byte_correlations
 
 

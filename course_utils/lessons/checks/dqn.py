@@ -13,11 +13,6 @@ import dataclasses
 from collections import deque
 from collections.abc import Callable
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from course_utils.agents import dqn
 from course_utils.common.buffers import Batch
 from course_utils.common.envs import make_env
@@ -28,6 +23,7 @@ from course_utils.lessons.checks import (
     run_check,
     under_global_seeds,
 )
+from course_utils.lessons.checks.pinned import F, nn, np, torch
 
 
 class _TableQ(nn.Module):

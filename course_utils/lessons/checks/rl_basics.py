@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from course_utils.agents.tabular import (
     GridDiscretizer,
@@ -27,6 +26,7 @@ from course_utils.lessons.checks import (
     expect_true,
     under_global_seeds,
 )
+from course_utils.lessons.checks.pinned import np
 
 CORRIDOR_GAMMA = 0.5  # the discount of Exercise 2
 
@@ -176,8 +176,8 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
         "ε = 0, q_values [5, 1, 5, 5]: actions 0, 2, 3 tie and should each be "
         "chosen about 1/3 of the time, got frequencies "
         f"{freq.round(2).tolist()}. "
-        "np.argmax always returns the first maximum: pick at random among "
-        "np.flatnonzero(q_values == q_values.max()).",
+        "np.argmax always returns the first maximum: when several actions share "
+        "the largest value, the choice among all of them must be random.",
     )
     freq = _frequencies(fn, [0.0, 10.0, 0.0, 0.0], 1.0, 4000, rng)
     expect_true(
@@ -351,18 +351,21 @@ class _Walk(gym.Env):
     Stepping after the episode ended is an error the student can read.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, truncation_ends: bool = False) -> None:
         self.observation_space = gym.spaces.Box(0, 4, shape=(1,), dtype=np.int64)
         self.action_space = gym.spaces.Discrete(2)
         self.limit = limit
         self.cell, self.t, self.over = 0, 0, True
         self.resets = 0
+        self.seeded_resets = 0  # resets given a seed
+        self.truncation_ends = truncation_ends  # report a truncation as terminated
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self.cell = int(self.np_random.integers(3))
         self.t, self.over = 0, False
         self.resets += 1
+        self.seeded_resets += seed is not None
         return np.array([self.cell]), {}
 
     def step(self, action):
@@ -377,9 +380,12 @@ class _Walk(gym.Env):
         terminated = self.cell == 4
         truncated = not terminated and self.t >= self.limit
         self.over = terminated or truncated
+        reward = 1.0 if terminated else -0.1
+        if self.truncation_ends:
+            terminated, truncated = self.over, False
         return (
             np.array([self.cell]),
-            (1.0 if terminated else -0.1),
+            reward,
             terminated,
             truncated,
             {},
@@ -390,8 +396,10 @@ def _walk_index(obs: np.ndarray) -> int:
     return int(obs[0])
 
 
-def _run_loop(fn: Callable, settings: dict, seed: int) -> tuple[Any, np.ndarray, _Walk]:
-    env = _Walk(settings.pop("limit"))
+def _run_loop(
+    fn: Callable, settings: dict, seed: int, *, truncation_ends: bool = False
+) -> tuple[Any, np.ndarray, _Walk]:
+    env = _Walk(settings.pop("limit"), truncation_ends=truncation_ends)
     env.reset(seed=seed)
     q_table = np.zeros((5, 2))
     out = fn(env, q_table, _walk_index, rng=np.random.default_rng(seed), **settings)
@@ -420,16 +428,29 @@ def _train_loop_cases(fn: Callable) -> None:
             f"{what}: env.reset() was called {env.resets - 1} times for "
             f"{settings['n_episodes']} episodes: once at the start of each episode.",
         )
+        expect_true(
+            env.seeded_resets == 1,
+            f"{what}: env.reset was given a seed inside your loop. Reseeding every "
+            "episode starts each one from the same state; call env.reset() without "
+            "a seed, so that the environment's own generator carries on.",
+        )
         if not np.allclose(q_got, q_want):
-            hint = (
-                "the Q-table ends up different from the course's. Choose every "
-                "action with epsilon_greedy(q_table[state], epsilon, rng) (nothing "
-                "else may draw from rng), update once per step with "
-                "q_learning_update, pass it `terminated` only (a truncated episode "
-                "still has a future), turn every observation into a row with "
-                "to_index, and move on to the next state."
+            _, q_merged, _ = _run_loop(
+                train_q_learning, dict(settings), seed, truncation_ends=True
             )
-            if not np.any(q_got != 0):
+            hint = (
+                "the Q-table ends up different from the course's. Go through the "
+                "exercise's contract one clause at a time: what may draw from rng, "
+                "and does each step start from the state the last one reached?"
+            )
+            if np.allclose(q_got, q_merged):
+                hint = (
+                    "your table is what you get when a time-limit truncation is "
+                    "treated as the end of the world. When the episode is cut "
+                    "short, the state still has a future: which of terminated "
+                    "and truncated should the update be told about?"
+                )
+            elif not np.any(q_got != 0):
                 hint = (
                     "the Q-table was never changed: update the table you were "
                     "given, in place."
@@ -539,12 +560,18 @@ def mountaincar_flag_rate(
 
 def _grid_cases(fn: Callable) -> None:
     grid = fn(MC_LOW.copy(), MC_HIGH.copy())
-    n_states = getattr(grid, "n_states", None)
     expect_true(
-        isinstance(n_states, (int, np.integer)) and 1 <= n_states <= GRID_MAX_ROWS,
-        f"return an object with an int attribute n_states (the table's rows, 1 to "
-        f"{GRID_MAX_ROWS:,}), like a GridDiscretizer; got {type(grid).__name__} with "
-        f"n_states={n_states!r}.",
+        isinstance(grid, GridDiscretizer),
+        f"return a GridDiscretizer(low, high, bins=(n_position, n_velocity)), got "
+        f"{type(grid).__name__}: the cells after the check count its reachable cells "
+        "and draw its maps from its bounds and bins. Choose the bins, and the bounds "
+        "if you like.",
+    )
+    n_states = grid.n_states
+    expect_true(
+        grid.low.shape == (2,) and 1 <= n_states <= GRID_MAX_ROWS,
+        f"a grid over (position, velocity) with 1 to {GRID_MAX_ROWS:,} rows is "
+        f"expected; got bounds of shape {grid.low.shape} and {n_states:,} rows.",
     )
     probe = np.random.default_rng(0).uniform(MC_LOW, MC_HIGH, size=(200, 2))
     corners = np.array(
@@ -564,9 +591,14 @@ def _grid_cases(fn: Callable) -> None:
         f"episodes reached the flag from {rate.mean():.0%} of the test starts, on "
         f"average over {len(GRID_SEEDS)} training runs "
         f"({', '.join(f'{r:.0%}' for r in rate)}); at least {GRID_PASS:.0%} is needed. "
-        "Each cell learns only from its own visits: how many rows can a few hundred "
-        "episodes fill? And does your grid keep apart the states that need different "
-        "pushes?",
+        "Each cell learns only from its own visits: how many rows can "
+        f"{GRID_EPISODES} episodes fill? And does your grid keep apart the states "
+        "that need different pushes?",
+    )
+    print(
+        f"  Your grid ({n_states:,} rows): the greedy tables reached the flag from "
+        f"{rate.mean():.0%} of the test starts ({', '.join(f'{r:.0%}' for r in rate)} "
+        f"on the {len(GRID_SEEDS)} training runs; {GRID_PASS:.0%} needed)."
     )
 
 

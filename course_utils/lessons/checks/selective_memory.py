@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-import torch
-from torch import nn
-
 from course_utils.agents import selective_memory as sm
 from course_utils.agents.selective_memory import improvements as smi
 from course_utils.lessons.checks import expect_close, expect_true, run_check
+from course_utils.lessons.checks.pinned import nn, np, torch
 
 
 def check_return_to_go(fn: Callable) -> Callable:
