@@ -11,6 +11,34 @@ from course_utils.agents import selective_memory as sm
 from course_utils.agents.selective_memory import improvements as smi
 from course_utils.lessons.checks import selective_memory as checks
 
+# --- Exercise 1: the return-to-go --------------------------------------------------
+
+
+def rtg_zeros_like(rewards, gamma):
+    out = np.zeros_like(rewards)  # keeps an int or float32 dtype
+    running = 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + gamma * running
+        out[t] = running
+    return out
+
+
+def rtg_cumulative(rewards, gamma):
+    """Correct, written another way."""
+    r = np.asarray(rewards, dtype=float)
+    discounts = gamma ** np.arange(len(r))
+    return np.array([np.sum(r[t:] * discounts[: len(r) - t]) for t in range(len(r))])
+
+
+def test_return_to_go_check_fails_an_input_dtype(capsys):
+    with pytest.raises(AssertionError, match="float64"):
+        checks.check_return_to_go(rtg_zeros_like)
+
+
+def test_return_to_go_check_passes_another_way(capsys):
+    assert checks.check_return_to_go(rtg_cumulative) is rtg_cumulative
+
+
 # --- Exercise 3: the keep rule ------------------------------------------------------
 
 
@@ -139,6 +167,25 @@ def adv_one_step_zero(returns, stored, rng, baseline):
     return rng.random(len(returns)) < sm.keep_probability(a / scale, 0.0)
 
 
+def adv_one_row_memory(returns, stored, rng, baseline):
+    a = returns - baseline
+    spread = stored if len(stored) else a  # one row: std 0, a plain threshold
+    scale = float(np.std(spread)) + 1e-6 if len(spread) > 1 or len(stored) else 1.0
+    return rng.random(len(returns)) < sm.keep_probability(a / scale, 0.0)
+
+
+def adv_sample_std(returns, stored, rng, baseline):
+    a = returns - baseline
+    spread = a if len(stored) < 2 else stored
+    scale = float(np.std(spread, ddof=1)) + 1e-6 if len(spread) > 1 else 1.0
+    return rng.random(len(returns)) < sm.keep_probability(a / scale, 0.0)
+
+
+def test_keep_advantage_check_names_the_sample_std(capsys):
+    with pytest.raises(AssertionError, match="ddof=1"):
+        checks.check_keep_advantage(adv_sample_std)
+
+
 def adv_threshold(returns, stored, rng, baseline):
     a = returns - baseline
     return a > 0
@@ -162,6 +209,8 @@ def adv_in_place(returns, stored, rng, baseline):
         adv_one_step_zero,
         adv_threshold,
         adv_in_place,
+        adv_one_row_memory,
+        adv_sample_std,
     ],
 )
 def test_keep_advantage_check_fails(wrong, capsys):

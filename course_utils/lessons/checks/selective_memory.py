@@ -28,6 +28,19 @@ def check_return_to_go(fn: Callable) -> Callable:
             hint="The penalty reaches earlier steps discounted once per step.",
         )
         expect_close(f(np.array([5.0]), 0.9), [5.0], what="a one-step episode")
+        for rewards in (np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0], np.float32)):
+            out = np.asarray(f(rewards, 0.5))
+            expect_true(
+                out.dtype == np.float64,
+                f"rewards of dtype {rewards.dtype} gave returns of dtype {out.dtype}: "
+                "the contract is float64 whatever the input's dtype (an output array "
+                "shaped like `rewards` also copies its dtype, and integers truncate).",
+            )
+            expect_close(
+                out,
+                [2.75, 3.5, 3.0],
+                what=f"return_to_go([1, 2, 3] as {rewards.dtype}, gamma=0.5)",
+            )
 
     return run_check(
         "Exercise 1: the return-to-go",
@@ -128,6 +141,15 @@ def check_keep_rule(fn: Callable) -> Callable:
     )
 
 
+def _keep_advantage_sample_std(returns, stored, rng, baseline) -> np.ndarray:
+    """Exercise 6's rule with the sample standard deviation (ddof=1): a common
+    slip the check names."""
+    advantage = returns - baseline
+    spread = advantage if len(stored) < 2 else stored
+    scale = float(np.std(spread, ddof=1)) + 1e-6 if len(spread) > 1 else 1.0
+    return rng.random(len(returns)) < sm.keep_probability(advantage / scale, 0.0)
+
+
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -209,28 +231,31 @@ def check_fit_step(fn: Callable) -> Callable:
             not isinstance(loss, torch.Tensor) and isinstance(loss, (float, int)),
             f"return the loss as a Python float, got {type(loss).__name__}. A tensor "
             "keeps the graph alive and breaks the training loop's bookkeeping: "
-            "return loss.item().",
+            "turn the one-element loss into a plain number.",
         )
         expect_close(
             [float(loss)],
             [2.5],
             what="the loss returned for w = [1, -1] (predictions -1, 3; targets 0, 1)",
-            hint="Return the MSE of this minibatch before the step, loss.item().",
+            hint="Return the mean squared error of this minibatch as it was before "
+            "the step, as a number.",
         )
         expect_close(
             net.weight.detach().numpy()[0],
             [0.5, -0.8],
             what="the weights after one SGD step (lr 0.1) from w = [1, -1]",
-            hint="The MSE's gradient here is [5, -2]: did you call loss.backward() "
-            "and optimizer.step(), with the mean (not the sum) of squared errors?",
+            hint="The MSE's gradient here is [5, -2]. A step is: the loss (the mean, "
+            "not the sum, of squared errors), its gradients by a backward pass, then "
+            "the optimizer's update.",
         )
         f(net, optimizer, x, y)  # gradient [0.4, -2.2] when the old one is cleared
         expect_close(
             net.weight.detach().numpy()[0],
             [0.46, -0.58],
             what="the weights after a second step",
-            hint="Clear the old gradients first (optimizer.zero_grad()): PyTorch "
-            "adds each backward pass's gradients to the stored ones.",
+            hint="The second step moved as if its gradient were the sum of both "
+            "steps' gradients: PyTorch adds each backward pass's gradients to the "
+            "ones already stored. Start each step from clean gradients.",
         )
         _expect_adam_like_course(f)
 
@@ -256,7 +281,7 @@ def _expect_adam_like_course(f: Callable) -> None:
         weights[0].numpy(),
         weights[1].numpy(),
         what="the weights after two steps with Adam (lr 0.01)",
-        hint="Let the optimizer make the step (optimizer.step()): the notebook "
+        hint="Let the optimizer you were given make the update: the notebook "
         "trains with Adam, whose step is not lr times the gradient.",
     )
 
@@ -276,6 +301,14 @@ def check_keep_advantage(fn: Callable) -> Callable:
             f"shape {mine.shape}.",
         )
         theirs = reference(returns, stored, _rng(seed), baseline)
+        if not np.array_equal(mine, theirs) and np.array_equal(
+            mine, _keep_advantage_sample_std(returns, stored, _rng(seed), baseline)
+        ):
+            hint = (
+                "Your mask is the course's with the *sample* standard deviation "
+                "(ddof=1, dividing by n - 1). The rule uses the population one, "
+                "dividing by n (ddof=0, np.std's default)."
+            )
         expect_true(
             bool(np.array_equal(mine, theirs)),
             f"{what}: your mask differs from the course's on "
@@ -317,6 +350,25 @@ def check_keep_advantage(fn: Callable) -> Callable:
             2,
             "With fewer than 2 stored rows the memory has no spread: divide by the "
             "standard deviation of this game's advantages instead (plus 1e-6).",
+        )
+        same(
+            f,
+            "a memory of one row",
+            returns,
+            stored[:1],
+            values,
+            13,
+            "One stored return has no spread (its standard deviation is 0): with "
+            "fewer than 2 stored rows, scale by this game's advantages instead.",
+        )
+        same(
+            f,
+            "a memory of two rows, returns 55 and 65",
+            returns,
+            np.array([55.0, 65.0], dtype=np.float32),
+            values,
+            14,
+            "The scale is the standard deviation of `stored` (5 here) plus 1e-6.",
         )
         for seed in range(3, 13):  # R - V(s) = 0.3: kept with p = 0.36
             same(
