@@ -60,9 +60,9 @@ def _correlation_cases(fn: Callable) -> None:
         want,
         what="lives 3, 3, ..., 1 against 5 bytes (constant, noise, lives, "
         "200 - 40 * lives, a large falling timer)",
-        hint="Pearson's r: centre both series on their means, divide the sum of "
-        "products by the square root of the product of the sums of squares; compute "
-        "in float64 (uint8 arithmetic wraps around at 256).",
+        hint="Pearson's r compares how each byte and the signal move around their "
+        "own means, scaled so that a straight-line relation gives ±1; work in "
+        "float64 (uint8 arithmetic wraps around at 256).",
     )
     wide = np.random.default_rng(0).integers(0, 256, size=(50, 128), dtype=np.uint8)
     signal = np.arange(50) % 9
@@ -97,8 +97,8 @@ def _preprocess_cases(fn: Callable) -> None:
     )
     expect_true(
         got.dtype == np.float32,
-        f"return float32 (what torch layers expect), got {got.dtype}. "
-        "Hint: np.asarray(obs, dtype=np.float32) first.",
+        f"return float32 (what torch layers expect), got {got.dtype}. The contract "
+        "fixes the dtype of the result, whatever NumPy's arithmetic would pick.",
     )
     expected = obs * (2.0 / 255.0) - 1.0
     if np.allclose(got, obs / 255.0, atol=1e-5):
@@ -165,6 +165,8 @@ _TRANSITIONS = [
     ((0.0, False, 3, 5), (0.0, True), "two lives lost in one step (5 -> 3)"),
     ((0.0, False, 4, 3), (0.0, False), "a life gained (3 -> 4): nothing lost"),
     ((30.0, False, 3, 2), (1.0, False), "a hit and a bonus life (2 -> 3)"),
+    ((0.5, False, 3, 3), (0.5, False), "a reward of 0.5 (other games have them)"),
+    ((-0.25, False, 3, 3), (-0.25, False), "a reward of -0.25"),
 ]
 
 
@@ -194,8 +196,9 @@ def _transition_cases(fn: Callable) -> None:
             stored_reward,
             want[0],
             what=f"{case}; the stored reward",
-            hint="Clip the reward to [-1, 1] (np.clip(reward, -1, 1)): a gain "
-            "stays positive, a loss negative, 0 stays 0.",
+            hint="The stored reward is the game's reward clipped to [-1, 1]: "
+            "outside that range it becomes the nearest bound, inside it stays as it "
+            "is.",
         )
         if bool(terminal) != want[1]:
             if want[1] and not terminated:
@@ -240,6 +243,18 @@ class FixedQ(nn.Module):
         return self.q.expand(obs.shape[0], -1)
 
 
+class _RescalingQ(nn.Module):
+    """A fake Q-network that rescales raw bytes itself, as the course's networks do:
+    its greedy action is 0 for bright raw bytes, and 1 if they were rescaled before."""
+
+    n_actions = 2
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.float() * (2.0 / 255.0) - 1.0
+        mean = x.mean(dim=1, keepdim=True)
+        return torch.cat([mean, -mean], dim=1)
+
+
 def _epsilon_greedy_cases(fn: Callable) -> None:
     obs = np.arange(128, dtype=np.uint8)
     q_net = FixedQ([0.0, 1.0, 0.5, 2.5, 2.0, -1.0])
@@ -260,6 +275,16 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
         q_net.seen and q_net.seen[-1].shape == (1, 128),
         "give the network a batch of one observation, shape (1, 128) "
         "(torch.as_tensor(obs).unsqueeze(0)).",
+    )
+    bright = np.full(128, 200, dtype=np.uint8)
+    picks = {fn(_RescalingQ(), bright.copy(), 0.0, rng) for _ in range(5)}
+    expect_true(
+        picks == {0},
+        f"a network whose greedy action is 0 for this raw snapshot (every byte 200) "
+        f"got {sorted(picks)} from you. The contract: obs is handed to the network "
+        "as the environment gave it, raw bytes; the network rescales them itself "
+        "(its first step is the preprocessing), so rescaling it before changes what "
+        "the network sees.",
     )
     tied = FixedQ([1.0, 3.0, 3.0, 0.0, 0.0, 0.0])
     picks = {fn(tied, obs, 0.0, rng) for _ in range(200)}
@@ -504,9 +529,9 @@ def _snake_shaping_cases(fn: Callable) -> None:
         "the head-to-apple distance before the step (prev_info) and after (info).",
     )
     for reward, info, prev, what in (
-        (-1.0, _snake_info((5, 5), (2, 5)), start, "the snake hit a wall"),
-        (1.0, _snake_info((2, 5), (7, 1), 1), _snake_info((3, 5), (2, 5)), "an apple"),
-        (1.0, _snake_info((2, 5), (-1, -1), 1), _snake_info((3, 5), (2, 5)), "full"),
+        (-1, _snake_info((5, 5), (2, 5)), start, "the snake hit a wall"),
+        (1, _snake_info((2, 5), (7, 1), 1), _snake_info((3, 5), (2, 5)), "an apple"),
+        (1, _snake_info((2, 5), (-1, -1), 1), _snake_info((3, 5), (2, 5)), "full"),
     ):
         terminated = what != "an apple"
         got = fn(reward, terminated, info, prev)
@@ -521,6 +546,36 @@ def _snake_shaping_cases(fn: Callable) -> None:
             "unchanged, as a bool, with a finite reward (the apple (-1, -1) means the "
             "board is full: no apple left).",
         )
+        expect_true(
+            isinstance(got[0], (float, np.floating)),
+            f"{what}: the reward must be a float, got {got[0]!r} "
+            f"({type(got[0]).__name__}): the contract returns a float, whatever "
+            "type the game's reward had.",
+        )
+    # The apple must stay the goal: eating it earns clearly more than any step
+    # towards it, dying stays a loss.
+    eaten = float(
+        fn(1, False, _snake_info((2, 5), (2, 7), 1), _snake_info((3, 5), (2, 5)))[0]
+    )
+    died = float(fn(-1, True, _snake_info((4, 5), (2, 5)), start)[0])
+    expect_true(
+        eaten >= 0.5,
+        f"the step that eats an apple (game reward 1, a new apple 2 cells away) "
+        f"earned {eaten:.3g}: shaping adds to the game's reward, it must not drop "
+        "or reverse it. Eating stays clearly positive (at least 0.5).",
+    )
+    expect_true(
+        died < 0,
+        f"the step that kills the snake (game reward -1) earned {died:.3g}: dying "
+        "must stay a loss after shaping.",
+    )
+    expect_true(
+        results["towards"] <= 0.25 * eaten,
+        f"one step towards the apple earned {results['towards']:.3g}, eating it "
+        f"{eaten:.3g}: a bonus that large swamps the game's reward (a few steps of "
+        "approach pay as much as the apple). Keep one step's bonus at most a quarter "
+        "of what eating earns.",
+    )
 
 
 check_snake_shaping = exercise_check(
