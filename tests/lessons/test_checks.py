@@ -70,7 +70,8 @@ def test_not_done_yet_returns_the_reference(capsys):
     assert result is reference_double
     out = capsys.readouterr().out
     assert f"{EXERCISE}: not done yet" in out
-    assert f"{__name__}.reference_double" in out  # says where the reference lives
+    # it does not say where the reference lives: that would be the answer, one file away
+    assert "reference_double" not in out
 
 
 def test_a_check_that_is_not_given_a_function():
@@ -796,3 +797,26 @@ print("ERROR", type(result.error_in_exec).__name__)
     assert "ERROR CheckFailed" in shown, shown
     assert "✗ Exercise 9: double: double(2) should be 4" in shown
     assert len(shown.strip().splitlines()) <= 3, shown
+
+
+def test_a_notebook_passing_off_the_courses_function_fails_its_check():
+    """``td_target = dqn.td_target`` in a notebook proves nothing: the check says so
+    (a check cell runs in ``__main__``); the course's tests may still pass it."""
+    from course_utils.agents.tabular import discounted_return
+    from course_utils.lessons.checks.rl_basics import check_discounted_return
+
+    assert check_discounted_return(discounted_return) is discounted_return
+    cell = "check_discounted_return(discounted_return)"
+    namespace = {
+        "__name__": "__main__",
+        "check_discounted_return": check_discounted_return,
+        "discounted_return": discounted_return,
+    }
+    with pytest.raises(AssertionError, match="the course's own discounted_return"):
+        exec(cell, namespace)
+
+    def mine(rewards, gamma):
+        return discounted_return(rewards, gamma)
+
+    namespace["discounted_return"] = mine
+    exec(cell, namespace)  # a function of the student's own passes

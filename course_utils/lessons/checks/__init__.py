@@ -144,6 +144,14 @@ def run_check(
         if grading:
             _fail(exercise, fn, reference, message)
         raise TypeError(f"{exercise}: {message}")
+    if _course_function(fn) and _called_from_a_notebook():
+        message = (
+            f"that is the course's own {fn.__qualname__}, not yours: the check cannot "
+            "tell you anything about it. Write the function yourself in the cell above."
+        )
+        if grading:
+            _fail(exercise, fn, reference, message)
+        raise CheckFailed(f"✗ {exercise}: {message}")
     contract = Contract.declare(
         reference,
         returns=returns,
@@ -160,7 +168,7 @@ def run_check(
             _fail(exercise, fn, reference, "not done yet (NotImplementedError).")
         print(
             f"… {exercise}: not done yet. The cells below carry on with the course's "
-            f"reference implementation ({_where(reference)}). Come back to it!"
+            "reference implementation. Come back to it!"
         )
         return reference
     except AssertionError as error:
@@ -215,6 +223,22 @@ def _fail(
     raise ExerciseFailed(
         f"✗ {exercise}: {reason} [grading mode: this check earns no points] {carry_on}"
     ) from cause
+
+
+def _course_function(fn: Any) -> bool:
+    """Whether ``fn`` is one of the package's own functions (a reference passed off
+    as the student's answer: ``td_target = dqn.td_target``)."""
+    target = inspect.unwrap(fn) if callable(fn) else fn
+    return str(getattr(target, "__module__", "") or "").startswith("course_utils.")
+
+
+def _called_from_a_notebook() -> bool:
+    """Whether the check was called from notebook code (``__main__``), as a check
+    cell does; the course's own tests call checks with the references on purpose."""
+    frame = inspect.currentframe()
+    while frame is not None and _in_checks(frame):
+        frame = frame.f_back
+    return frame is not None and frame.f_globals.get("__name__") == "__main__"
 
 
 def _in_checks(frame: Any) -> bool:
