@@ -215,6 +215,29 @@ class Result:
 # --------------------------------------------------------------------------- JupyterLab
 
 
+@contextlib.contextmanager
+def chromium(
+    profile: Path, executable: str, extra_args: Sequence[str] = ()
+) -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright: one persistent context with the
+    course's arguments and viewport, every wait bounded at 60 s by default."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=executable,
+            headless=True,
+            args=[*CHROMIUM_ARGS, *extra_args],
+            viewport=VIEWPORT,
+        )
+        context.set_default_timeout(60_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

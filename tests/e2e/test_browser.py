@@ -60,20 +60,9 @@ def browser(workdir: Path) -> Iterator[Any]:
             f"{CHROMIUM} not found. Install Debian's chromium (apt-get install "
             "chromium) or set E2E_CHROMIUM to a Chromium executable."
         )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="make install")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(workdir / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=lab_driver.CHROMIUM_ARGS,
-            viewport=lab_driver.VIEWPORT,
-        )
-        context.set_default_timeout(60_000)
-        try:
-            yield context
-        finally:
-            context.close()
+    pytest.importorskip("playwright.sync_api", reason="make dev")
+    with lab_driver.chromium(workdir / "chromium-profile", CHROMIUM) as context:
+        yield context
 
 
 def _digest(path: Path) -> str:

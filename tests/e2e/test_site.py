@@ -107,20 +107,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         pytest.fail(
             f"{CHROMIUM} not found: apt-get install chromium or set E2E_CHROMIUM"
         )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="make dev")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*lab_driver.CHROMIUM_ARGS, AUTOPLAY],
-            viewport=lab_driver.VIEWPORT,
-        )
-        context.set_default_timeout(60_000)
-        try:
-            yield context
-        finally:
-            context.close()
+    pytest.importorskip("playwright.sync_api", reason="make dev")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with lab_driver.chromium(profile, CHROMIUM, [AUTOPLAY]) as context:
+        yield context
 
 
 def _source(page: str) -> dict[str, Any]:
