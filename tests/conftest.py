@@ -96,3 +96,23 @@ def pytest_collection_modifyitems(
     if browser:
         config.hook.pytest_deselected(items=browser)
         items[:] = [item for item in items if not item.get_closest_marker("e2e")]
+
+
+@pytest.fixture
+def keep_bars(monkeypatch) -> Callable[[Any], list]:
+    """``keep_bars(module)``: every ``RunProgress`` that ``module`` makes from now on,
+    kept in the returned list for inspection."""
+    from course_utils.common.progress import RunProgress
+
+    def keep(module: Any) -> list:
+        made = []
+
+        class Kept(RunProgress):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                made.append(self)
+
+        monkeypatch.setattr(module, "RunProgress", Kept)
+        return made
+
+    return keep

@@ -21,7 +21,6 @@ from course_utils.common.envs import make_env
 from course_utils.common.networks import QNetwork
 from course_utils.common.plotting import LiveCurve
 from course_utils.common.policies import epsilon_greedy
-from course_utils.common.progress import RunProgress
 from course_utils.common.seeding import set_seed
 
 
@@ -450,17 +449,9 @@ def test_train_dqn_applies_the_lr_schedule(tiny_dqn):
 
 
 @pytest.fixture
-def bars(monkeypatch) -> list:
+def bars(keep_bars) -> list:
     """Every ``RunProgress`` the DQN loop makes, kept for inspection."""
-    made = []
-
-    class Kept(RunProgress):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(dqn_loop, "RunProgress", Kept)
-    return made
+    return keep_bars(dqn_loop)
 
 
 def test_the_bar_counts_steps_and_closes_green_at_the_wall_time_cap(tiny_dqn, bars):

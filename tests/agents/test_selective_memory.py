@@ -22,7 +22,6 @@ from course_utils.agents.selective_memory.resume import (
 from course_utils.common.envs import make_env
 from course_utils.common.networks import MLPActor
 from course_utils.common.plotting import LiveCurve
-from course_utils.common.progress import RunProgress
 from course_utils.lessons.checks import selective_memory as checks
 
 
@@ -724,17 +723,9 @@ def test_the_resume_state_never_writes_through_a_planted_link(tiny_sm, tmp_path)
 
 
 @pytest.fixture
-def bars(monkeypatch) -> list:
+def bars(keep_bars) -> list:
     """Every ``RunProgress`` the Selective Memory loop makes, kept for inspection."""
-    made = []
-
-    class Kept(RunProgress):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(sm_loop, "RunProgress", Kept)
-    return made
+    return keep_bars(sm_loop)
 
 
 def test_the_bar_counts_the_step_budget_and_closes_at_it(tiny_sm, bars):
