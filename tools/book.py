@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils.lessons.colab import SETUP_MARKER
+from course_utils.lessons.notebook_files import read_notebook, write_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -97,7 +98,7 @@ def execute(path: Path, mode: str, cache: Path, package: str) -> dict[str, Any]:
     stamp = cache / f"{path.stem}.key"
     if cached.is_file() and stamp.is_file() and stamp.read_text() == key:
         print(f"book: {path.name}: cached ({mode} mode)", flush=True)
-        return json.loads(cached.read_text())
+        return read_notebook(cached)
     print(f"book: {path.name}: executing in {mode} mode ...", flush=True)
     client = NotebookClient(
         notebook,
@@ -107,12 +108,10 @@ def execute(path: Path, mode: str, cache: Path, package: str) -> dict[str, Any]:
     )
     client.execute()
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".ipynb.tmp")
-    nbformat.write(notebook, tmp)
-    tmp.replace(cached)
+    write_notebook(cached, notebook)
     stamp.write_text(key)
     print(f"book: {path.name}: executed", flush=True)
-    return json.loads(cached.read_text())
+    return read_notebook(cached)
 
 
 def kernel_environment(fast: bool) -> None:
@@ -249,7 +248,7 @@ def write_sources(notebooks: dict[str, dict[str, Any]], src: Path) -> None:
             notebook_markdown(
                 cell, lambda text: rewrite_links(text, NOTEBOOKS, pages, copy_media)
             )
-        (src / name).write_text(json.dumps(shaped, indent=1))
+        write_notebook(src / name, shaped)
 
 
 def render(src: Path, html: Path) -> None:
