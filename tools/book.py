@@ -32,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -100,6 +101,7 @@ def execute(path: Path, mode: str, cache: Path, package: str) -> dict[str, Any]:
         print(f"book: {path.name}: cached ({mode} mode)", flush=True)
         return read_notebook(cached)
     print(f"book: {path.name}: executing in {mode} mode ...", flush=True)
+    start, load = time.perf_counter(), os.getloadavg()[0]
     client = NotebookClient(
         notebook,
         timeout=CELL_TIMEOUT,
@@ -110,7 +112,11 @@ def execute(path: Path, mode: str, cache: Path, package: str) -> dict[str, Any]:
     cache.mkdir(parents=True, exist_ok=True)
     write_notebook(cached, notebook)
     stamp.write_text(key)
-    print(f"book: {path.name}: executed", flush=True)
+    seconds = time.perf_counter() - start
+    load_after = os.getloadavg()[0]
+    timing = {"seconds": round(seconds, 1), "load": [load, load_after]}
+    (cache / f"{path.stem}.time.json").write_text(json.dumps(timing) + "\n")
+    print(f"book: {path.name}: executed in {seconds / 60:.1f} min", flush=True)
     return read_notebook(cached)
 
 
