@@ -19,6 +19,7 @@ reaches it, or at ``--episodes`` games, whichever comes first.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import shlex
@@ -33,7 +34,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.agents.dqn import DQNConfig, train_dqn
+from course_utils.agents.dqn import (
+    DQNConfig,
+    VectorDQNConfig,
+    make_vector_env,
+    train_dqn,
+    train_dqn_vector,
+)
 from course_utils.agents.selective_memory import train_selective_memory
 from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
@@ -66,18 +73,29 @@ class Trained:
 
 
 def _train_dqn(preset: Preset, cfg: Any, seed: int, quiet: bool) -> Trained:
-    env_id, kwargs = preset.env_id, preset.env_kwargs
+    """``train_dqn``, or ``train_dqn_vector`` for a preset whose config is a
+    ``VectorDQNConfig`` (several environments stepped together)."""
+    env_id, kwargs = preset.env_id, dict(preset.env_kwargs)
     rng = set_seed(seed)
-    result = train_dqn(
-        make_env(env_id, **kwargs),
-        cfg,
-        rng=rng,
-        seed=seed,
-        eval_env=make_env(env_id, **kwargs),
-        progress=not quiet,
-        on_eval=lambda s, m: print(f"step {s}: eval {m:.1f}", flush=True),
-        **preset.pieces,
-    )
+    if isinstance(cfg, VectorDQNConfig):
+        env_fn = functools.partial(make_env, env_id, **kwargs)
+        env = make_vector_env(env_fn, cfg.num_envs, cfg.vector)
+        loop = train_dqn_vector
+    else:
+        env, loop = make_env(env_id, **kwargs), train_dqn
+    try:
+        result = loop(
+            env,
+            cfg,
+            rng=rng,
+            seed=seed,
+            eval_env=make_env(env_id, **kwargs),
+            progress=not quiet,
+            on_eval=lambda s, m: print(f"step {s}: eval {m:.1f}", flush=True),
+            **preset.pieces,
+        )
+    finally:
+        env.close()
     return Trained(
         result.q_net,
         result.steps,

@@ -108,6 +108,13 @@ class DQNConfig:
                 fix="e.g. lr_end=lr / 10.",
             )
 
+    @property
+    def replay_ratio(self) -> float:
+        """Gradient steps per environment step once learning has started:
+        ``gradient_steps / train_freq`` (with several environments, per environment
+        step summed over them)."""
+        return self.gradient_steps / self.train_freq
+
     def lr_at(self, step: int) -> float:
         """The learning rate at environment ``step``: ``lr`` throughout when
         ``lr_end`` is None (exactly ``lr``, bit for bit), else a straight line from
