@@ -180,6 +180,56 @@ def make_q_network(
     return net_class(int(np.prod(space.shape)), int(actions.n), hidden=hidden, **bounds)
 
 
+def make_learner(
+    env: gym.Env,
+    cfg: DQNConfig,
+    *,
+    seed: int,
+    td_loss: core.TDLoss,
+    net_class: type[QNetwork],
+    device: str | torch.device,
+) -> tuple[QNetwork, QNetwork, torch.optim.Optimizer]:
+    """The online Q-network (its initial weights drawn from ``seed``), its target
+    copy and their Adam optimizer; a network ``td_loss`` cannot train is refused."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        q_net = make_q_network(
+            env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
+        ).to(device)
+    if not isinstance(q_net, td_loss.network):
+        raise ValueError(
+            f"td_loss={td_loss!r} trains a {td_loss.network.__name__}, but net_class "
+            f"built a {type(q_net).__name__}. Fix: pass the pieces that go together "
+            "(for QR-DQN all of qr.QR_DQN_PIECES)."
+        )
+    target_net = copy.deepcopy(q_net)
+    return q_net, target_net, torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+
+
+def make_keeper(
+    cfg: DQNConfig,
+    eval_env: gym.Env | None,
+    *,
+    device: str | torch.device,
+    on_eval: Callable[[int, float], None] | None,
+) -> BestModelKeeper:
+    """Model selection: every ``cfg.eval_every`` steps, ``cfg.eval_episodes``
+    episodes on seeds ``cfg.eval_seed``+ with ε ``cfg.eval_epsilon``."""
+    return BestModelKeeper(
+        eval_env,
+        lambda net, step: QPolicy(
+            net,
+            epsilon=cfg.eval_epsilon,
+            rng=np.random.default_rng(cfg.eval_seed + step),
+            device=device,
+        ),
+        every=cfg.eval_every,
+        episodes=cfg.eval_episodes,
+        seed=cfg.eval_seed,
+        on_eval=on_eval,
+    )
+
+
 def train_dqn(
     env: gym.Env,
     cfg: DQNConfig,
@@ -219,34 +269,12 @@ def train_dqn(
     Taught in: 03_dqn_mountaincar.ipynb
     """
     deadline = Deadline(cfg.max_seconds)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        q_net = make_q_network(
-            env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
-        ).to(device)
-    if not isinstance(q_net, td_loss.network):
-        raise ValueError(
-            f"td_loss={td_loss!r} trains a {td_loss.network.__name__}, but net_class "
-            f"built a {type(q_net).__name__}. Fix: pass the pieces that go together "
-            "(for QR-DQN all of qr.QR_DQN_PIECES)."
-        )
-    target_net = copy.deepcopy(q_net)
-    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+    q_net, target_net, optimizer = make_learner(
+        env, cfg, seed=seed, td_loss=td_loss, net_class=net_class, device=device
+    )
     buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
     pending: deque = deque()  # steps waiting for their n rewards (n_step_push)
-    keeper = BestModelKeeper(
-        eval_env,
-        lambda net, step: QPolicy(
-            net,
-            epsilon=cfg.eval_epsilon,
-            rng=np.random.default_rng(cfg.eval_seed + step),
-            device=device,
-        ),
-        every=cfg.eval_every,
-        episodes=cfg.eval_episodes,
-        seed=cfg.eval_seed,
-        on_eval=on_eval,
-    )
+    keeper = make_keeper(cfg, eval_env, device=device, on_eval=on_eval)
     result = DQNResult(q_net, q_net, [], [], [], keeper.history, None, 0, 0.0)
     explore_steps = max(1, int(cfg.exploration_fraction * cfg.total_steps))
     n_actions = int(env.action_space.n)

@@ -20,7 +20,6 @@ which is what the buffer stores as ``next_obs``.
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,12 +32,16 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from tqdm import tqdm
 
 import course_utils.agents.dqn.core as core
-from course_utils.agents.dqn.loop import DQNConfig, DQNResult, make_q_network
-from course_utils.agents.services import BestModelKeeper, Deadline, live_curve
+from course_utils.agents.dqn.loop import (
+    DQNConfig,
+    DQNResult,
+    make_keeper,
+    make_learner,
+)
+from course_utils.agents.services import Deadline, live_curve
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.networks import QNetwork
 from course_utils.common.plotting import LiveCurve
-from course_utils.common.policies import QPolicy
 from course_utils.common.progress import RunProgress
 from course_utils.common.schedules import linear_schedule
 from course_utils.common.validate import refuse, whole_number
@@ -128,39 +131,17 @@ def train_dqn_vector(
     """
     check_vector_env(envs, cfg)
     deadline = Deadline(cfg.max_seconds)
-    spaces = SimpleNamespace(  # one environment's spaces, as the builders expect
+    spaces = SimpleNamespace(  # one environment's spaces, as the builders read them
         observation_space=envs.single_observation_space,
         action_space=envs.single_action_space,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        q_net = make_q_network(
-            spaces, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
-        ).to(device)
-    if not isinstance(q_net, td_loss.network):
-        raise ValueError(
-            f"td_loss={td_loss!r} trains a {td_loss.network.__name__}, but net_class "
-            f"built a {type(q_net).__name__}. Fix: pass the pieces that go together "
-            "(for QR-DQN all of qr.QR_DQN_PIECES)."
-        )
-    target_net = copy.deepcopy(q_net)
-    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+    q_net, target_net, optimizer = make_learner(
+        spaces, cfg, seed=seed, td_loss=td_loss, net_class=net_class, device=device
+    )
     buffer = ReplayBuffer.for_env(spaces, cfg.buffer_size)
     n = cfg.num_envs
     pending = [deque() for _ in range(n)]  # each environment's n-step queue
-    keeper = BestModelKeeper(
-        eval_env,
-        lambda net, step: QPolicy(
-            net,
-            epsilon=cfg.eval_epsilon,
-            rng=np.random.default_rng(cfg.eval_seed + step),
-            device=device,
-        ),
-        every=cfg.eval_every,
-        episodes=cfg.eval_episodes,
-        seed=cfg.eval_seed,
-        on_eval=on_eval,
-    )
+    keeper = make_keeper(cfg, eval_env, device=device, on_eval=on_eval)
     result = DQNResult(q_net, q_net, [], [], [], keeper.history, None, 0, 0.0)
     explore_steps = max(1, int(cfg.exploration_fraction * cfg.total_steps))
     n_actions = int(spaces.action_space.n)
