@@ -17,12 +17,15 @@ its episode after one step, so evaluating costs nothing.
 Two figures per row: environment steps per second of wall-clock time, and per second
 of CPU time (this process and, for async environments, its worker processes, read
 from ``/proc``): on a machine shared with other jobs the first falls with the load,
-the second much less. ``--quick`` is a smoke test (a few hundred steps).
+the second much less. Above each table, the CPU cost of each part of one gradient
+step at the preset's sizes (where the loop's time goes once learning has started).
+``--quick`` is a smoke test (a few hundred steps).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
 import math
@@ -33,9 +36,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from gymnasium.wrappers import TimeLimit
+from torch import nn
 
 from course_utils.agents import dqn
 from course_utils.agents.dqn.vector import VECTOR_MODES
+from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.envs import make_env
 from course_utils.presets import Preset, get_preset
 
@@ -127,6 +132,48 @@ def loop_speed(
     return clock.speed()
 
 
+def gradient_step_parts(preset: Preset, env_fn: Callable, updates: int) -> str:
+    """CPU milliseconds of each part of ``core.gradient_step`` at the preset's sizes
+    (its network, batch and loss; a buffer of random play), and of the one-observation
+    forward pass ``train_dqn`` makes to act."""
+    cfg, env, rng = preset.config, env_fn(), np.random.default_rng(0)
+    net = dqn.make_q_network(env, cfg.hidden, normalize_obs=cfg.normalize_obs)
+    target_net, optimizer = copy.deepcopy(net), torch.optim.Adam(net.parameters())
+    buffer = ReplayBuffer.for_env(env, 4 * cfg.batch_size)
+    obs, _ = env.reset(seed=0)
+    while len(buffer) < buffer.capacity:
+        action = int(rng.integers(env.action_space.n))
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, float(reward), next_obs, bool(terminated))
+        obs = env.reset()[0] if terminated or truncated else next_obs
+    td_loss, gamma = preset.pieces["td_loss"], cfg.gamma**cfg.n_step
+    parts = dict.fromkeys(("sample", "loss", "backward", "clip", "Adam", "act"), 0.0)
+
+    def timed(part: str, fn: Callable):
+        start = time.process_time()
+        out = fn()
+        parts[part] += 1000 * (time.process_time() - start) / updates
+        return out
+
+    for _ in range(updates):
+        batch = timed("sample", lambda: buffer.sample(cfg.batch_size, rng).to_torch())
+        loss = timed("loss", lambda b=batch: td_loss(net, target_net, b, gamma))
+        optimizer.zero_grad()
+        timed("backward", loss.backward)
+        timed("clip", lambda: nn.utils.clip_grad_norm_(net.parameters(), 10.0))
+        timed("Adam", optimizer.step)
+        with torch.no_grad():
+            timed("act", lambda: net(torch.as_tensor(obs).unsqueeze(0)))
+    step = sum(parts.values()) - parts["act"]
+    return (
+        f"  CPU ms per gradient step {step:.2f} ("
+        + ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if k != "act")
+        + f"; loss = its 3 forward passes); {cfg.replay_ratio * step:.2f} per "
+        f"environment step at this replay ratio; acting on one observation "
+        f"{parts['act']:.2f}"
+    )
+
+
 def measure_game(
     name: str, steps: int, learning_starts: int, envs: list[int], modes: list[str]
 ) -> None:
@@ -141,6 +188,7 @@ def measure_game(
         f"{cfg.hidden}; {steps} steps measured after learning starts",
         flush=True,
     )
+    print(gradient_step_parts(preset, env_fn, max(20, min(300, steps // 10))))
     print(f"  {'what':28s} {'steps/s wall':>13s} {'steps/s CPU':>12s}", flush=True)
 
     def row(what: str, speeds: tuple[float, float]) -> None:

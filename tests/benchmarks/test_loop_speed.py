@@ -23,6 +23,7 @@ def test_quick_run_prints_every_row_side_by_side(loop_speed, capsys):
     loop_speed.main(["--quick", "--games", "snake", "--envs", "2", "--steps", "100"])
     out = capsys.readouterr().out
     assert "replay ratio 0.25" in out and "load average at start" in out
+    assert "CPU ms per gradient step" in out and "Adam" in out
     rows = [line.split() for line in out.splitlines() if "steps/s" not in line]
     named = {" ".join(r[:-2]): r[-2:] for r in rows if len(r) > 2}
     for what in (
