@@ -12,11 +12,9 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from course_utils import train
 from course_utils.agents import dqn
 from course_utils.agents.dqn import vector as vector_module
 from course_utils.common.buffers import ReplayBuffer
-from course_utils.common.checkpoints import load_network
 from course_utils.common.envs import make_env
 from course_utils.common.seeding import set_seed
 from course_utils.presets import PRESETS
@@ -281,21 +279,3 @@ def test_envs_the_loop_would_misread_are_refused():
         run(Counter())
     env = SyncVectorEnv([Counter] * 2, autoreset_mode=AutoresetMode.SAME_STEP)
     assert run(env, replace(cfg, learning_starts=4, batch_size=2)).steps == 10
-
-
-def test_the_trainer_uses_the_vector_loop_for_a_vector_preset(tmp_path, monkeypatch):
-    car = PRESETS["mountaincar"]
-    preset = replace(car, config=vector_config(car.config, num_envs=2))
-    monkeypatch.setattr(train, "PRESETS", {**PRESETS, "mountaincar": preset})
-    calls = []
-    loop = train.train_dqn_vector
-    monkeypatch.setattr(
-        train, "train_dqn_vector", lambda *a, **k: calls.append(1) or loop(*a, **k)
-    )
-    out = tmp_path / "car.pt"
-    args = ["mountaincar", "--steps", "400", "--test-episodes", "1", "--quiet"]
-    assert train.main([*args, "--out", str(out)]) == 0
-    meta = load_network(out)[1]
-    assert calls == [1]
-    assert meta["config"]["num_envs"] == 2 and meta["config"]["vector"] == "sync"
-    assert meta["train_steps"] == 400
