@@ -190,6 +190,7 @@ def test_returns_lengths_and_shaping_are_per_environment():
     # environment k's episodes last 3 + k steps: one reward each
     assert set(result.episode_returns) == {3.0, 4.0, 5.0}
     for info, prev_info in seen:
+        assert set(info) == set(prev_info) == {"env", "t", "lives"}
         assert info["env"] == prev_info["env"]  # each its own previous info
         assert info["t"] == prev_info["t"] + 1  # a new episode's: the reset's (t=0)
     ends = [i for i, _ in seen if i["t"] == 3 + i["env"]]

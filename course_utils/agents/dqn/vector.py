@@ -78,11 +78,15 @@ def make_vector_env(
 
 
 def env_info(infos: dict, i: int) -> dict:
-    """Environment ``i``'s own ``info`` out of a vector environment's batched one."""
+    """Environment ``i``'s own ``info`` out of a vector environment's batched one
+    (its flat entries: without the ended episode's ``final_obs`` and ``final_info``)."""
     return {
         key: value[i]
         for key, value in infos.items()
-        if key[0] != "_" and not isinstance(value, dict) and infos[f"_{key}"][i]
+        if key[0] != "_"
+        and key != "final_obs"
+        and not isinstance(value, dict)
+        and infos[f"_{key}"][i]
     }
 
 
