@@ -17,7 +17,7 @@ from course_utils.agents import dqn
 from course_utils.common.buffers import Batch
 from course_utils.common.envs import make_env
 from course_utils.lessons.checks import (
-    exercise_check,
+    exercise,
     expect_close,
     expect_true,
     run_check,
@@ -96,7 +96,8 @@ _ALL_PARAMETERS = "Update the bias too: loop over all parameters()."
 _ONLY_TARGET = "Only the target network changes."
 
 
-def _soft_update_cases(f: Callable) -> None:
+@exercise("Exercise 7: soft target update", reference=dqn.soft_update)
+def check_soft_update(f: Callable) -> None:
     source, target = nn.Linear(2, 1), nn.Linear(2, 1)
     with torch.no_grad():
         source.weight.fill_(1.0)
@@ -117,11 +118,6 @@ def _soft_update_cases(f: Callable) -> None:
         what="weights after tau=1",
         hint="tau = 1 must be a hard copy.",
     )
-
-
-check_soft_update = exercise_check(
-    "Exercise 7: soft target update", _soft_update_cases, reference=dqn.soft_update
-)
 
 
 def check_should_sync(fn: Callable) -> Callable:
