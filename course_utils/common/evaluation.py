@@ -35,7 +35,7 @@ def evaluate(
     Taught in: 03_dqn_mountaincar.ipynb
     """
     return evaluate_with_info(
-        policy, env, n_episodes=n_episodes, seed=seed, progress=progress
+        policy, env, info_key=None, n_episodes=n_episodes, seed=seed, progress=progress
     )[0]
 
 
@@ -43,9 +43,9 @@ def evaluate_with_info(
     policy: Callable[[Any], Any],
     env: gym.Env,
     *,
+    info_key: str | None,
     n_episodes: int,
     seed: int,
-    info_key: str | None = None,
     progress: bool | tqdm = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`evaluate`, plus ``info[info_key]`` at the end of every episode (e.g.

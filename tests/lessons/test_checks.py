@@ -16,7 +16,7 @@ from course_utils.lessons.checks import (
     CheckFailed,
     ExerciseFailed,
     NotSameAsCourse,
-    exercise_check,
+    exercise,
     expect_close,
     expect_true,
     run_check,
@@ -512,7 +512,7 @@ def test_a_wrong_declaration_is_the_check_authors_mistake():
     with pytest.raises(ValueError, match="not a str"):
         run_check(EXERCISE, _identity, _one_case(1), reference=_identity, rng_args="x")
     with pytest.raises(ValueError, match="not parameters"):
-        exercise_check(EXERCISE, _one_case(1), reference=_identity, mutates=("y",))
+        exercise(EXERCISE, reference=_identity, mutates=("y",))(_one_case(1))
 
 
 # rng_args=: the function draws from the generator it is given, and from it only

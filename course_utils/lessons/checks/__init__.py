@@ -47,6 +47,7 @@ __all__ = [
     "CheckFailed",
     "ExerciseFailed",
     "NotSameAsCourse",
+    "exercise",
     "exercise_check",
     "expect_close",
     "expect_true",
@@ -260,6 +261,27 @@ def exercise_check(
 
     check.__doc__ = f"{exercise}: the student's ``{reference.__name__}``."
     return check
+
+
+def exercise(
+    title: str, *, reference: F, **contract: Any
+) -> Callable[[Callable[[F], None]], Callable[[F], F]]:
+    """Decorate an exercise's cases to make its check (see :func:`exercise_check`)::
+
+        @exercise("Exercise 1: the return-to-go", reference=sm.return_to_go)
+        def check_return_to_go(f):
+            expect_close(f(np.array([1.0, 2.0]), 0.5), [2.0, 2.0], what="...")
+
+    ``check_return_to_go(student_fn)`` then runs the cases on ``student_fn``.
+    """
+
+    def make(cases: Callable[[F], None]) -> Callable[[F], F]:
+        check = exercise_check(title, cases, reference=reference, **contract)
+        check.__name__ = check.__qualname__ = cases.__name__
+        check.__doc__ = cases.__doc__ or check.__doc__
+        return check
+
+    return make
 
 
 def _bind_reference(fn: Any, reference: Callable[..., Any]) -> list[str]:

@@ -14,7 +14,7 @@ from course_utils.common.buffers import Batch
 from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
-from course_utils.lessons.checks import exercise_check, expect_close, expect_true
+from course_utils.lessons.checks import exercise, expect_close, expect_true
 from course_utils.lessons.checks.pinned import nn, np, torch
 from course_utils.lessons.ram_lab import byte_correlations
 
@@ -23,7 +23,8 @@ def _pearson(ram: np.ndarray, signal: np.ndarray) -> np.ndarray:
     return byte_correlations(ram, signal)
 
 
-def _correlation_cases(fn: Callable) -> None:
+@exercise("Exercise 1: RAM-byte detective", reference=byte_correlations)
+def check_byte_correlations(fn: Callable) -> None:
     t = np.arange(20)
     lives = 3 - t // 7  # 3, 3, ..., 2, ..., 1
     ram = np.zeros((20, 5), dtype=np.uint8)
@@ -83,12 +84,8 @@ def _correlation_cases(fn: Callable) -> None:
     )
 
 
-check_byte_correlations = exercise_check(
-    "Exercise 1: RAM-byte detective", _correlation_cases, reference=byte_correlations
-)
-
-
-def _preprocess_cases(fn: Callable) -> None:
+@exercise("Exercise 2: RAM preprocessing", reference=preprocess_ram)
+def check_preprocess_ram(fn: Callable) -> None:
     obs = np.array([0, 1, 127, 128, 254, 255], dtype=np.uint8)
     got = fn(obs.copy())
     expect_true(
@@ -140,11 +137,6 @@ def _preprocess_cases(fn: Callable) -> None:
     )
 
 
-check_preprocess_ram = exercise_check(
-    "Exercise 2: RAM preprocessing", _preprocess_cases, reference=preprocess_ram
-)
-
-
 # (reward, terminated, info after the step, info before it) -> (reward, terminal),
 # with what the case is about.
 _TRANSITIONS = [
@@ -170,7 +162,8 @@ _TRANSITIONS = [
 ]
 
 
-def _transition_cases(fn: Callable) -> None:
+@exercise("Exercise 4: the Atari transition", reference=atari_transition)
+def check_atari_transition(fn: Callable) -> None:
     for (reward, terminated, lives, lives_before), want, what in _TRANSITIONS:
         info, prev_info = {"lives": lives}, {"lives": lives_before}
         got = fn(reward, terminated, info, prev_info)
@@ -224,11 +217,6 @@ def _transition_cases(fn: Callable) -> None:
             )
 
 
-check_atari_transition = exercise_check(
-    "Exercise 4: the Atari transition", _transition_cases, reference=atari_transition
-)
-
-
 class FixedQ(nn.Module):
     """A fake Q-network that returns the same Q-values for every observation."""
 
@@ -255,7 +243,8 @@ class _RescalingQ(nn.Module):
         return torch.cat([mean, -mean], dim=1)
 
 
-def _epsilon_greedy_cases(fn: Callable) -> None:
+@exercise("Exercise 3: the action-count bug", reference=epsilon_greedy_action)
+def check_epsilon_greedy_action(fn: Callable) -> None:
     obs = np.arange(128, dtype=np.uint8)
     q_net = FixedQ([0.0, 1.0, 0.5, 2.5, 2.0, -1.0])
     rng = np.random.default_rng(0)
@@ -334,13 +323,6 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
     )
 
 
-check_epsilon_greedy_action = exercise_check(
-    "Exercise 3: the action-count bug",
-    _epsilon_greedy_cases,
-    reference=epsilon_greedy_action,
-)
-
-
 class _LinearQ(nn.Module):
     """A fake Q-network: Q(s) = raw bytes (as floats) @ weights, with gradients,
     so that a target computed without ``torch.no_grad`` carries one."""
@@ -411,7 +393,8 @@ _OBS_NOT_NEXT = (
 )
 
 
-def _atari_target_cases(fn: Callable) -> None:
+@exercise("Exercise 5: the Atari target", reference=compute_target_double)
+def check_atari_target(fn: Callable) -> None:
     q_net, target_net = _target_nets()
     batch = _target_batch()
     kept = Batch(*(x.clone() for x in batch))
@@ -484,18 +467,12 @@ def _atari_target_cases(fn: Callable) -> None:
     )
 
 
-check_atari_target = exercise_check(
-    "Exercise 5: the Atari target",
-    _atari_target_cases,
-    reference=compute_target_double,
-)
-
-
 def _snake_info(head: tuple[int, int], apple: tuple[int, int], score: int = 0) -> dict:
     return {"score": score, "head": head, "apple": apple}
 
 
-def _snake_shaping_cases(fn: Callable) -> None:
+@exercise("Exercise 6: a reward shaping for Snake", reference=toward_apple)
+def check_snake_shaping(fn: Callable) -> None:
     start = _snake_info((5, 5), (2, 5))
     towards, away = _snake_info((4, 5), (2, 5)), _snake_info((6, 5), (2, 5))
     kept = [dict(d) for d in (start, towards, away)]
@@ -576,10 +553,3 @@ def _snake_shaping_cases(fn: Callable) -> None:
         "approach pay as much as the apple). Keep one step's bonus at most a quarter "
         "of what eating earns.",
     )
-
-
-check_snake_shaping = exercise_check(
-    "Exercise 6: a reward shaping for Snake",
-    _snake_shaping_cases,
-    reference=toward_apple,
-)

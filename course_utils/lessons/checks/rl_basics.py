@@ -21,7 +21,7 @@ from course_utils.agents.tabular import (
 )
 from course_utils.common.policies import epsilon_greedy
 from course_utils.lessons.checks import (
-    exercise_check,
+    exercise,
     expect_close,
     expect_true,
     under_global_seeds,
@@ -44,7 +44,8 @@ def predict_corridor_values() -> tuple[float, float]:
     return v_star, q_left - v_star
 
 
-def _discounted_return_cases(fn: Callable) -> None:
+@exercise("Exercise 1: discounted return", reference=discounted_return, returns="float")
+def check_discounted_return(fn: Callable) -> None:
     hint = "G = r_1 + γ r_2 + γ² r_3 + ...: the first reward is not discounted."
     got = fn([1.0, 1.0, 1.0], 0.5)
     if np.isclose(got, 0.875):
@@ -84,15 +85,8 @@ def _discounted_return_cases(fn: Callable) -> None:
     )
 
 
-check_discounted_return = exercise_check(
-    "Exercise 1: discounted return",
-    _discounted_return_cases,
-    reference=discounted_return,
-    returns="float",
-)
-
-
-def _predict_cases(fn: Callable) -> None:
+@exercise("Exercise 2: predict the values", reference=predict_corridor_values)
+def check_predict_corridor_values(fn: Callable) -> None:
     """Right or wrong with a hint: the numbers are the student's to work out, so no
     message shows the expected values."""
     answer = fn()
@@ -127,11 +121,6 @@ def _predict_cases(fn: Callable) -> None:
         np.isclose(advantage, right_a),
         f"V*(1) is right, but A*(1, left) = {advantage:g} is not. {hint}",
     )
-
-
-check_predict_corridor_values = exercise_check(
-    "Exercise 2: predict the values", _predict_cases, reference=predict_corridor_values
-)
 
 
 def _frequencies(
@@ -221,25 +210,27 @@ def _uses_the_given_rng(fn: Callable) -> None:
     )
 
 
-def _epsilon_greedy_all_cases(fn: Callable) -> None:
-    _epsilon_greedy_cases(fn)
-    _uses_the_given_rng(fn)
-
-
-check_epsilon_greedy = exercise_check(
+@exercise(
     "Exercise 3: ε-greedy",
-    _epsilon_greedy_all_cases,
     reference=epsilon_greedy,
     returns="action",
     rng_args=("rng",),
 )
+def check_epsilon_greedy(fn: Callable) -> None:
+    _epsilon_greedy_cases(fn)
+    _uses_the_given_rng(fn)
 
 
 def _q_table() -> np.ndarray:
     return np.array([[0.0, 0.0], [0.5, 0.2], [1.0, 2.0]])
 
 
-def _q_learning_cases(fn: Callable) -> None:
+@exercise(
+    "Exercise 4: the Q-learning update",
+    reference=q_learning_update,
+    mutates=("q_table",),
+)
+def check_q_learning_update(fn: Callable) -> None:
     q_table = _q_table()
     fn(q_table, 1, 0, 1.0, 2, False, alpha=0.5, gamma=0.9)
     expect_true(
@@ -334,14 +325,6 @@ def _q_learning_cases(fn: Callable) -> None:
     )
 
 
-check_q_learning_update = exercise_check(
-    "Exercise 4: the Q-learning update",
-    _q_learning_cases,
-    reference=q_learning_update,
-    mutates=("q_table",),
-)
-
-
 class _Walk(gym.Env):
     """The check's world for Exercise 5: cells 0..4 in a row, the start drawn by
     ``reset`` among 0..2, +1 and the end at cell 4, -0.1 a step, a wall on the left
@@ -406,7 +389,13 @@ def _run_loop(
     return out, q_table, env
 
 
-def _train_loop_cases(fn: Callable) -> None:
+@exercise(
+    "Exercise 5: the training loop",
+    reference=train_q_learning,
+    mutates=("q_table",),
+    returns="array",
+)
+def check_train_q_learning(fn: Callable) -> None:
     cases = [
         dict(n_episodes=6, alpha=0.5, gamma=0.9, epsilon=0.3, limit=4),
         dict(n_episodes=9, alpha=0.25, gamma=0.5, epsilon=1.0, limit=3),
@@ -462,15 +451,6 @@ def _train_loop_cases(fn: Callable) -> None:
                 "return is the plain (undiscounted) sum of its rewards, counted on "
                 "every step, the last one included."
             )
-
-
-check_train_q_learning = exercise_check(
-    "Exercise 5: the training loop",
-    _train_loop_cases,
-    reference=train_q_learning,
-    mutates=("q_table",),
-    returns="array",
-)
 
 
 MC_LOW = np.array([-1.2, -0.07])  # MountainCar-v0's observation bounds
@@ -558,7 +538,8 @@ def mountaincar_flag_rate(
     return reached / n_starts
 
 
-def _grid_cases(fn: Callable) -> None:
+@exercise("Exercise 6: design a grid for MountainCar", reference=make_mountaincar_grid)
+def check_mountaincar_grid(fn: Callable) -> None:
     grid = fn(MC_LOW.copy(), MC_HIGH.copy())
     expect_true(
         isinstance(grid, GridDiscretizer),
@@ -600,10 +581,3 @@ def _grid_cases(fn: Callable) -> None:
         f"{rate.mean():.0%} of the test starts ({', '.join(f'{r:.0%}' for r in rate)} "
         f"on the {len(GRID_SEEDS)} training runs; {GRID_PASS:.0%} needed)."
     )
-
-
-check_mountaincar_grid = exercise_check(
-    "Exercise 6: design a grid for MountainCar",
-    _grid_cases,
-    reference=make_mountaincar_grid,
-)
