@@ -1,7 +1,8 @@
 """How fast the DQN loops run against the environment alone, Space Invaders and Snake.
 
     python benchmarks/loop_speed.py [--quick] [--games spaceinvaders snake]
-        [--envs 1 4 8] [--modes sync async] [--steps N]
+        [--envs 1 4 8] [--modes sync async] [--steps N] [--train-freq F]
+        [--only-vector]
 
 For each game, side by side: the environment alone (random actions, one process), the
 one-environment loop ``train_dqn`` and the vector loop ``train_dqn_vector`` for each
@@ -175,10 +176,20 @@ def gradient_step_parts(preset: Preset, env_fn: Callable, updates: int) -> str:
 
 
 def measure_game(
-    name: str, steps: int, learning_starts: int, envs: list[int], modes: list[str]
+    name: str,
+    steps: int,
+    learning_starts: int,
+    envs: list[int],
+    modes: list[str],
+    train_freq: int | None = None,
+    only_vector: bool = False,
 ) -> None:
-    """Print one game's table."""
+    """Print one game's table (``train_freq``: another replay ratio than the
+    preset's; ``only_vector``: the vector loop's rows alone)."""
     preset = get_preset(name)
+    if train_freq is not None:
+        config = dataclasses.replace(preset.config, train_freq=train_freq)
+        preset = dataclasses.replace(preset, config=config)
     env_fn = functools.partial(make_env, preset.env_id, **dict(preset.env_kwargs))
     cfg = preset.config
     print(
@@ -188,17 +199,19 @@ def measure_game(
         f"{cfg.hidden}; {steps} steps measured after learning starts",
         flush=True,
     )
-    print(gradient_step_parts(preset, env_fn, max(20, min(300, steps // 10))))
+    if not only_vector:
+        print(gradient_step_parts(preset, env_fn, max(20, min(300, steps // 10))))
     print(f"  {'what':28s} {'steps/s wall':>13s} {'steps/s CPU':>12s}", flush=True)
 
     def row(what: str, speeds: tuple[float, float]) -> None:
         print(f"  {what:28s} {speeds[0]:13,.0f} {speeds[1]:12,.0f}", flush=True)
 
-    row("environment alone (random)", env_alone(env_fn, 2 * steps))
-    row(
-        "train_dqn (one env)",
-        loop_speed(preset, env_fn, steps, learning_starts, None, "sync"),
-    )
+    if not only_vector:
+        row("environment alone (random)", env_alone(env_fn, 2 * steps))
+        row(
+            "train_dqn (one env)",
+            loop_speed(preset, env_fn, steps, learning_starts, None, "sync"),
+        )
     for mode in modes:
         for n in envs:
             speeds = loop_speed(preset, env_fn, steps, learning_starts, n, mode)
@@ -216,6 +229,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--steps", type=int, help="steps measured (default: per game)")
     parser.add_argument(
+        "--train-freq", type=int, help="another replay ratio: 1 / TRAIN_FREQ"
+    )
+    parser.add_argument(
+        "--only-vector", action="store_true", help="the vector loop's rows alone"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="a smoke test: tiny budgets"
     )
     args = parser.parse_args(argv)
@@ -227,7 +246,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     for name in args.games:
         steps = args.steps or (200 if args.quick else GAMES[name])
-        measure_game(name, steps, learning_starts, args.envs, args.modes)
+        measure_game(
+            name,
+            steps,
+            learning_starts,
+            args.envs,
+            args.modes,
+            args.train_freq,
+            args.only_vector,
+        )
     print(
         f"\nload average at end: {os.getloadavg()[0]:.2f}; "
         f"{time.perf_counter() - start:.0f} s in all"

@@ -56,7 +56,11 @@ class VectorDQNConfig(DQNConfig):
     ``AsyncVectorEnv``, learning while they step)."""
 
     num_envs: int = 1
+    """Environments stepped together; ``total_steps`` and every other count sum their
+    steps."""
     vector: str = "sync"
+    """``"sync"``: stepped one after another in this process; ``"async"``: one process
+    each, the gradient steps taken while they step."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -182,6 +186,7 @@ def train_dqn_vector(
         desc=f"DQN x{n}",
         live=live_curve(live, title="DQN", solved_at=cfg.solved_at),
     )
+    overlap = isinstance(envs, AsyncVectorEnv)  # learn while they step
     step, stop = 0, False  # environment steps so far, summed over environments
     while step < cfg.total_steps and not stop:
         steps = range(step + 1, step + n + 1)  # environment i takes step step + 1 + i
@@ -205,7 +210,7 @@ def train_dqn_vector(
             device=device,
         )
         # 2. step every environment (async: learn while they step)
-        if cfg.vector == "async":
+        if overlap:
             envs.step_async(actions)
             for s in steps:
                 learn(s)
@@ -241,7 +246,7 @@ def train_dqn_vector(
         obs = next_obs
         # 4-6. on each environment step: learn, sync the target, select the model
         for s in steps:
-            if cfg.vector == "sync":
+            if not overlap:
                 learn(s)
             if core.should_sync(s, cfg.target_update_interval):
                 core.soft_update(target_net, q_net, cfg.tau)
