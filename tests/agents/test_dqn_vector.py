@@ -130,6 +130,7 @@ def test_one_sync_environment_is_train_dqn_bit_for_bit(tiny_dqn):
     )
     assert new.episode_returns == old.episode_returns
     assert new.episode_end_steps == old.episode_end_steps
+    assert new.episode_lengths == old.episode_lengths == [200] * 7  # truncations
     assert new.losses == old.losses and new.evals == old.evals
     assert torch.equal(weights(new.last_q_net), weights(old.last_q_net))
     assert torch.equal(weights(new.q_net), weights(old.q_net))
@@ -189,6 +190,7 @@ def test_returns_lengths_and_shaping_are_per_environment():
     result, seen, _ = counter_run(num_envs=3, n_step=1)
     # environment k's episodes last 3 + k steps: one reward each
     assert set(result.episode_returns) == {3.0, 4.0, 5.0}
+    assert result.episode_lengths == [int(r) for r in result.episode_returns]
     for info, prev_info in seen:
         assert set(info) == set(prev_info) == {"env", "t", "lives"}
         assert info["env"] == prev_info["env"]  # each its own previous info

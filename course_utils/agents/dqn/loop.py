@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -143,6 +143,7 @@ class DQNResult:
     steps: int  # environment steps done
     wall_time_s: float  # training + evaluation
     eval_time_s: float = 0.0  # of which evaluations
+    episode_lengths: list[int] = field(default_factory=list)  # its steps, per episode
 
 
 def make_q_network(
@@ -328,7 +329,9 @@ def train_dqn(
         obs, info = next_obs, next_info
         if terminated or truncated:
             result.episode_returns.append(episode_return)
-            result.episode_end_steps.append(step)
+            ends = result.episode_end_steps
+            result.episode_lengths.append(step - (ends[-1] if ends else 0))
+            ends.append(step)
             watch.episode(step, episode_return)
             obs, info = env.reset()
             episode_return = 0.0

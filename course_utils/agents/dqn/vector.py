@@ -176,7 +176,7 @@ def train_dqn_vector(
 
     obs, infos = envs.reset(seed=seed)
     prev_info = [env_info(infos, i) for i in range(n)]
-    returns = [0.0] * n
+    returns, lengths = [0.0] * n, [0] * n  # each environment's running episode
     hold_left, held_action = np.zeros(n, np.int64), np.zeros(n, np.int64)
     watch = RunProgress(
         steps=cfg.total_steps,
@@ -237,12 +237,14 @@ def train_dqn_vector(
             ):
                 buffer.add(*transition)
             returns[i] += float(rewards[i])
+            lengths[i] += 1
             prev_info[i] = env_info(infos, i) if done else info  # done: the reset's
             if done:
                 result.episode_returns.append(returns[i])
+                result.episode_lengths.append(lengths[i])
                 result.episode_end_steps.append(s)
                 watch.episode(s, returns[i])
-                returns[i] = 0.0
+                returns[i], lengths[i] = 0.0, 0
         obs = next_obs
         # 4-6. on each environment step: learn, sync the target, select the model
         for s in steps:
