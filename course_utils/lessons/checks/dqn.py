@@ -159,7 +159,11 @@ def check_terminal_to_store(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 4: the truncation bug", fn, cases, reference=dqn.terminal_to_store
+        "Exercise 4: the truncation bug",
+        fn,
+        cases,
+        reference=dqn.terminal_to_store,
+        returns="bool",
     )
 
 
@@ -212,6 +216,8 @@ def check_sample_indices(fn: Callable) -> Callable:
         fn,
         cases,
         reference=dqn.sample_indices,
+        returns="array",
+        rng_args=("rng",),
     )
 
 
