@@ -122,8 +122,12 @@ WRONG_SHOULD_SYNC = {
     "a fixed interval of 500 (the course uses 600)": lambda step, interval: (
         step > 0 and step % 500 == 0
     ),
-    "fires at step 0": lambda step, interval: step % interval == 0,
     "one step late": lambda step, interval: step > 1 and (step - 1) % interval == 0,
+    "one step early": lambda step, interval: (step + 1) % interval == 0,
+    "the first sync only": lambda step, interval: step == interval,
+    "stops at 100,000 steps": lambda step, interval: (
+        step % interval == 0 and step < 100_000
+    ),
 }
 
 
@@ -131,8 +135,17 @@ WRONG_SHOULD_SYNC = {
 def test_check_should_sync_fails_wrong_answers(name):
     assert checks.check_should_sync(dqn.should_sync)
     assert checks.check_should_sync(lambda step, interval: step and not step % interval)
+    # the loop never asks about step 0, so an answer true there is right too
+    assert checks.check_should_sync(lambda step, interval: step % interval == 0)
     with pytest.raises(AssertionError, match="Exercise 8"):
         checks.check_should_sync(WRONG_SHOULD_SYNC[name])
+
+
+def test_check_should_sync_names_the_first_wrong_step():
+    with pytest.raises(AssertionError, match="skips step 600"):
+        checks.check_should_sync(WRONG_SHOULD_SYNC["one step late"])
+    with pytest.raises(AssertionError, match="syncs at step 1 "):
+        checks.check_should_sync(WRONG_SHOULD_SYNC["the precedence bug"])
 
 
 def test_checks_fall_back_to_the_reference_when_not_done(capsys):
@@ -190,12 +203,24 @@ def _choose(
     tensor=False,
     fixed_three=False,
     coin_in_warmup=False,
+    greedy_first=False,
+    choice=False,
 ):
-    """A family of wrong plain ε-greedy answers (defaults: the right one)."""
+    """A family of plain ε-greedy answers (defaults: the right one)."""
 
     def choose(q_net, obs, epsilon, rng, *, n_actions, warmup=False):
         gen = np.random if global_rng else rng
         n = 3 if fixed_three else n_actions
+        if greedy_first:  # right too: the greedy action first, then the coin
+            with torch.no_grad():
+                greedy = greedy_action(q_net(torch.as_tensor(obs)[None])[0], rng)
+            if warmup or rng.uniform() < epsilon:
+                return int(rng.choice(n_actions))
+            return greedy
+        if choice:  # right too: rng.choice(n) draws what rng.integers(n) draws
+            if warmup or rng.random() < epsilon:
+                return int(rng.choice(n_actions))
+            return _greedy(q_net, obs, rng)
         if action_first:
             action = int(rng.integers(n))
             if (warmup and not ignore_warmup) or rng.random() < epsilon:
@@ -239,6 +264,8 @@ WRONG_CHOOSE_ACTION = {
 def test_check_choose_action_fails_wrong_answers(name):
     assert checks.check_choose_action(checks.choose_action) is checks.choose_action
     assert checks.check_choose_action(_choose()) is not None  # the family's right one
+    for right in (_choose(greedy_first=True), _choose(choice=True)):  # other orders
+        assert checks.check_choose_action(right) is right
     with pytest.raises(AssertionError, match="Exercise 2"):
         checks.check_choose_action(WRONG_CHOOSE_ACTION[name])
 
@@ -392,6 +419,7 @@ def test_check_n_step_push_fails_wrong_answers(name):
 
 def _step(
     zero_first=False,
+    zero_after=False,
     no_zero=False,
     no_clip=False,
     clip_after=False,
@@ -408,7 +436,7 @@ def _step(
         if zero_first:
             optimizer.zero_grad()
         loss = td_loss(q_net, target_net, batch, 0.99 if plain_gamma else gamma)
-        if not (zero_first or no_zero):
+        if not (zero_first or zero_after or no_zero):
             optimizer.zero_grad()
         loss.backward()
         if not (no_clip or clip_after):
@@ -421,6 +449,8 @@ def _step(
             optimizer.step()
         if clip_after:
             nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+        if zero_after:
+            optimizer.zero_grad()
         if loss_after:
             return float(td_loss(q_net, target_net, batch, gamma))
         return loss if tensor else loss.item()
@@ -446,6 +476,21 @@ def test_check_gradient_step_fails_wrong_answers(name):
     assert checks.check_gradient_step(right) is right
     with pytest.raises(AssertionError, match="Exercise 6"):
         checks.check_gradient_step(WRONG_GRADIENT_STEP[name])
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_step(no_zero=True), "plus the previous call's"),
+        (_step(zero_after=True), "plus the stale ones.*not only after the step"),
+        (_step(no_clip=True), "total norm"),
+        (_step(clip_after=True), "total norm"),
+        (_step(sgd=True), "one optimizer step per call"),
+    ],
+)
+def test_check_gradient_step_says_what_went_wrong(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_gradient_step(wrong)
 
 
 def _push_backwards(

@@ -124,15 +124,26 @@ def check_should_sync(fn: Callable) -> Callable:
     """Exercise 8 (bug hunt): ``should_sync(step, interval) -> bool``."""
 
     def cases(f: Callable) -> None:
-        for interval in (500, 600, 7):
-            fired = [s for s in range(0, 2001) if f(s, interval)]
-            expected = list(range(interval, 2001, interval))
+        # The loop asks on steps 1, 2, ..., total_steps (never step 0): the course's
+        # interval over a whole full-mode run, then others, around every multiple.
+        for interval, last in ((600, 150_000), (500, 3_001), (7, 200), (1, 20)):
+            fired = [s for s in range(1, last + 1) if f(s, interval)]
+            expected = list(range(interval, last + 1, interval))
+            if fired == expected:
+                continue
+            wrong = sorted(set(fired) ^ set(expected))[0]
             expect_true(
-                fired == expected,
-                f"with interval {interval}, the sync must fire at steps "
-                f"{expected[:4]}...; yours fires at {fired[:6]}"
-                f"{'...' if len(fired) > 6 else ''}. Remember that % and / have the "
-                "same precedence in Python, and that step 0 is before any learning.",
+                False,
+                f"with interval {interval}, the loop's steps 1 to {last:,} must sync "
+                f"exactly at {expected[:3]}...; yours "
+                + (
+                    f"syncs at step {wrong}"
+                    if wrong in fired
+                    else f"skips step {wrong}"
+                )
+                + f" (it fires at {fired[:4]}{'...' if len(fired) > 4 else ''}). "
+                "What does Python compute first in `t % 1/tau`, and which remainder "
+                "do the multiples of the interval leave?",
             )
 
     return run_check(
@@ -262,7 +273,9 @@ def check_choose_action(fn: Callable) -> Callable:
         return int(action)
 
     def sequence(f, epsilon, warmup, steps=500):
-        q_net, rng = _TableQ([[0.0, 2.0, 2.0, 1.0]]), np.random.default_rng(5)
+        # No tie: a network's float Q-values practically never tie, so when the
+        # greedy action is computed (before or after the coin) draws nothing.
+        q_net, rng = _TableQ([[0.0, 2.0, 1.5, 1.0]]), np.random.default_rng(5)
         return [call(f, q_net, epsilon, rng, warmup) for _ in range(steps)]
 
     def cases(f: Callable) -> None:
@@ -316,10 +329,10 @@ def check_choose_action(fn: Callable) -> Callable:
                 raise AssertionError(
                     f"ε = {epsilon}, warmup={warmup}: your choices depart from the "
                     f"course's at step {step} of 500 with the same rng seed, so your "
-                    "loop would not repeat train_dqn's run. Draw exactly as the "
-                    "course does: the coin rng.random() < epsilon first (no coin in "
-                    "warmup), on heads rng.integers(n_actions), otherwise "
-                    "greedy_action(q_values, rng), which draws only on a tie."
+                    "loop would not repeat train_dqn's run. Draw what the contract "
+                    "says, and nothing else: one coin per call outside warmup, "
+                    "rng.random() < epsilon, and on heads (or in warmup) one "
+                    "rng.integers(n_actions)."
                 )
 
     return run_check(
@@ -433,10 +446,11 @@ def check_td_loss(fn: Callable) -> Callable:
             float(loss.detach()),
             expected_loss(),
             what="the loss of a 4-transition batch",
-            hint="Q(s, a) = q_net(batch.obs).gather(1, batch.action.long()"
-            ".unsqueeze(1)).squeeze(1): gather along dim 1 (the actions), one "
-            "Q-value per row; target_fn(q_net, target_net, batch, gamma); "
-            "loss_fn(q, target).",
+            hint="q_net(batch.obs) is (B, n_actions): from each row keep the "
+            "column of the action taken, a (B,) tensor. torch.gather picks along "
+            "dim 1 (the actions); its index is int64 and has the shape of what it "
+            "returns, (B, 1) here, not batch.action's (B,). Then compare with "
+            "target_fn's targets through loss_fn.",
         )
         expect_true(
             loss.requires_grad,
@@ -500,6 +514,91 @@ def _batches() -> list[Batch]:
     ]
 
 
+class _SeenGradients(torch.optim.SGD):
+    """Plain SGD that records, at each ``step()``, the gradients it is about to use."""
+
+    def __init__(self, params) -> None:
+        super().__init__(params, lr=0.01)
+        self.seen: list[list[torch.Tensor]] = []
+
+    def step(self, closure=None):
+        params = [p for group in self.param_groups for p in group["params"]]
+        self.seen.append(
+            [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params]
+        )
+        return super().step(closure)
+
+
+def _gradients_seen(f, *, stale: bool, max_grad_norm: float = 1e6, calls: int = 2):
+    """The gradients ``f``'s optimizer steps with, call by call, from a network with
+    (``stale``) or without gradients left over from elsewhere."""
+    q_net, target_net, _ = _adam_case(0)
+    if not stale:
+        q_net.zero_grad(set_to_none=True)
+    optimizer = _SeenGradients(q_net.parameters())
+    for batch in _batches()[:calls]:
+        f(
+            q_net,
+            target_net,
+            optimizer,
+            batch,
+            gamma=0.9**3,
+            td_loss=dqn.DQNLoss(),
+            max_grad_norm=max_grad_norm,
+        )
+    return optimizer.seen
+
+
+def _check_fresh_gradients(f: Callable) -> None:
+    """Each step must use this batch's gradients alone: PyTorch adds new gradients to
+    stored ones, so gradients not cleared pile up from call to call."""
+    for stale, calls in ((False, 2), (True, 1)):
+        seen = _gradients_seen(f, stale=stale, calls=calls)
+        ref = _gradients_seen(dqn.gradient_step, stale=stale, calls=calls)
+        expect_true(
+            len(seen) == len(ref),
+            f"{calls} call(s) of gradient_step made {len(seen)} optimizer step(s): "
+            "take exactly one optimizer step per call.",
+        )
+        for k, (mine, theirs) in enumerate(zip(seen, ref, strict=True)):
+            if all(
+                torch.allclose(a, b, atol=1e-6)
+                for a, b in zip(mine, theirs, strict=True)
+            ):
+                continue
+            earlier = [torch.full_like(g, 5.0) for g in theirs] if stale else seen[0]
+            piled_up = k > 0 or stale
+            piled_up = piled_up and all(
+                torch.allclose(a, b + c, atol=1e-5)
+                for a, b, c in zip(mine, theirs, earlier, strict=True)
+            )
+            raise AssertionError(
+                (
+                    "the gradients at the optimizer's step were this batch's plus "
+                    + (
+                        "the stale ones the network came with"
+                        if stale
+                        else "the previous call's"
+                    )
+                    + ": PyTorch adds new gradients to stored ones. Clear them "
+                    "before backpropagating"
+                    + (", not only after the step." if stale else ".")
+                )
+                if piled_up
+                else f"at call {k + 1} the gradients the optimizer stepped with are "
+                "not the gradients of td_loss on this batch (with the gamma you are "
+                "given): backpropagate the loss you return, once, before the step."
+            )
+    seen = _gradients_seen(f, stale=False, max_grad_norm=0.05, calls=1)
+    norm = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in seen[0]])))
+    expect_true(
+        norm <= 0.05 * (1 + 1e-4),
+        f"with max_grad_norm=0.05 the gradients reaching optimizer.step() had a total "
+        f"norm of {norm:.3g}: clip them between backward and the step (clipping "
+        "after the step changes nothing the step used).",
+    )
+
+
 def check_gradient_step(fn: Callable) -> Callable:
     """Exercise 6: ``gradient_step(q_net, target_net, optimizer, batch, *, gamma,
     td_loss, max_grad_norm) -> float``: the TD loss, then one clipped step."""
@@ -529,6 +628,7 @@ def check_gradient_step(fn: Callable) -> Callable:
         return losses, q_net
 
     def cases(f: Callable) -> None:
+        _check_fresh_gradients(f)
         losses, q_net = steps(f, 10.0)
         expect_true(
             all(type(loss) is float for loss in losses),
@@ -555,10 +655,9 @@ def check_gradient_step(fn: Callable) -> Callable:
                     theirs.detach(),
                     what=f"q_net.{name} after 3 steps with Adam "
                     f"(max_grad_norm={max_grad_norm})",
-                    hint="Clear the old gradients (optimizer.zero_grad(): the network "
-                    "came with stale ones), backpropagate, clip the gradients' norm "
-                    "(nn.utils.clip_grad_norm_) before the optimizer steps, and let "
-                    "the optimizer take the step.",
+                    hint="The gradients were right when the step came, so the "
+                    "step itself differs: let the optimizer you are given take it "
+                    "(its own rule, Adam here), once.",
                     atol=1e-6,
                 )
 
