@@ -147,7 +147,11 @@ def check_should_sync(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 8: the target-sync bug", fn, cases, reference=dqn.should_sync
+        "Exercise 8: the target-sync bug",
+        fn,
+        cases,
+        reference=dqn.should_sync,
+        returns="bool",
     )
 
 

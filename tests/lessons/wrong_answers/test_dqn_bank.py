@@ -568,12 +568,15 @@ def ss_floordiv(step, interval):  # step // interval == 0: only the first steps
 
 
 def ss_ok(step, interval):  # correct
+    return step % interval == 0
+
+
+def ss_ok_positive(step, interval):  # correct: step 0 excluded, though the loop never asks
     return step > 0 and step % interval == 0
 
 
-def ss_ok_divmod(step, interval):  # correct: divmod, counting whole intervals
-    quotient, remainder = divmod(step, interval)
-    return quotient >= 1 and remainder == 0
+def ss_ok_divmod(step, interval):  # correct: divmod
+    return divmod(step, interval)[1] == 0
 
 
 SS_WRONG = [ss_seed_bug, ss_zero, ss_off_by_one, ss_500, ss_int, ss_floordiv]
@@ -584,7 +587,7 @@ def test_should_sync_wrong(wrong):
     fails(checks.check_should_sync, wrong)
 
 
-@pytest.mark.parametrize("right", [ss_ok, ss_ok_divmod])
+@pytest.mark.parametrize("right", [ss_ok, ss_ok_positive, ss_ok_divmod])
 def test_should_sync_right(right):
     passes(checks.check_should_sync, right)
 
