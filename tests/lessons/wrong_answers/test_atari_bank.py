@@ -1,15 +1,23 @@
-"""An independent bank of plausible wrong answers to 04_dqn_space_invaders_ram's graded
-exercises, written from the student copy before reading the checks. Every wrong answer
-must fail its check; every correct answer written another way must pass.
+"""An independent bank of plausible wrong answers to the graded exercises of
+04_dqn_space_invaders_ram.
 
-| exercise | wrong | passed before | passed after |
+Written from the student copy (prompt, contract, the cells that use the result) before
+reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
+hint, in self-study mode); every correct answer written another way must pass.
+
+"Before" is the checks as they were when the bank was written:
+
+| exercise | wrong answers | passed the checks before | after |
 | --- | --- | --- | --- |
-| 1 byte_correlations | 7 | 0 | 0 |
+| 1 byte_correlations | 6 | 0 | 0 |
 | 2 preprocess_ram | 8 | 0 | 0 |
-| 3 epsilon_greedy_action | 8 | 0 | 0 |
-| 4 atari_transition | 8 | 0 | 0 |
+| 3 epsilon_greedy_action | 8 | 1 | 0 |
+| 4 atari_transition | 7 | 0 | 0 |
 | 5 atari_target | 6 | 0 | 0 |
 | 6 snake_shaping | 5 | 0 | 0 |
+
+Passed before: ties broken with a fresh generator. Potential-based shaping, whose eating
+step pays for the new apple's distance, is a correct design, not a wrong answer.
 """
 
 from __future__ import annotations
@@ -449,6 +457,20 @@ def sn_backwards(reward, terminated, info, prev_info):  # rewards moving away
     return float(reward + step), bool(terminated)
 
 
+def sn_int_reward(reward, terminated, info, prev_info):
+    # the game's int reward passed on when there is no bonus (eating, dying)
+    if terminated or info["score"] != prev_info["score"]:
+        return reward, bool(terminated)
+    return reward + 0.1 * (_dist(prev_info) - _dist(info)), bool(terminated)
+
+
+def sn_caches_distance(reward, terminated, info, prev_info):
+    # stores the distance in info for the next step: changes the loop's dicts
+    info["distance"] = _dist(info)
+    before = prev_info.get("distance", _dist(prev_info))
+    return float(reward + 0.1 * (before - info["distance"])), bool(terminated)
+
+
 def sn_ok(reward, terminated, info, prev_info):
     # correct: a small bonus, none on eating or dying
     if terminated or info["score"] != prev_info["score"]:
@@ -457,7 +479,13 @@ def sn_ok(reward, terminated, info, prev_info):
     return float(reward + (0.05 if closer else -0.05)), bool(terminated)
 
 
-SN_WRONG = [sn_flag_changed, sn_big_bonus, sn_backwards]
+SN_WRONG = [
+    sn_flag_changed,
+    sn_big_bonus,
+    sn_backwards,
+    sn_int_reward,
+    sn_caches_distance,
+]
 
 
 @pytest.mark.parametrize("wrong", SN_WRONG)

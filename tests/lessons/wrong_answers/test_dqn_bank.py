@@ -1,22 +1,29 @@
-"""An independent bank of plausible wrong answers to 03_dqn_mountaincar's graded exercises.
+"""An independent bank of plausible wrong answers to the graded exercises of
+03_dqn_mountaincar.
 
-Written from the student copy before reading the checks; every wrong answer must fail its
-check, every correct answer written another way must pass (and work in the notebook's
-"same as the course" cells where it is used again). Exercise 10 (the whole loop) is left to
-``tests/lessons/test_dqn_checks.py``.
+Written from the student copy (prompt, contract, the cells that use the result) before
+reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
+hint, in self-study mode); every correct answer written another way must pass.
 
-| exercise | wrong | passed before | passed after |
+"Before" is the checks as they were when the bank was written:
+
+| exercise | wrong answers | passed the checks before | after |
 | --- | --- | --- | --- |
-| 1 sample_indices | 7 | 0 | 0 |
+| 1 sample_indices | 7 | 1 | 0 |
 | 2 choose_action | 8 | 0 | 0 |
 | 3 td_target | 8 | 0 | 0 |
-| 4 terminal_to_store | 4 | 0 | 0 |
+| 4 terminal_to_store | 4 | 1 | 0 |
 | 5 compute_loss | 6 | 0 | 0 |
 | 6 gradient_step | 7 | 0 | 0 |
 | 7 soft_update | 6 | 0 | 0 |
 | 8 should_sync | 6 | 0 | 0 |
 | 9 n_step_push | 7 | 0 | 0 |
-| 11 double target | 6 | 0 | 0 |
+| 11 Double DQN target | 6 | 0 | 0 |
+
+Passed before: a list from sample_indices, an int from terminal_to_store. The check of
+Exercise 8 also refused the correct ``step % interval == 0`` (step 0, which the loop
+never asks about); that was fixed meanwhile, and then an int from should_sync passed.
+Exercise 10 (the whole loop) is left to ``tests/lessons/test_dqn_checks.py``.
 """
 
 from __future__ import annotations
@@ -571,7 +578,9 @@ def ss_ok(step, interval):  # correct
     return step % interval == 0
 
 
-def ss_ok_positive(step, interval):  # correct: step 0 excluded, though the loop never asks
+def ss_ok_positive(
+    step, interval
+):  # correct: step 0 excluded, though the loop never asks
     return step > 0 and step % interval == 0
 
 
@@ -624,20 +633,23 @@ def _push(
         )
         return sum(power(k) * r for k, (_, _, r) in enumerate(steps))
 
-    if len(pending) == n:
+    if len(pending) == (n + 1 if slip == "window_too_long" else n):
         o, a, _ = pending[0]
         out.append((o, a, ret(list(pending)), next_obs, bool(terminated)))
         pending.popleft()
     if terminated:
         while pending and slip != "keep_pending":
             o, a, _ = pending[0]
-            out.append((o, a, ret(list(pending)), next_obs, True))
+            out.append(
+                (o, a, ret(list(pending)), next_obs, slip != "flush_not_terminal")
+            )
             pending.popleft()
     elif truncated:
-        if slip == "flush_truncated":
+        if slip in ("flush_truncated", "truncated_terminal"):
             while pending:
                 o, a, _ = pending[0]
-                out.append((o, a, ret(list(pending)), next_obs, False))
+                done = slip == "truncated_terminal"
+                out.append((o, a, ret(list(pending)), next_obs, done))
                 pending.popleft()
         elif slip != "keep_pending":
             pending.clear()
@@ -670,6 +682,9 @@ NS_WRONG = {
     "power": "discounts the first reward too",
     "keep_pending": "leaves steps waiting after the episode ended",
     "flush_truncated": "stores short windows at the time limit, bootstrapping with γ^n",
+    "truncated_terminal": "stores the time limit's short windows as terminal",
+    "flush_not_terminal": "stores the flag's short windows as not terminal",
+    "window_too_long": "waits for n + 1 rewards",
 }
 
 

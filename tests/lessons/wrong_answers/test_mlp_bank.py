@@ -1,17 +1,18 @@
-"""An independent bank of plausible wrong answers to 01_mlp_basics' graded exercises.
+"""An independent bank of plausible wrong answers to the graded exercises of
+01_mlp_basics.
 
 Written from the student copy (prompt, contract, the cells that use the result) before
-reading the checks. Every wrong answer must fail its check; every correct answer written
-another way must pass.
+reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
+hint, in self-study mode); every correct answer written another way must pass.
 
-Wrong answers that passed (before -> after the checks were fixed):
+"Before" is the checks as they were when the bank was written:
 
-| exercise | wrong | passed before | passed after |
+| exercise | wrong answers | passed the checks before | after |
 | --- | --- | --- | --- |
 | 1 softmax | 9 | 0 | 0 |
 | 2 cross-entropy | 9 | 0 | 0 |
 | 3 forward pass | 9 | 0 | 0 |
-| 4 backprop | 8 | 0 | 0 |
+| 4 backprop | 7 | 0 | 0 |
 | 5 hyperparameters | 4 | 0 | 0 |
 | 6 train step | 9 | 0 | 0 |
 """

@@ -1,17 +1,23 @@
-"""An independent bank of plausible wrong answers to 02_rl_concepts' graded exercises.
+"""An independent bank of plausible wrong answers to the graded exercises of
+02_rl_concepts.
 
-Written from the student copy before reading the checks; every wrong answer must fail its
-check, every correct answer written another way must pass. Pass-through (before -> after
-the checks were fixed): see the table at the end of ``test_mlp_bank``'s docstring style:
+Written from the student copy (prompt, contract, the cells that use the result) before
+reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
+hint, in self-study mode); every correct answer written another way must pass.
 
-| exercise | wrong | passed before | passed after |
+"Before" is the checks as they were when the bank was written:
+
+| exercise | wrong answers | passed the checks before | after |
 | --- | --- | --- | --- |
-| 1 discounted return | 9 | 0 | 0 |
+| 1 discounted return | 8 | 0 | 0 |
 | 2 predict the values | 8 | 0 | 0 |
-| 3 ε-greedy | 10 | 0 | 0 |
+| 3 ε-greedy | 10 | 1 | 0 |
 | 4 Q-learning update | 10 | 0 | 0 |
-| 5 training loop | 9 | 0 | 0 |
+| 5 training loop | 8 | 0 | 0 |
 | 6 MountainCar grid | 5 | 0 | 0 |
+
+Passed before: ε-greedy breaking ties with noise of size 1, which reorders values closer
+than 1. A 2×2 grid is no wrong answer: the velocity's sign is enough to swing up.
 """
 
 from __future__ import annotations
@@ -491,3 +497,28 @@ def test_grid_with_swapped_bounds_says_so():
 
 def test_grid_right():
     passes(checks.check_mountaincar_grid, grid_ok_two_by_two)
+
+
+@pytest.mark.parametrize("right", [ql_ok_convex, ql_ok_target_first])
+def test_q_learning_update_right_in_the_same_as_course_cell(right):
+    """Notebook 02's comparison of one Q-learning step with one gradient step."""
+    from course_utils.lessons.checks import same_as_course
+
+    q_demo = np.zeros((5, 2))
+    q_demo[2] = [0.3, 0.8]
+    target = 0.0 + 0.9 * q_demo[2].max()
+    h, estimate = 1e-6, q_demo[1, 1]
+
+    def loss(q):
+        return 0.5 * (target - q) ** 2
+
+    gradient = (loss(estimate + h) - loss(estimate - h)) / (2 * h)
+    by_q_learning = q_demo.copy()
+    right(by_q_learning, 1, 1, 0.0, 2, False, alpha=0.5, gamma=0.9)
+    same_as_course(
+        by_q_learning[1, 1],
+        estimate - 0.5 * gradient,
+        rtol=1e-6,
+        exercise="Exercise 4 (the Q-learning update)",
+        what="the new Q(s, a)",
+    )

@@ -1,8 +1,13 @@
-"""An independent bank of plausible wrong answers to 05_selective_memory_bipedalwalker's
-graded exercises, written from the student copy before reading the checks. Every wrong
-answer must fail its check; every correct answer written another way must pass.
+"""An independent bank of plausible wrong answers to the graded exercises of
+05_selective_memory_bipedalwalker.
 
-| exercise | wrong | passed before | passed after |
+Written from the student copy (prompt, contract, the cells that use the result) before
+reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
+hint, in self-study mode); every correct answer written another way must pass.
+
+"Before" is the checks as they were when the bank was written:
+
+| exercise | wrong answers | passed the checks before | after |
 | --- | --- | --- | --- |
 | 1 return_to_go | 8 | 0 | 0 |
 | 2 keep_probability | 7 | 0 | 0 |
