@@ -1,6 +1,7 @@
 """Deep Q-learning: ``core`` holds the pieces (act, store, target, update, sync: the
 functions notebook 03's exercises define), ``loop`` the training loop that calls
-them, ``qr`` the quantile (QR-DQN) pieces. The names below are re-exported so that
+them, ``vector`` the same loop over several environments stepped together, ``qr``
+the quantile (QR-DQN) pieces. The names below are re-exported so that
 ``from course_utils.agents import dqn; dqn.train_dqn`` reads well.
 
 May import: ``common`` and ``agents.services``.
@@ -16,6 +17,7 @@ from course_utils.agents.dqn.core import (
     Transition,
     ZipfHold,
     choose_action,
+    choose_actions,
     compute_loss,
     compute_target,
     compute_target_double,
@@ -30,6 +32,11 @@ from course_utils.agents.dqn.core import (
     terminal_to_store,
 )
 from course_utils.agents.dqn.loop import DQNConfig, DQNResult, make_q_network, train_dqn
+from course_utils.agents.dqn.vector import (
+    VectorDQNConfig,
+    make_vector_env,
+    train_dqn_vector,
+)
 from course_utils.common.buffers import sample_indices  # ReplayBuffer.sample draws it
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "no_hold",
     "ZipfHold",
     "choose_action",
+    "choose_actions",
     # store
     "ShapingFn",
     "Transition",
@@ -66,4 +74,8 @@ __all__ = [
     "DQNResult",
     "make_q_network",
     "train_dqn",
+    # the loop over several environments
+    "VectorDQNConfig",
+    "make_vector_env",
+    "train_dqn_vector",
 ]

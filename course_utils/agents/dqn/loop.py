@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -108,6 +108,13 @@ class DQNConfig:
                 fix="e.g. lr_end=lr / 10.",
             )
 
+    @property
+    def replay_ratio(self) -> float:
+        """Gradient steps per environment step once learning has started:
+        ``gradient_steps / train_freq`` (with several environments, per environment
+        step summed over them)."""
+        return self.gradient_steps / self.train_freq
+
     def lr_at(self, step: int) -> float:
         """The learning rate at environment ``step``: ``lr`` throughout when
         ``lr_end`` is None (exactly ``lr``, bit for bit), else a straight line from
@@ -136,6 +143,7 @@ class DQNResult:
     steps: int  # environment steps done
     wall_time_s: float  # training + evaluation
     eval_time_s: float = 0.0  # of which evaluations
+    episode_lengths: list[int] = field(default_factory=list)  # its steps, per episode
 
 
 def make_q_network(
@@ -171,6 +179,56 @@ def make_q_network(
     if len(space.shape) > 1:  # a grid (e.g. Snake's planes): the net flattens it
         bounds["obs_shape"] = list(space.shape)
     return net_class(int(np.prod(space.shape)), int(actions.n), hidden=hidden, **bounds)
+
+
+def make_learner(
+    env: gym.Env,
+    cfg: DQNConfig,
+    *,
+    seed: int,
+    td_loss: core.TDLoss,
+    net_class: type[QNetwork],
+    device: str | torch.device,
+) -> tuple[QNetwork, QNetwork, torch.optim.Optimizer]:
+    """The online Q-network (its initial weights drawn from ``seed``), its target
+    copy and their Adam optimizer; a network ``td_loss`` cannot train is refused."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        q_net = make_q_network(
+            env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
+        ).to(device)
+    if not isinstance(q_net, td_loss.network):
+        raise ValueError(
+            f"td_loss={td_loss!r} trains a {td_loss.network.__name__}, but net_class "
+            f"built a {type(q_net).__name__}. Fix: pass the pieces that go together "
+            "(for QR-DQN all of qr.QR_DQN_PIECES)."
+        )
+    target_net = copy.deepcopy(q_net)
+    return q_net, target_net, torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+
+
+def make_keeper(
+    cfg: DQNConfig,
+    eval_env: gym.Env | None,
+    *,
+    device: str | torch.device,
+    on_eval: Callable[[int, float], None] | None,
+) -> BestModelKeeper:
+    """Model selection: every ``cfg.eval_every`` steps, ``cfg.eval_episodes``
+    episodes on seeds ``cfg.eval_seed``+ with ε ``cfg.eval_epsilon``."""
+    return BestModelKeeper(
+        eval_env,
+        lambda net, step: QPolicy(
+            net,
+            epsilon=cfg.eval_epsilon,
+            rng=np.random.default_rng(cfg.eval_seed + step),
+            device=device,
+        ),
+        every=cfg.eval_every,
+        episodes=cfg.eval_episodes,
+        seed=cfg.eval_seed,
+        on_eval=on_eval,
+    )
 
 
 def train_dqn(
@@ -212,34 +270,12 @@ def train_dqn(
     Taught in: 03_dqn_mountaincar.ipynb
     """
     deadline = Deadline(cfg.max_seconds)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        q_net = make_q_network(
-            env, cfg.hidden, net_class=net_class, normalize_obs=cfg.normalize_obs
-        ).to(device)
-    if not isinstance(q_net, td_loss.network):
-        raise ValueError(
-            f"td_loss={td_loss!r} trains a {td_loss.network.__name__}, but net_class "
-            f"built a {type(q_net).__name__}. Fix: pass the pieces that go together "
-            "(for QR-DQN all of qr.QR_DQN_PIECES)."
-        )
-    target_net = copy.deepcopy(q_net)
-    optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+    q_net, target_net, optimizer = make_learner(
+        env, cfg, seed=seed, td_loss=td_loss, net_class=net_class, device=device
+    )
     buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
     pending: deque = deque()  # steps waiting for their n rewards (n_step_push)
-    keeper = BestModelKeeper(
-        eval_env,
-        lambda net, step: QPolicy(
-            net,
-            epsilon=cfg.eval_epsilon,
-            rng=np.random.default_rng(cfg.eval_seed + step),
-            device=device,
-        ),
-        every=cfg.eval_every,
-        episodes=cfg.eval_episodes,
-        seed=cfg.eval_seed,
-        on_eval=on_eval,
-    )
+    keeper = make_keeper(cfg, eval_env, device=device, on_eval=on_eval)
     result = DQNResult(q_net, q_net, [], [], [], keeper.history, None, 0, 0.0)
     explore_steps = max(1, int(cfg.exploration_fraction * cfg.total_steps))
     n_actions = int(env.action_space.n)
@@ -293,7 +329,9 @@ def train_dqn(
         obs, info = next_obs, next_info
         if terminated or truncated:
             result.episode_returns.append(episode_return)
-            result.episode_end_steps.append(step)
+            ends = result.episode_end_steps
+            result.episode_lengths.append(step - (ends[-1] if ends else 0))
+            ends.append(step)
             watch.episode(step, episode_return)
             obs, info = env.reset()
             episode_return = 0.0
