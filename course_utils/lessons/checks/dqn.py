@@ -147,7 +147,11 @@ def check_should_sync(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 8: the target-sync bug", fn, cases, reference=dqn.should_sync
+        "Exercise 8: the target-sync bug",
+        fn,
+        cases,
+        reference=dqn.should_sync,
+        returns="bool",
     )
 
 
@@ -170,7 +174,11 @@ def check_terminal_to_store(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 4: the truncation bug", fn, cases, reference=dqn.terminal_to_store
+        "Exercise 4: the truncation bug",
+        fn,
+        cases,
+        reference=dqn.terminal_to_store,
+        returns="bool",
     )
 
 
@@ -223,6 +231,8 @@ def check_sample_indices(fn: Callable) -> Callable:
         fn,
         cases,
         reference=dqn.sample_indices,
+        returns="array",
+        rng_args=("rng",),
     )
 
 
