@@ -5,8 +5,8 @@
         [--only-vector]
 
 For each game, side by side: the environment alone (random actions, one process), the
-one-environment loop ``train_dqn`` and the vector loop ``train_dqn_vector`` for each
-number of environments and each mode, all with the shipped preset's settings and
+loop ``train_dqn`` on one environment and on a vector environment for each number of
+environments and each mode, all with the shipped preset's settings and
 pieces (so the same replay ratio, printed), one torch thread as the trainer uses.
 A loop's speed is measured over a fixed number of environment steps after learning
 has started (``--steps``, default 10 000 for Space Invaders and 5 000 for Snake);
@@ -99,8 +99,9 @@ def loop_speed(
     num_envs: int | None,
     mode: str,
 ) -> tuple[float, float]:
-    """``train_dqn`` (``num_envs=None``) or ``train_dqn_vector`` with ``preset``'s
-    settings: its speed over ``steps`` environment steps after learning starts."""
+    """``train_dqn`` on one environment (``num_envs=None``) or on a vector
+    environment, with ``preset``'s settings: its speed over ``steps`` environment
+    steps after learning starts."""
     fields = dataclasses.asdict(preset.config) | {
         "hidden": preset.config.hidden,
         "learning_starts": learning_starts,
@@ -126,7 +127,7 @@ def loop_speed(
         workers = [p.pid for p in getattr(envs, "processes", [])]
         clock = Clock(lambda: workers)
         try:
-            dqn.train_dqn_vector(envs, cfg, on_eval=clock.mark, **common)
+            dqn.train_dqn(envs, cfg, on_eval=clock.mark, **common)
         finally:
             envs.close()
     clock.marks = [m for m in clock.marks if m[0] >= learning_starts]
@@ -215,7 +216,7 @@ def measure_game(
     for mode in modes:
         for n in envs:
             speeds = loop_speed(preset, env_fn, steps, learning_starts, n, mode)
-            row(f"train_dqn_vector {mode} N={n}", speeds)
+            row(f"train_dqn {mode} N={n}", speeds)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,8 @@ length (its schedules scale with it); for an agent counted in games (bipedalwalk
 it is a step budget, ``SMConfig.max_steps``: training stops after the game that
 reaches it, or at ``--episodes`` games, whichever comes first. ``--num-envs N``
 (with ``--vector sync|async``) trains a DQN agent on N environments stepped together
-(``train_dqn_vector``; the same replay ratio, steps counted over all environments),
+(``train_dqn`` on a vector environment; the same replay ratio, steps counted over all
+environments),
 as a preset whose config is a ``VectorDQNConfig`` does by itself.
 """
 
@@ -43,7 +44,6 @@ from course_utils.agents.dqn import (
     VectorDQNConfig,
     make_vector_env,
     train_dqn,
-    train_dqn_vector,
 )
 from course_utils.agents.selective_memory import train_selective_memory
 from course_utils.agents.selective_memory.resume import (
@@ -77,18 +77,17 @@ class Trained:
 
 
 def _train_dqn(preset: Preset, cfg: Any, seed: int, quiet: bool) -> Trained:
-    """``train_dqn``, or ``train_dqn_vector`` for a preset whose config is a
-    ``VectorDQNConfig`` (several environments stepped together)."""
+    """``train_dqn`` on one environment, or on a vector environment for a preset
+    whose config is a ``VectorDQNConfig`` (several environments stepped together)."""
     env_id, kwargs = preset.env_id, dict(preset.env_kwargs)
     rng = set_seed(seed)
     if isinstance(cfg, VectorDQNConfig):
         env_fn = functools.partial(make_env, env_id, **kwargs)
         env = make_vector_env(env_fn, cfg.num_envs, cfg.vector)
-        loop = train_dqn_vector
     else:
-        env, loop = make_env(env_id, **kwargs), train_dqn
+        env = make_env(env_id, **kwargs)
     try:
-        result = loop(
+        result = train_dqn(
             env,
             cfg,
             rng=rng,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gymnasium.vector import SyncVectorEnv
 
 from course_utils import evaluate, train
 from course_utils.agents.dqn import VectorDQNConfig
@@ -313,15 +314,16 @@ def test_the_trainer_uses_the_vector_loop_for_a_vector_preset(tmp_path, monkeypa
     )
     monkeypatch.setattr(train, "PRESETS", {**PRESETS, "mountaincar": preset})
     calls = []
-    loop = train.train_dqn_vector
+    loop = train.train_dqn
     monkeypatch.setattr(
-        train, "train_dqn_vector", lambda *a, **k: calls.append(1) or loop(*a, **k)
+        train, "train_dqn", lambda env, *a, **k: calls.append(env) or loop(env, *a, **k)
     )
     out = tmp_path / "car.pt"
     args = ["mountaincar", "--steps", "400", "--test-episodes", "1", "--quiet"]
     assert train.main([*args, "--out", str(out)]) == 0
     meta = load_network(out)[1]
-    assert calls == [1]
+    assert [type(env) for env in calls] == [SyncVectorEnv]
+    assert calls[0].num_envs == 2
     assert meta["config"]["num_envs"] == 2 and meta["config"]["vector"] == "sync"
     assert meta["train_steps"] == 400
 

@@ -1,5 +1,6 @@
-"""The DQN loop over several environments: train_dqn's algorithm, one forward pass for
-every environment's action, each environment's transitions kept apart."""
+"""train_dqn over several environments stepped together: the same algorithm, one
+forward pass for every environment's action, each environment's transitions kept
+apart."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from course_utils.agents import dqn
-from course_utils.agents.dqn import vector as vector_module
+from course_utils.agents.dqn import loop as loop_module
 from course_utils.common.buffers import ReplayBuffer
 from course_utils.common.envs import make_env
 from course_utils.common.seeding import set_seed
@@ -88,8 +89,8 @@ def counter_run(num_envs=3, vector="sync", n_step=2, **changes):
         return dqn.no_shaping(reward, terminal, info, prev_info)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(vector_module, "ReplayBuffer", KeptBuffer)
-        result = dqn.train_dqn_vector(
+        patch.setattr(loop_module, "ReplayBuffer", KeptBuffer)
+        result = dqn.train_dqn(
             envs, cfg, rng=set_seed(0), seed=0, shaping=spy, progress=False
         )
     envs.close()
@@ -119,7 +120,7 @@ def test_one_sync_environment_is_train_dqn_bit_for_bit(tiny_dqn):
         **pieces,
     )
     envs = dqn.make_vector_env(lambda: make_env("MountainCar-v0"), 1)
-    new = dqn.train_dqn_vector(
+    new = dqn.train_dqn(
         envs,
         vector_config(cfg),
         rng=set_seed(1),
@@ -156,7 +157,7 @@ def test_several_environments_learn_cartpole():
         num_envs=4,
     )
     envs = dqn.make_vector_env(lambda: gym.make("CartPole-v1"), 4)
-    result = dqn.train_dqn_vector(
+    result = dqn.train_dqn(
         envs,
         cfg,
         rng=set_seed(0),
@@ -269,7 +270,7 @@ def test_bad_configs_are_refused(change, message):
 
 def test_envs_the_loop_would_misread_are_refused():
     cfg = dqn.VectorDQNConfig(total_steps=10, num_envs=2, hidden=(4,))
-    run = lambda envs, c=cfg: dqn.train_dqn_vector(  # noqa: E731
+    run = lambda envs, c=cfg: dqn.train_dqn(  # noqa: E731
         envs, c, rng=set_seed(0), seed=0, progress=False
     )
     with pytest.raises(ValueError, match="SAME_STEP.*make_vector_env"):

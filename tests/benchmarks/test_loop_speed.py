@@ -29,8 +29,8 @@ def test_quick_run_prints_every_row_side_by_side(loop_speed, capsys):
     for what in (
         "environment alone (random)",
         "train_dqn (one env)",
-        "train_dqn_vector sync N=2",
-        "train_dqn_vector async N=2",
+        "train_dqn sync N=2",
+        "train_dqn async N=2",
     ):
         wall, cpu = (float(x.replace(",", "")) for x in named[what])
         assert wall > 0 and cpu > 0, what

@@ -1,7 +1,8 @@
 """Deep Q-learning: ``core`` holds the pieces (act, store, target, update, sync: the
 functions notebook 03's exercises define), ``loop`` the training loop that calls
-them, ``vector`` the same loop over several environments stepped together, ``qr``
-the quantile (QR-DQN) pieces. The names below are re-exported so that
+them (``train_dqn``), ``vector`` its body over several environments stepped
+together, ``run`` what both bodies share (config, set-up, result), ``qr`` the
+quantile (QR-DQN) pieces. The names below are re-exported so that
 ``from course_utils.agents import dqn; dqn.train_dqn`` reads well.
 
 May import: ``common`` and ``agents.services``.
@@ -31,12 +32,9 @@ from course_utils.agents.dqn.core import (
     td_target,
     terminal_to_store,
 )
-from course_utils.agents.dqn.loop import DQNConfig, DQNResult, make_q_network, train_dqn
-from course_utils.agents.dqn.vector import (
-    VectorDQNConfig,
-    make_vector_env,
-    train_dqn_vector,
-)
+from course_utils.agents.dqn.loop import train_dqn
+from course_utils.agents.dqn.run import DQNConfig, DQNResult, make_q_network
+from course_utils.agents.dqn.vector import VectorDQNConfig, make_vector_env
 from course_utils.common.buffers import sample_indices  # ReplayBuffer.sample draws it
 
 __all__ = [
@@ -74,8 +72,7 @@ __all__ = [
     "DQNResult",
     "make_q_network",
     "train_dqn",
-    # the loop over several environments
+    # several environments stepped together
     "VectorDQNConfig",
     "make_vector_env",
-    "train_dqn_vector",
 ]
