@@ -154,6 +154,7 @@ def check_should_sync(fn: Callable) -> Callable:
         fn,
         cases,
         reference=dqn.should_sync,
+        returns="bool",
     )
 
 
