@@ -94,6 +94,9 @@ def test_check_terminal_to_store():
         checks.check_terminal_to_store(
             lambda terminated, truncated: terminated or truncated
         )
+    for not_a_bool in (lambda te, tr: int(te), lambda te, tr: te if te else 0):
+        with pytest.raises(AssertionError, match="True or False"):
+            checks.check_terminal_to_store(not_a_bool)
 
 
 def test_check_soft_update():
@@ -175,6 +178,10 @@ WRONG_SAMPLE_INDICES = {
     "swapped arguments": lambda n, b, rng: rng.integers(0, b, size=n),
     "ignores the rng (global numpy)": lambda n, b, rng: np.random.randint(0, n, b),
     "floats instead of indices": lambda n, b, rng: rng.random(b) * n,
+    "without replacement when it can": lambda n, b, rng: rng.choice(
+        n, b, replace=b > n
+    ),
+    "a Python list": lambda n, b, rng: rng.integers(0, n, size=b).tolist(),
     "another uniform draw (not the buffer's)": lambda n, b, rng: (
         rng.random(b) * n
     ).astype(np.int64),
@@ -325,10 +332,19 @@ def test_check_double_target_fails_wrong_answers(name):
         checks.check_double_target(WRONG_DOUBLE_TARGET[name])
 
 
-def _td_loss(gather_dim=1, no_grad=True, fixed_loss=False, item=False, detach=False):
+def _td_loss(
+    gather_dim=1,
+    no_grad=True,
+    fixed_loss=False,
+    item=False,
+    detach=False,
+    summed=False,
+    target_scores=False,
+):
     def compute_loss(q_net, target_net, batch, gamma, *, target_fn, loss_fn):
         index = batch.action.long().unsqueeze(1)
-        q = q_net(batch.obs).gather(gather_dim, index).squeeze(1)
+        scorer = target_net if target_scores else q_net
+        q = scorer(batch.obs).gather(gather_dim, index).squeeze(1)
         q = q.detach() if detach else q
         if no_grad:
             with torch.no_grad():
@@ -336,6 +352,7 @@ def _td_loss(gather_dim=1, no_grad=True, fixed_loss=False, item=False, detach=Fa
         else:
             target = target_fn(q_net, target_net, batch, gamma)
         loss = (F.smooth_l1_loss if fixed_loss else loss_fn)(q, target)
+        loss = loss * len(q) if summed else loss
         return loss.item() if item else loss
 
     return compute_loss
@@ -356,6 +373,19 @@ def test_check_td_loss_fails_wrong_answers(name):
     assert checks.check_td_loss(_td_loss()) is not None
     with pytest.raises(AssertionError, match="Exercise 5"):
         checks.check_td_loss(WRONG_TD_LOSS[name])
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_td_loss(summed=True), "sum over the batch"),
+        (_td_loss(target_scores=True), "with the target network"),
+        (_td_loss(gather_dim=0), "Neither a sum"),
+    ],
+)
+def test_check_td_loss_names_the_likely_cause(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_td_loss(wrong)
 
 
 def _push(
@@ -423,6 +453,7 @@ def _step(
     no_zero=False,
     no_clip=False,
     clip_after=False,
+    clip_value=False,
     sgd=False,
     tensor=False,
     loss_after=False,
@@ -439,7 +470,9 @@ def _step(
         if not (zero_first or zero_after or no_zero):
             optimizer.zero_grad()
         loss.backward()
-        if not (no_clip or clip_after):
+        if clip_value:
+            nn.utils.clip_grad_value_(q_net.parameters(), max_grad_norm)
+        elif not (no_clip or clip_after):
             nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
         if sgd:
             with torch.no_grad():
@@ -483,8 +516,9 @@ def test_check_gradient_step_fails_wrong_answers(name):
     [
         (_step(no_zero=True), "plus the previous call's"),
         (_step(zero_after=True), "plus the stale ones.*not only after the step"),
-        (_step(no_clip=True), "total norm"),
-        (_step(clip_after=True), "total norm"),
+        (_step(no_clip=True), "nothing was clipped before the step"),
+        (_step(clip_after=True), "nothing was clipped before the step"),
+        (_step(clip_value=True), "value clipping"),
         (_step(sgd=True), "one optimizer step per call"),
     ],
 )
@@ -545,6 +579,11 @@ def test_check_td_target_fails_an_in_place_update_of_reward():
 # --- Exercise 10: the loop ---
 
 
+# The names the notebook's loop calls: the check records the loop's calls of them.
+choose_action = checks.choose_action
+sample_indices = dqn.sample_indices
+
+
 def _loop(
     sync_first=False,
     no_warmup_learning=False,
@@ -552,6 +591,10 @@ def _loop(
     sample_global=False,
     plain_gamma=False,
     store_truncation=False,
+    epsilon_end_only=False,
+    hard_copy=False,
+    buffer_sample=False,
+    one_batch=False,
 ):
     """The notebook's train with the package's pieces, and wrong variants."""
 
@@ -595,10 +638,10 @@ def _loop(
                 end=cfg.epsilon_end,
                 duration=explore_steps,
             )
-            action = checks.choose_action(
+            action = choose_action(
                 q_net,
                 obs,
-                epsilon,
+                cfg.epsilon_end if epsilon_end_only else epsilon,
                 rng,
                 n_actions=3,
                 warmup=step <= cfg.learning_starts,
@@ -628,20 +671,23 @@ def _loop(
                 dqn.soft_update(target_net, q_net, cfg.tau)
             learn = step > cfg.learning_starts or no_warmup_learning
             if learn and step % cfg.train_freq == 0 and len(buffer) >= cfg.batch_size:
-                for _ in range(cfg.gradient_steps):
+                for k in range(cfg.gradient_steps):
                     gen = (
                         np.random.default_rng(int(np.random.randint(1 << 30)))
                         if sample_global
                         else rng
                     )
-                    idx = dqn.sample_indices(len(buffer), cfg.batch_size, gen)
-                    batch = Batch(
-                        buffer.obs[idx],
-                        buffer.action[idx],
-                        buffer.reward[idx],
-                        buffer.next_obs[idx],
-                        buffer.terminated[idx],
-                    ).to_torch()
+                    if buffer_sample:
+                        batch = buffer.sample(cfg.batch_size, gen).to_torch()
+                    elif k == 0 or not one_batch:
+                        idx = sample_indices(len(buffer), cfg.batch_size, gen)
+                        batch = Batch(
+                            buffer.obs[idx],
+                            buffer.action[idx],
+                            buffer.reward[idx],
+                            buffer.next_obs[idx],
+                            buffer.terminated[idx],
+                        ).to_torch()
                     gamma = cfg.gamma if plain_gamma else cfg.gamma**cfg.n_step
                     run["losses"].append(
                         dqn.gradient_step(
@@ -655,7 +701,7 @@ def _loop(
                         )
                     )
             if not sync_first and dqn.should_sync(step, cfg.target_update_interval):
-                dqn.soft_update(target_net, q_net, cfg.tau)
+                dqn.soft_update(target_net, q_net, 1.0 if hard_copy else cfg.tau)
             if step % cfg.eval_every == 0:
                 scores = evaluate(
                     QPolicy(q_net),
@@ -680,6 +726,18 @@ WRONG_LOOPS = {
     "samples with another generator": _loop(sample_global=True),
     "bootstraps with γ, not γ^n": _loop(plain_gamma=True),
     "stores a truncation as terminal": _loop(store_truncation=True),
+    "acts with epsilon_end throughout": _loop(epsilon_end_only=True),
+    "copies the target whatever tau": _loop(hard_copy=True),
+    "samples with buffer.sample": _loop(buffer_sample=True),
+    "one batch per update": _loop(one_batch=True),
+}
+
+LOOP_MESSAGES = {
+    "reseeds every reset": "the reset differs",
+    "acts with epsilon_end throughout": "ε = ",
+    "copies the target whatever tau": "how far it moves",
+    "samples with buffer.sample": "without your sample_indices",
+    "one batch per update": "fresh batch",
 }
 
 
@@ -691,5 +749,6 @@ def test_check_training_loop_passes_the_loop_and_its_reference():
 
 @pytest.mark.parametrize("name", WRONG_LOOPS)
 def test_check_training_loop_fails_wrong_loops(name):
-    with pytest.raises(AssertionError, match="Exercise 10"):
+    with pytest.raises(AssertionError, match="Exercise 10") as failure:
         checks.check_training_loop(WRONG_LOOPS[name], TinyConfig(), steps=600)
+    assert LOOP_MESSAGES.get(name, "") in str(failure.value)
