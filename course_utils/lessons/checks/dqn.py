@@ -45,53 +45,48 @@ class _TableQ(nn.Module):
         return self.table[rows] * self.scale
 
 
-def check_td_target(fn: Callable) -> Callable:
+@exercise("Exercise 3: the TD target", reference=dqn.td_target)
+def check_td_target(f: Callable) -> None:
     """Exercise 3: ``td_target(reward, next_q, terminated, gamma) -> (batch,)``."""
-
-    def cases(f: Callable) -> None:
-        reward = torch.tensor([-1.0, -1.0, 0.5])
-        next_q = torch.tensor(
-            [[-10.0, -8.0, -9.0], [-3.0, -4.0, -5.0], [2.0, 1.0, 0.0]]
-        )
-        terminated = torch.tensor([0.0, 1.0, 0.0])
-        out = f(reward, next_q, terminated, 0.9)
-        expect_true(
-            isinstance(out, torch.Tensor), f"return a torch tensor, got {type(out)}"
-        )
-        expect_close(
-            out.detach(),
-            [-1 + 0.9 * -8.0, -1.0, 0.5 + 0.9 * 2.0],
-            what="td_target on 3 transitions",
-            hint="Use the max over next actions, and multiply the bootstrap term "
-            "by (1 - terminated): a terminal transition keeps only its reward.",
-        )
-        reward_before = reward.clone()
-        f(reward, next_q, terminated, 0.5)
-        expect_true(
-            torch.equal(reward, reward_before),
-            "td_target changed its `reward` argument (an in-place `+=`?): build a "
-            "new tensor, the batch is used again.",
-        )
-        expect_close(
-            f(reward, next_q, terminated, 0.5).detach(),
-            [-1 + 0.5 * -8.0, -1.0, 0.5 + 0.5 * 2.0],
-            what="the same transitions with gamma = 0.5",
-            hint="Use the gamma you are given.",
-        )
-        # A time-limit truncation is stored with terminated = 0: it bootstraps.
-        expect_close(
-            f(
-                torch.tensor([-1.0]),
-                torch.tensor([[-20.0, -30.0, -40.0]]),
-                torch.tensor([0.0]),
-                0.98,
-            ).detach(),
-            [-1 + 0.98 * -20.0],
-            what="a transition cut by the 200-step time limit",
-            hint="Truncation is not termination: the car could have gone on.",
-        )
-
-    return run_check("Exercise 3: the TD target", fn, cases, reference=dqn.td_target)
+    reward = torch.tensor([-1.0, -1.0, 0.5])
+    next_q = torch.tensor([[-10.0, -8.0, -9.0], [-3.0, -4.0, -5.0], [2.0, 1.0, 0.0]])
+    terminated = torch.tensor([0.0, 1.0, 0.0])
+    out = f(reward, next_q, terminated, 0.9)
+    expect_true(
+        isinstance(out, torch.Tensor), f"return a torch tensor, got {type(out)}"
+    )
+    expect_close(
+        out.detach(),
+        [-1 + 0.9 * -8.0, -1.0, 0.5 + 0.9 * 2.0],
+        what="td_target on 3 transitions",
+        hint="Use the max over next actions, and multiply the bootstrap term "
+        "by (1 - terminated): a terminal transition keeps only its reward.",
+    )
+    reward_before = reward.clone()
+    f(reward, next_q, terminated, 0.5)
+    expect_true(
+        torch.equal(reward, reward_before),
+        "td_target changed its `reward` argument (an in-place `+=`?): build a "
+        "new tensor, the batch is used again.",
+    )
+    expect_close(
+        f(reward, next_q, terminated, 0.5).detach(),
+        [-1 + 0.5 * -8.0, -1.0, 0.5 + 0.5 * 2.0],
+        what="the same transitions with gamma = 0.5",
+        hint="Use the gamma you are given.",
+    )
+    # A time-limit truncation is stored with terminated = 0: it bootstraps.
+    expect_close(
+        f(
+            torch.tensor([-1.0]),
+            torch.tensor([[-20.0, -30.0, -40.0]]),
+            torch.tensor([0.0]),
+            0.98,
+        ).detach(),
+        [-1 + 0.98 * -20.0],
+        what="a transition cut by the 200-step time limit",
+        hint="Truncation is not termination: the car could have gone on.",
+    )
 
 
 _POLYAK = "θ_target ← τ·θ + (1 − τ)·θ_target, for every parameter."
@@ -123,134 +118,115 @@ def check_soft_update(f: Callable) -> None:
     )
 
 
-def check_should_sync(fn: Callable) -> Callable:
+@exercise(
+    "Exercise 8: bug hunt — when does the target sync?",
+    reference=dqn.should_sync,
+    returns="bool",
+)
+def check_should_sync(f: Callable) -> None:
     """Exercise 8 (bug hunt): ``should_sync(step, interval) -> bool``."""
-
-    def cases(f: Callable) -> None:
-        # The loop asks on steps 1, 2, ..., total_steps (never step 0): the course's
-        # interval over a whole full-mode run, then others, around every multiple.
-        for interval, last in ((600, 150_000), (500, 3_001), (7, 200), (1, 20)):
-            fired = [s for s in range(1, last + 1) if f(s, interval)]
-            expected = list(range(interval, last + 1, interval))
-            if fired == expected:
-                continue
-            wrong = sorted(set(fired) ^ set(expected))[0]
-            expect_true(
-                False,
-                f"with interval {interval}, the loop's steps 1 to {last:,} must sync "
-                f"exactly at {expected[:3]}...; yours "
-                + (
-                    f"syncs at step {wrong}"
-                    if wrong in fired
-                    else f"skips step {wrong}"
-                )
-                + f" (it fires at {fired[:4]}{'...' if len(fired) > 4 else ''}). "
-                "What does Python compute first in `t % 1/tau`, and which remainder "
-                "do the multiples of the interval leave?",
-            )
-
-    return run_check(
-        "Exercise 8: bug hunt — when does the target sync?",
-        fn,
-        cases,
-        reference=dqn.should_sync,
-        returns="bool",
-    )
+    # The loop asks on steps 1, 2, ..., total_steps (never step 0): the course's
+    # interval over a whole full-mode run, then others, around every multiple.
+    for interval, last in ((600, 150_000), (500, 3_001), (7, 200), (1, 20)):
+        fired = [s for s in range(1, last + 1) if f(s, interval)]
+        expected = list(range(interval, last + 1, interval))
+        if fired == expected:
+            continue
+        wrong = sorted(set(fired) ^ set(expected))[0]
+        expect_true(
+            False,
+            f"with interval {interval}, the loop's steps 1 to {last:,} must sync "
+            f"exactly at {expected[:3]}...; yours "
+            + (f"syncs at step {wrong}" if wrong in fired else f"skips step {wrong}")
+            + f" (it fires at {fired[:4]}{'...' if len(fired) > 4 else ''}). "
+            "What does Python compute first in `t % 1/tau`, and which remainder "
+            "do the multiples of the interval leave?",
+        )
 
 
-def check_terminal_to_store(fn: Callable) -> Callable:
+@exercise(
+    "Exercise 4: bug hunt — the time limit",
+    reference=dqn.terminal_to_store,
+    returns="bool",
+)
+def check_terminal_to_store(f: Callable) -> None:
     """Exercise 4 (bug hunt): ``terminal_to_store(terminated, truncated) -> bool``."""
-
-    def cases(f: Callable) -> None:
-        table = {
-            (False, False): False,
-            (True, False): True,
-            (False, True): False,
-            (True, True): True,
-        }
-        for (terminated, truncated), expected in table.items():
-            got = f(terminated, truncated)
-            expect_true(
-                got == expected,
-                f"terminated={terminated}, truncated={truncated}: store {expected}, "
-                f"got {got}. A time-limit truncation is not a terminal state.",
-            )
-
-    return run_check(
-        "Exercise 4: bug hunt — the time limit",
-        fn,
-        cases,
-        reference=dqn.terminal_to_store,
-        returns="bool",
-    )
+    table = {
+        (False, False): False,
+        (True, False): True,
+        (False, True): False,
+        (True, True): True,
+    }
+    for (terminated, truncated), expected in table.items():
+        got = f(terminated, truncated)
+        expect_true(
+            got == expected,
+            f"terminated={terminated}, truncated={truncated}: store {expected}, "
+            f"got {got}. A time-limit truncation is not a terminal state.",
+        )
 
 
-def check_sample_indices(fn: Callable) -> Callable:
+@exercise(
+    "Exercise 1: sampling the replay buffer",
+    reference=dqn.sample_indices,
+    returns="array",
+    rng_args=("rng",),
+)
+def check_sample_indices(f: Callable) -> None:
     """Exercise 1: ``sample_indices(size, batch_size, rng) -> (batch_size,) int``."""
-
-    def cases(f: Callable) -> None:
-        try:
-            many = np.asarray(f(5, 2000, np.random.default_rng(0)))
-            more_than_stored = np.asarray(f(3, 10, np.random.default_rng(0)))
-        except ValueError as error:
-            raise AssertionError(
-                f"sampling 10 indices from 3 stored transitions raised {error!r}. "
-                "Sample *with* replacement: a batch may repeat a transition."
-            ) from None
-        expect_true(
-            many.shape == (2000,) and many.dtype.kind in "iu",
-            f"sample_indices(5, 2000, rng) must return 2000 integers, got shape "
-            f"{many.shape}, dtype {many.dtype}. Is the order (size, batch_size)?",
-        )
-        expect_true(
-            more_than_stored.shape == (10,),
-            "sample_indices(3, 10, rng) must return 10 indices.",
-        )
-        seen = sorted(set(many.tolist()))
-        expect_true(
-            seen == [0, 1, 2, 3, 4],
-            f"from a buffer holding 5 transitions, 2000 draws gave the indices {seen}; "
-            "expected every index 0..4 and nothing else (rows 0 to size - 1: "
-            "rng.integers' upper bound is excluded).",
-        )
-        first, again = under_global_seeds(
-            lambda: np.asarray(f(10, 50, np.random.default_rng(3)))
-        )
-        other = np.asarray(f(10, 50, np.random.default_rng(4)))
-        expect_true(
-            np.array_equal(first, again) and not np.array_equal(first, other),
-            "the indices must come from the rng you are given (the same rng seed "
-            "gives the same sample), not from np.random's global generator.",
-        )
-        # The course's draws, a batch larger and smaller than the buffer (a draw
-        # without replacement where possible passes the first and fails the second).
-        for size, batch_size in ((10, 50), (100, 8), (10_000, 128)):
-            mine = np.asarray(f(size, batch_size, np.random.default_rng(3)))
-            theirs = dqn.sample_indices(size, batch_size, np.random.default_rng(3))
-            if np.array_equal(mine, theirs):
-                continue
-            repeats = len(set(mine.tolist())) < len(mine)
-            raise AssertionError(
-                f"sample_indices({size}, {batch_size}, rng) departs from the course's "
-                f"draw at position {int(np.argmax(mine != theirs))} (same rng seed)"
-                + (
-                    "; yours never repeats a row: the contract is *with* "
-                    "replacement, whatever the batch size."
-                    if not repeats and batch_size <= size
-                    else ": uniform over the rows, but not the draw the course's "
-                    "buffer makes (ReplayBuffer.sample), so your loop could not "
-                    "repeat the course's run."
-                )
-            )
-
-    return run_check(
-        "Exercise 1: sampling the replay buffer",
-        fn,
-        cases,
-        reference=dqn.sample_indices,
-        returns="array",
-        rng_args=("rng",),
+    try:
+        many = np.asarray(f(5, 2000, np.random.default_rng(0)))
+        more_than_stored = np.asarray(f(3, 10, np.random.default_rng(0)))
+    except ValueError as error:
+        raise AssertionError(
+            f"sampling 10 indices from 3 stored transitions raised {error!r}. "
+            "Sample *with* replacement: a batch may repeat a transition."
+        ) from None
+    expect_true(
+        many.shape == (2000,) and many.dtype.kind in "iu",
+        f"sample_indices(5, 2000, rng) must return 2000 integers, got shape "
+        f"{many.shape}, dtype {many.dtype}. Is the order (size, batch_size)?",
     )
+    expect_true(
+        more_than_stored.shape == (10,),
+        "sample_indices(3, 10, rng) must return 10 indices.",
+    )
+    seen = sorted(set(many.tolist()))
+    expect_true(
+        seen == [0, 1, 2, 3, 4],
+        f"from a buffer holding 5 transitions, 2000 draws gave the indices {seen}; "
+        "expected every index 0..4 and nothing else (rows 0 to size - 1: "
+        "rng.integers' upper bound is excluded).",
+    )
+    first, again = under_global_seeds(
+        lambda: np.asarray(f(10, 50, np.random.default_rng(3)))
+    )
+    other = np.asarray(f(10, 50, np.random.default_rng(4)))
+    expect_true(
+        np.array_equal(first, again) and not np.array_equal(first, other),
+        "the indices must come from the rng you are given (the same rng seed "
+        "gives the same sample), not from np.random's global generator.",
+    )
+    # The course's draws, a batch larger and smaller than the buffer (a draw
+    # without replacement where possible passes the first and fails the second).
+    for size, batch_size in ((10, 50), (100, 8), (10_000, 128)):
+        mine = np.asarray(f(size, batch_size, np.random.default_rng(3)))
+        theirs = dqn.sample_indices(size, batch_size, np.random.default_rng(3))
+        if np.array_equal(mine, theirs):
+            continue
+        repeats = len(set(mine.tolist())) < len(mine)
+        raise AssertionError(
+            f"sample_indices({size}, {batch_size}, rng) departs from the course's "
+            f"draw at position {int(np.argmax(mine != theirs))} (same rng seed)"
+            + (
+                "; yours never repeats a row: the contract is *with* "
+                "replacement, whatever the batch size."
+                if not repeats and batch_size <= size
+                else ": uniform over the rows, but not the draw the course's "
+                "buffer makes (ReplayBuffer.sample), so your loop could not "
+                "repeat the course's run."
+            )
+        )
 
 
 def choose_action(
@@ -325,7 +301,10 @@ def _first_departing_draw(f, call, epsilon: float, warmup: bool, steps=500) -> N
         )
 
 
-def check_choose_action(fn: Callable) -> Callable:
+@exercise(
+    "Exercise 2: ε-greedy", reference=choose_action, returns="action", rng_args=("rng",)
+)
+def check_choose_action(f: Callable) -> None:
     """Exercise 2: ``choose_action(q_net, obs, epsilon, rng, *, n_actions,
     warmup=False) -> int``."""
 
@@ -348,58 +327,48 @@ def check_choose_action(fn: Callable) -> Callable:
         q_net, rng = _TableQ([[0.0, 2.0, 1.5, 1.0]]), np.random.default_rng(5)
         return [call(f, q_net, epsilon, rng, warmup) for _ in range(steps)]
 
-    def cases(f: Callable) -> None:
-        for table, best in (([[1.0, 3.0, 2.0]], 1), ([[0.5, -1.0, 2.5, 0.0]], 2)):
-            got = call(f, _TableQ(table), 0.0, np.random.default_rng(0))
-            expect_true(
-                got == best,
-                f"with ε = 0 and Q = {table[0]} the greedy action is {best}, got "
-                f"{got}. "
-                "The action is the *index* of the largest Q-value.",
-            )
-        for n in (3, 4):
-            rng, q_net = np.random.default_rng(1), _TableQ([[0.0] * (n - 1) + [9.0]])
-            counts = np.bincount(
-                [call(f, q_net, 1.0, rng) for _ in range(3000)], minlength=n
-            )
-            expect_true(
-                len(counts) == n and counts.min() > 3000 / n * 0.85,
-                f"with ε = 1 and {n} actions, 3000 choices gave the actions "
-                f"{counts.tolist()} times; expected about {3000 // n} each: a random "
-                "action is uniform over all n_actions, whatever the Q-values.",
-            )
-        seq1, seq2 = under_global_seeds(lambda: sequence(f, 0.5, False, 100))
+    for table, best in (([[1.0, 3.0, 2.0]], 1), ([[0.5, -1.0, 2.5, 0.0]], 2)):
+        got = call(f, _TableQ(table), 0.0, np.random.default_rng(0))
         expect_true(
-            seq1 == seq2,
-            "the same rng seed must give the same choices: draw every random number "
-            "from the rng you are given, not from np.random or the random module.",
+            got == best,
+            f"with ε = 0 and Q = {table[0]} the greedy action is {best}, got "
+            f"{got}. "
+            "The action is the *index* of the largest Q-value.",
         )
-        rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
-        picks = {call(f, tied, 0.0, rng) for _ in range(200)}
+    for n in (3, 4):
+        rng, q_net = np.random.default_rng(1), _TableQ([[0.0] * (n - 1) + [9.0]])
+        counts = np.bincount(
+            [call(f, q_net, 1.0, rng) for _ in range(3000)], minlength=n
+        )
         expect_true(
-            picks == {0, 1},
-            f"with ε = 0 and Q = [2, 2, 1] actions 0 and 1 tie; 200 greedy choices "
-            f"gave {sorted(picks)}. The course breaks an exact tie at random: "
-            "greedy_action(q_values, rng) (an argmax always takes the first).",
+            len(counts) == n and counts.min() > 3000 / n * 0.85,
+            f"with ε = 1 and {n} actions, 3000 choices gave the actions "
+            f"{counts.tolist()} times; expected about {3000 // n} each: a random "
+            "action is uniform over all n_actions, whatever the Q-values.",
         )
-        rng, q_net = np.random.default_rng(4), _TableQ([[0.0, 0.0, 5.0]])
-        warm = {call(f, q_net, 0.0, rng, warmup=True) for _ in range(300)}
-        expect_true(
-            warm == {0, 1, 2},
-            f"warmup=True means random actions whatever ε (here 0); got only "
-            f"{sorted(warm)}.",
-        )
-        for epsilon, warmup in ((0.3, False), (0.9, False), (0.3, True)):
-            _first_departing_draw(f, call, epsilon, warmup)
-
-    return run_check(
-        "Exercise 2: ε-greedy",
-        fn,
-        cases,
-        reference=choose_action,
-        returns="action",
-        rng_args=("rng",),
+    seq1, seq2 = under_global_seeds(lambda: sequence(f, 0.5, False, 100))
+    expect_true(
+        seq1 == seq2,
+        "the same rng seed must give the same choices: draw every random number "
+        "from the rng you are given, not from np.random or the random module.",
     )
+    rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
+    picks = {call(f, tied, 0.0, rng) for _ in range(200)}
+    expect_true(
+        picks == {0, 1},
+        f"with ε = 0 and Q = [2, 2, 1] actions 0 and 1 tie; 200 greedy choices "
+        f"gave {sorted(picks)}. The course breaks an exact tie at random: "
+        "greedy_action(q_values, rng) (an argmax always takes the first).",
+    )
+    rng, q_net = np.random.default_rng(4), _TableQ([[0.0, 0.0, 5.0]])
+    warm = {call(f, q_net, 0.0, rng, warmup=True) for _ in range(300)}
+    expect_true(
+        warm == {0, 1, 2},
+        f"warmup=True means random actions whatever ε (here 0); got only "
+        f"{sorted(warm)}.",
+    )
+    for epsilon, warmup in ((0.3, False), (0.9, False), (0.3, True)):
+        _first_departing_draw(f, call, epsilon, warmup)
 
 
 def _double_case() -> tuple[_TableQ, _TableQ, Batch]:
@@ -415,35 +384,27 @@ def _double_case() -> tuple[_TableQ, _TableQ, Batch]:
     return online, target, batch
 
 
-def check_double_target(fn: Callable) -> Callable:
+@exercise("Exercise 11: the Double DQN target", reference=dqn.compute_target_double)
+def check_double_target(f: Callable) -> None:
     """Exercise 11 (deep dive): ``compute_target_double(q_net, target_net, batch,
     gamma)``."""
-
-    def cases(f: Callable) -> None:
-        online, target, batch = _double_case()
-        out = f(online, target, batch, 0.5)
-        expect_true(
-            isinstance(out, torch.Tensor), f"return a torch tensor, got {type(out)}"
-        )
-        expect_close(
-            out.detach(),
-            [1.0 + 0.5 * -2.0, -1.0 + 0.5 * -1.0, 0.5],
-            what="Double DQN targets of 3 transitions (the last one terminated)",
-            hint="The online q_net picks a* = argmax over next_obs (indices, dim 1), "
-            "the target_net scores it (gather along dim 1); multiply by "
-            "(1 - terminated); next_obs, not obs.",
-        )
-        expect_true(
-            not out.requires_grad,
-            "the target still carries a computation graph (requires_grad=True): "
-            "compute it inside `with torch.no_grad():` so no gradient flows into it.",
-        )
-
-    return run_check(
-        "Exercise 11: the Double DQN target",
-        fn,
-        cases,
-        reference=dqn.compute_target_double,
+    online, target, batch = _double_case()
+    out = f(online, target, batch, 0.5)
+    expect_true(
+        isinstance(out, torch.Tensor), f"return a torch tensor, got {type(out)}"
+    )
+    expect_close(
+        out.detach(),
+        [1.0 + 0.5 * -2.0, -1.0 + 0.5 * -1.0, 0.5],
+        what="Double DQN targets of 3 transitions (the last one terminated)",
+        hint="The online q_net picks a* = argmax over next_obs (indices, dim 1), "
+        "the target_net scores it (gather along dim 1); multiply by "
+        "(1 - terminated); next_obs, not obs.",
+    )
+    expect_true(
+        not out.requires_grad,
+        "the target still carries a computation graph (requires_grad=True): "
+        "compute it inside `with torch.no_grad():` so no gradient flows into it.",
     )
 
 
@@ -503,7 +464,8 @@ def _loss_cause(got: float, gamma: float) -> str:
     )
 
 
-def check_td_loss(fn: Callable) -> Callable:
+@exercise("Exercise 5: the TD loss", reference=dqn.compute_loss)
+def check_td_loss(f: Callable) -> None:
     """Exercise 5: ``compute_loss(q_net, target_net, batch, gamma, *, target_fn,
     loss_fn) -> scalar tensor``."""
     gamma = 0.9**3  # the bootstrap discount of a 3-step transition
@@ -521,51 +483,48 @@ def check_td_loss(fn: Callable) -> Callable:
             q = q_net(batch.obs).gather(1, batch.action.unsqueeze(1)).squeeze(1)
             return float(loss_fn(q, _leaky_target(q_net, target_net, batch, gamma)))
 
-    def cases(f: Callable) -> None:
-        loss, q_net, target_net = run(f)
-        expect_true(
-            isinstance(loss, torch.Tensor) and loss.dim() == 0,
-            f"return the loss as a scalar tensor (not loss.item(): the update "
-            f"backpropagates through it), got {type(loss).__name__}.",
-        )
+    loss, q_net, target_net = run(f)
+    expect_true(
+        isinstance(loss, torch.Tensor) and loss.dim() == 0,
+        f"return the loss as a scalar tensor (not loss.item(): the update "
+        f"backpropagates through it), got {type(loss).__name__}.",
+    )
+    expect_close(
+        float(loss.detach()),
+        expected_loss(),
+        what="the loss of a 4-transition batch",
+        hint=_loss_cause(float(loss.detach()), gamma),
+    )
+    expect_true(
+        loss.requires_grad,
+        "the loss carries no gradient: only the target goes under "
+        "torch.no_grad(); Q(s, a) must keep its graph so the network can learn.",
+    )
+    loss.backward()
+    expect_true(
+        all(p.grad is None for p in target_net.parameters()),
+        "gradient reached the target network: compute the target inside "
+        "`with torch.no_grad():` (a target that keeps its graph is a moving "
+        "goal post, and here it also changes the online network's step).",
+    )
+    ref_loss, ref_q, _ = run(dqn.compute_loss)
+    ref_loss.backward()
+    for (name, mine), theirs in zip(
+        q_net.named_parameters(), ref_q.parameters(), strict=True
+    ):
         expect_close(
-            float(loss.detach()),
-            expected_loss(),
-            what="the loss of a 4-transition batch",
-            hint=_loss_cause(float(loss.detach()), gamma),
+            mine.grad,
+            theirs.grad,
+            what=f"the gradient of q_net.{name}",
+            hint="The gradient must flow through Q(s, a) only: compute the "
+            "target under torch.no_grad().",
         )
-        expect_true(
-            loss.requires_grad,
-            "the loss carries no gradient: only the target goes under "
-            "torch.no_grad(); Q(s, a) must keep its graph so the network can learn.",
-        )
-        loss.backward()
-        expect_true(
-            all(p.grad is None for p in target_net.parameters()),
-            "gradient reached the target network: compute the target inside "
-            "`with torch.no_grad():` (a target that keeps its graph is a moving "
-            "goal post, and here it also changes the online network's step).",
-        )
-        ref_loss, ref_q, _ = run(dqn.compute_loss)
-        ref_loss.backward()
-        for (name, mine), theirs in zip(
-            q_net.named_parameters(), ref_q.parameters(), strict=True
-        ):
-            expect_close(
-                mine.grad,
-                theirs.grad,
-                what=f"the gradient of q_net.{name}",
-                hint="The gradient must flow through Q(s, a) only: compute the "
-                "target under torch.no_grad().",
-            )
-        expect_close(
-            float(run(f, F.mse_loss)[0].detach()),
-            expected_loss(F.mse_loss),
-            what="the loss with loss_fn=F.mse_loss",
-            hint="Use the loss_fn you are given (Huber by default), not a fixed one.",
-        )
-
-    return run_check("Exercise 5: the TD loss", fn, cases, reference=dqn.compute_loss)
+    expect_close(
+        float(run(f, F.mse_loss)[0].detach()),
+        expected_loss(F.mse_loss),
+        what="the loss with loss_fn=F.mse_loss",
+        hint="Use the loss_fn you are given (Huber by default), not a fixed one.",
+    )
 
 
 def _adam_case(seed: int) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
@@ -694,7 +653,8 @@ def _check_fresh_gradients(f: Callable) -> None:
     )
 
 
-def check_gradient_step(fn: Callable) -> Callable:
+@exercise("Exercise 6: one gradient step", reference=dqn.gradient_step, returns="float")
+def check_gradient_step(f: Callable) -> None:
     """Exercise 6: ``gradient_step(q_net, target_net, optimizer, batch, *, gamma,
     td_loss, max_grad_norm) -> float``: the TD loss, then one clipped step."""
     td_loss = dqn.DQNLoss()
@@ -722,47 +682,38 @@ def check_gradient_step(fn: Callable) -> Callable:
             )
         return losses, q_net
 
-    def cases(f: Callable) -> None:
-        _check_fresh_gradients(f)
-        losses, q_net = steps(f, 10.0)
-        expect_true(
-            all(type(loss) is float for loss in losses),
-            f"return the loss as a Python float (loss.item()), got "
-            f"{type(losses[0]).__name__}: a tensor keeps the whole graph alive, and "
-            "the plots after training need plain numbers.",
-        )
-        for max_grad_norm, gamma in ((10.0, 0.9**3), (0.05, 0.9**3), (10.0, 0.5)):
-            losses, q_net = steps(f, max_grad_norm, gamma)
-            ref_losses, ref_net = steps(dqn.gradient_step, max_grad_norm, gamma)
-            expect_close(
-                losses,
-                ref_losses,
-                what=f"the losses of 3 steps (max_grad_norm={max_grad_norm}, "
-                f"gamma={gamma:g})",
-                hint="Return the loss td_loss(q_net, target_net, batch, gamma) gave "
-                "*before* the step, with the gamma you are given.",
-            )
-            for (name, mine), theirs in zip(
-                q_net.named_parameters(), ref_net.parameters(), strict=True
-            ):
-                expect_close(
-                    mine.detach(),
-                    theirs.detach(),
-                    what=f"q_net.{name} after 3 steps with Adam "
-                    f"(max_grad_norm={max_grad_norm})",
-                    hint="The gradients were right when the step came, so the "
-                    "step itself differs: let the optimizer you are given take it "
-                    "(its own rule, Adam here), once.",
-                    atol=1e-6,
-                )
-
-    return run_check(
-        "Exercise 6: one gradient step",
-        fn,
-        cases,
-        reference=dqn.gradient_step,
-        returns="float",
+    _check_fresh_gradients(f)
+    losses, q_net = steps(f, 10.0)
+    expect_true(
+        all(type(loss) is float for loss in losses),
+        f"return the loss as a Python float (loss.item()), got "
+        f"{type(losses[0]).__name__}: a tensor keeps the whole graph alive, and "
+        "the plots after training need plain numbers.",
     )
+    for max_grad_norm, gamma in ((10.0, 0.9**3), (0.05, 0.9**3), (10.0, 0.5)):
+        losses, q_net = steps(f, max_grad_norm, gamma)
+        ref_losses, ref_net = steps(dqn.gradient_step, max_grad_norm, gamma)
+        expect_close(
+            losses,
+            ref_losses,
+            what=f"the losses of 3 steps (max_grad_norm={max_grad_norm}, "
+            f"gamma={gamma:g})",
+            hint="Return the loss td_loss(q_net, target_net, batch, gamma) gave "
+            "*before* the step, with the gamma you are given.",
+        )
+        for (name, mine), theirs in zip(
+            q_net.named_parameters(), ref_net.parameters(), strict=True
+        ):
+            expect_close(
+                mine.detach(),
+                theirs.detach(),
+                what=f"q_net.{name} after 3 steps with Adam "
+                f"(max_grad_norm={max_grad_norm})",
+                hint="The gradients were right when the step came, so the "
+                "step itself differs: let the optimizer you are given take it "
+                "(its own rule, Adam here), once.",
+                atol=1e-6,
+            )
 
 
 def _push_episode(f, rewards, *, n=3, gamma=0.5, end=None, pending=None):
@@ -792,72 +743,67 @@ def _push_episode(f, rewards, *, n=3, gamma=0.5, end=None, pending=None):
     return out, pending
 
 
-def check_n_step_push(fn: Callable) -> Callable:
+@exercise("Exercise 9: n-step transitions", reference=dqn.n_step_push)
+def check_n_step_push(f: Callable) -> None:
     """Exercise 9: ``n_step_push(pending, obs, action, reward, next_obs, terminated,
     truncated, *, n, gamma) -> list of (obs, action, R, next_obs, terminated)``."""
-
-    def cases(f: Callable) -> None:
-        rewards = [1.0, 2.0, 4.0, 8.0]
-        got, _ = _push_episode(f, rewards)
-        expect_true(
-            got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)],
-            "n = 3, γ = 0.5, rewards 1, 2, 4, 8 and no ending yet: expected "
-            "[(s0, a0, R=1+0.5·2+0.25·4=3, s3, False), (s1, a1, R=6, s4, False)], "
-            f"got {got}. A step comes out once n rewards are known, R = r_t + γ "
-            "r_(t+1) + γ² r_(t+2) (the first reward is not discounted), and next_obs "
-            "is the state after the n-th reward.",
-        )
-        got, pending = _push_episode(f, rewards, end="terminated")
-        expect_true(
-            not pending,
-            f"after the episode terminated {len(pending)} steps are still waiting in "
-            "`pending`: empty it, or they would be stored with the next episode.",
-        )
-        expected = [
-            (0, 0, 3.0, 3, False),
-            (1, 1, 6.0, 4, True),
-            (2, 2, 8.0, 4, True),
-            (3, 3, 8.0, 4, True),
-        ]
-        expect_true(
-            got == expected,
-            f"the same steps ending at the flag (terminated): expected {expected}, "
-            f"got {got}. At termination every waiting step comes out with the rewards "
-            "that are left and terminated=True (no future to bootstrap from).",
-        )
-        got, pending = _push_episode(f, rewards, end="truncated")
-        expect_true(
-            got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)] and not pending,
-            f"the same steps cut by the time limit (truncated): expected the 2 full "
-            f"n-step transitions and an empty `pending`, got {got} and "
-            f"{len(pending)} waiting. Truncation is not termination: drop the steps "
-            "with fewer than n rewards ahead (clear pending), store nothing as "
-            "terminal.",
-        )
-        got, _ = _push_episode(f, [1.0, -2.0, 3.0], n=2, gamma=0.9)
-        expect_true(
-            got == [(0, 0, -0.8, 2, False), (1, 1, 0.7, 3, False)],
-            f"n = 2, γ = 0.9, rewards 1, -2, 3 and no ending yet: expected "
-            f"[(s0, a0, R=1+0.9·(-2), s2, False), (s1, a1, R=-2+0.9·3, s3, False)], "
-            f"got {got}. Use the n and gamma you are given.",
-        )
-        got, _ = _push_episode(f, [1.0, 2.0], n=1, gamma=0.9, end="terminated")
-        expect_true(
-            got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, True)],
-            f"n = 1 must pass one-step transitions through; got {got}.",
-        )
-        pending, obs = deque(), np.array([7.0])
-        f(pending, obs, 0, -1.0, np.array([8.0]), False, False, n=2, gamma=0.9)
-        obs[0] = 99.0  # an environment that reuses its observation array
-        out = f(pending, obs, 1, -1.0, np.array([9.0]), False, False, n=2, gamma=0.9)
-        expect_true(
-            len(out) == 1 and float(out[0][0][0]) == 7.0,
-            "store a copy of obs (np.array(obs)): an environment may reuse its "
-            "array, and the waiting step's observation changed under you.",
-        )
-
-    return run_check(
-        "Exercise 9: n-step transitions", fn, cases, reference=dqn.n_step_push
+    rewards = [1.0, 2.0, 4.0, 8.0]
+    got, _ = _push_episode(f, rewards)
+    expect_true(
+        got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)],
+        "n = 3, γ = 0.5, rewards 1, 2, 4, 8 and no ending yet: expected "
+        "[(s0, a0, R=1+0.5·2+0.25·4=3, s3, False), (s1, a1, R=6, s4, False)], "
+        f"got {got}. A step comes out once n rewards are known, R = r_t + γ "
+        "r_(t+1) + γ² r_(t+2) (the first reward is not discounted), and next_obs "
+        "is the state after the n-th reward.",
+    )
+    got, pending = _push_episode(f, rewards, end="terminated")
+    expect_true(
+        not pending,
+        f"after the episode terminated {len(pending)} steps are still waiting in "
+        "`pending`: empty it, or they would be stored with the next episode.",
+    )
+    expected = [
+        (0, 0, 3.0, 3, False),
+        (1, 1, 6.0, 4, True),
+        (2, 2, 8.0, 4, True),
+        (3, 3, 8.0, 4, True),
+    ]
+    expect_true(
+        got == expected,
+        f"the same steps ending at the flag (terminated): expected {expected}, "
+        f"got {got}. At termination every waiting step comes out with the rewards "
+        "that are left and terminated=True (no future to bootstrap from).",
+    )
+    got, pending = _push_episode(f, rewards, end="truncated")
+    expect_true(
+        got == [(0, 0, 3.0, 3, False), (1, 1, 6.0, 4, False)] and not pending,
+        f"the same steps cut by the time limit (truncated): expected the 2 full "
+        f"n-step transitions and an empty `pending`, got {got} and "
+        f"{len(pending)} waiting. Truncation is not termination: drop the steps "
+        "with fewer than n rewards ahead (clear pending), store nothing as "
+        "terminal.",
+    )
+    got, _ = _push_episode(f, [1.0, -2.0, 3.0], n=2, gamma=0.9)
+    expect_true(
+        got == [(0, 0, -0.8, 2, False), (1, 1, 0.7, 3, False)],
+        f"n = 2, γ = 0.9, rewards 1, -2, 3 and no ending yet: expected "
+        f"[(s0, a0, R=1+0.9·(-2), s2, False), (s1, a1, R=-2+0.9·3, s3, False)], "
+        f"got {got}. Use the n and gamma you are given.",
+    )
+    got, _ = _push_episode(f, [1.0, 2.0], n=1, gamma=0.9, end="terminated")
+    expect_true(
+        got == [(0, 0, 1.0, 1, False), (1, 1, 2.0, 2, True)],
+        f"n = 1 must pass one-step transitions through; got {got}.",
+    )
+    pending, obs = deque(), np.array([7.0])
+    f(pending, obs, 0, -1.0, np.array([8.0]), False, False, n=2, gamma=0.9)
+    obs[0] = 99.0  # an environment that reuses its observation array
+    out = f(pending, obs, 1, -1.0, np.array([9.0]), False, False, n=2, gamma=0.9)
+    expect_true(
+        len(out) == 1 and float(out[0][0][0]) == 7.0,
+        "store a copy of obs (np.array(obs)): an environment may reuse its "
+        "array, and the waiting step's observation changed under you.",
     )
 
 
