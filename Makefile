@@ -139,7 +139,7 @@ e2e: dev student
 	COURSE_FAST=1 $(PY) -m pytest -q --e2e -m "e2e and not site" tests/e2e $(E2E_ARGS)
 
 # The course as a website in build/book/html/: every notebook executed in full mode
-# (about 40 minutes on 2 cores; a cache in build/book/cache/ re-runs only notebooks
+# (about 35 CPU minutes, two notebooks at a time; a cache in build/book/cache/ re-runs only notebooks
 # whose cells, course_utils/ or data/ changed), rendered by Jupyter Book.
 book: dev
 	$(PY) tools/book.py --jobs 2

@@ -99,6 +99,21 @@ VARIANTS = variants_by_name(
         pieces={**CORE, "td_loss": dqn.DQNLoss(target=online_target)},
     ),
     Variant(
+        "core_double",
+        "the core + Double DQN's target",
+        pieces={**CORE, "td_loss": dqn.DQNLoss(target=dqn.compute_target_double)},
+    ),
+    Variant(
+        "core_ez",
+        "the core + εz-greedy (random actions held n ~ Zipf(2))",
+        pieces={**CORE, "hold": dqn.ZipfHold(mu=2.0)},
+    ),
+    Variant(
+        "core_dueling",
+        "the core + a dueling head",
+        pieces={**CORE, "net_class": DuelingQNetwork},
+    ),
+    Variant(
         "core_no_replay",
         f"the core without replay: a buffer of the last {NO_REPLAY_BUFFER} steps",
         config={"buffer_size": NO_REPLAY_BUFFER},
@@ -107,7 +122,9 @@ VARIANTS = variants_by_name(
 )
 
 # The variants of data/studies/mountaincar_seeds (the default); the core ones are run
-# on their own (data/studies/mountaincar_core_60k: --variants core core_no_target ...).
+# on their own: data/studies/mountaincar_core_60k (--variants core core_no_target
+# core_no_replay --steps 60000) and data/studies/mountaincar_core_upgrades (--variants
+# core core_n1 core_double core_ez core_dueling: each upgrade added to the core alone).
 SHIPPED_STUDY = [name for name in VARIANTS if not name.startswith("core")]
 
 

@@ -13,12 +13,18 @@ selection ever saw. Every argument is checked before training
 starts, so a finished run is never lost to a bad flag. ``--steps`` is a DQN agent's
 length (its schedules scale with it); for an agent counted in games (bipedalwalker)
 it is a step budget, ``SMConfig.max_steps``: training stops after the game that
-reaches it, or at ``--episodes`` games, whichever comes first.
+reaches it, or at ``--episodes`` games, whichever comes first. ``--num-envs N``
+(with ``--vector sync|async``) trains a DQN agent on N environments stepped together
+(``train_dqn`` on a vector environment; the same replay ratio, steps counted over all
+environments),
+as a preset whose config is a ``VectorDQNConfig`` does by itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import math
 import os
 import shlex
@@ -33,7 +39,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.agents.dqn import DQNConfig, train_dqn
+from course_utils.agents.dqn import (
+    DQNConfig,
+    VectorDQNConfig,
+    make_vector_env,
+    train_dqn,
+)
 from course_utils.agents.selective_memory import train_selective_memory
 from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
@@ -66,18 +77,28 @@ class Trained:
 
 
 def _train_dqn(preset: Preset, cfg: Any, seed: int, quiet: bool) -> Trained:
-    env_id, kwargs = preset.env_id, preset.env_kwargs
+    """``train_dqn`` on one environment, or on a vector environment for a preset
+    whose config is a ``VectorDQNConfig`` (several environments stepped together)."""
+    env_id, kwargs = preset.env_id, dict(preset.env_kwargs)
     rng = set_seed(seed)
-    result = train_dqn(
-        make_env(env_id, **kwargs),
-        cfg,
-        rng=rng,
-        seed=seed,
-        eval_env=make_env(env_id, **kwargs),
-        progress=not quiet,
-        on_eval=lambda s, m: print(f"step {s}: eval {m:.1f}", flush=True),
-        **preset.pieces,
-    )
+    if isinstance(cfg, VectorDQNConfig):
+        env_fn = functools.partial(make_env, env_id, **kwargs)
+        env = make_vector_env(env_fn, cfg.num_envs, cfg.vector)
+    else:
+        env = make_env(env_id, **kwargs)
+    try:
+        result = train_dqn(
+            env,
+            cfg,
+            rng=rng,
+            seed=seed,
+            eval_env=make_env(env_id, **kwargs),
+            progress=not quiet,
+            on_eval=lambda s, m: print(f"step {s}: eval {m:.1f}", flush=True),
+            **preset.pieces,
+        )
+    finally:
+        env.close()
     return Trained(
         result.q_net,
         result.steps,
@@ -188,6 +209,20 @@ def validate(args: argparse.Namespace, preset: Preset) -> tuple[Path, Any] | str
         if not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
             return f"--max-minutes must be a finite number > 0, got {args.max_minutes}."
         cfg = replace(cfg, max_seconds=60.0 * args.max_minutes)
+    if args.num_envs is not None or args.vector is not None:
+        if not isinstance(cfg, DQNConfig):
+            return (
+                f"--num-envs and --vector apply to DQN agents; {preset.name} is "
+                "trained one game at a time."
+            )
+        fields = dataclasses.asdict(cfg) | {"hidden": cfg.hidden}
+        for name, default in (("num_envs", 1), ("vector", "sync")):
+            given = getattr(args, name)
+            fields[name] = getattr(cfg, name, default) if given is None else given
+        try:
+            cfg = VectorDQNConfig(**fields)
+        except ValueError as error:
+            return f"{error} (from --num-envs/--vector)"
     budget = args.steps if preset.budget == "total_steps" else args.episodes
     if budget is not None:
         try:
@@ -256,6 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         default=TEST_SEED,
         help=f"test episode i uses seed S + i (default {TEST_SEED}); give a range no "
         "earlier test used, at or above the default",
+    )
+    parser.add_argument(
+        "--num-envs", type=int, help="DQN: environments stepped together"
+    )
+    parser.add_argument(
+        "--vector",
+        choices=("sync", "async"),
+        help="DQN with --num-envs: one process (sync) or one per environment (async)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

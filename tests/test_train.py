@@ -3,13 +3,17 @@ argument checked before training starts (a finished run is never lost)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
+from gymnasium.vector import SyncVectorEnv
 
 from course_utils import evaluate, train
+from course_utils.agents.dqn import VectorDQNConfig
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
 from course_utils.common.checkpoints import load_network
 from course_utils.common.data import data_dir
@@ -298,3 +302,53 @@ def test_overwrite_without_out_never_replaces_the_shipped_agent(no_training, cap
     err = capsys.readouterr().err
     assert str(shipped) in err and "--out" in err and "shipped agent" in err
     assert shipped.read_bytes() == before
+
+
+def test_the_trainer_uses_the_vector_loop_for_a_vector_preset(tmp_path, monkeypatch):
+    car = PRESETS["mountaincar"]
+    preset = dataclasses.replace(
+        car,
+        config=VectorDQNConfig(
+            **asdict(car.config) | {"hidden": car.config.hidden}, num_envs=2
+        ),
+    )
+    monkeypatch.setattr(train, "PRESETS", {**PRESETS, "mountaincar": preset})
+    calls = []
+    loop = train.train_dqn
+    monkeypatch.setattr(
+        train, "train_dqn", lambda env, *a, **k: calls.append(env) or loop(env, *a, **k)
+    )
+    out = tmp_path / "car.pt"
+    args = ["mountaincar", "--steps", "400", "--test-episodes", "1", "--quiet"]
+    assert train.main([*args, "--out", str(out)]) == 0
+    meta = load_network(out)[1]
+    assert [type(env) for env in calls] == [SyncVectorEnv]
+    assert calls[0].num_envs == 2
+    assert meta["config"]["num_envs"] == 2 and meta["config"]["vector"] == "sync"
+    assert meta["train_steps"] == 400
+
+
+def test_num_envs_trains_a_dqn_preset_on_environments_stepped_together(tmp_path):
+    out = tmp_path / "car.pt"
+    args = ["mountaincar", "--steps", "400", "--num-envs", "4", "--vector", "async"]
+    assert (
+        train.main([*args, "--test-episodes", "1", "--quiet", "--out", str(out)]) == 0
+    )
+    meta = load_network(out)[1]
+    assert meta["config"]["num_envs"] == 4 and meta["config"]["vector"] == "async"
+    assert meta["config"]["train_freq"] == PRESETS["mountaincar"].config.train_freq
+    assert meta["train_steps"] == 400
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bipedalwalker", "--num-envs", "2"], "apply to DQN agents"),
+        (["mountaincar", "--num-envs", "0"], "num_envs"),
+    ],
+)
+def test_bad_vector_arguments_are_refused_before_training(
+    args, message, no_training, capsys
+):
+    assert train.main(args) == 2
+    assert message in capsys.readouterr().err

@@ -7,8 +7,9 @@
    ``notebooks/`` as its working folder, unless the cache holds it already: the cache
    (``build/book/cache/<mode>/``, outside git) is keyed by the notebook's cells, every
    file of ``course_utils/`` and ``data/``, and the mode, so a rebuild re-runs only
-   the notebooks whose inputs changed. Full mode takes about 40 minutes on 2 cores
-   (``--jobs 2`` runs two notebooks at a time).
+   the notebooks whose inputs changed. Full mode takes about 35 minutes of CPU, one
+   thread per notebook (``--jobs 2`` runs two at a time). Each notebook's run time,
+   wall and kernel CPU, is written beside it (``<name>.time.json``).
 2. **Shape it for reading**: solutions behind a "show" toggle, the instructors'
    model answers (markdown cells tagged ``solution``) and the Colab setup cell left
    out, the mode banner and progress-bar widgets (empty boxes in a static page) left

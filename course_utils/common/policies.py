@@ -32,13 +32,28 @@ def greedy_action(q_values: torch.Tensor | np.ndarray, rng: np.random.Generator)
     """``argmax_a Q(s, a)`` of one state's ``(n_actions,)`` values; exact ties between
     maxima are broken uniformly with ``rng``, which is drawn from only on a tie.
 
+    A ``(1, n_actions)`` row (a network's output for a batch of one observation) is
+    refused rather than flattened: which axis holds the actions is the caller's to say,
+    and a silently flattened ``(batch, n_actions)`` would return an index into the
+    whole batch.
+
     Raises:
-        ValueError: if the Q-values contain NaN (no action is then the greedy one).
+        ValueError: if the Q-values are not one row ``(n_actions,)``, or contain NaN
+            (no action is then the greedy one).
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
     if isinstance(q_values, torch.Tensor):
         q_values = q_values.detach().cpu().numpy()
+    q_values = np.asarray(q_values)
+    if q_values.ndim != 1 or q_values.size == 0:
+        refuse(
+            "q_values",
+            "one state's Q-values, shape (n_actions,)",
+            q_values,
+            fix="for a network's output on a batch of one observation, shape "
+            "(1, n_actions), take its row: q_net(obs_batch)[0].",
+        )
     best = np.flatnonzero(q_values == q_values.max())
     if len(best) == 1:
         return int(best[0])

@@ -168,6 +168,41 @@ def read_study(folder: str | Path) -> dict:
     return {**header, "variants": variants}
 
 
+def run_score(run: dict) -> float:
+    """The mean greedy evaluation over a run: learning earlier scores higher.
+
+    ``run`` is a stored run's record (``evals``: one mean return per evaluation, their
+    steps in ``steps``) or the dict notebook 03's ``train`` returns (``evals``:
+    ``(step, mean return)`` pairs): the returns are taken, never the steps. Anything
+    else, or a run without evaluations, is refused.
+
+    Taught in: 03_dqn_mountaincar.ipynb
+    """
+    evals = run.get("evals") if isinstance(run, dict) else None
+    if evals is None:
+        raise ValueError(
+            f"run_score takes a run with an 'evals' entry (a stored run's record, or "
+            f"what train returns), got {type(run).__name__}"
+            + (f" with keys {sorted(run)}" if isinstance(run, dict) else "")
+            + ". Fix: pass the run itself, e.g. run_score(train(cfg)) or "
+            "run_score(study['variants'][name]['runs']['0'])."
+        )
+    try:
+        values = np.asarray(evals, dtype=float)
+    except (TypeError, ValueError):
+        values = np.empty((0, 0))  # ragged: refused below
+    if values.ndim == 2 and values.shape[1] == 2:  # train's (step, mean) pairs
+        values = values[:, 1]
+    if values.ndim != 1 or not values.size or not np.isfinite(values).all():
+        raise ValueError(
+            "run_score expected the run's evaluations as mean returns (a stored "
+            "record) or (step, mean return) pairs (what train returns), at least one, "
+            f"all finite; got {str(evals)[:80]}. Fix: train for at least eval_every "
+            "steps, and pass the run as train returned it."
+        )
+    return float(values.mean())
+
+
 def interval(values: list[float], rng: np.random.Generator) -> str:
     """``mean [low, high]`` over runs (95 % bootstrap over runs), the mean alone for
     one run, a dash for none: a table cell 24 characters wide."""

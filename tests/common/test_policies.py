@@ -167,6 +167,20 @@ def test_greedy_action_breaks_exact_ties_uniformly_with_the_rng():
     )
 
 
+@pytest.mark.parametrize(
+    "q_values",
+    [
+        torch.tensor([[1.0, 3.0, 2.0]]),  # a batch of one observation's Q-values
+        np.array([[1.0, 3.0, 2.0], [4.0, 0.0, 0.0]]),
+        np.array(2.0),
+        np.array([]),
+    ],
+)
+def test_greedy_action_refuses_anything_but_one_row(q_values):
+    with pytest.raises(ValueError, match=r"shape \(n_actions,\).*\[0\]"):
+        greedy_action(q_values, np.random.default_rng(0))
+
+
 def test_greedy_action_refuses_nan():
     with pytest.raises(ValueError, match="NaN"):
         greedy_action(np.array([np.nan, np.nan]), np.random.default_rng(0))

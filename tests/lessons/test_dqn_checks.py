@@ -94,6 +94,9 @@ def test_check_terminal_to_store():
         checks.check_terminal_to_store(
             lambda terminated, truncated: terminated or truncated
         )
+    for not_a_bool in (lambda te, tr: int(te), lambda te, tr: te if te else 0):
+        with pytest.raises(AssertionError, match="True or False"):
+            checks.check_terminal_to_store(not_a_bool)
 
 
 def test_check_soft_update():
@@ -122,8 +125,12 @@ WRONG_SHOULD_SYNC = {
     "a fixed interval of 500 (the course uses 600)": lambda step, interval: (
         step > 0 and step % 500 == 0
     ),
-    "fires at step 0": lambda step, interval: step % interval == 0,
     "one step late": lambda step, interval: step > 1 and (step - 1) % interval == 0,
+    "one step early": lambda step, interval: (step + 1) % interval == 0,
+    "the first sync only": lambda step, interval: step == interval,
+    "stops at 100,000 steps": lambda step, interval: (
+        step % interval == 0 and step < 100_000
+    ),
 }
 
 
@@ -131,8 +138,17 @@ WRONG_SHOULD_SYNC = {
 def test_check_should_sync_fails_wrong_answers(name):
     assert checks.check_should_sync(dqn.should_sync)
     assert checks.check_should_sync(lambda step, interval: step and not step % interval)
+    # the loop never asks about step 0, so an answer true there is right too
+    assert checks.check_should_sync(lambda step, interval: step % interval == 0)
     with pytest.raises(AssertionError, match="Exercise 8"):
         checks.check_should_sync(WRONG_SHOULD_SYNC[name])
+
+
+def test_check_should_sync_names_the_first_wrong_step():
+    with pytest.raises(AssertionError, match="skips step 600"):
+        checks.check_should_sync(WRONG_SHOULD_SYNC["one step late"])
+    with pytest.raises(AssertionError, match="syncs at step 1 "):
+        checks.check_should_sync(WRONG_SHOULD_SYNC["the precedence bug"])
 
 
 def test_checks_fall_back_to_the_reference_when_not_done(capsys):
@@ -162,6 +178,10 @@ WRONG_SAMPLE_INDICES = {
     "swapped arguments": lambda n, b, rng: rng.integers(0, b, size=n),
     "ignores the rng (global numpy)": lambda n, b, rng: np.random.randint(0, n, b),
     "floats instead of indices": lambda n, b, rng: rng.random(b) * n,
+    "without replacement when it can": lambda n, b, rng: rng.choice(
+        n, b, replace=b > n
+    ),
+    "a Python list": lambda n, b, rng: rng.integers(0, n, size=b).tolist(),
     "another uniform draw (not the buffer's)": lambda n, b, rng: (
         rng.random(b) * n
     ).astype(np.int64),
@@ -190,12 +210,24 @@ def _choose(
     tensor=False,
     fixed_three=False,
     coin_in_warmup=False,
+    greedy_first=False,
+    choice=False,
 ):
-    """A family of wrong plain ε-greedy answers (defaults: the right one)."""
+    """A family of plain ε-greedy answers (defaults: the right one)."""
 
     def choose(q_net, obs, epsilon, rng, *, n_actions, warmup=False):
         gen = np.random if global_rng else rng
         n = 3 if fixed_three else n_actions
+        if greedy_first:  # right too: the greedy action first, then the coin
+            with torch.no_grad():
+                greedy = greedy_action(q_net(torch.as_tensor(obs)[None])[0], rng)
+            if warmup or rng.uniform() < epsilon:
+                return int(rng.choice(n_actions))
+            return greedy
+        if choice:  # right too: rng.choice(n) draws what rng.integers(n) draws
+            if warmup or rng.random() < epsilon:
+                return int(rng.choice(n_actions))
+            return _greedy(q_net, obs, rng)
         if action_first:
             action = int(rng.integers(n))
             if (warmup and not ignore_warmup) or rng.random() < epsilon:
@@ -239,6 +271,8 @@ WRONG_CHOOSE_ACTION = {
 def test_check_choose_action_fails_wrong_answers(name):
     assert checks.check_choose_action(checks.choose_action) is checks.choose_action
     assert checks.check_choose_action(_choose()) is not None  # the family's right one
+    for right in (_choose(greedy_first=True), _choose(choice=True)):  # other orders
+        assert checks.check_choose_action(right) is right
     with pytest.raises(AssertionError, match="Exercise 2"):
         checks.check_choose_action(WRONG_CHOOSE_ACTION[name])
 
@@ -298,10 +332,19 @@ def test_check_double_target_fails_wrong_answers(name):
         checks.check_double_target(WRONG_DOUBLE_TARGET[name])
 
 
-def _td_loss(gather_dim=1, no_grad=True, fixed_loss=False, item=False, detach=False):
+def _td_loss(
+    gather_dim=1,
+    no_grad=True,
+    fixed_loss=False,
+    item=False,
+    detach=False,
+    summed=False,
+    target_scores=False,
+):
     def compute_loss(q_net, target_net, batch, gamma, *, target_fn, loss_fn):
         index = batch.action.long().unsqueeze(1)
-        q = q_net(batch.obs).gather(gather_dim, index).squeeze(1)
+        scorer = target_net if target_scores else q_net
+        q = scorer(batch.obs).gather(gather_dim, index).squeeze(1)
         q = q.detach() if detach else q
         if no_grad:
             with torch.no_grad():
@@ -309,6 +352,7 @@ def _td_loss(gather_dim=1, no_grad=True, fixed_loss=False, item=False, detach=Fa
         else:
             target = target_fn(q_net, target_net, batch, gamma)
         loss = (F.smooth_l1_loss if fixed_loss else loss_fn)(q, target)
+        loss = loss * len(q) if summed else loss
         return loss.item() if item else loss
 
     return compute_loss
@@ -329,6 +373,19 @@ def test_check_td_loss_fails_wrong_answers(name):
     assert checks.check_td_loss(_td_loss()) is not None
     with pytest.raises(AssertionError, match="Exercise 5"):
         checks.check_td_loss(WRONG_TD_LOSS[name])
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_td_loss(summed=True), "sum over the batch"),
+        (_td_loss(target_scores=True), "with the target network"),
+        (_td_loss(gather_dim=0), "Neither a sum"),
+    ],
+)
+def test_check_td_loss_names_the_likely_cause(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_td_loss(wrong)
 
 
 def _push(
@@ -392,9 +449,11 @@ def test_check_n_step_push_fails_wrong_answers(name):
 
 def _step(
     zero_first=False,
+    zero_after=False,
     no_zero=False,
     no_clip=False,
     clip_after=False,
+    clip_value=False,
     sgd=False,
     tensor=False,
     loss_after=False,
@@ -408,10 +467,12 @@ def _step(
         if zero_first:
             optimizer.zero_grad()
         loss = td_loss(q_net, target_net, batch, 0.99 if plain_gamma else gamma)
-        if not (zero_first or no_zero):
+        if not (zero_first or zero_after or no_zero):
             optimizer.zero_grad()
         loss.backward()
-        if not (no_clip or clip_after):
+        if clip_value:
+            nn.utils.clip_grad_value_(q_net.parameters(), max_grad_norm)
+        elif not (no_clip or clip_after):
             nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
         if sgd:
             with torch.no_grad():
@@ -421,6 +482,8 @@ def _step(
             optimizer.step()
         if clip_after:
             nn.utils.clip_grad_norm_(q_net.parameters(), max_grad_norm)
+        if zero_after:
+            optimizer.zero_grad()
         if loss_after:
             return float(td_loss(q_net, target_net, batch, gamma))
         return loss if tensor else loss.item()
@@ -446,6 +509,22 @@ def test_check_gradient_step_fails_wrong_answers(name):
     assert checks.check_gradient_step(right) is right
     with pytest.raises(AssertionError, match="Exercise 6"):
         checks.check_gradient_step(WRONG_GRADIENT_STEP[name])
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_step(no_zero=True), "plus the previous call's"),
+        (_step(zero_after=True), "plus the stale ones.*not only after the step"),
+        (_step(no_clip=True), "nothing was clipped before the step"),
+        (_step(clip_after=True), "nothing was clipped before the step"),
+        (_step(clip_value=True), "value clipping"),
+        (_step(sgd=True), "one optimizer step per call"),
+    ],
+)
+def test_check_gradient_step_says_what_went_wrong(wrong, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_gradient_step(wrong)
 
 
 def _push_backwards(
@@ -500,6 +579,11 @@ def test_check_td_target_fails_an_in_place_update_of_reward():
 # --- Exercise 10: the loop ---
 
 
+# The names the notebook's loop calls: the check records the loop's calls of them.
+choose_action = checks.choose_action
+sample_indices = dqn.sample_indices
+
+
 def _loop(
     sync_first=False,
     no_warmup_learning=False,
@@ -507,6 +591,10 @@ def _loop(
     sample_global=False,
     plain_gamma=False,
     store_truncation=False,
+    epsilon_end_only=False,
+    hard_copy=False,
+    buffer_sample=False,
+    one_batch=False,
 ):
     """The notebook's train with the package's pieces, and wrong variants."""
 
@@ -550,10 +638,10 @@ def _loop(
                 end=cfg.epsilon_end,
                 duration=explore_steps,
             )
-            action = checks.choose_action(
+            action = choose_action(
                 q_net,
                 obs,
-                epsilon,
+                cfg.epsilon_end if epsilon_end_only else epsilon,
                 rng,
                 n_actions=3,
                 warmup=step <= cfg.learning_starts,
@@ -583,20 +671,23 @@ def _loop(
                 dqn.soft_update(target_net, q_net, cfg.tau)
             learn = step > cfg.learning_starts or no_warmup_learning
             if learn and step % cfg.train_freq == 0 and len(buffer) >= cfg.batch_size:
-                for _ in range(cfg.gradient_steps):
+                for k in range(cfg.gradient_steps):
                     gen = (
                         np.random.default_rng(int(np.random.randint(1 << 30)))
                         if sample_global
                         else rng
                     )
-                    idx = dqn.sample_indices(len(buffer), cfg.batch_size, gen)
-                    batch = Batch(
-                        buffer.obs[idx],
-                        buffer.action[idx],
-                        buffer.reward[idx],
-                        buffer.next_obs[idx],
-                        buffer.terminated[idx],
-                    ).to_torch()
+                    if buffer_sample:
+                        batch = buffer.sample(cfg.batch_size, gen).to_torch()
+                    elif k == 0 or not one_batch:
+                        idx = sample_indices(len(buffer), cfg.batch_size, gen)
+                        batch = Batch(
+                            buffer.obs[idx],
+                            buffer.action[idx],
+                            buffer.reward[idx],
+                            buffer.next_obs[idx],
+                            buffer.terminated[idx],
+                        ).to_torch()
                     gamma = cfg.gamma if plain_gamma else cfg.gamma**cfg.n_step
                     run["losses"].append(
                         dqn.gradient_step(
@@ -610,7 +701,7 @@ def _loop(
                         )
                     )
             if not sync_first and dqn.should_sync(step, cfg.target_update_interval):
-                dqn.soft_update(target_net, q_net, cfg.tau)
+                dqn.soft_update(target_net, q_net, 1.0 if hard_copy else cfg.tau)
             if step % cfg.eval_every == 0:
                 scores = evaluate(
                     QPolicy(q_net),
@@ -635,6 +726,18 @@ WRONG_LOOPS = {
     "samples with another generator": _loop(sample_global=True),
     "bootstraps with γ, not γ^n": _loop(plain_gamma=True),
     "stores a truncation as terminal": _loop(store_truncation=True),
+    "acts with epsilon_end throughout": _loop(epsilon_end_only=True),
+    "copies the target whatever tau": _loop(hard_copy=True),
+    "samples with buffer.sample": _loop(buffer_sample=True),
+    "one batch per update": _loop(one_batch=True),
+}
+
+LOOP_MESSAGES = {
+    "reseeds every reset": "the reset differs",
+    "acts with epsilon_end throughout": "ε = ",
+    "copies the target whatever tau": "how far it moves",
+    "samples with buffer.sample": "without your sample_indices",
+    "one batch per update": "fresh batch",
 }
 
 
@@ -646,5 +749,6 @@ def test_check_training_loop_passes_the_loop_and_its_reference():
 
 @pytest.mark.parametrize("name", WRONG_LOOPS)
 def test_check_training_loop_fails_wrong_loops(name):
-    with pytest.raises(AssertionError, match="Exercise 10"):
+    with pytest.raises(AssertionError, match="Exercise 10") as failure:
         checks.check_training_loop(WRONG_LOOPS[name], TinyConfig(), steps=600)
+    assert LOOP_MESSAGES.get(name, "") in str(failure.value)

@@ -160,3 +160,25 @@ def test_compare_reads_a_folder_of_runs_made_apart(tmp_path):
     study = studies.read_study(make_study(tmp_path / "s", runs))
     assert "new (3 seeds) minus old (3 seeds)" in studies.compare(study, "new", "old")
     assert "+105.0" in studies.compare(study, "new", "old")
+
+
+def test_run_score_takes_the_returns_of_a_stored_run_or_of_train():
+    stored = {"steps": [5_000, 10_000], "evals": [-200.0, -120.0]}
+    trained = {"evals": [(5_000, -200.0), (10_000, -120.0)], "returns": [-200.0]}
+    assert studies.run_score(stored) == studies.run_score(trained) == -160.0
+
+
+@pytest.mark.parametrize(
+    "run, message",
+    [
+        ({"returns": [-200.0]}, "'evals' entry"),
+        ([(5_000, -200.0)], "'evals' entry"),
+        ({"evals": []}, "at least one"),
+        ({"evals": [(5_000, -200.0, 3.0)]}, "pairs"),
+        ({"evals": [(5_000, -200.0), -120.0]}, "pairs"),
+        ({"evals": [float("nan")]}, "finite"),
+    ],
+)
+def test_run_score_refuses_what_is_not_a_run_with_evaluations(run, message):
+    with pytest.raises(ValueError, match=message):
+        studies.run_score(run)

@@ -1,6 +1,8 @@
 """Deep Q-learning: ``core`` holds the pieces (act, store, target, update, sync: the
 functions notebook 03's exercises define), ``loop`` the training loop that calls
-them, ``qr`` the quantile (QR-DQN) pieces. The names below are re-exported so that
+them (``train_dqn``), ``vector`` its body over several environments stepped
+together, ``run`` what both bodies share (config, set-up, result), ``qr`` the
+quantile (QR-DQN) pieces. The names below are re-exported so that
 ``from course_utils.agents import dqn; dqn.train_dqn`` reads well.
 
 May import: ``common`` and ``agents.services``.
@@ -16,6 +18,7 @@ from course_utils.agents.dqn.core import (
     Transition,
     ZipfHold,
     choose_action,
+    choose_actions,
     compute_loss,
     compute_target,
     compute_target_double,
@@ -29,7 +32,9 @@ from course_utils.agents.dqn.core import (
     td_target,
     terminal_to_store,
 )
-from course_utils.agents.dqn.loop import DQNConfig, DQNResult, make_q_network, train_dqn
+from course_utils.agents.dqn.loop import train_dqn
+from course_utils.agents.dqn.run import DQNConfig, DQNResult, make_q_network
+from course_utils.agents.dqn.vector import VectorDQNConfig, make_vector_env
 from course_utils.common.buffers import sample_indices  # ReplayBuffer.sample draws it
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "no_hold",
     "ZipfHold",
     "choose_action",
+    "choose_actions",
     # store
     "ShapingFn",
     "Transition",
@@ -66,4 +72,7 @@ __all__ = [
     "DQNResult",
     "make_q_network",
     "train_dqn",
+    # several environments stepped together
+    "VectorDQNConfig",
+    "make_vector_env",
 ]

@@ -25,7 +25,7 @@ Taught in: 03_dqn_mountaincar.ipynb
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -93,7 +93,8 @@ def choose_action(
     runs, play the held action and count down; otherwise play the greedy action of
     ``q_net`` on ``obs`` (``common.policies.greedy_action``: exact ties at random).
     With ``hold=no_hold`` and no warmup it draws what
-    ``common.policies.epsilon_greedy`` draws.
+    ``common.policies.epsilon_greedy`` draws. It is :func:`choose_actions` for one
+    environment.
 
     Args:
         obs: one observation as the environment returns it, e.g. ``(2,) float32``.
@@ -104,13 +105,62 @@ def choose_action(
 
     Taught in: 03_dqn_mountaincar.ipynb
     """
-    if hold_left == 0 and (warmup or rng.random() < epsilon):
-        held_action, hold_left = int(rng.integers(n_actions)), hold(rng)
-    if hold_left > 0:
-        return held_action, hold_left - 1, held_action
-    with torch.no_grad():
-        q_values = q_net(torch.as_tensor(obs, device=device).unsqueeze(0))[0]
-    return greedy_action(q_values, rng), 0, held_action
+    actions, left, held = choose_actions(
+        q_net,
+        np.asarray(obs)[None],
+        [epsilon],
+        rng,
+        n_actions=n_actions,
+        hold_left=[hold_left],
+        held_action=[held_action],
+        hold=hold,
+        warmup=[warmup],
+        device=device,
+    )
+    return int(actions[0]), int(left[0]), int(held[0])
+
+
+def choose_actions(
+    q_net: nn.Module,
+    obs: np.ndarray,
+    epsilons: Sequence[float],
+    rng: np.random.Generator,
+    *,
+    n_actions: int,
+    hold_left: Sequence[int],
+    held_action: Sequence[int],
+    hold: HoldFn = no_hold,
+    warmup: Sequence[bool],
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`choose_action` for ``n`` environments at once: the ε coin, the random
+    action and its hold per environment (in environment order), then one forward pass
+    of ``q_net`` for every environment that plays greedily.
+
+    Args:
+        obs: ``(n, *obs_shape)``, the environments' observations stacked.
+        epsilons, hold_left, held_action, warmup: one per environment.
+
+    Returns:
+        ``(actions, hold_left, held_action)``, three ``(n,) int64`` arrays.
+    """
+    hold_left = np.array(hold_left, dtype=np.int64)
+    held_action = np.array(held_action, dtype=np.int64)
+    actions = np.empty(len(hold_left), dtype=np.int64)
+    greedy = []  # the environments that play the network's action
+    for i in range(len(actions)):
+        if hold_left[i] == 0 and (warmup[i] or rng.random() < epsilons[i]):
+            held_action[i], hold_left[i] = rng.integers(n_actions), hold(rng)
+        if hold_left[i] > 0:
+            actions[i], hold_left[i] = held_action[i], hold_left[i] - 1
+        else:
+            greedy.append(i)
+    if greedy:
+        with torch.no_grad():
+            q_values = q_net(torch.as_tensor(obs[greedy], device=device)).cpu()
+        for i, row in zip(greedy, q_values.numpy(), strict=True):
+            actions[i] = greedy_action(row, rng)
+    return actions, hold_left, held_action
 
 
 # --- store ----------------------------------------------------------------------------

@@ -162,7 +162,11 @@ _TRANSITIONS = [
 ]
 
 
-@exercise("Exercise 4: the Atari transition", reference=atari_transition)
+@exercise(
+    "Exercise 4: the Atari transition",
+    reference=atari_transition,
+    returns=("float", "bool"),
+)
 def check_atari_transition(fn: Callable) -> None:
     for (reward, terminated, lives, lives_before), want, what in _TRANSITIONS:
         info, prev_info = {"lives": lives}, {"lives": lives_before}
@@ -243,7 +247,12 @@ class _RescalingQ(nn.Module):
         return torch.cat([mean, -mean], dim=1)
 
 
-@exercise("Exercise 3: the action-count bug", reference=epsilon_greedy_action)
+@exercise(
+    "Exercise 3: the action-count bug",
+    reference=epsilon_greedy_action,
+    returns="action",
+    rng_args=("rng",),
+)
 def check_epsilon_greedy_action(fn: Callable) -> None:
     obs = np.arange(128, dtype=np.uint8)
     q_net = FixedQ([0.0, 1.0, 0.5, 2.5, 2.0, -1.0])
@@ -313,12 +322,13 @@ def check_epsilon_greedy_action(fn: Callable) -> None:
     )
     runs = []
     for _ in range(2):  # two generators in the same state must give the same actions
-        same = np.random.default_rng(7)
-        runs.append([int(fn(q_net, obs, 0.5, same)) for _ in range(100)])
+        same = np.random.default_rng(7)  # ties included: they are broken with rng too
+        runs.append([int(fn(net, obs, 0.5, same)) for net in (q_net, tied) * 50])
     expect_true(
         runs[0] == runs[1],
         "two generators in the same state gave different actions: draw every random "
-        "number (the coin and the random action) from the rng argument, never from "
+        "number (the coin, the random action, the tie-break) from the rng argument, "
+        "never from "
         "random, np.random or a new generator, so that a seeded run replays exactly.",
     )
 

@@ -8,12 +8,15 @@ is not the package's: :func:`choose_action` (plain ε-greedy, the package's
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import inspect
 from collections import deque
 from collections.abc import Callable
 
 from course_utils.agents import dqn
+from course_utils.common import buffers
 from course_utils.common.buffers import Batch
 from course_utils.common.envs import make_env
 from course_utils.lessons.checks import (
@@ -96,7 +99,7 @@ _ALL_PARAMETERS = "Update the bias too: loop over all parameters()."
 _ONLY_TARGET = "Only the target network changes."
 
 
-@exercise("Exercise 7: soft target update", reference=dqn.soft_update)
+@exercise("Exercise 7: the soft update", reference=dqn.soft_update)
 def check_soft_update(f: Callable) -> None:
     source, target = nn.Linear(2, 1), nn.Linear(2, 1)
     with torch.no_grad():
@@ -124,19 +127,34 @@ def check_should_sync(fn: Callable) -> Callable:
     """Exercise 8 (bug hunt): ``should_sync(step, interval) -> bool``."""
 
     def cases(f: Callable) -> None:
-        for interval in (500, 600, 7):
-            fired = [s for s in range(0, 2001) if f(s, interval)]
-            expected = list(range(interval, 2001, interval))
+        # The loop asks on steps 1, 2, ..., total_steps (never step 0): the course's
+        # interval over a whole full-mode run, then others, around every multiple.
+        for interval, last in ((600, 150_000), (500, 3_001), (7, 200), (1, 20)):
+            fired = [s for s in range(1, last + 1) if f(s, interval)]
+            expected = list(range(interval, last + 1, interval))
+            if fired == expected:
+                continue
+            wrong = sorted(set(fired) ^ set(expected))[0]
             expect_true(
-                fired == expected,
-                f"with interval {interval}, the sync must fire at steps "
-                f"{expected[:4]}...; yours fires at {fired[:6]}"
-                f"{'...' if len(fired) > 6 else ''}. Remember that % and / have the "
-                "same precedence in Python, and that step 0 is before any learning.",
+                False,
+                f"with interval {interval}, the loop's steps 1 to {last:,} must sync "
+                f"exactly at {expected[:3]}...; yours "
+                + (
+                    f"syncs at step {wrong}"
+                    if wrong in fired
+                    else f"skips step {wrong}"
+                )
+                + f" (it fires at {fired[:4]}{'...' if len(fired) > 4 else ''}). "
+                "What does Python compute first in `t % 1/tau`, and which remainder "
+                "do the multiples of the interval leave?",
             )
 
     return run_check(
-        "Exercise 8: the target-sync bug", fn, cases, reference=dqn.should_sync
+        "Exercise 8: bug hunt — when does the target sync?",
+        fn,
+        cases,
+        reference=dqn.should_sync,
+        returns="bool",
     )
 
 
@@ -151,7 +169,7 @@ def check_terminal_to_store(fn: Callable) -> Callable:
             (True, True): True,
         }
         for (terminated, truncated), expected in table.items():
-            got = bool(f(terminated, truncated))
+            got = f(terminated, truncated)
             expect_true(
                 got == expected,
                 f"terminated={terminated}, truncated={truncated}: store {expected}, "
@@ -159,7 +177,11 @@ def check_terminal_to_store(fn: Callable) -> Callable:
             )
 
     return run_check(
-        "Exercise 4: the truncation bug", fn, cases, reference=dqn.terminal_to_store
+        "Exercise 4: bug hunt — the time limit",
+        fn,
+        cases,
+        reference=dqn.terminal_to_store,
+        returns="bool",
     )
 
 
@@ -200,18 +222,34 @@ def check_sample_indices(fn: Callable) -> Callable:
             "the indices must come from the rng you are given (the same rng seed "
             "gives the same sample), not from np.random's global generator.",
         )
-        expect_true(
-            np.array_equal(first, np.random.default_rng(3).integers(0, 10, size=50)),
-            "uniform with replacement, but not the draw ReplayBuffer.sample makes: "
-            "use rng.integers(0, size, size=batch_size), so that the notebook's loop "
-            "and course_utils.agents.dqn.train_dqn see the same random numbers.",
-        )
+        # The course's draws, a batch larger and smaller than the buffer (a draw
+        # without replacement where possible passes the first and fails the second).
+        for size, batch_size in ((10, 50), (100, 8), (10_000, 128)):
+            mine = np.asarray(f(size, batch_size, np.random.default_rng(3)))
+            theirs = dqn.sample_indices(size, batch_size, np.random.default_rng(3))
+            if np.array_equal(mine, theirs):
+                continue
+            repeats = len(set(mine.tolist())) < len(mine)
+            raise AssertionError(
+                f"sample_indices({size}, {batch_size}, rng) departs from the course's "
+                f"draw at position {int(np.argmax(mine != theirs))} (same rng seed)"
+                + (
+                    "; yours never repeats a row: the contract is *with* "
+                    "replacement, whatever the batch size."
+                    if not repeats and batch_size <= size
+                    else ": uniform over the rows, but not the draw the course's "
+                    "buffer makes (ReplayBuffer.sample), so your loop could not "
+                    "repeat the course's run."
+                )
+            )
 
     return run_check(
         "Exercise 1: sampling the replay buffer",
         fn,
         cases,
         reference=dqn.sample_indices,
+        returns="array",
+        rng_args=("rng",),
     )
 
 
@@ -238,6 +276,55 @@ def choose_action(
     )[0]
 
 
+def _first_departing_draw(f, call, epsilon: float, warmup: bool, steps=500) -> None:
+    """Exercise 2's draws against the course's, call by call from one seed: at the
+    first call where the action or the generator's state departs, say what the
+    course drew there (the coin, then the random action), so that the student finds
+    the draw that differs rather than reading it in the prompt."""
+    q_net = _TableQ([[0.0, 2.0, 1.5, 1.0]])  # no tie: the greedy action draws nothing
+    n = q_net.table.shape[1]
+    mine, theirs = np.random.default_rng(5), np.random.default_rng(5)
+    for i in range(steps):
+        before = copy.deepcopy(theirs)
+        got = call(f, q_net, epsilon, mine, warmup)
+        want = choose_action(
+            q_net, np.zeros(1, np.float32), epsilon, theirs, n_actions=n, warmup=warmup
+        )
+        same_state = mine.bit_generator.state == theirs.bit_generator.state
+        if got == want and same_state:
+            continue
+        draws = []
+        coin = None if warmup else float(before.random())
+        if coin is not None:
+            heads = coin < epsilon
+            draws.append(
+                f"one coin rng.random() = {coin:.3f} ({'<' if heads else '≥'} ε: "
+                + ("random" if heads else "greedy")
+                + ")"
+            )
+        if coin is None or coin < epsilon:
+            draws.append(f"one rng.integers({n}) = {int(before.integers(n))}")
+        elif not draws:
+            draws.append("nothing")
+        raise AssertionError(
+            f"ε = {epsilon}, warmup={warmup}, the same rng seed: your choices and "
+            f"draws depart from the course's at call {i + 1}, where the course drew "
+            + ", then ".join(draws)
+            + (
+                ", and nothing else"
+                if coin is None or coin < epsilon
+                else "; the greedy action drew nothing (no tie)"
+            )
+            + f", and chose action {want}; yours chose {got}"
+            + (
+                ""
+                if same_state
+                else " and left the rng elsewhere (other draws, or more, or fewer)"
+            )
+            + ". Your loop could not repeat the course's run."
+        )
+
+
 def check_choose_action(fn: Callable) -> Callable:
     """Exercise 2: ``choose_action(q_net, obs, epsilon, rng, *, n_actions,
     warmup=False) -> int``."""
@@ -256,7 +343,9 @@ def check_choose_action(fn: Callable) -> Callable:
         return int(action)
 
     def sequence(f, epsilon, warmup, steps=500):
-        q_net, rng = _TableQ([[0.0, 2.0, 2.0, 1.0]]), np.random.default_rng(5)
+        # No tie: a network's float Q-values practically never tie, so when the
+        # greedy action is computed (before or after the coin) draws nothing.
+        q_net, rng = _TableQ([[0.0, 2.0, 1.5, 1.0]]), np.random.default_rng(5)
         return [call(f, q_net, epsilon, rng, warmup) for _ in range(steps)]
 
     def cases(f: Callable) -> None:
@@ -301,20 +390,7 @@ def check_choose_action(fn: Callable) -> Callable:
             f"{sorted(warm)}.",
         )
         for epsilon, warmup in ((0.3, False), (0.9, False), (0.3, True)):
-            mine = sequence(f, epsilon, warmup)
-            ref = sequence(choose_action, epsilon, warmup)
-            if mine != ref:
-                step = next(
-                    i for i, (a, b) in enumerate(zip(mine, ref, strict=True)) if a != b
-                )
-                raise AssertionError(
-                    f"ε = {epsilon}, warmup={warmup}: your choices depart from the "
-                    f"course's at step {step} of 500 with the same rng seed, so your "
-                    "loop would not repeat train_dqn's run. Draw exactly as the "
-                    "course does: the coin rng.random() < epsilon first (no coin in "
-                    "warmup), on heads rng.integers(n_actions), otherwise "
-                    "greedy_action(q_values, rng), which draws only on a tie."
-                )
+            _first_departing_draw(f, call, epsilon, warmup)
 
     return run_check(
         "Exercise 2: ε-greedy",
@@ -398,6 +474,35 @@ def _update_case() -> tuple[nn.Module, nn.Module, Batch]:
     return q_net, target_net, batch
 
 
+def _loss_cause(got: float, gamma: float) -> str:
+    """The likely cause of a wrong TD loss, from the value it has: the batch summed
+    instead of averaged, Q(s, a) scored by the target network, or (when neither
+    fits) the wrong column picked from Q(s, ·)."""
+    q_net, target_net, batch = _update_case()
+    with torch.no_grad():
+        target = _leaky_target(q_net, target_net, batch, gamma)
+        index = batch.action.unsqueeze(1)
+        q = q_net(batch.obs).gather(1, index).squeeze(1)
+        by_target = target_net(batch.obs).gather(1, index).squeeze(1)
+        summed = float(F.smooth_l1_loss(q, target, reduction="sum"))
+        wrong_net = float(F.smooth_l1_loss(by_target, target))
+    if np.isclose(got, summed, rtol=1e-4):
+        return (
+            "Your loss is the sum over the batch: the course's is the batch's mean "
+            "(loss_fn's default reduction), so its size does not scale the step."
+        )
+    if np.isclose(got, wrong_net, rtol=1e-4):
+        return (
+            "Your loss scores Q(s, a) with the target network: the online q_net "
+            "is the one that learns, so its Q(s, a) goes into the loss."
+        )
+    return (
+        "Neither a sum over the batch nor the wrong network: the Q-values compared "
+        "are not Q(s, a) of the actions taken (q_net(batch.obs) is (B, n_actions); "
+        "torch.gather picks along dim 1 with an int64 index shaped like its result)."
+    )
+
+
 def check_td_loss(fn: Callable) -> Callable:
     """Exercise 5: ``compute_loss(q_net, target_net, batch, gamma, *, target_fn,
     loss_fn) -> scalar tensor``."""
@@ -427,10 +532,7 @@ def check_td_loss(fn: Callable) -> Callable:
             float(loss.detach()),
             expected_loss(),
             what="the loss of a 4-transition batch",
-            hint="Q(s, a) = q_net(batch.obs).gather(1, batch.action.long()"
-            ".unsqueeze(1)).squeeze(1): gather along dim 1 (the actions), one "
-            "Q-value per row; target_fn(q_net, target_net, batch, gamma); "
-            "loss_fn(q, target).",
+            hint=_loss_cause(float(loss.detach()), gamma),
         )
         expect_true(
             loss.requires_grad,
@@ -494,6 +596,104 @@ def _batches() -> list[Batch]:
     ]
 
 
+class _SeenGradients(torch.optim.SGD):
+    """Plain SGD that records, at each ``step()``, the gradients it is about to use."""
+
+    def __init__(self, params) -> None:
+        super().__init__(params, lr=0.01)
+        self.seen: list[list[torch.Tensor]] = []
+
+    def step(self, closure=None):
+        params = [p for group in self.param_groups for p in group["params"]]
+        self.seen.append(
+            [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params]
+        )
+        return super().step(closure)
+
+
+def _gradients_seen(f, *, stale: bool, max_grad_norm: float = 1e6, calls: int = 2):
+    """The gradients ``f``'s optimizer steps with, call by call, from a network with
+    (``stale``) or without gradients left over from elsewhere."""
+    q_net, target_net, _ = _adam_case(0)
+    if not stale:
+        q_net.zero_grad(set_to_none=True)
+    optimizer = _SeenGradients(q_net.parameters())
+    for batch in _batches()[:calls]:
+        f(
+            q_net,
+            target_net,
+            optimizer,
+            batch,
+            gamma=0.9**3,
+            td_loss=dqn.DQNLoss(),
+            max_grad_norm=max_grad_norm,
+        )
+    return optimizer.seen
+
+
+def _check_fresh_gradients(f: Callable) -> None:
+    """Each step must use this batch's gradients alone: PyTorch adds new gradients to
+    stored ones, so gradients not cleared pile up from call to call."""
+    for stale, calls in ((False, 2), (True, 1)):
+        seen = _gradients_seen(f, stale=stale, calls=calls)
+        ref = _gradients_seen(dqn.gradient_step, stale=stale, calls=calls)
+        expect_true(
+            len(seen) == len(ref),
+            f"{calls} call(s) of gradient_step made {len(seen)} optimizer step(s): "
+            "take exactly one optimizer step per call.",
+        )
+        for k, (mine, theirs) in enumerate(zip(seen, ref, strict=True)):
+            if all(
+                torch.allclose(a, b, atol=1e-6)
+                for a, b in zip(mine, theirs, strict=True)
+            ):
+                continue
+            earlier = [torch.full_like(g, 5.0) for g in theirs] if stale else seen[0]
+            piled_up = k > 0 or stale
+            piled_up = piled_up and all(
+                torch.allclose(a, b + c, atol=1e-5)
+                for a, b, c in zip(mine, theirs, earlier, strict=True)
+            )
+            raise AssertionError(
+                (
+                    "the gradients at the optimizer's step were this batch's plus "
+                    + (
+                        "the stale ones the network came with"
+                        if stale
+                        else "the previous call's"
+                    )
+                    + ": PyTorch adds new gradients to stored ones. Clear them "
+                    "before backpropagating"
+                    + (", not only after the step." if stale else ".")
+                )
+                if piled_up
+                else f"at call {k + 1} the gradients the optimizer stepped with are "
+                "not the gradients of td_loss on this batch (with the gamma you are "
+                "given): backpropagate the loss you return, once, before the step."
+            )
+    seen = _gradients_seen(f, stale=False, max_grad_norm=0.05, calls=1)
+    norm = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in seen[0]])))
+    if norm <= 0.05 * (1 + 1e-4):
+        return
+    largest = max(float(g.abs().max()) for g in seen[0])
+    unclipped = _gradients_seen(dqn.gradient_step, stale=False, calls=1)[0]
+    raw = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in unclipped])))
+    raise AssertionError(
+        f"with max_grad_norm=0.05 the gradients reaching optimizer.step() had a "
+        f"total norm of {norm:.3g}"
+        + (
+            ", and no component above 0.05: that is value clipping (each component "
+            "capped), the contract is norm clipping (the whole gradient rescaled "
+            "so that its total norm is at most max_grad_norm)."
+            if largest <= 0.05 * (1 + 1e-4)
+            else f", the unclipped gradient's ({raw:.3g}): nothing was clipped "
+            "before the step used them."
+            if np.isclose(norm, raw, rtol=1e-4)
+            else ": clipped, but not to a total norm of max_grad_norm."
+        )
+    )
+
+
 def check_gradient_step(fn: Callable) -> Callable:
     """Exercise 6: ``gradient_step(q_net, target_net, optimizer, batch, *, gamma,
     td_loss, max_grad_norm) -> float``: the TD loss, then one clipped step."""
@@ -523,6 +723,7 @@ def check_gradient_step(fn: Callable) -> Callable:
         return losses, q_net
 
     def cases(f: Callable) -> None:
+        _check_fresh_gradients(f)
         losses, q_net = steps(f, 10.0)
         expect_true(
             all(type(loss) is float for loss in losses),
@@ -549,15 +750,14 @@ def check_gradient_step(fn: Callable) -> Callable:
                     theirs.detach(),
                     what=f"q_net.{name} after 3 steps with Adam "
                     f"(max_grad_norm={max_grad_norm})",
-                    hint="Clear the old gradients (optimizer.zero_grad(): the network "
-                    "came with stale ones), backpropagate, clip the gradients' norm "
-                    "(nn.utils.clip_grad_norm_) before the optimizer steps, and let "
-                    "the optimizer take the step.",
+                    hint="The gradients were right when the step came, so the "
+                    "step itself differs: let the optimizer you are given take it "
+                    "(its own rule, Adam here), once.",
                     atol=1e-6,
                 )
 
     return run_check(
-        "Exercise 6: the gradient step",
+        "Exercise 6: one gradient step",
         fn,
         cases,
         reference=dqn.gradient_step,
@@ -656,7 +856,9 @@ def check_n_step_push(fn: Callable) -> Callable:
             "array, and the waiting step's observation changed under you.",
         )
 
-    return run_check("Exercise 9: n-step returns", fn, cases, reference=dqn.n_step_push)
+    return run_check(
+        "Exercise 9: n-step transitions", fn, cases, reference=dqn.n_step_push
+    )
 
 
 # --- Exercise 10: the training loop --------------------------------------------------
@@ -699,77 +901,264 @@ def train(cfg, *, total_steps=None, seed=None, progress=True, live=False) -> dic
     }
 
 
+@contextlib.contextmanager
+def _recorded(namespace: dict, name: str, log: list, signature: inspect.Signature):
+    """Replace ``namespace[name]`` (when there is one) by a wrapper that appends each
+    call's named arguments and result to ``log``; put the original back after."""
+    original = namespace.get(name)
+    if not callable(original):
+        yield False
+        return
+
+    def wrapper(*args, **kwargs):
+        out = original(*args, **kwargs)
+        try:
+            named = dict(signature.bind_partial(*args, **kwargs).arguments)
+        except TypeError:
+            named = {}
+        log.append((named, out))
+        return out
+
+    namespace[name] = wrapper
+    try:
+        yield True
+    finally:
+        namespace[name] = original
+
+
+def _instrumented_run(f, namespace, cfg, steps, *, reference: bool) -> tuple:
+    """Run ``f`` and record the actions it chose (observation, ε, warmup, action) and
+    the buffer sizes it sampled from. The student's loop is recorded through the names
+    ``choose_action`` and ``sample_indices`` of its namespace; the reference's through
+    the package functions ``dqn.train_dqn`` calls."""
+    acts: list = []
+    draws: list = []
+    act_sig = inspect.signature(dqn.core.choose_action)
+    draw_sig = inspect.signature(dqn.sample_indices)
+    if reference:
+        contexts = (
+            _recorded(vars(dqn.core), "choose_action", acts, act_sig),
+            _recorded(vars(buffers), "sample_indices", draws, draw_sig),
+        )
+    else:
+        contexts = (
+            _recorded(namespace, "choose_action", acts, act_sig),
+            _recorded(namespace, "sample_indices", draws, draw_sig),
+        )
+    with contexts[0] as acts_seen, contexts[1] as draws_seen:
+        run = f(cfg, total_steps=steps, seed=cfg.seed, progress=False)
+    actions = [
+        (
+            np.asarray(named.get("obs"), dtype=np.float64),
+            float(named.get("epsilon", np.nan)),
+            bool(named.get("warmup", False)),
+            int(out[0] if isinstance(out, tuple) else out),
+        )
+        for named, out in acts
+    ]
+    sizes = [(named.get("size"), named.get("batch_size")) for named, _ in draws]
+    return run, actions if acts_seen else None, sizes if draws_seen else None
+
+
+def _first_departure(mine: list, theirs: list, close) -> int | None:
+    for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
+        if not close(a, b):
+            return i
+    return None if len(mine) == len(theirs) else min(len(mine), len(theirs))
+
+
+def _compare_actions(actions, ref_actions, ref_ends, what) -> None:
+    """The first step where the student's loop acts otherwise than the course's."""
+    if actions is None:
+        return
+    expect_true(
+        actions,
+        f"{what}: your loop never called your choose_action (Exercise 2): act with "
+        "it, so that the run is yours.",
+    )
+    for i, (mine, theirs) in enumerate(zip(actions, ref_actions, strict=False)):
+        step = i + 1
+        (obs, eps, warm, act), (r_obs, r_eps, r_warm, r_act) = mine, theirs
+        if obs.shape != r_obs.shape or not np.allclose(obs, r_obs, atol=1e-6):
+            new_episode = step - 1 in ref_ends
+            raise AssertionError(
+                f"{what}: at step {step} your loop acted from the observation "
+                f"{np.round(obs, 4).tolist()}, the course's from "
+                f"{np.round(r_obs, 4).tolist()}"
+                + (
+                    f", the first observation of the episode after the one that "
+                    f"ended at step {step - 1}: the reset differs. The course seeds "
+                    "the environment once, at the run's first reset; later resets "
+                    "take no seed, so each episode starts somewhere new."
+                    if new_episode
+                    else f" (same action before): the observation you act from "
+                    f"at step {step} is not the state step {step - 1} led to."
+                )
+            )
+        if warm != r_warm:
+            raise AssertionError(
+                f"{what}: at step {step} your loop acted with warmup={warm}, the "
+                f"course's with warmup={r_warm}: the warmup is steps 1 to "
+                "learning_starts, counted from one."
+            )
+        if not warm and not np.isclose(eps, r_eps, rtol=1e-9, atol=1e-12):
+            raise AssertionError(
+                f"{what}: at step {step}, after the warmup, your loop acted with ε = "
+                f"{eps:.4f}, the course's with ε = {r_eps:.4f}: the ε this step "
+                "passes is not the schedule's value at this step (here the schedule "
+                "still falls after the warmup ends)."
+            )
+        if act != r_act:
+            raise AssertionError(
+                f"{what}: at step {step}, same observation and ε, your loop chose "
+                f"action {act}, the course's {r_act}: the run's rng was used for "
+                "something else before this step (every draw must come in the "
+                "course's order: the action's draws, then the batches')."
+            )
+    expect_true(
+        len(actions) == len(ref_actions),
+        f"{what}: your loop chose {len(actions)} actions, the course's "
+        f"{len(ref_actions)}: one per environment step.",
+    )
+
+
 def check_training_loop(fn: Callable, cfg, *, steps: int = 3_000) -> Callable:
     """Exercise 10: the student's ``train(cfg, *, total_steps, seed, progress) ->
-    run`` runs ``steps`` steps from ``cfg.seed`` and must end where ``dqn.train_dqn``
-    with the core recipe's pieces ends: same episodes, same losses, same weights."""
-    short = dataclasses.replace(cfg, eval_every=1_000, eval_episodes=1)
+    run`` must end where ``dqn.train_dqn`` with the core recipe's pieces ends: same
+    actions, episodes, losses and weights, on two short runs where the pieces of the
+    loop show: an ε schedule that still falls after the warmup, and a soft update
+    every step (τ < 1). The student's ``choose_action`` and ``sample_indices`` are
+    recorded through the loop's namespace, so a loop that bypasses them fails."""
+    namespace = getattr(fn, "__globals__", {})
+    warmup = max(1, min(cfg.learning_starts, steps // 5))
+    runs = (
+        (
+            dataclasses.replace(
+                cfg,
+                eval_every=1_000,
+                eval_episodes=1,
+                learning_starts=warmup,
+                exploration_fraction=0.5,
+            ),
+            steps,
+            f"a run of {steps} steps, warmup {warmup}, ε falling over "
+            f"{steps // 2} steps",
+        ),
+        (
+            dataclasses.replace(
+                cfg,
+                eval_every=1_000,
+                eval_episodes=1,
+                learning_starts=warmup,
+                target_update_interval=1,
+                tau=0.25,
+            ),
+            warmup + 10 * cfg.train_freq,
+            "a run with a soft update (tau = 0.25) every step",
+        ),
+    )
 
-    def cases(f: Callable) -> None:
-        run = f(short, total_steps=steps, seed=cfg.seed, progress=False)
+    def one_run(f: Callable, short, n_steps: int, what: str) -> None:
+        bypass = fn is train  # the reference itself: nothing to record
+        run, actions, sizes = _instrumented_run(
+            f, namespace, short, n_steps, reference=bypass
+        )
         missing = [k for k in RUN_KEYS if not isinstance(run, dict) or k not in run]
         expect_true(
             not missing,
             f"train must return the run dict the skeleton builds; missing {missing}.",
         )
-        ref = train(short, total_steps=steps, seed=cfg.seed, progress=False)
+        ref, ref_actions, ref_sizes = _instrumented_run(
+            train, namespace, short, n_steps, reference=True
+        )
+        n, n_ref = len(run["losses"]), len(ref["losses"])
+        if not bypass and sizes is not None:
+            expect_true(
+                len(sizes) > 0 or n_ref == 0,
+                f"{what}: your loop took its batches without your sample_indices "
+                "(Exercise 1): draw each batch's rows with it (and batch_at), so "
+                "that the run uses your sampler.",
+            )
+            expect_true(
+                len(sizes) == n or n == 0,
+                f"{what}: {n} gradient steps but {len(sizes)} calls of "
+                "sample_indices: each gradient step learns from a fresh batch.",
+            )
+        if not bypass:
+            _compare_actions(actions, ref_actions, set(ref["episode_end_steps"]), what)
         episodes, ref_episodes = (
             list(run["episode_end_steps"]),
             ref["episode_end_steps"],
         )
         expect_true(
             episodes == ref_episodes and np.allclose(run["returns"], ref["returns"]),
-            f"in {steps} steps your loop ended episodes at steps {episodes[:5]}... "
-            f"with returns {list(run['returns'])[:5]}..., the course's at "
-            f"{ref_episodes[:5]}... with {ref['returns'][:5]}.... Act with "
-            "choose_action (warmup while step <= learning_starts), add each reward to "
-            "the episode's return, and at the end of an episode (terminated or "
-            "truncated) record it and reset the environment (without a seed: the "
-            "first reset alone is seeded).",
+            f"{what}: same actions, but your loop recorded episodes ending at steps "
+            f"{episodes[:5]}... with returns {list(run['returns'])[:5]}..., the "
+            f"course's at {ref_episodes[:5]}... with {ref['returns'][:5]}...: record "
+            "each episode's full return and its last step when it ends (terminated "
+            "or truncated).",
         )
-        n, n_ref = len(run["losses"]), len(ref["losses"])
         expect_true(
             n == n_ref,
-            f"your loop took {n} gradient steps in {steps} environment steps, the "
-            f"course's {n_ref}: learn only after learning_starts steps, every "
-            "train_freq steps, gradient_steps steps each time, and record each loss.",
-        )
-        first = next(
-            (
-                i
-                for i, (a, b) in enumerate(
-                    zip(run["losses"], ref["losses"], strict=True)
-                )
-                if not np.isclose(a, b, rtol=1e-4, atol=1e-6)
-            ),
-            None,
-        )
-        expect_true(
-            first is None,
-            f"your losses depart from the course's at gradient step {first}"
+            f"{what}: your loop took {n} gradient steps, the course's {n_ref}"
             + (
-                " (the first): check what you store (n_step_push with "
-                "terminal_to_store's flag, every transition it returns), how you "
-                "sample (sample_indices(len(buffer), batch_size, rng), the run's rng) "
-                "and the bootstrap's discount, γ^n for n-step transitions."
-                if first == 0
-                else ": the first ones agree, so look at what changes over time: "
-                "the target network's sync (should_sync with "
-                "target_update_interval, then soft_update with tau), after the "
-                "learning of the same step, and ε's schedule."
+                f" (the course learns from step {short.learning_starts + 1} on, "
+                f"every {short.train_freq} steps, {short.gradient_steps} gradient "
+                "steps each time)."
+                if n == 0 or n_ref == 0 or n % short.gradient_steps
+                else "."
             ),
         )
+        if not bypass and sizes is not None and ref_sizes is not None:
+            k = _first_departure(sizes, ref_sizes, lambda a, b: a == b)
+            if k is not None:
+                ours = sizes[k] if k < len(sizes) else ("?", "?")
+                course = ref_sizes[k] if k < len(ref_sizes) else ("?", "?")
+                raise AssertionError(
+                    f"{what}: for gradient step {k} your loop sampled {ours[1]} rows "
+                    f"of a buffer of {ours[0]} transitions, the course's {course[1]} "
+                    f"of {course[0]}: "
+                    + (
+                        "the batch size differs."
+                        if ours[0] == course[0]
+                        else "the buffer holds other transitions: the store step "
+                        "differs (every transition n_step_push returns goes in)."
+                    )
+                )
+        first = _first_departure(
+            run["losses"],
+            ref["losses"],
+            lambda a, b: np.isclose(a, b, rtol=1e-4, atol=1e-6),
+        )
+        if first is not None:
+            raise AssertionError(
+                f"{what}: same actions, same batches drawn, but your losses depart "
+                f"from the course's at gradient step {first}"
+                + (
+                    " (the first): what is stored differs (the terminal flag, the "
+                    "n-step return) or what the loss bootstraps with (an n-step "
+                    "transition's discount is γ^n)."
+                    if first == 0
+                    else ": the first ones agree, so what changes between gradient "
+                    "steps differs: the target network, when it syncs (after the "
+                    "learning of the same step) and how far it moves (tau)."
+                )
+            )
         for mine, theirs in zip(
             run["last_net"].parameters(), ref["last_net"].parameters(), strict=True
         ):
             expect_close(
                 mine.detach(),
                 theirs.detach(),
-                what=f"the weights after {steps} steps",
-                hint="Same losses but other weights: is the target synced after the "
-                "learning step, as the loop's order says?",
+                what=f"{what}: the weights at the end",
+                hint="Same losses but other weights: the last run's last net must "
+                "be the network that learned.",
                 atol=1e-4,
                 rtol=1e-3,
             )
 
-    return run_check("Exercise 10: the training loop", fn, cases, reference=train)
+    def cases(f: Callable) -> None:
+        for short, n_steps, what in runs:
+            one_run(f, short, n_steps, what)
+
+    return run_check("Exercise 10: the loop", fn, cases, reference=train)

@@ -159,6 +159,14 @@ def _epsilon_greedy_cases(fn: Callable) -> None:
         what="ε = 0, q_values [-3, -1, -2]",
         hint="The largest value is -1: negative values work like any other.",
     )
+    freq = _frequencies(fn, [0.25, 0.7, 0.65, 0.1], 0.0, 200, rng)
+    expect_true(
+        freq[1] == 1,
+        "ε = 0, q_values [0.25, 0.7, 0.65, 0.1]: the greedy action is 1 every time, "
+        f"got frequencies {freq.round(2).tolist()}. Values that differ by less than 1 "
+        "must keep their order: break ties only among the actions that share exactly "
+        "the largest value (random noise added to the values reorders close ones).",
+    )
     freq = _frequencies(fn, [5.0, 1.0, 5.0, 5.0], 0.0, 900, rng)
     expect_true(
         freq[1] == 0 and np.all(np.abs(freq[[0, 2, 3]] - 1 / 3) < 0.08),
