@@ -17,6 +17,7 @@ from course_utils.agents.selective_memory.loop import SMState, critic_prediction
 from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
     load_training_state,
+    save_compact_state,
     save_training_state,
 )
 from course_utils.common.envs import make_env
@@ -577,6 +578,89 @@ def test_resume_refuses_a_wrong_file(tiny_sm, tmp_path):
     state = sm.new_state(env, tiny_sm, seed=0)
     with pytest.raises(ValueError, match="training state"):
         load_training_state(path, state, rng=np.random.default_rng(0), env=env)
+
+
+def shipped_like(tiny: sm.SMConfig) -> tuple[sm.SMConfig, dict]:
+    """A tiny config with the shipped walker's kinds of pieces (V(s), the critic on
+    every recent step, the advantage keep rule) and a small every-step memory."""
+    cfg = replace(
+        tiny, episodes=6, fit_every=3, random_games=1, recent_size=100, batch_size=4
+    )
+    pieces = {
+        "act": smi.NearActorChoice(n_candidates=4),
+        "keep": smi.keep_advantage_scaled,
+        "fit_critic": smi.FitCriticOnRecent(batch_size=16, max_updates=5),
+        "baseline": smi.ValueBaseline(hidden=(8,), max_updates=5),
+    }
+    return cfg, pieces
+
+
+def test_a_compact_state_continues_the_run(tiny_sm, tmp_path):
+    """3 games, a compact save, then 3 more games from the file in a new process: the
+    networks, counters and memories come back, Adam's moments nearly, and only the
+    newest rows of the every-step memory, in order."""
+    cfg, pieces = shipped_like(tiny_sm)
+    env, rng = short_walker(), np.random.default_rng(0)
+    first = sm.train_selective_memory(
+        env, replace(cfg, episodes=3), rng=rng, seed=0, progress=False, **pieces
+    )
+    state, path = first.state, tmp_path / "compact.pt"
+    assert state.recent.full  # 3 games in 100 rows: the ring wrapped
+    save_compact_state(path, state, rng=rng, env=env, recent_rows=40, extra={"a": 1})
+    stored = torch.load(path, weights_only=True)  # what the file holds
+    assert stored["recent"]["obs"].shape == (40, 24) and stored["best_actor"] is None
+    assert stored["critic_opt"]["state"], "the test needs a run that fitted"
+    moments = next(iter(stored["critic_opt"]["state"].values()))
+    assert moments["exp_avg_sq"].dtype == torch.bfloat16
+    assert stored["recent"]["obs"].dtype == torch.float16
+
+    env2, rng2 = short_walker(), np.random.default_rng(999)
+    fresh = sm.new_state(env2, cfg, seed=5, baseline=pieces["baseline"])
+    assert load_training_state(path, fresh, rng=rng2, env=env2) == {"a": 1}
+    assert fresh.game == 3 and fresh.returns == state.returns
+    assert fresh.best_actor is None and fresh.best_score == -np.inf
+    for a, b in zip(state.actor.parameters(), fresh.actor.parameters(), strict=True):
+        assert torch.equal(a, b)
+    for net in ("critic", "actor"):  # Adam's moments: bfloat16, cast back to float32
+        saved = getattr(state, f"{net}_opt").state_dict()["state"]
+        loaded = getattr(fresh, f"{net}_opt").state_dict()["state"]
+        for k, entry in saved.items():
+            assert loaded[k]["exp_avg"].dtype == torch.float32
+            assert torch.allclose(loaded[k]["exp_avg"], entry["exp_avg"], rtol=1e-2)
+            assert torch.equal(loaded[k]["step"], entry["step"])
+    assert np.array_equal(fresh.memory.arrays()[2], state.memory.arrays()[2])
+    order = np.roll(np.arange(state.recent.capacity), -state.recent.pos)[-40:]
+    assert len(fresh.recent) == 40 and fresh.recent.pos == 40
+    assert np.array_equal(fresh.recent.arrays()[2], state.recent.ret[order])
+    assert np.allclose(fresh.recent.arrays()[0], state.recent.obs[order], atol=1e-2)
+    assert rng2.random() == rng.random()  # the random states came back
+
+    more = sm.train_selective_memory(
+        env2, cfg, rng=rng2, seed=0, progress=False, state=fresh, **pieces
+    )
+    assert len(more.episode_returns) == 6 and more.state.game == 6
+    assert len(more.state.recent) == 100  # refilled after the stored rows
+
+
+def test_a_missing_or_damaged_state_file_is_refused_clearly(tiny_sm, tmp_path):
+    cfg, pieces = shipped_like(tiny_sm)
+    env = short_walker()
+    state = sm.new_state(env, cfg, seed=0, baseline=pieces["baseline"])
+    rng = np.random.default_rng(0)
+    with pytest.raises(FileNotFoundError, match="No Selective Memory training state"):
+        load_training_state(tmp_path / "nowhere.pt", state, rng=rng, env=env)
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="could not be read"):
+        load_training_state(damaged, state, rng=rng, env=env)
+    other = sm.new_state(env, replace(cfg, actor_hidden=(4,)), seed=0,
+                         baseline=pieces["baseline"])  # fmt: skip
+    path = tmp_path / "other.pt"
+    save_compact_state(path, other, rng=rng, env=env)
+    with pytest.raises(ValueError, match="does not fit this run"):
+        load_training_state(path, state, rng=rng, env=env)
+    with pytest.raises(ValueError, match="recent_rows"):
+        save_compact_state(path, state, rng=rng, env=env, recent_rows=-1)
 
 
 def test_a_fresh_world_makes_a_game_depend_only_on_its_seed():
