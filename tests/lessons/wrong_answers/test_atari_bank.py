@@ -1,14 +1,8 @@
-"""An independent bank of plausible wrong answers to the graded exercises of
-04_dqn_space_invaders_ram.
+"""The wrong-answer bank of 04_dqn_space_invaders_ram (``wrong_answer_helpers`` says how
+a bank works).
 
-Written from the student copy (prompt, contract, the cells that use the result) before
-reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
-hint, in self-study mode); every correct answer written another way must pass.
-
-"Before" is the checks as they were when the bank was written:
-
-| exercise | wrong answers | passed the checks before | after |
-| --- | --- | --- | --- |
+| 04: exercise | wrong | passed before | after |
+|---|---|---|---|
 | 1 byte_correlations | 6 | 0 | 0 |
 | 2 preprocess_ram | 8 | 0 | 0 |
 | 3 epsilon_greedy_action | 8 | 1 | 0 |
@@ -25,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from wrong_answer_helpers import fails, passes
+from wrong_answer_helpers import bank_tests, fails, passes
 
 from course_utils.common import greedy_action
 from course_utils.lessons.checks import atari as checks
@@ -114,11 +108,6 @@ def test_byte_correlations_wrong(wrong):
     fails(checks.check_byte_correlations, wrong, crash=(TypeError,))
 
 
-@pytest.mark.parametrize("right", [bc_ok_loop, bc_ok_zscores])
-def test_byte_correlations_right(right):
-    passes(checks.check_byte_correlations, right)
-
-
 # ------------------------------------------------------- Exercise 2: preprocess_ram
 
 
@@ -175,16 +164,6 @@ PR_WRONG = [
     pr_in_place,
     pr_127,
 ]
-
-
-@pytest.mark.parametrize("wrong", PR_WRONG)
-def test_preprocess_wrong(wrong):
-    fails(checks.check_preprocess_ram, wrong)
-
-
-@pytest.mark.parametrize("right", [pr_ok, pr_ok_divide])
-def test_preprocess_right(right):
-    passes(checks.check_preprocess_ram, right)
 
 
 # ------------------------------------------------ Exercise 3: epsilon_greedy_action
@@ -273,11 +252,6 @@ EA_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", EA_WRONG)
-def test_epsilon_greedy_action_wrong(wrong):
-    fails(checks.check_epsilon_greedy_action, wrong)
-
-
 def test_epsilon_greedy_action_right():
     passes(checks.check_epsilon_greedy_action, ea_ok)
 
@@ -349,16 +323,6 @@ AT_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", AT_WRONG)
-def test_atari_transition_wrong(wrong):
-    fails(checks.check_atari_transition, wrong)
-
-
-@pytest.mark.parametrize("right", [at_ok, at_ok_numpy])
-def test_atari_transition_right(right):
-    passes(checks.check_atari_transition, right)
-
-
 # --------------------------------------------------------- Exercise 5: atari_target
 
 
@@ -414,11 +378,6 @@ def ta_ok(q_net, target_net, batch, gamma):  # correct: indexing and where
 
 
 TA_WRONG = [ta_plain, ta_gamma_cubed, ta_scales, ta_grad, ta_swapped, ta_in_place]
-
-
-@pytest.mark.parametrize("wrong", TA_WRONG)
-def test_atari_target_wrong(wrong):
-    fails(checks.check_atari_target, wrong)
 
 
 def test_atari_target_right():
@@ -488,16 +447,6 @@ SN_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", SN_WRONG)
-def test_snake_shaping_wrong(wrong):
-    fails(checks.check_snake_shaping, wrong)
-
-
-@pytest.mark.parametrize("right", [sn_ok, sn_ok_potential])
-def test_snake_shaping_right(right):
-    passes(checks.check_snake_shaping, right)
-
-
 @pytest.mark.parametrize("right", [pr_ok, pr_ok_divide])
 def test_preprocess_right_in_the_same_as_course_cell(right):
     """Notebook 04's comparison of preprocess_ram with the Normalize layer, and of a
@@ -536,3 +485,24 @@ def test_preprocess_right_in_the_same_as_course_cell(right):
             exercise="Exercise 2 (RAM preprocessing)",
             what="the Q-values of 4 random RAM states, your network's,",
         )
+
+
+WRONG = [
+    (checks.check_preprocess_ram, PR_WRONG),
+    (checks.check_epsilon_greedy_action, EA_WRONG),
+    (checks.check_atari_transition, AT_WRONG),
+    (checks.check_atari_target, TA_WRONG),
+    (checks.check_snake_shaping, SN_WRONG),
+]
+RIGHT = [
+    (checks.check_byte_correlations, [bc_ok_loop, bc_ok_zscores]),
+    (checks.check_preprocess_ram, [pr_ok, pr_ok_divide]),
+    (checks.check_atari_transition, [at_ok, at_ok_numpy]),
+    (checks.check_snake_shaping, [sn_ok, sn_ok_potential]),
+]
+
+
+(
+    test_the_check_refuses_the_wrong_answer,
+    test_the_check_accepts_the_right_answer,
+) = bank_tests(WRONG, RIGHT)

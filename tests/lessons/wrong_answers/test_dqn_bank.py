@@ -1,14 +1,8 @@
-"""An independent bank of plausible wrong answers to the graded exercises of
-03_dqn_mountaincar.
+"""The wrong-answer bank of 03_dqn_mountaincar (``wrong_answer_helpers`` says how
+a bank works).
 
-Written from the student copy (prompt, contract, the cells that use the result) before
-reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
-hint, in self-study mode); every correct answer written another way must pass.
-
-"Before" is the checks as they were when the bank was written:
-
-| exercise | wrong answers | passed the checks before | after |
-| --- | --- | --- | --- |
+| 03: exercise | wrong | passed before | after |
+|---|---|---|---|
 | 1 sample_indices | 7 | 1 | 0 |
 | 2 choose_action | 8 | 0 | 0 |
 | 3 td_target | 8 | 0 | 0 |
@@ -35,7 +29,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from wrong_answer_helpers import fails, passes
+from wrong_answer_helpers import bank_tests, fails, passes
 
 from course_utils.agents import dqn
 from course_utils.common import greedy_action
@@ -90,16 +84,6 @@ SI_WRONG = [
     si_floats,
     si_permutation,
 ]
-
-
-@pytest.mark.parametrize("wrong", SI_WRONG)
-def test_sample_indices_wrong(wrong):
-    fails(checks.check_sample_indices, wrong)
-
-
-@pytest.mark.parametrize("right", [si_ok_keywords, si_ok_short])
-def test_sample_indices_right(right):
-    passes(checks.check_sample_indices, right)
 
 
 # ------------------------------------------------------- Exercise 2: choose_action
@@ -185,11 +169,6 @@ CA_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", CA_WRONG)
-def test_choose_action_wrong(wrong):
-    fails(checks.check_choose_action, wrong)
-
-
 def test_choose_action_right():
     passes(checks.check_choose_action, ca_ok_numpy)
 
@@ -253,16 +232,6 @@ TD_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", TD_WRONG)
-def test_td_target_wrong(wrong):
-    fails(checks.check_td_target, wrong)
-
-
-@pytest.mark.parametrize("right", [td_ok_where, td_ok_clone])
-def test_td_target_right(right):
-    passes(checks.check_td_target, right)
-
-
 # --------------------------------------------------- Exercise 4: terminal_to_store
 
 
@@ -289,16 +258,6 @@ def ts_ok_numpy(terminated, truncated):
 
 def ts_ok(terminated, truncated):  # correct
     return bool(terminated)
-
-
-@pytest.mark.parametrize("wrong", [ts_or, ts_truncated, ts_and, ts_int])
-def test_terminal_to_store_wrong(wrong):
-    fails(checks.check_terminal_to_store, wrong)
-
-
-@pytest.mark.parametrize("right", [ts_ok, ts_ok_numpy])
-def test_terminal_to_store_right(right):
-    passes(checks.check_terminal_to_store, right)
 
 
 # ------------------------------------------------------- Exercise 5: compute_loss
@@ -359,11 +318,6 @@ def cl_ok_nograd(
 
 
 CL_WRONG = [cl_no_detach, cl_max, cl_broadcast, cl_mse, cl_swapped, cl_float]
-
-
-@pytest.mark.parametrize("wrong", CL_WRONG)
-def test_compute_loss_wrong(wrong):
-    fails(checks.check_td_loss, wrong)
 
 
 def test_compute_loss_right():
@@ -465,11 +419,6 @@ GS_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", GS_WRONG)
-def test_gradient_step_wrong(wrong):
-    fails(checks.check_gradient_step, wrong)
-
-
 def test_gradient_step_right():
     passes(checks.check_gradient_step, gs_ok)
 
@@ -536,16 +485,6 @@ SU_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", SU_WRONG)
-def test_soft_update_wrong(wrong):
-    fails(checks.check_soft_update, wrong)
-
-
-@pytest.mark.parametrize("right", [su_ok_lerp, su_ok_state_dict])
-def test_soft_update_right(right):
-    passes(checks.check_soft_update, right)
-
-
 # -------------------------------------------------------- Exercise 8: should_sync
 
 
@@ -589,16 +528,6 @@ def ss_ok_divmod(step, interval):  # correct: divmod
 
 
 SS_WRONG = [ss_seed_bug, ss_zero, ss_off_by_one, ss_500, ss_int, ss_floordiv]
-
-
-@pytest.mark.parametrize("wrong", SS_WRONG)
-def test_should_sync_wrong(wrong):
-    fails(checks.check_should_sync, wrong)
-
-
-@pytest.mark.parametrize("right", [ss_ok, ss_ok_positive, ss_ok_divmod])
-def test_should_sync_right(right):
-    passes(checks.check_should_sync, right)
 
 
 # ------------------------------------------------------- Exercise 9: n_step_push
@@ -719,11 +648,6 @@ def ns_ok_forward(
 
 
 @pytest.mark.parametrize("right", [ns_ok_backward, ns_ok_forward])
-def test_n_step_push_right(right):
-    passes(checks.check_n_step_push, right)
-
-
-@pytest.mark.parametrize("right", [ns_ok_backward, ns_ok_forward])
 def test_n_step_push_right_in_the_same_as_course_cell(right):
     """Notebook 03's comparison with the course's n_step_push, on random episodes."""
     check_rng = np.random.default_rng(0)
@@ -817,10 +741,32 @@ DD_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", DD_WRONG)
-def test_double_target_wrong(wrong):
-    fails(checks.check_double_target, wrong)
-
-
 def test_double_target_right():
     passes(checks.check_double_target, dd_ok_index)
+
+
+WRONG = [
+    (checks.check_sample_indices, SI_WRONG),
+    (checks.check_choose_action, CA_WRONG),
+    (checks.check_td_target, TD_WRONG),
+    (checks.check_terminal_to_store, [ts_or, ts_truncated, ts_and, ts_int]),
+    (checks.check_td_loss, CL_WRONG),
+    (checks.check_gradient_step, GS_WRONG),
+    (checks.check_soft_update, SU_WRONG),
+    (checks.check_should_sync, SS_WRONG),
+    (checks.check_double_target, DD_WRONG),
+]
+RIGHT = [
+    (checks.check_sample_indices, [si_ok_keywords, si_ok_short]),
+    (checks.check_td_target, [td_ok_where, td_ok_clone]),
+    (checks.check_terminal_to_store, [ts_ok, ts_ok_numpy]),
+    (checks.check_soft_update, [su_ok_lerp, su_ok_state_dict]),
+    (checks.check_should_sync, [ss_ok, ss_ok_positive, ss_ok_divmod]),
+    (checks.check_n_step_push, [ns_ok_backward, ns_ok_forward]),
+]
+
+
+(
+    test_the_check_refuses_the_wrong_answer,
+    test_the_check_accepts_the_right_answer,
+) = bank_tests(WRONG, RIGHT)

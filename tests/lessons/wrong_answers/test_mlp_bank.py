@@ -1,14 +1,8 @@
-"""An independent bank of plausible wrong answers to the graded exercises of
-01_mlp_basics.
+"""The wrong-answer bank of 01_mlp_basics (``wrong_answer_helpers`` says how
+a bank works).
 
-Written from the student copy (prompt, contract, the cells that use the result) before
-reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
-hint, in self-study mode); every correct answer written another way must pass.
-
-"Before" is the checks as they were when the bank was written:
-
-| exercise | wrong answers | passed the checks before | after |
-| --- | --- | --- | --- |
+| 01: exercise | wrong | passed before | after |
+|---|---|---|---|
 | 1 softmax | 9 | 0 | 0 |
 | 2 cross-entropy | 9 | 0 | 0 |
 | 3 forward pass | 9 | 0 | 0 |
@@ -23,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from wrong_answer_helpers import fails, passes
+from wrong_answer_helpers import bank_tests, passes
 
 from course_utils.lessons.checks import mlp as checks
 
@@ -104,16 +98,6 @@ SOFTMAX_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", SOFTMAX_WRONG)
-def test_softmax_wrong(wrong):
-    fails(checks.check_softmax, wrong)
-
-
-@pytest.mark.parametrize("right", [sm_ok_loop, sm_ok_logsumexp])
-def test_softmax_right(right):
-    passes(checks.check_softmax, right)
-
-
 # -------------------------------------------------------- Exercise 2: cross-entropy
 
 
@@ -177,16 +161,6 @@ CE_WRONG = [
     ce_tensor,
     ce_add_eps,
 ]
-
-
-@pytest.mark.parametrize("wrong", CE_WRONG)
-def test_cross_entropy_wrong(wrong):
-    fails(checks.check_cross_entropy, wrong)
-
-
-@pytest.mark.parametrize("right", [ce_ok_loop, ce_ok_onehot])
-def test_cross_entropy_right(right):
-    passes(checks.check_cross_entropy, right)
 
 
 # ------------------------------------------------------ Exercise 3: the forward pass
@@ -292,16 +266,6 @@ FW_WRONG = [
     fw_tanh_for_logistic,
     fw_scales_in_place,
 ]
-
-
-@pytest.mark.parametrize("wrong", FW_WRONG)
-def test_forward_wrong(wrong):
-    fails(checks.check_mlp_predict_proba, wrong)
-
-
-@pytest.mark.parametrize("right", [fw_ok_loop, fw_ok_scipy])
-def test_forward_right(right):
-    passes(checks.check_mlp_predict_proba, right)
 
 
 # ----------------------------------------------------------- Exercise 4: backprop
@@ -415,11 +379,6 @@ BP_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", BP_WRONG)
-def test_backprop_wrong(wrong):
-    fails(checks.check_backprop, wrong)
-
-
 @pytest.mark.parametrize(
     "right", [bp_ok_einsum, bp_ok_per_example, bp_mask_from_relu_output_ge]
 )
@@ -448,11 +407,6 @@ def hp_includes_seed():  # fixes random_state, which the course fixes
 
 
 HP_WRONG = [hp_includes_fixed, hp_not_a_dict, hp_no_search, hp_includes_seed]
-
-
-@pytest.mark.parametrize("wrong", HP_WRONG)
-def test_hyperparameters_wrong(wrong):
-    fails(checks.check_digits_hyperparameters, wrong)
 
 
 # -------------------------------------------------------- Exercise 6: train step
@@ -568,11 +522,23 @@ TS_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", TS_WRONG)
-def test_train_step_wrong(wrong):
-    fails(checks.check_train_step, wrong)
+WRONG = [
+    (checks.check_softmax, SOFTMAX_WRONG),
+    (checks.check_cross_entropy, CE_WRONG),
+    (checks.check_mlp_predict_proba, FW_WRONG),
+    (checks.check_backprop, BP_WRONG),
+    (checks.check_digits_hyperparameters, HP_WRONG),
+    (checks.check_train_step, TS_WRONG),
+]
+RIGHT = [
+    (checks.check_softmax, [sm_ok_loop, sm_ok_logsumexp]),
+    (checks.check_cross_entropy, [ce_ok_loop, ce_ok_onehot]),
+    (checks.check_mlp_predict_proba, [fw_ok_loop, fw_ok_scipy]),
+    (checks.check_train_step, [ts_ok_zero_after, ts_ok_nll]),
+]
 
 
-@pytest.mark.parametrize("right", [ts_ok_zero_after, ts_ok_nll])
-def test_train_step_right(right):
-    passes(checks.check_train_step, right)
+(
+    test_the_check_refuses_the_wrong_answer,
+    test_the_check_accepts_the_right_answer,
+) = bank_tests(WRONG, RIGHT)

@@ -1,14 +1,8 @@
-"""An independent bank of plausible wrong answers to the graded exercises of
-02_rl_concepts.
+"""The wrong-answer bank of 02_rl_concepts (``wrong_answer_helpers`` says how
+a bank works).
 
-Written from the student copy (prompt, contract, the cells that use the result) before
-reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
-hint, in self-study mode); every correct answer written another way must pass.
-
-"Before" is the checks as they were when the bank was written:
-
-| exercise | wrong answers | passed the checks before | after |
-| --- | --- | --- | --- |
+| 02: exercise | wrong | passed before | after |
+|---|---|---|---|
 | 1 discounted return | 8 | 0 | 0 |
 | 2 predict the values | 8 | 0 | 0 |
 | 3 ε-greedy | 10 | 1 | 0 |
@@ -25,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from wrong_answer_helpers import fails, passes
+from wrong_answer_helpers import bank_tests, fails, passes
 
 from course_utils.agents.tabular import GridDiscretizer
 from course_utils.lessons.checks import rl_basics as checks
@@ -97,16 +91,6 @@ DR_WRONG = [
     dr_gamma_times_t,
     dr_tensor,
 ]
-
-
-@pytest.mark.parametrize("wrong", DR_WRONG)
-def test_discounted_return_wrong(wrong):
-    fails(checks.check_discounted_return, wrong)
-
-
-@pytest.mark.parametrize("right", [dr_ok_backward, dr_ok_polyval])
-def test_discounted_return_right(right):
-    passes(checks.check_discounted_return, right)
 
 
 # ------------------------------------------------ Exercise 2: predict the values
@@ -242,16 +226,6 @@ EG_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", EG_WRONG)
-def test_epsilon_greedy_wrong(wrong):
-    fails(checks.check_epsilon_greedy, wrong)
-
-
-@pytest.mark.parametrize("right", [eg_ok_nanargmax, eg_ok_loop])
-def test_epsilon_greedy_right(right):
-    passes(checks.check_epsilon_greedy, right)
-
-
 def test_epsilon_greedy_view_of_the_table_is_left_alone():
     """Notebook 02 passes q_table[state], a view: shifting it corrupts the table."""
     fails(checks.check_epsilon_greedy, eg_noise_in_place)
@@ -332,16 +306,6 @@ QL_WRONG = [
     ql_whole_row,
     ql_action_of_next,
 ]
-
-
-@pytest.mark.parametrize("wrong", QL_WRONG)
-def test_q_learning_update_wrong(wrong):
-    fails(checks.check_q_learning_update, wrong)
-
-
-@pytest.mark.parametrize("right", [ql_ok_convex, ql_ok_target_first])
-def test_q_learning_update_right(right):
-    passes(checks.check_q_learning_update, right)
 
 
 # --------------------------------------------------- Exercise 5: the training loop
@@ -485,11 +449,6 @@ def grid_velocity_only(low, high):  # ignores the position
 GRID_WRONG = [grid_bins_tuple, grid_one_cell, grid_position_only, grid_velocity_only]
 
 
-@pytest.mark.parametrize("wrong", GRID_WRONG)
-def test_grid_wrong(wrong):
-    fails(checks.check_mountaincar_grid, wrong)
-
-
 def test_grid_with_swapped_bounds_says_so():
     with pytest.raises(ValueError, match="low < high"):
         checks.check_mountaincar_grid(grid_swapped_bounds)
@@ -522,3 +481,22 @@ def test_q_learning_update_right_in_the_same_as_course_cell(right):
         exercise="Exercise 4 (the Q-learning update)",
         what="the new Q(s, a)",
     )
+
+
+WRONG = [
+    (checks.check_discounted_return, DR_WRONG),
+    (checks.check_epsilon_greedy, EG_WRONG),
+    (checks.check_q_learning_update, QL_WRONG),
+    (checks.check_mountaincar_grid, GRID_WRONG),
+]
+RIGHT = [
+    (checks.check_discounted_return, [dr_ok_backward, dr_ok_polyval]),
+    (checks.check_epsilon_greedy, [eg_ok_nanargmax, eg_ok_loop]),
+    (checks.check_q_learning_update, [ql_ok_convex, ql_ok_target_first]),
+]
+
+
+(
+    test_the_check_refuses_the_wrong_answer,
+    test_the_check_accepts_the_right_answer,
+) = bank_tests(WRONG, RIGHT)

@@ -1,14 +1,8 @@
-"""An independent bank of plausible wrong answers to the graded exercises of
-05_selective_memory_bipedalwalker.
+"""The wrong-answer bank of 05_selective_memory_bipedalwalker
+(``wrong_answer_helpers`` says how a bank works).
 
-Written from the student copy (prompt, contract, the cells that use the result) before
-reading the checks. Every wrong answer must fail its check (an ``AssertionError`` with a
-hint, in self-study mode); every correct answer written another way must pass.
-
-"Before" is the checks as they were when the bank was written:
-
-| exercise | wrong answers | passed the checks before | after |
-| --- | --- | --- | --- |
+| 05: exercise | wrong | passed before | after |
+|---|---|---|---|
 | 1 return_to_go | 8 | 0 | 0 |
 | 2 keep_probability | 7 | 0 | 0 |
 | 3 keep rule | 7 | 0 | 0 |
@@ -23,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from wrong_answer_helpers import fails, passes
+from wrong_answer_helpers import bank_tests, passes
 
 from course_utils.lessons.checks import selective_memory as checks
 
@@ -122,16 +116,6 @@ RG_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", RG_WRONG)
-def test_return_to_go_wrong(wrong):
-    fails(checks.check_return_to_go, wrong)
-
-
-@pytest.mark.parametrize("right", [rg_ok_matrix, rg_ok_cumsum])
-def test_return_to_go_right(right):
-    passes(checks.check_return_to_go, right)
-
-
 # --------------------------------------------------- Exercise 2: keep_probability
 
 
@@ -197,16 +181,6 @@ KP_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", KP_WRONG)
-def test_keep_probability_wrong(wrong):
-    fails(checks.check_keep_probability, wrong)
-
-
-@pytest.mark.parametrize("right", [kp_ok_loop, kp_ok_split])
-def test_keep_probability_right(right):
-    passes(checks.check_keep_probability, right)
-
-
 # ---------------------------------------------------------- Exercise 3: keep rule
 
 
@@ -269,11 +243,6 @@ KR_WRONG = [
 ]
 
 
-@pytest.mark.parametrize("wrong", KR_WRONG)
-def test_keep_rule_wrong(wrong):
-    fails(checks.check_keep_rule, wrong)
-
-
 def test_keep_rule_right():
     passes(checks.check_keep_rule, kr_ok_loop)
 
@@ -334,16 +303,6 @@ SA_WRONG = [
     sa_first_candidate,
     sa_index,
 ]
-
-
-@pytest.mark.parametrize("wrong", SA_WRONG)
-def test_select_action_wrong(wrong):
-    fails(checks.check_select_action, wrong)
-
-
-@pytest.mark.parametrize("right", [sa_ok_stack, sa_ok_nanargmax])
-def test_select_action_right(right):
-    passes(checks.check_select_action, right)
 
 
 # ----------------------------------------------------------- Exercise 5: fit_step
@@ -429,16 +388,6 @@ def fs_ok_module(net, optimizer, inputs, targets):  # correct: nn.MSELoss
 FS_WRONG = [fs_tensor, fs_no_zero, fs_manual_sgd, fs_swapped, fs_l1, fs_sum, fs_after]
 
 
-@pytest.mark.parametrize("wrong", FS_WRONG)
-def test_fit_step_wrong(wrong):
-    fails(checks.check_fit_step, wrong)
-
-
-@pytest.mark.parametrize("right", [fs_ok, fs_ok_module])
-def test_fit_step_right(right):
-    passes(checks.check_fit_step, right)
-
-
 # -------------------------------------------------- Exercise 6: the advantage keep rule
 
 
@@ -495,11 +444,6 @@ def ka_ok(returns, stored, rng, baseline):  # correct: written out with if/elif
 KA_WRONG = [ka_ddof1, ka_no_scale, ka_game_scale, ka_one_row, ka_reversed, ka_in_place]
 
 
-@pytest.mark.parametrize("wrong", KA_WRONG)
-def test_keep_advantage_wrong(wrong):
-    fails(checks.check_keep_advantage, wrong)
-
-
 def test_keep_advantage_right():
     passes(checks.check_keep_advantage, ka_ok)
 
@@ -537,3 +481,25 @@ def test_the_same_as_course_cell_names_the_exercise():
             exercise="Exercise 1 (the return-to-go)",
             what="your return-to-go of a game ending at its last step,",
         )
+
+
+WRONG = [
+    (checks.check_return_to_go, RG_WRONG),
+    (checks.check_keep_probability, KP_WRONG),
+    (checks.check_keep_rule, KR_WRONG),
+    (checks.check_select_action, SA_WRONG),
+    (checks.check_fit_step, FS_WRONG),
+    (checks.check_keep_advantage, KA_WRONG),
+]
+RIGHT = [
+    (checks.check_return_to_go, [rg_ok_matrix, rg_ok_cumsum]),
+    (checks.check_keep_probability, [kp_ok_loop, kp_ok_split]),
+    (checks.check_select_action, [sa_ok_stack, sa_ok_nanargmax]),
+    (checks.check_fit_step, [fs_ok, fs_ok_module]),
+]
+
+
+(
+    test_the_check_refuses_the_wrong_answer,
+    test_the_check_accepts_the_right_answer,
+) = bank_tests(WRONG, RIGHT)
