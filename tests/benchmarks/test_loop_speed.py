@@ -1,22 +1,12 @@
 """benchmarks/loop_speed.py: the loops' speeds beside the environment's."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "loop_speed.py"
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def loop_speed():
-    spec = importlib.util.spec_from_file_location("loop_speed", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sys.modules, spec.name, module)
-        spec.loader.exec_module(module)
-    return module
+    return load_benchmark("loop_speed")
 
 
 def test_quick_run_prints_every_row_side_by_side(loop_speed, capsys):

@@ -1,27 +1,19 @@
 """benchmarks/walker_gait.py: the motors' cost as BipedalWalker-v3 charges it."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 from gymnasium.wrappers import TimeLimit
 
 from course_utils.agents.selective_memory.resume import FreshWorldEachReset
 from course_utils.common.envs import make_env
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "walker_gait.py"
-
 
 @pytest.fixture(scope="module")
 def gait():
-    spec = importlib.util.spec_from_file_location("walker_gait", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    with pytest.MonkeyPatch.context() as patch:  # a dataclass needs its module there
-        patch.setitem(sys.modules, spec.name, module)
-        spec.loader.exec_module(module)
-    return module
+    return load_benchmark("walker_gait")
 
 
 @pytest.mark.parametrize("level", [0.0, 0.5, 2.0])

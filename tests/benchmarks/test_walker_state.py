@@ -1,27 +1,18 @@
 """benchmarks/walker_state.py: the shipped recipe's run, resumed, and a snapshot stored
 with metadata complete enough to continue it."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from course_utils.agents.selective_memory.resume import STATE_METADATA, shipped_state
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "walker_state.py"
 
 
 @pytest.fixture(scope="module")
 def walker_state():
-    spec = importlib.util.spec_from_file_location("walker_state", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sys.modules, spec.name, module)
-        spec.loader.exec_module(module)
-    return module
+    return load_benchmark("walker_state")
 
 
 def test_train_resume_and_store(walker_state, tmp_path, monkeypatch, capsys):

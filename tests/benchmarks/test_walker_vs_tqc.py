@@ -1,21 +1,15 @@
 """benchmarks/walker_vs_tqc.py: refuses clearly without sb3-contrib, and stops the
 Selective Memory learner at its CPU budget."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "walker_vs_tqc.py"
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture
 def script():
-    spec = importlib.util.spec_from_file_location("walker_vs_tqc", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("walker_vs_tqc")
 
 
 def test_refuses_tqc_without_sb3_contrib(script, monkeypatch, tmp_path):

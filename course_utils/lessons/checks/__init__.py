@@ -48,7 +48,6 @@ __all__ = [
     "ExerciseFailed",
     "NotSameAsCourse",
     "exercise",
-    "exercise_check",
     "expect_close",
     "expect_true",
     "run_check",
@@ -247,38 +246,30 @@ def _in_checks(frame: Any) -> bool:
     return module == __name__ or module.startswith(__name__ + ".")
 
 
-def exercise_check(
-    exercise: str, cases: Callable[[F], None], *, reference: F, **contract: Any
-) -> Callable[[F], F]:
-    """The check of an exercise whose cases need nothing but the student's function:
-    ``check(fn)`` runs ``run_check(exercise, fn, cases, reference=reference,
-    **contract)`` (``contract``: ``returns``, ``rng_args``, ``mutates``,
-    ``inplace_hint``)."""
-    Contract.declare(reference, **contract)  # a misspelt declaration fails at import
-
-    def check(fn: F) -> F:
-        return run_check(exercise, fn, cases, reference=reference, **contract)
-
-    check.__doc__ = f"{exercise}: the student's ``{reference.__name__}``."
-    return check
-
-
 def exercise(
     title: str, *, reference: F, **contract: Any
 ) -> Callable[[Callable[[F], None]], Callable[[F], F]]:
-    """Decorate an exercise's cases to make its check (see :func:`exercise_check`)::
+    """Decorate the cases of an exercise whose cases need nothing but the student's
+    function to make its check::
 
         @exercise("Exercise 1: the return-to-go", reference=sm.return_to_go)
         def check_return_to_go(f):
             expect_close(f(np.array([1.0, 2.0]), 0.5), [2.0, 2.0], what="...")
 
-    ``check_return_to_go(student_fn)`` then runs the cases on ``student_fn``.
+    ``check_return_to_go(student_fn)`` then runs ``run_check(title, student_fn,
+    cases, reference=reference, **contract)`` (``contract``: ``returns``,
+    ``rng_args``, ``mutates``, ``inplace_hint``).
     """
+    Contract.declare(reference, **contract)  # a misspelt declaration fails at import
 
     def make(cases: Callable[[F], None]) -> Callable[[F], F]:
-        check = exercise_check(title, cases, reference=reference, **contract)
+        def check(fn: F) -> F:
+            return run_check(title, fn, cases, reference=reference, **contract)
+
         check.__name__ = check.__qualname__ = cases.__name__
-        check.__doc__ = cases.__doc__ or check.__doc__
+        check.__doc__ = (
+            cases.__doc__ or f"{title}: the student's ``{reference.__name__}``."
+        )
         return check
 
     return make
