@@ -4,6 +4,7 @@ import base64
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -170,7 +171,11 @@ def test_a_killed_video_save_leaves_nothing_after_the_next_save(tmp_path):
     """kill -9 during a save leaves its temporary file (nothing can run then); the
     next save of the same video removes it."""
     path = tmp_path / "episode.mp4"
-    child = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(path)])
+    # A session of its own, so the kill takes ffmpeg too (as a killed kernel's would):
+    # an ffmpeg left running could still open its output after the next save.
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE, str(path)], start_new_session=True
+    )
     try:
         for _ in range(600):
             if any(".tmp" in p.name for p in tmp_path.iterdir()):
@@ -179,7 +184,7 @@ def test_a_killed_video_save_leaves_nothing_after_the_next_save(tmp_path):
         else:
             pytest.fail("the saving process made no temporary file within 30 s")
     finally:
-        child.kill()
+        os.killpg(child.pid, signal.SIGKILL)
         child.wait()
     leftovers = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     assert leftovers and not path.exists()
