@@ -19,6 +19,13 @@ memory, the newest rows of the every-step memory, the counters and random states
 command, seed, games, steps, wall and CPU time, the snapshot's actor on
 ``--val-episodes`` validation episodes (seeds 20 000+: neither training, the selection
 seeds nor the test seeds), the loop's own selection evaluations, package versions.
+
+``--continue-from NAME`` runs notebook 05's section 8 on the stored state ``NAME``
+(in ``data/states/``): ``--walk-steps`` more steps of the shipped recipe (whose keep
+rule is Exercise 6's reference), evaluated every 20th game on the selection seeds,
+then the best-evaluated actor on ``--val-episodes`` validation episodes; it prints
+one JSON line (steps, CPU and wall time, the evaluations, the validation score), the
+figure the notebook's full mode should reproduce.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from course_utils.agents.selective_memory.resume import (
     FreshWorldEachReset,
     load_training_state,
     save_training_state,
+    shipped_state,
 )
 from course_utils.common.data import data_dir
 from course_utils.common.envs import make_env
@@ -109,6 +117,52 @@ def train(args: argparse.Namespace) -> None:
     )
 
 
+def continue_from(args: argparse.Namespace) -> None:
+    """Notebook 05's section 8, run as the notebook runs it (see the module's note)."""
+    torch.set_num_threads(1)
+    path, meta = shipped_state(args.continue_from)
+    preset = get_preset("bipedalwalker")
+    cfg = replace(
+        preset.config, max_steps=meta["steps"] + args.walk_steps, eval_every=20
+    )
+    env, rng = walker(), np.random.default_rng()  # its state comes from the file
+    state = sm.new_state(
+        env, cfg, seed=meta["seed"], baseline=preset.pieces["baseline"]
+    )
+    load_training_state(path, state, rng=rng, env=env)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = sm.train_selective_memory(
+        env,
+        cfg,
+        rng=rng,
+        seed=meta["seed"],
+        state=state,
+        eval_env=walker(),
+        progress=False,
+        **preset.pieces,
+    )
+    train_cpu, train_wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    actor = result.best_actor if result.best_actor is not None else result.actor
+    scores = evaluate(
+        ActorPolicy(actor), walker(), n_episodes=args.val_episodes, seed=VALIDATION_SEED
+    )
+    record = {
+        "state": args.continue_from,
+        "walk_steps": args.walk_steps,
+        "games": result.state.game - meta["games"],
+        "steps": result.steps - meta["steps"],
+        "train_cpu_s": round(train_cpu, 1),
+        "train_wall_s": round(train_wall, 1),
+        "selection_evals": [
+            [g, round(m, 1)] for g, m, _ in result.evals if g > meta["games"]
+        ],
+        "actor": "best evaluated" if result.best_actor is not None else "last",
+        "validation": score_summary(scores, seed=VALIDATION_SEED),
+        "versions": package_versions(),
+    }
+    print(json.dumps(record), flush=True)
+
+
 def store(args: argparse.Namespace) -> None:
     from course_utils.agents.selective_memory.resume import save_compact_state
 
@@ -166,7 +220,8 @@ def store(args: argparse.Namespace) -> None:
             "recent_rows": args.recent_rows,
             "recent_capacity": cfg.recent_size,
             "recent_obs_actions": "float16",
-            "optimizer_moments": "bfloat16",
+            "networks": "float16",
+            "optimizer_moments": "not stored: Adam starts its averages afresh",
         },
         "versions": package_versions(),
     }
@@ -189,8 +244,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", type=int, help="write snapshot N to data/states")
     parser.add_argument("--val-episodes", type=int, default=20)
     parser.add_argument("--recent-rows", type=int, default=20_000)
+    parser.add_argument("--continue-from", metavar="NAME", help="a data/states file")
+    parser.add_argument("--walk-steps", type=int, default=150_000)
     args = parser.parse_args(argv)
-    if args.store is not None:
+    if args.continue_from is not None:
+        continue_from(args)
+    elif args.store is not None:
         store(args)
     else:
         train(args)

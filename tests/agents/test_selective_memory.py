@@ -597,8 +597,8 @@ def shipped_like(tiny: sm.SMConfig) -> tuple[sm.SMConfig, dict]:
 
 def test_a_compact_state_continues_the_run(tiny_sm, tmp_path):
     """3 games, a compact save, then 3 more games from the file in a new process: the
-    networks, counters and memories come back, Adam's moments nearly, and only the
-    newest rows of the every-step memory, in order."""
+    networks (rounded to float16), counters and memories come back, Adam's settings
+    without its moments, and only the newest rows of the every-step memory, in order."""
     cfg, pieces = shipped_like(tiny_sm)
     env, rng = short_walker(), np.random.default_rng(0)
     first = sm.train_selective_memory(
@@ -606,28 +606,33 @@ def test_a_compact_state_continues_the_run(tiny_sm, tmp_path):
     )
     state, path = first.state, tmp_path / "compact.pt"
     assert state.recent.full  # 3 games in 100 rows: the ring wrapped
+    assert state.critic_opt.state_dict()["state"], "the test needs a run that fitted"
     save_compact_state(path, state, rng=rng, env=env, recent_rows=40, extra={"a": 1})
     stored = torch.load(path, weights_only=True)  # what the file holds
     assert stored["recent"]["obs"].shape == (40, 24) and stored["best_actor"] is None
-    assert stored["critic_opt"]["state"], "the test needs a run that fitted"
-    moments = next(iter(stored["critic_opt"]["state"].values()))
-    assert moments["exp_avg_sq"].dtype == torch.bfloat16
     assert stored["recent"]["obs"].dtype == torch.float16
+    assert all(v.dtype == torch.float16 for v in stored["actor"].values())
+    assert stored["critic_opt"]["state"] == {} and stored["value_opt"]["state"] == {}
 
     env2, rng2 = short_walker(), np.random.default_rng(999)
     fresh = sm.new_state(env2, cfg, seed=5, baseline=pieces["baseline"])
     assert load_training_state(path, fresh, rng=rng2, env=env2) == {"a": 1}
     assert fresh.game == 3 and fresh.returns == state.returns
     assert fresh.best_actor is None and fresh.best_score == -np.inf
-    for a, b in zip(state.actor.parameters(), fresh.actor.parameters(), strict=True):
-        assert torch.equal(a, b)
-    for net in ("critic", "actor"):  # Adam's moments: bfloat16, cast back to float32
-        saved = getattr(state, f"{net}_opt").state_dict()["state"]
-        loaded = getattr(fresh, f"{net}_opt").state_dict()["state"]
-        for k, entry in saved.items():
-            assert loaded[k]["exp_avg"].dtype == torch.float32
-            assert torch.allclose(loaded[k]["exp_avg"], entry["exp_avg"], rtol=1e-2)
-            assert torch.equal(loaded[k]["step"], entry["step"])
+    for net in ("actor", "critic"):  # float16 in the file, float32 again in the run
+        pairs = zip(
+            getattr(state, net).parameters(),
+            getattr(fresh, net).parameters(),
+            strict=True,
+        )
+        for a, b in pairs:
+            assert b.dtype == torch.float32 and torch.allclose(
+                a, b, rtol=1e-3, atol=1e-4
+            )
+    for opt in ("actor_opt", "critic_opt"):  # Adam's settings; its moments start anew
+        saved, loaded = getattr(state, opt), getattr(fresh, opt)
+        assert loaded.state_dict()["state"] == {}
+        assert loaded.param_groups[0]["lr"] == saved.param_groups[0]["lr"]
     assert np.array_equal(fresh.memory.arrays()[2], state.memory.arrays()[2])
     order = np.roll(np.arange(state.recent.capacity), -state.recent.pos)[-40:]
     assert len(fresh.recent) == 40 and fresh.recent.pos == 40

@@ -9,10 +9,12 @@ environment's random state, whole (a new temporary file, then a rename).
 the same games as an uninterrupted one.
 
 :func:`save_compact_state` writes a smaller file for a state shipped with the course
-(notebook 05 continues the shipped recipe from one): Adam's moments in bfloat16, only
+(notebook 05 continues the shipped recipe from one; a tracked file stays under 5 MB):
+the networks in float16, no optimizer moments (Adam starts its averages afresh), only
 the newest rows of the every-step memory (observations and actions in float16), no best
 actor. A run resumed from it continues the same run, though not bit for bit: the
-critic's and V's first fits see fewer rows, and the moments and rows are rounded.
+weights and rows are rounded, Adam's first steps are its start-up steps, and the
+critic's and V's first fits see fewer rows.
 
 One catch, measured: BipedalWalker reuses one Box2D world across resets, and the
 world's history changes the physics in the last digits (the same seed and actions
@@ -162,35 +164,29 @@ def save_compact_state(
     recent_rows: int = 20_000,
     extra: dict | None = None,
 ) -> None:
-    """Like :func:`save_training_state`, small enough to ship: the networks whole,
-    the optimizers' moments in bfloat16 (loading casts them back), the actor's memory
-    whole, only the newest ``recent_rows`` rows of the every-step memory (observations
-    and actions in float16), and no best actor (a continued run selects among its
-    own evaluations). :func:`load_training_state` reads it."""
+    """Like :func:`save_training_state`, small enough to ship: the networks in
+    float16 (loading casts them back to float32), the optimizers' settings without
+    their moments (Adam starts its running averages afresh, as at a run's start), the
+    actor's memory whole, only the newest ``recent_rows`` rows of the every-step memory
+    (observations and actions in float16), and no best actor (a continued run selects
+    among its own evaluations). :func:`load_training_state` reads it."""
     if recent_rows < 0:
         raise ValueError(f"recent_rows must be >= 0, got {recent_rows}.")
     payload = _payload(state, rng=rng, env=env, extra=extra)
-    for key in ("actor_opt", "critic_opt", "value_opt"):
+    for key in ("actor", "critic", "value"):
         if payload[key] is not None:
-            payload[key] = _half_moments(payload[key])
+            payload[key] = {k: _half(v) for k, v in payload[key].items()}
+    for key in ("actor_opt", "critic_opt", "value_opt"):
+        if payload[key] is not None:  # the settings (learning rate, betas) only
+            payload[key] = {**payload[key], "state": {}}
     payload["recent"] = _newest_rows(state.recent, recent_rows)
     payload.update(best_actor=None, best_score=float("-inf"), compact=True)
     _write(path, payload)
 
 
-def _half_moments(optimizer_state: dict) -> dict:
-    """An optimizer's ``state_dict`` with every floating tensor of more than one
-    value (Adam's moments; not its step counts) in bfloat16."""
-
-    def half(value: Any) -> Any:
-        small = not isinstance(value, torch.Tensor) or value.numel() <= 1
-        return value if small or not value.is_floating_point() else value.bfloat16()
-
-    per_param = {
-        k: {name: half(v) for name, v in entry.items()}
-        for k, entry in optimizer_state["state"].items()
-    }
-    return {**optimizer_state, "state": per_param}
+def _half(value: torch.Tensor) -> torch.Tensor:
+    """A network's floating tensor in float16; anything else as it is."""
+    return value.half() if value.is_floating_point() else value
 
 
 def _write(path: str | Path, payload: dict) -> None:
