@@ -208,38 +208,32 @@ def dqn_preset(
     )
 
 
+# (settings grouped by what they are for: the formatter leaves them)
+# fmt: off
 MOUNTAINCAR = dqn_preset(
     "mountaincar",
     "MountainCar-v0",
     dqn.DQNConfig(
         total_steps=150_000,
-        lr=4e-3,
-        batch_size=128,
-        buffer_size=10_000,
-        learning_starts=1_000,
-        gamma=0.98,
+        lr=4e-3, batch_size=128, max_grad_norm=10.0,  # the optimiser
+        buffer_size=10_000, learning_starts=1_000,  # replay
+        train_freq=16, gradient_steps=8,  # 8 updates every 16 steps
+        gamma=0.98, target_update_interval=600, tau=1.0,  # the targets
         n_step=3,  # 3-step returns: the hill-top reward travels back 3x sooner
-        train_freq=16,
-        gradient_steps=8,
-        target_update_interval=600,
-        tau=1.0,
-        epsilon_start=0.2,
-        epsilon_end=0.07,
-        exploration_fraction=0.2,
-        hidden=(256, 256),
-        max_grad_norm=10.0,
-        normalize_obs=True,
-        eval_every=5_000,
-        eval_episodes=20,
-        eval_seed=SELECTION_SEED,
+        epsilon_start=0.2, epsilon_end=0.07, exploration_fraction=0.2,  # exploration
+        hidden=(256, 256), normalize_obs=True,  # the network
+        eval_every=5_000, eval_episodes=20, eval_seed=SELECTION_SEED,  # selection
         solved_at=-110.0,
     ),
     checkpoint="mountaincar_dqn.pt",
     hold=dqn.ZipfHold(mu=2.0),  # εz-greedy: random actions held n ~ Zipf(2)
 )
+# fmt: on
 
 # Space Invaders from the 128 RAM bytes (notebook 04). Atari habits: clipped rewards,
 # a lost life stored as terminal, evaluation with ε = 0.05.
+# (settings grouped by what they are for: the formatter leaves them)
+# fmt: off
 SPACEINVADERS = dqn_preset(
     "spaceinvaders",
     "ALE/SpaceInvaders-v5",
@@ -247,26 +241,19 @@ SPACEINVADERS = dqn_preset(
         total_steps=4_000_000,  # the trainer's --max-minutes usually ends it first
         lr=1e-4,  # chosen by the recipe screen (benchmarks/README.md)
         batch_size=64,
-        buffer_size=200_000,
-        learning_starts=10_000,
-        gamma=0.99,
+        buffer_size=200_000, learning_starts=10_000, train_freq=4,  # replay
+        gamma=0.99, target_update_interval=2_000, tau=1.0,  # the targets
         n_step=3,  # 3-step returns: rewards reach the Q-values 3x sooner
-        train_freq=4,
-        target_update_interval=2_000,
-        tau=1.0,
-        epsilon_end=0.01,
-        exploration_fraction=0.05,
-        hidden=(256, 256),
-        normalize_obs=True,
-        eval_every=100_000,
-        eval_episodes=20,
-        eval_seed=SELECTION_SEED,
+        epsilon_end=0.01, exploration_fraction=0.05,  # exploration
+        hidden=(256, 256), normalize_obs=True,  # the network
+        eval_every=100_000, eval_episodes=20, eval_seed=SELECTION_SEED,  # selection
         eval_epsilon=0.05,
     ),
     checkpoint="spaceinvaders_ram_dqn.pt",
     env_kwargs={"obs_type": "ram"},
     shaping=atari_transition,  # clipped rewards, a lost life as terminal
 )
+# fmt: on
 
 # Selective Memory (notebook 05): FitML's method with the improvements our
 # measurements kept (see selective_memory.improvements and the notebook's
@@ -304,23 +291,21 @@ BIPEDALWALKER = Preset(
 # (course_utils/games/snake.py): one MLP over the view, as qlearning4k did over its
 # board, with the course's DQN choices (Adam, target network, Huber, Double DQN,
 # 3-step returns) as Space Invaders makes them.
+# fmt: off
 SNAKE = dqn_preset(
     "snake",
     "course/SnakeEgocentric-v0",
     dataclasses.replace(  # Space Invaders' recipe, with Snake's budget and exploration
         SPACEINVADERS.config,
-        total_steps=1_000_000,
-        lr=5e-4,
-        learning_starts=5_000,
-        epsilon_end=0.02,
-        exploration_fraction=0.1,
-        eval_every=25_000,
-        eval_epsilon=0.0,
+        total_steps=1_000_000, eval_every=25_000, eval_epsilon=0.0,  # the budget
+        lr=5e-4, learning_starts=5_000,  # the optimiser, replay
+        epsilon_end=0.02, exploration_fraction=0.1,  # exploration
     ),
     checkpoint="snake_dqn.pt",
     algorithm="DQN (double) on the egocentric view",
     info_score="score",
 )
+# fmt: on
 
 PRESETS: Mapping[str, Preset] = MappingProxyType(
     {p.name: p for p in (MOUNTAINCAR, SPACEINVADERS, BIPEDALWALKER, SNAKE)}

@@ -49,6 +49,7 @@ __all__ = [
     "NotSameAsCourse",
     "exercise",
     "expect_close",
+    "expect_ties_broken_at_random",
     "expect_true",
     "run_check",
     "same_as_course",
@@ -88,7 +89,7 @@ def run_check(
     *,
     reference: F,
     returns: Returns = None,
-    rng_args: Sequence[str] = (),
+    rng_args: Sequence[str] | None = None,
     mutates: Sequence[str] | None = None,
     inplace_hint: str | dict[str, str] = "",
 ) -> F:
@@ -116,7 +117,9 @@ def run_check(
             callable ``value -> problem | None``. ``None``: any value but ``None``
             (anything at all when the reference is annotated ``-> None``).
         rng_args: names of the arguments that are random generators (NumPy's
-            ``Generator``/``RandomState``, ``random.Random``, ``torch.Generator``).
+            ``Generator``/``RandomState``, ``random.Random``, ``torch.Generator``);
+            ``None``: the reference's argument named ``rng``, if it has one (the
+            course's name for a generator).
             The first 32 calls, then one in 50, are made twice, first on copies
             of the generators: the two results must be equal, and the function
             must not touch NumPy's, Python's or PyTorch's global generator.
@@ -346,6 +349,24 @@ def expect_true(condition: bool, message: str) -> None:
     """Assert ``condition`` with ``message`` as the hint."""
     if not condition:
         raise AssertionError(message)
+
+
+def expect_ties_broken_at_random(
+    choose: Callable[[], int], q_values: Sequence[float], calls: int = 200
+) -> None:
+    """``choose()`` is one greedy choice (ε = 0) among ``q_values``, whose largest
+    value two or more actions share: over ``calls`` calls every tied action, and
+    only those, must come up (the course's ``greedy_action`` breaks exact ties at
+    random; an argmax always takes the first)."""
+    tied = {i for i, q in enumerate(q_values) if q == max(q_values)}
+    picks = {choose() for _ in range(calls)}
+    expect_true(
+        picks == tied,
+        f"with ε = 0 and Q = {[float(q) for q in q_values]} actions "
+        f"{sorted(tied)} tie; {calls} greedy choices gave {sorted(picks)}. The "
+        "course breaks an exact tie at random: greedy_action(q_values, rng), as "
+        "everywhere in the course (an argmax always takes the first).",
+    )
 
 
 def under_global_seeds(draw: Callable[[], T], seeds: Sequence[int] = (1, 2)) -> list[T]:

@@ -1,8 +1,6 @@
-"""Checks for the exercises of 04_dqn_space_invaders_ram.ipynb.
-
-Each ``check_*`` takes the student's function, tests it on cases small enough to work
-out by hand, and returns it (or the course's reference while the exercise still
-raises ``NotImplementedError``): ``fn = check_fn(fn)``.
+"""Checks for the exercises of 04_dqn_space_invaders_ram.ipynb: the RAM detective
+work, preprocessing, the action-count bug, the Atari transition and target, and
+Snake's reward shaping (what a check does: ``course_utils.lessons.checks``).
 """
 
 from __future__ import annotations
@@ -14,7 +12,12 @@ from course_utils.common.buffers import Batch
 from course_utils.common.policies import epsilon_greedy_action
 from course_utils.games.snake import toward_apple
 from course_utils.games.space_invaders import atari_transition, preprocess_ram
-from course_utils.lessons.checks import exercise, expect_close, expect_true
+from course_utils.lessons.checks import (
+    exercise,
+    expect_close,
+    expect_ties_broken_at_random,
+    expect_true,
+)
 from course_utils.lessons.checks.pinned import nn, np, torch
 from course_utils.lessons.ram_lab import byte_correlations
 
@@ -162,11 +165,8 @@ _TRANSITIONS = [
 ]
 
 
-@exercise(
-    "Exercise 4: the Atari transition",
-    reference=atari_transition,
-    returns=("float", "bool"),
-)
+@exercise("Exercise 4: the Atari transition",
+          reference=atari_transition, returns=("float", "bool"))  # fmt: skip
 def check_atari_transition(fn: Callable) -> None:
     for (reward, terminated, lives, lives_before), want, what in _TRANSITIONS:
         info, prev_info = {"lives": lives}, {"lives": lives_before}
@@ -247,12 +247,8 @@ class _RescalingQ(nn.Module):
         return torch.cat([mean, -mean], dim=1)
 
 
-@exercise(
-    "Exercise 3: the action-count bug",
-    reference=epsilon_greedy_action,
-    returns="action",
-    rng_args=("rng",),
-)
+@exercise("Exercise 3: the action-count bug",
+          reference=epsilon_greedy_action, returns="action")  # fmt: skip
 def check_epsilon_greedy_action(fn: Callable) -> None:
     obs = np.arange(128, dtype=np.uint8)
     q_net = FixedQ([0.0, 1.0, 0.5, 2.5, 2.0, -1.0])
@@ -284,14 +280,9 @@ def check_epsilon_greedy_action(fn: Callable) -> None:
         "(its first step is the preprocessing), so rescaling it before changes what "
         "the network sees.",
     )
-    tied = FixedQ([1.0, 3.0, 3.0, 0.0, 0.0, 0.0])
-    picks = {fn(tied, obs, 0.0, rng) for _ in range(200)}
-    expect_true(
-        picks == {1, 2},
-        f"with ε = 0 and Q = [1, 3, 3, 0, 0, 0] actions 1 and 2 tie; over 200 calls "
-        f"you chose {sorted(picks)}. Break exact ties at random with "
-        "greedy_action(q_values, rng), as everywhere in the course.",
-    )
+    tie = [1.0, 3.0, 3.0, 0.0, 0.0, 0.0]
+    tied = FixedQ(tie)
+    expect_ties_broken_at_random(lambda: fn(tied, obs, 0.0, rng), tie)
     actions = np.array([fn(q_net, obs, 1.0, rng) for _ in range(1200)])
     counts = np.bincount(actions, minlength=6)
     if counts[2:].sum() == 0:

@@ -52,7 +52,8 @@ class Contract:
         signature: the reference's signature, to name a call's arguments.
         returns: the kind of result (see ``run_check``).
         may_return_none: the reference is annotated ``-> None``.
-        rng_args: names of the random-generator arguments.
+        rng_args: names of the random-generator arguments (by default the
+            reference's argument named ``rng``).
         mutates: names of the arguments the function may change; ``None`` for all.
         inplace_hint: the fix suggested when an argument changed, per name ("" for
             any other).
@@ -71,7 +72,7 @@ class Contract:
         reference: Callable[..., Any],
         *,
         returns: Returns = None,
-        rng_args: Sequence[str] = (),
+        rng_args: Sequence[str] | None = None,
         mutates: Sequence[str] | None = None,
         inplace_hint: str | dict[str, str] = "",
     ) -> Contract:
@@ -86,6 +87,8 @@ class Contract:
             None,
             "None",
         )
+        if rng_args is None:  # the course names a generator argument rng
+            rng_args = ("rng",) if "rng" in names else ()
         if isinstance(rng_args, str) or isinstance(mutates, str):
             raise ValueError("rng_args and mutates are sequences of names, not a str")
         declared = {*rng_args, *(mutates or ())}

@@ -1,8 +1,6 @@
-"""Checks for the exercises of 02_rl_concepts.ipynb.
-
-Each ``check_*`` takes the student's function, tests it on cases small enough to work
-out by hand, and returns it (or the course's reference while the exercise still
-raises ``NotImplementedError``): ``fn = check_fn(fn)``.
+"""Checks for the exercises of 02_rl_concepts.ipynb: the discounted return, value
+predictions, ε-greedy, and tabular Q-learning's update and loop (what a check does:
+``course_utils.lessons.checks``).
 """
 
 from __future__ import annotations
@@ -218,12 +216,7 @@ def _uses_the_given_rng(fn: Callable) -> None:
     )
 
 
-@exercise(
-    "Exercise 3: ε-greedy",
-    reference=epsilon_greedy,
-    returns="action",
-    rng_args=("rng",),
-)
+@exercise("Exercise 3: ε-greedy", reference=epsilon_greedy, returns="action")
 def check_epsilon_greedy(fn: Callable) -> None:
     _epsilon_greedy_cases(fn)
     _uses_the_given_rng(fn)
@@ -233,11 +226,8 @@ def _q_table() -> np.ndarray:
     return np.array([[0.0, 0.0], [0.5, 0.2], [1.0, 2.0]])
 
 
-@exercise(
-    "Exercise 4: the Q-learning update",
-    reference=q_learning_update,
-    mutates=("q_table",),
-)
+@exercise("Exercise 4: the Q-learning update",
+          reference=q_learning_update, mutates=("q_table",))  # fmt: skip
 def check_q_learning_update(fn: Callable) -> None:
     q_table = _q_table()
     fn(q_table, 1, 0, 1.0, 2, False, alpha=0.5, gamma=0.9)
@@ -400,6 +390,7 @@ def _run_loop(
 @exercise(
     "Exercise 5: the training loop",
     reference=train_q_learning,
+    rng_args=(),  # a whole training run: called once, its cases check the rng
     mutates=("q_table",),
     returns="array",
 )
