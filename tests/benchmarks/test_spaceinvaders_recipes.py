@@ -115,3 +115,21 @@ def test_qr_combines_with_config_changes_and_refuses_other_networks():
             ValueError, match=rf"\['net_class'\] twice \(qr and {other}"
         ):
             recipes.combined(f"qr+{other}")
+
+
+def test_snake_screens_the_same_variants_but_not_the_ram_ones(tmp_path, capsys):
+    """--preset snake: the RAM variants are refused, validation counts apples."""
+    snake = {**BUDGET, "preset": "snake"}
+    with pytest.raises(ValueError, match="RAM input"):
+        recipes.variant_setup(recipes.combined("bits"), snake)
+    env_id, _, cfg, _ = recipes.variant_setup(recipes.combined("wide"), snake)
+    assert env_id == get_preset("snake").env_id and cfg.hidden == (512, 512)
+    assert cfg.lr == get_preset("snake").config.lr  # Snake's own recipe
+    out = tmp_path / "snake"
+    recipes.main(["--preset", "snake", "--steps", "300", "--eval-every", "300",
+                  "--variants", "current", "--seeds", "0", "--validation-episodes",
+                  "2", "--jobs", "1", "--out", str(out)])  # fmt: skip
+    (run,) = recipes.read_study(out)["variants"]["current"]["runs"].values()
+    assert len(run["validation_best"]) == 2
+    assert all(float(a).is_integer() and a >= 0 for a in run["validation_best"])
+    assert recipes.read_study(out)["budget"]["preset"] == "snake"
