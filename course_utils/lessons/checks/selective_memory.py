@@ -19,7 +19,8 @@ from course_utils.lessons.checks.pinned import nn, np, torch
     reference=sm.return_to_go,
     returns="array",
     inplace_hint="Write the returns into a new array (`out = np.zeros(len(rewards))`): "
-    "the loop still needs the game's rewards, for its total return.",
+    "a caller that keeps the rewards (to sum the game's return, say) would read "
+    "returns instead.",
 )
 def check_return_to_go(f: Callable) -> None:
     """Exercise 1: ``return_to_go(rewards, gamma) -> (T,)``."""
