@@ -740,9 +740,14 @@ WRONG_LOOPS = {
 }
 
 LOOP_MESSAGES = {
-    "reseeds every reset": "the reset differs",
+    "syncs before learning": "syncs before that step's learning",
+    "learns during warmup": "the course learns from step 101 on",
+    "reseeds every reset": "the run's very first state again",
+    "samples with another generator": "other rows than the course's",
+    "bootstraps with γ, not γ^n": "γ^n",
+    "stores a truncation as terminal": "time limit (truncated)",
     "acts with epsilon_end throughout": "ε = ",
-    "copies the target whatever tau": "how far it moves",
+    "copies the target whatever tau": "tau = 1.0",
     "samples with buffer.sample": "without your sample_indices",
     "one batch per update": "fresh batch",
 }

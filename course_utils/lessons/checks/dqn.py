@@ -913,7 +913,7 @@ def _recorder(trace: _Trace, name: str, original: Callable) -> Callable:
         elif name == "gradient_step":
             try:
                 fields = [
-                    np.array(torch.as_tensor(x).detach().cpu(), dtype=np.float64)
+                    torch.as_tensor(x).detach().cpu().numpy().astype(np.float64)
                     for x in named.get("batch")
                 ]
             except Exception:
@@ -1050,6 +1050,13 @@ def _compare_act(s: int, mine: _Trace, course: _Trace, ref_ends: set, fail) -> N
     ):
         where = f"at step {s} your loop acted from {np.round(m['obs'], 4).tolist()}, "
         where += f"the course's from {np.round(c['obs'], 4).tolist()}"
+        previous = course.at("act", s - 1)
+        if previous and np.allclose(m["obs"], previous[0]["obs"], atol=1e-6):
+            fail(
+                where + f": yours is the state step {s - 1} acted from again. After "
+                "each step the loop acts from the state it led to (obs = next_obs), "
+                "or, when the episode ended, from the observation the reset returns."
+            )
         if s - 1 not in ref_ends:
             fail(
                 where + f" (same action before): the observation you act from at step "
@@ -1243,8 +1250,8 @@ def _compare_learn(s: int, mine: _Trace, course: _Trace, short, fail) -> None:
         where = f"for gradient step {k} (at step {s})"
         if m["size"] != c["size"]:
             fail(
-                f"{where} your loop drew rows from {m['size']:,} rows, the course's "
-                f"from {c['size']:,}: "
+                f"{where} your loop drew from size = {m['size']:,} rows, the "
+                f"course's from {c['size']:,}: "
                 + (
                     "cfg.buffer_size is the buffer's capacity, but only len(buffer) "
                     "rows hold transitions so far (the rest are zeros): draw from "
