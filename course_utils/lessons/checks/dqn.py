@@ -47,6 +47,16 @@ class _TableQ(nn.Module):
         return self.table[rows] * self.scale
 
 
+class _GradWatch(_TableQ):
+    """A fake Q-network that notes whether gradients were on when it was called."""
+
+    grad_on: bool | None = None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        self.grad_on = torch.is_grad_enabled()
+        return super().forward(obs)
+
+
 @exercise("Exercise 3: the TD target", reference=dqn.td_target)
 def check_td_target(f: Callable) -> None:
     """Exercise 3: ``td_target(reward, next_q, terminated, gamma) -> (batch,)``."""
@@ -105,6 +115,13 @@ def check_soft_update(f: Callable) -> None:
         target.weight.fill_(0.0)
         target.bias.fill_(-1.0)
     f(target, source, 0.25)
+    expect_true(
+        bool((target.weight != 0.0).any() or (target.bias != -1.0).any()),
+        "after soft_update(target_net, q_net, 0.25) nothing changed in place: the "
+        "target's parameters are as they were. `t = tau * p + (1 - tau) * t` makes a "
+        "new tensor and rebinds the name t to it; write into the parameter itself "
+        "(t.copy_(...), or t.mul_(...).add_(...)), under torch.no_grad().",
+    )
     for param, value, what, hint in [
         (target.weight, [[0.25, 0.25]], "weights after tau=0.25", _POLYAK),
         (target.bias, [-0.5], "bias after tau=0.25", _ALL_PARAMETERS),
@@ -215,8 +232,9 @@ def check_sample_indices(f: Callable) -> None:
                 "replacement, whatever the batch size."
                 if not repeats and batch_size <= size
                 else ": uniform over the rows, but not the draw the course's "
-                "buffer makes (ReplayBuffer.sample), so your loop could not "
-                "repeat the course's run."
+                "buffer makes, so your loop could not repeat the course's run. "
+                "ReplayBuffer.sample draws rng.integers(size, size=batch_size): "
+                "one call, nothing else."
             )
         )
 
@@ -328,6 +346,14 @@ def check_choose_action(f: Callable) -> None:
         seq1 == seq2,
         "the same rng seed must give the same choices: draw every random number "
         "from the rng you are given, not from np.random or the random module.",
+    )
+    watch = _GradWatch([[0.0, 1.0, 0.5]])
+    call(f, watch, 0.0, np.random.default_rng(0))
+    expect_true(
+        watch.grad_on is not True,
+        "your greedy branch called the network with gradients on: acting needs no "
+        "gradients, so compute the Q-values under torch.no_grad() (no graph is "
+        "built: less memory and time on every step).",
     )
     rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
     expect_ties_broken_at_random(lambda: call(f, tied, 0.0, rng), [2.0, 2.0, 1.0])

@@ -999,3 +999,45 @@ def test_loop_check_accepts_the_students_right_loop():
     # written its own way: warmup as ``step < learning_starts + 1``, the reset's
     # observation taken in the ``if``, each loss appended through a name
     passes(checks.check_training_loop, student_loop(), LoopConfig(), steps=600)
+
+
+# ------------------------------------- messages that name the fix (third walkthrough)
+
+
+def si_uniform_floats(size, batch_size, rng):  # uniform, but another draw
+    return (rng.random(batch_size) * size).astype(np.int64)
+
+
+def ca_with_grad(q_net, obs, epsilon, rng, *, n_actions, warmup=False):
+    # no torch.no_grad(): a graph is built on every step
+    if warmup or rng.random() < epsilon:
+        return int(rng.integers(n_actions))
+    return greedy_action(q_net(torch.as_tensor(obs).unsqueeze(0))[0], rng)
+
+
+def ca_coin_in_warmup(q_net, obs, epsilon, rng, *, n_actions, warmup=False):
+    # draws the coin in warmup too
+    if rng.random() < epsilon or warmup:
+        return int(rng.integers(n_actions))
+    return greedy_action(_q(q_net, obs), rng)
+
+
+def su_rebind_each(target_net, q_net, tau):  # rebinds t: nothing changes in place
+    with torch.no_grad():
+        for t, p in zip(target_net.parameters(), q_net.parameters(), strict=True):
+            t = tau * p + (1 - tau) * t  # noqa: PLW2901
+
+
+@pytest.mark.parametrize(
+    ("check", "answer", "words"),
+    [
+        (checks.check_sample_indices, si_uniform_floats, "rng.integers(size, size="),
+        (checks.check_choose_action, ca_with_grad, "torch.no_grad()"),
+        (checks.check_choose_action, ca_coin_in_warmup, "warmup=True"),
+        (checks.check_soft_update, su_rebind_each, "nothing changed in place"),
+    ],
+    ids=lambda x: getattr(x, "__name__", "")[:20],
+)
+def test_the_message_names_the_fix(check, answer, words):
+    message = fails(check, answer)
+    assert words in message, message
