@@ -3,25 +3,27 @@ a bank works).
 
 | 03: exercise | wrong | passed before | after |
 |---|---|---|---|
-| 1 sample_indices | 7 | 1 | 0 |
-| 2 choose_action | 8 | 0 | 0 |
+| 1 sample_indices | 8 | 1 | 0 |
+| 2 choose_action | 10 | 1 | 0 |
 | 3 td_target | 8 | 0 | 0 |
 | 4 terminal_to_store | 4 | 1 | 0 |
 | 5 compute_loss | 6 | 0 | 0 |
 | 6 gradient_step | 7 | 0 | 0 |
-| 7 soft_update | 6 | 0 | 0 |
+| 7 soft_update | 7 | 0 | 0 |
 | 8 should_sync | 6 | 0 | 0 |
 | 9 n_step_push | 7 | 0 | 0 |
-| 10 the loop | 8 | 0 | 0 |
+| 10 the loop | 9 | 1 | 0 |
 | 11 Double DQN target | 6 | 0 | 0 |
 
-Passed before: a list from sample_indices, an int from terminal_to_store. The check of
+Passed before: a list from sample_indices, an int from terminal_to_store, a greedy
+choice computed with gradients on. The check of
 Exercise 8 also refused the correct ``step % interval == 0`` (step 0, which the loop
 never asks about); that was fixed meanwhile, and then an int from should_sync passed.
 Exercise 10's wrong loops were all refused before, but six of them with a misleading
 message (an action chosen otherwise, the rng blamed, many steps after the real
 departure; a stale observation called a seeding problem; a bare IndexError): its bank
-tests the message, not just the refusal.
+tests the message, not just the refusal. The loop that passed stored the right flag
+without calling terminal_to_store: Exercise 4 did not feed the run.
 """
 
 from __future__ import annotations
@@ -895,11 +897,12 @@ def student_loop(wrong=None):
             )
             next_obs, reward, terminated, truncated, _ = env.step(action)
             episode_return += reward
-            flag = (
-                terminated or truncated
-                if wrong == "time_limit"
-                else terminal_to_store(terminated, truncated)
-            )
+            if wrong == "time_limit":
+                flag = terminated or truncated
+            elif wrong == "inline_flag":  # right, but not with Exercise 4's answer
+                flag = terminated
+            else:
+                flag = terminal_to_store(terminated, truncated)
             for t in n_step_push(
                 pending,
                 obs,
@@ -980,6 +983,7 @@ LOOP_WRONG = {
     "every_step": ["at step 1", "only when should_sync"],
     "stale_obs": ["at step 201", "stale observation", "ended at step 200"],
     "no_returns": ["no return in run['returns']", "step 200", "IndexError"],
+    "inline_flag": ["never calls your terminal_to_store", "Exercise 4"],
 }
 
 
