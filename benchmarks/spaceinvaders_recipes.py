@@ -1,7 +1,8 @@
-"""Space Invaders from RAM: recipe variants of the ``spaceinvaders`` preset, one knob
-at a time, over several training seeds.
+"""Space Invaders from RAM (or Snake, ``--preset snake``): recipe variants of the
+preset, one knob at a time, over several training seeds.
 
     python benchmarks/spaceinvaders_recipes.py --steps 600000 [--max-minutes 40]
+        [--preset spaceinvaders | snake]
         [--variants current wide ...] [--seeds 0 1 2] [--jobs 2 | --scheduler ADDRESS]
         [--validation-episodes 30] [--eval-every 100000]
         [--out runs/studies/spaceinvaders_recipes]
@@ -21,8 +22,10 @@ combine their changes, for the final recipe. The budget is ``--steps`` (the pres
 - steps done, training and evaluation seconds, and a clock of (steps, seconds) every
   10 000 steps, from which the learning phase's speed can be read;
 - a *validation* score of the selected network and of the last one: the returns of
-  ``--validation-episodes`` episodes with ε = 0.05 on seeds 20 000+, used by no
-  training and no selection. Recipes are compared on these.
+  ``--validation-episodes`` episodes with the preset's evaluation ε (0.05 for Space
+  Invaders) on seeds 20 000+, used by no training and no selection; for a preset that
+  scores by an ``info`` entry (Snake: ``"score"``, the apples), that entry at the end
+  of each episode. Recipes are compared on these.
 
 No test seed (1 000 000+) is used anywhere in this script: the test belongs to the
 one agent finally shipped, once.
@@ -38,9 +41,10 @@ per run).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +65,7 @@ from studies import (  # beside this script, on Python's path
 from course_utils.agents import dqn
 from course_utils.agents.dqn.qr import QR_DQN_PIECES
 from course_utils.common.envs import make_env
-from course_utils.common.evaluation import evaluate
+from course_utils.common.evaluation import evaluate_with_info
 from course_utils.common.networks import (
     BitsQNetwork,
     DuelingQNetwork,
@@ -72,12 +76,14 @@ from course_utils.common.seeding import set_seed
 from course_utils.lessons.studies import interval, read_study
 from course_utils.presets import SELECTION_SEED, get_preset
 
-PRESET = "spaceinvaders"
+PRESETS = ("spaceinvaders", "snake")  # the DQN presets this screen knows
+RAM_ONLY = {"bits", "stack2", "stack4"}  # variants of Space Invaders' RAM input
 VALIDATION_SEED = 20_000  # neither training (0, 1, ...), selection (10 000+) nor test
 CLOCK_EVERY = 10_000  # steps between two marks of the run's clock
 
-# the preset before the shipped agent's screen: the recipe every variant changes
-BASE_CHANGES = {"lr": 2.5e-4}
+# Space Invaders' preset before the shipped agent's screen: the recipe its variants
+# change (Snake's variants change its preset as it is)
+BASE_CHANGES = {"spaceinvaders": {"lr": 2.5e-4}, "snake": {}}
 
 # One knob each against that recipe; "current" is the recipe itself.
 VARIANTS = variants_by_name(
@@ -125,7 +131,14 @@ VARIANTS = variants_by_name(
         "QR-DQN: 51 quantiles, quantile Huber loss (Double DQN's choice of a*)",
         pieces=dict(QR_DQN_PIECES),
     ),
+    # one knob, two fields: the same algorithm and replay ratio, more steps per second
+    Variant(
+        "async8",
+        "8 environments, each in its own process, stepped while the network learns",
+        config={"num_envs": 8, "vector": "async"},
+    ),
 )
+VECTOR_FIELDS = {"num_envs", "vector"}  # a variant with these runs VectorDQNConfig
 
 
 class StepClock(gym.Wrapper):
@@ -159,19 +172,33 @@ def combined(variant: str) -> Variant:
     return combine([VARIANTS[part] for part in parts])
 
 
-def base_config() -> dqn.DQNConfig:
-    """The recipe every variant changes: the preset as the screen found it, its
-    learning rate 2.5e-4 (the preset took the screen's ``lr1e-4`` for the shipped
-    agent, so the stored ``current`` runs stay comparable)."""
-    return replace(get_preset(PRESET).config, **BASE_CHANGES)
+def base_config(preset: str = "spaceinvaders") -> dqn.DQNConfig:
+    """The recipe every variant changes. Space Invaders: the preset as the screen
+    found it, its learning rate 2.5e-4 (the preset took the screen's ``lr1e-4`` for
+    the shipped agent, so the stored ``current`` runs stay comparable)."""
+    return replace(get_preset(preset).config, **BASE_CHANGES[preset])
 
 
 def variant_setup(
     variant: Variant, budget: dict
 ) -> tuple[str, dict, dqn.DQNConfig, dict]:
-    """``(env_id, env_kwargs, cfg, pieces)`` of one variant under ``budget``."""
-    preset = get_preset(PRESET)
-    cfg = replace(base_config(), **variant.config)
+    """``(env_id, env_kwargs, cfg, pieces)`` of one variant under ``budget``
+    (``budget["preset"]``: the preset, Space Invaders when absent).
+
+    Raises:
+        ValueError: a variant of Space Invaders' RAM input for another preset.
+    """
+    name = budget.get("preset", "spaceinvaders")
+    if name != "spaceinvaders" and RAM_ONLY & set(variant.name.split("+")):
+        raise ValueError(
+            f"{variant.name!r} changes Space Invaders' RAM input; {name} has none. "
+            f"Fix: leave out {sorted(RAM_ONLY)}."
+        )
+    preset = get_preset(name)
+    base = base_config(name)
+    if VECTOR_FIELDS & set(variant.config):  # several environments stepped together
+        base = dqn.VectorDQNConfig(**asdict(base) | {"hidden": base.hidden})
+    cfg = replace(base, **variant.config)
     if budget["steps"] is not None:
         cfg = replace(cfg, total_steps=budget["steps"])
     if budget["max_minutes"] is not None:
@@ -183,12 +210,19 @@ def variant_setup(
 
 
 def validation_scores(
-    net: torch.nn.Module, env: gym.Env, episodes: int, epsilon: float
+    net: torch.nn.Module,
+    env: gym.Env,
+    episodes: int,
+    epsilon: float,
+    info_key: str | None = None,
 ) -> list[float]:
-    """Returns of ``episodes`` episodes on seeds VALIDATION_SEED+, with ``epsilon``."""
+    """Returns of ``episodes`` episodes on seeds VALIDATION_SEED+, with ``epsilon``;
+    with ``info_key``, ``info[info_key]`` at each episode's end instead."""
     policy = QPolicy(net, epsilon=epsilon, rng=np.random.default_rng(VALIDATION_SEED))
-    returns = evaluate(policy, env, n_episodes=episodes, seed=VALIDATION_SEED)
-    return [float(r) for r in returns]
+    returns, final = evaluate_with_info(
+        policy, env, info_key=info_key, n_episodes=episodes, seed=VALIDATION_SEED
+    )
+    return [float(r) for r in (returns if final is None else final)]
 
 
 def run(job: Job) -> dict:
@@ -197,25 +231,33 @@ def run(job: Job) -> dict:
     torch.set_num_threads(1)
     env_id, env_kwargs, cfg, pieces = variant_setup(job.variant, budget)
     load_before = os.getloadavg()
-    env = StepClock(make_env(env_id, **env_kwargs), CLOCK_EVERY)
-    result = dqn.train_dqn(
-        env,
-        cfg,
-        rng=set_seed(seed),
-        seed=seed,
-        eval_env=make_env(env_id, **env_kwargs),
-        progress=False,
-        **pieces,
-    )
+    if isinstance(cfg, dqn.VectorDQNConfig):  # no clock: the steps are elsewhere
+        env_fn = functools.partial(make_env, env_id, **env_kwargs)
+        env = dqn.make_vector_env(env_fn, cfg.num_envs, cfg.vector)
+    else:
+        env = StepClock(make_env(env_id, **env_kwargs), CLOCK_EVERY)
+    try:
+        result = dqn.train_dqn(
+            env,
+            cfg,
+            rng=set_seed(seed),
+            seed=seed,
+            eval_env=make_env(env_id, **env_kwargs),
+            progress=False,
+            **pieces,
+        )
+    finally:
+        env.close()  # a vector environment's worker processes end here
     load_after = os.getloadavg()
     start = time.perf_counter()
     val_env = make_env(env_id, **env_kwargs)
-    episodes, eps = budget["validation_episodes"], get_preset(PRESET).eval_epsilon
+    preset = get_preset(budget.get("preset", "spaceinvaders"))
+    episodes, eps = budget["validation_episodes"], preset.eval_epsilon
     record = {
         "steps_done": result.steps,
         "train_s": round(result.wall_time_s - result.eval_time_s, 1),
         "eval_s": round(result.eval_time_s, 1),
-        "clock": [list(mark) for mark in env.marks],
+        "clock": [list(mark) for mark in getattr(env, "marks", [])],
         "load_avg_1min": [round(load_before[0], 2), round(load_after[0], 2)],
         "eval_steps": [int(s) for s, _, _ in result.evals],
         "evals": [round(float(m), 2) for _, m, _ in result.evals],
@@ -224,8 +266,12 @@ def run(job: Job) -> dict:
         "train_returns_last100": round(float(np.mean(result.episode_returns[-100:])), 2)
         if result.episode_returns
         else None,
-        "validation_best": validation_scores(result.q_net, val_env, episodes, eps),
-        "validation_last": validation_scores(result.last_q_net, val_env, episodes, eps),
+        "validation_best": validation_scores(
+            result.q_net, val_env, episodes, eps, preset.info_score
+        ),
+        "validation_last": validation_scores(
+            result.last_q_net, val_env, episodes, eps, preset.info_score
+        ),
     }
     record["validation_s"] = round(time.perf_counter() - start, 1)
     record["finished"] = datetime.now().isoformat(timespec="seconds")
@@ -269,7 +315,8 @@ def report(job: Job, record: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--preset", choices=PRESETS, default="spaceinvaders")
+    parser.add_argument("--variants", nargs="+", help="default: all of the preset's")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, help="total_steps of every run")
     parser.add_argument("--max-minutes", type=float, help="wall-time cap of every run")
@@ -297,18 +344,30 @@ def main(argv: list[str] | None = None) -> None:
         "eval_every": args.eval_every,
         "validation_episodes": args.validation_episodes,
     }
+    if args.preset != "spaceinvaders":  # Space Invaders' stored studies have no key
+        budget["preset"] = args.preset
+    names = args.variants or [
+        name
+        for name in VARIANTS
+        if args.preset == "spaceinvaders" or name not in RAM_ONLY
+    ]
     variants = []
-    for name in args.variants:  # refuse a broken variant before any training
+    for name in names:  # refuse a broken variant before any training
         try:
             variants.append(combined(name))
             variant_setup(variants[-1], budget)
         except ValueError as error:
             parser.error(str(error))
-    preset = get_preset(PRESET)
+    preset = get_preset(args.preset)
     header = {
         "budget": budget,
-        "note": "ALE/SpaceInvaders-v5 RAM, recipe variants of the spaceinvaders "
-        "preset, one change each (benchmarks/spaceinvaders_recipes.py)",
+        "note": f"{preset.env_id} {dict(preset.env_kwargs)}, recipe variants of the "
+        f"{preset.name} preset, one change each (benchmarks/spaceinvaders_recipes.py)"
+        + (
+            f"; validation scores are info['{preset.info_score}']"
+            if preset.info_score
+            else ""
+        ),
         "protocol": {
             "selection": f"{preset.config.eval_episodes} episodes, epsilon "
             f"{preset.config.eval_epsilon}, seeds {SELECTION_SEED}+, every "

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from course_utils.common.files import replacing
 from course_utils.common.plotting import new_figure
+from course_utils.common.progress import progress_bar
 
 
 def record_episode(
@@ -23,10 +24,12 @@ def record_episode(
     *,
     max_steps: int = 10_000,
     seed: int | None = None,
+    progress: bool = False,
 ) -> list[np.ndarray]:
     """Play one episode with ``policy`` and return its frames, ``(H, W, 3) uint8`` each.
 
-    The env must have been made with ``render_mode="rgb_array"``.
+    The env must have been made with ``render_mode="rgb_array"``. ``progress``: a bar
+    over the steps (out of ``max_steps``), for an episode that takes a while to render.
 
     Taught in: 02_rl_concepts.ipynb
     """
@@ -38,11 +41,15 @@ def record_episode(
         )
     obs, _ = env.reset(seed=seed)
     frames = [env.render()]
-    for _ in range(max_steps):
+    steps = progress_bar(
+        range(max_steps), enabled=progress, desc="recording", unit="step"
+    )
+    for _ in steps:
         obs, _, terminated, truncated, _ = env.step(policy(obs))
         frames.append(env.render())
         if terminated or truncated:
             break
+    steps.close()
     return frames
 
 

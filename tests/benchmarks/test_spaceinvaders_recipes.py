@@ -35,7 +35,7 @@ def _load():
 
 recipes = _load()
 # knobs made of several pieces that only work together
-BUNDLES = {"qr": sorted(QR_DQN_PIECES)}
+BUNDLES = {"qr": sorted(QR_DQN_PIECES), "async8": ["num_envs", "vector"]}
 
 
 @pytest.mark.parametrize("name", sorted(recipes.VARIANTS))
@@ -45,7 +45,8 @@ def test_each_variant_changes_one_knob_and_trains(name):
         recipes.combined(name), BUDGET
     )
     budget_only = replace(recipes.base_config(), total_steps=300)
-    changed = [k for k, v in cfg.to_dict().items() if budget_only.to_dict()[k] != v] + [
+    base = budget_only.to_dict() | {"num_envs": 1, "vector": "sync"}  # one env
+    changed = [k for k, v in cfg.to_dict().items() if base[k] != v] + [
         k for k, v in pieces.items() if preset.pieces.get(k) is not v
     ]
     changed += [k for k, v in env_kwargs.items() if preset.env_kwargs.get(k) != v]
@@ -57,8 +58,12 @@ def test_each_variant_changes_one_knob_and_trains(name):
     # thread as the script runs it (two threads on a busy machine are ~5x slower)
     torch.set_num_threads(1)
     cfg = replace(cfg, learning_starts=100, batch_size=8, buffer_size=500, eval_every=0)
+    env = make_env(env_id, **env_kwargs)
+    if isinstance(cfg, dqn.VectorDQNConfig):
+        env = dqn.make_vector_env(lambda: make_env(env_id, **env_kwargs), 2, "sync")
+        cfg = replace(cfg, num_envs=2, vector="sync")  # the loop; 2 envs, in process
     result = dqn.train_dqn(
-        make_env(env_id, **env_kwargs),
+        env,
         cfg,
         rng=np.random.default_rng(0),
         seed=0,
@@ -110,3 +115,21 @@ def test_qr_combines_with_config_changes_and_refuses_other_networks():
             ValueError, match=rf"\['net_class'\] twice \(qr and {other}"
         ):
             recipes.combined(f"qr+{other}")
+
+
+def test_snake_screens_the_same_variants_but_not_the_ram_ones(tmp_path, capsys):
+    """--preset snake: the RAM variants are refused, validation counts apples."""
+    snake = {**BUDGET, "preset": "snake"}
+    with pytest.raises(ValueError, match="RAM input"):
+        recipes.variant_setup(recipes.combined("bits"), snake)
+    env_id, _, cfg, _ = recipes.variant_setup(recipes.combined("wide"), snake)
+    assert env_id == get_preset("snake").env_id and cfg.hidden == (512, 512)
+    assert cfg.lr == get_preset("snake").config.lr  # Snake's own recipe
+    out = tmp_path / "snake"
+    recipes.main(["--preset", "snake", "--steps", "300", "--eval-every", "300",
+                  "--variants", "current", "--seeds", "0", "--validation-episodes",
+                  "2", "--jobs", "1", "--out", str(out)])  # fmt: skip
+    (run,) = recipes.read_study(out)["variants"]["current"]["runs"].values()
+    assert len(run["validation_best"]) == 2
+    assert all(float(a).is_integer() and a >= 0 for a in run["validation_best"])
+    assert recipes.read_study(out)["budget"]["preset"] == "snake"

@@ -242,3 +242,10 @@ def test_filmstrip_with_fewer_frames_than_panels():
 def test_filmstrip_refuses_no_frames():
     with pytest.raises(ValueError, match="No frames"):
         filmstrip([])
+
+
+def test_record_episode_shows_a_bar_over_its_steps_when_asked(mountaincar_rgb, capsys):
+    frames = record_episode(mountaincar_rgb, lambda obs: 2, max_steps=5, seed=0,
+                            progress=True)  # fmt: skip
+    assert len(frames) == 6
+    assert "recording" in capsys.readouterr().err
