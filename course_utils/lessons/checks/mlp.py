@@ -9,11 +9,11 @@ changed in place; failure messages give a hint, never the expected answer of a
 hand-worked case. Exercise 5's check also takes the notebook's training split
 (``train=``).
 
-Over 200 lines because each of the six exercises needs its own cases: values that
-cannot coincide (every scikit-learn activation, softmax rows wider than the float
-range), the notebook's optimiser (Adam), and the shortcuts each exercise forbids
-(``predict_proba`` in Exercise 3, autograd in Exercise 4); and Exercise 5's model,
-scorer and reference live beside the check that reads them.
+Each exercise needs its own cases: values that cannot coincide (every scikit-learn
+activation, softmax rows wider than the float range), the notebook's optimiser (Adam),
+and the shortcuts each exercise forbids (``predict_proba`` in Exercise 3, autograd in
+Exercise 4); Exercise 5's model, scorer and reference live beside the check that reads
+them.
 
 Taught in: 01_mlp_basics.ipynb
 """
