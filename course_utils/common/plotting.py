@@ -1,8 +1,8 @@
 """Learning curves. Figures are made without pyplot, so nothing is left open and
 each figure shows exactly once when a notebook cell returns it.
 
-Over 200 lines because the live curve (:class:`LiveCurve`, redrawn while a run
-trains) draws the same picture as :func:`plot_returns` and belongs beside it."""
+The live curve (:class:`LiveCurve`, redrawn while a run trains) draws the same
+picture as :func:`plot_returns` and belongs beside it."""
 
 from __future__ import annotations
 

@@ -11,9 +11,8 @@ notebook). A run's bar nested under a bar over runs (``progress=outer``) vanishe
 the run ends, so a loop over many runs leaves one bar on screen.
 
 In JupyterLab and Colab the bars are widgets (``tqdm.auto``); without ipywidgets
-(nbval, a terminal) they are text. Over 200 lines because a run's bar must choose its
-unit from three budgets and end honestly (a shrunk total, the reason), which is one
-concern with the bar itself.
+(nbval, a terminal) they are text. A run's bar chooses its unit from three
+budgets and ends honestly (a shrunk total, the reason).
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ solutions (swapped arguments) is never overwritten, and one that changed since t
 builder wrote it (the hash in the destination's ``.student-copies.json``: a student
 worked in it) only with ``--overwrite``.
 
-Over 200 lines because the refusals above are the point: each is a way a solution
-could reach the students or a student's work be lost.
+The refusals above are the point: each is a way a solution could reach the students
+or a student's work be lost.
 """
 
 from __future__ import annotations

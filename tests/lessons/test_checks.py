@@ -50,6 +50,26 @@ def test_right_answer_returns_the_students_function(capsys):
     assert capsys.readouterr().out == f"✓ {EXERCISE}: correct.\n"
 
 
+def test_exercise_passes_the_checks_own_arguments_on_to_the_cases(capsys):
+    seen = []
+
+    @exercise(EXERCISE, reference=reference_double)
+    def check_double(fn, *, start=3):
+        seen.append(start)
+        expect_close(fn(start), 2 * start, what=f"double({start})")
+
+    def student(x):
+        return x + x
+
+    assert check_double(student) is student
+    assert check_double(student, start=5) is student
+    assert seen == [3, 5]
+    assert check_double.__name__ == "check_double"
+    with pytest.raises(TypeError, match="check_double: .*'stat'"):
+        check_double(student, stat=5)  # a misspelt argument: never a failed exercise
+    assert seen == [3, 5]
+
+
 def test_wrong_answer_raises_with_the_exercise_name_and_hint(capsys):
     def student(x):
         return x + 1

@@ -582,6 +582,11 @@ def test_check_td_target_fails_an_in_place_update_of_reward():
 # The names the notebook's loop calls: the check records the loop's calls of them.
 choose_action = checks.choose_action
 sample_indices = dqn.sample_indices
+terminal_to_store = dqn.terminal_to_store
+n_step_push = dqn.n_step_push
+gradient_step = dqn.gradient_step
+should_sync = dqn.should_sync
+soft_update = dqn.soft_update
 
 
 def _loop(
@@ -648,8 +653,10 @@ def _loop(
             )
             next_obs, reward, terminated, truncated, _ = env.step(action)
             episode_return += reward
-            terminal = terminated or (truncated and store_truncation)
-            for transition in dqn.n_step_push(
+            terminal = terminal_to_store(terminated, truncated) or (
+                truncated and store_truncation
+            )
+            for transition in n_step_push(
                 pending,
                 obs,
                 action,
@@ -667,8 +674,8 @@ def _loop(
                 run["episode_end_steps"].append(step)
                 obs, _ = env.reset(seed=seed) if reset_seeded else env.reset()
                 episode_return = 0.0
-            if sync_first and dqn.should_sync(step, cfg.target_update_interval):
-                dqn.soft_update(target_net, q_net, cfg.tau)
+            if sync_first and should_sync(step, cfg.target_update_interval):
+                soft_update(target_net, q_net, cfg.tau)
             learn = step > cfg.learning_starts or no_warmup_learning
             if learn and step % cfg.train_freq == 0 and len(buffer) >= cfg.batch_size:
                 for k in range(cfg.gradient_steps):
@@ -690,7 +697,7 @@ def _loop(
                         ).to_torch()
                     gamma = cfg.gamma if plain_gamma else cfg.gamma**cfg.n_step
                     run["losses"].append(
-                        dqn.gradient_step(
+                        gradient_step(
                             q_net,
                             target_net,
                             optimizer,
@@ -700,8 +707,8 @@ def _loop(
                             max_grad_norm=cfg.max_grad_norm,
                         )
                     )
-            if not sync_first and dqn.should_sync(step, cfg.target_update_interval):
-                dqn.soft_update(target_net, q_net, 1.0 if hard_copy else cfg.tau)
+            if not sync_first and should_sync(step, cfg.target_update_interval):
+                soft_update(target_net, q_net, 1.0 if hard_copy else cfg.tau)
             if step % cfg.eval_every == 0:
                 scores = evaluate(
                     QPolicy(q_net),
@@ -733,9 +740,14 @@ WRONG_LOOPS = {
 }
 
 LOOP_MESSAGES = {
-    "reseeds every reset": "the reset differs",
+    "syncs before learning": "syncs before that step's learning",
+    "learns during warmup": "the course learns from step 101 on",
+    "reseeds every reset": "the run's very first state again",
+    "samples with another generator": "other rows than the course's",
+    "bootstraps with γ, not γ^n": "γ^n",
+    "stores a truncation as terminal": "time limit (truncated)",
     "acts with epsilon_end throughout": "ε = ",
-    "copies the target whatever tau": "how far it moves",
+    "copies the target whatever tau": "tau = 1.0",
     "samples with buffer.sample": "without your sample_indices",
     "one batch per update": "fresh batch",
 }

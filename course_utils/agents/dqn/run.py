@@ -5,8 +5,8 @@ step (:class:`DQNRun`: ε, learn, sync, select, record an episode, finish), and 
 it hands back (:class:`DQNResult`). ``loop.train_dqn`` builds the run and runs the
 one-environment body, or ``vector``'s over several environments.
 
-Over 200 lines because the config, with a comment and a check for each of its 24
-settings, sits beside the set-up and the steps that read it.
+The config, with a comment and a check for each of its settings, sits beside the
+set-up and the steps that read it.
 """
 
 from __future__ import annotations

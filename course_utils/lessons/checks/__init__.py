@@ -251,9 +251,8 @@ def _in_checks(frame: Any) -> bool:
 
 def exercise(
     title: str, *, reference: F, **contract: Any
-) -> Callable[[Callable[[F], None]], Callable[[F], F]]:
-    """Decorate the cases of an exercise whose cases need nothing but the student's
-    function to make its check::
+) -> Callable[[Callable[..., None]], Callable[..., F]]:
+    """Decorate an exercise's cases to make its check::
 
         @exercise("Exercise 1: the return-to-go", reference=sm.return_to_go)
         def check_return_to_go(f):
@@ -262,12 +261,29 @@ def exercise(
     ``check_return_to_go(student_fn)`` then runs ``run_check(title, student_fn,
     cases, reference=reference, **contract)`` (``contract``: ``returns``,
     ``rng_args``, ``mutates``, ``inplace_hint``).
+
+    Cases that need more than the student's function (the notebook's data, the
+    seeds to score on) take it after ``f``, and the check passes it on:
+    ``check_digits_hyperparameters(fn, train=(X_train, y_train))`` runs
+    ``cases(f, train=(X_train, y_train))``. Those arguments are bound before the
+    check runs, so a misspelt one is a ``TypeError`` naming it, never a failed
+    exercise.
     """
     Contract.declare(reference, **contract)  # a misspelt declaration fails at import
 
-    def make(cases: Callable[[F], None]) -> Callable[[F], F]:
-        def check(fn: F) -> F:
-            return run_check(title, fn, cases, reference=reference, **contract)
+    def make(cases: Callable[..., None]) -> Callable[..., F]:
+        signature = inspect.signature(cases)
+
+        def check(fn: F, *args: Any, **options: Any) -> F:
+            try:
+                signature.bind(fn, *args, **options)
+            except TypeError as error:
+                raise TypeError(f"{cases.__name__}: {error}") from None
+
+            def run_cases(f: F) -> None:
+                cases(f, *args, **options)
+
+            return run_check(title, fn, run_cases, reference=reference, **contract)
 
         check.__name__ = check.__qualname__ = cases.__name__
         check.__doc__ = (

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import dataclasses
 import inspect
+import traceback
 from collections import deque
 from collections.abc import Callable
 
@@ -44,6 +45,16 @@ class _TableQ(nn.Module):
         self.calls += 1
         rows = torch.as_tensor(obs).reshape(-1, 1)[:, 0].long()
         return self.table[rows] * self.scale
+
+
+class _GradWatch(_TableQ):
+    """A fake Q-network that notes whether gradients were on when it was called."""
+
+    grad_on: bool | None = None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        self.grad_on = torch.is_grad_enabled()
+        return super().forward(obs)
 
 
 @exercise("Exercise 3: the TD target", reference=dqn.td_target)
@@ -104,6 +115,13 @@ def check_soft_update(f: Callable) -> None:
         target.weight.fill_(0.0)
         target.bias.fill_(-1.0)
     f(target, source, 0.25)
+    expect_true(
+        bool((target.weight != 0.0).any() or (target.bias != -1.0).any()),
+        "after soft_update(target_net, q_net, 0.25) nothing changed in place: the "
+        "target's parameters are as they were. `t = tau * p + (1 - tau) * t` makes a "
+        "new tensor and rebinds the name t to it; write into the parameter itself "
+        "(t.copy_(...), or t.mul_(...).add_(...)), under torch.no_grad().",
+    )
     for param, value, what, hint in [
         (target.weight, [[0.25, 0.25]], "weights after tau=0.25", _POLYAK),
         (target.bias, [-0.5], "bias after tau=0.25", _ALL_PARAMETERS),
@@ -214,8 +232,9 @@ def check_sample_indices(f: Callable) -> None:
                 "replacement, whatever the batch size."
                 if not repeats and batch_size <= size
                 else ": uniform over the rows, but not the draw the course's "
-                "buffer makes (ReplayBuffer.sample), so your loop could not "
-                "repeat the course's run."
+                "buffer makes, so your loop could not repeat the course's run. "
+                "ReplayBuffer.sample draws rng.integers(size, size=batch_size): "
+                "one call, nothing else."
             )
         )
 
@@ -327,6 +346,14 @@ def check_choose_action(f: Callable) -> None:
         seq1 == seq2,
         "the same rng seed must give the same choices: draw every random number "
         "from the rng you are given, not from np.random or the random module.",
+    )
+    watch = _GradWatch([[0.0, 1.0, 0.5]])
+    call(f, watch, 0.0, np.random.default_rng(0))
+    expect_true(
+        watch.grad_on is not True,
+        "your greedy branch called the network with gradients on: acting needs no "
+        "gradients, so compute the Q-values under torch.no_grad() (no graph is "
+        "built: less memory and time on every step).",
     )
     rng, tied = np.random.default_rng(6), _TableQ([[2.0, 2.0, 1.0]])
     expect_ties_broken_at_random(lambda: call(f, tied, 0.0, rng), [2.0, 2.0, 1.0])
@@ -817,134 +844,591 @@ def train(cfg, *, total_steps=None, seed=None, progress=True, live=False) -> dic
     }
 
 
-@contextlib.contextmanager
-def _recorded(namespace: dict, name: str, log: list, signature: inspect.Signature):
-    """Replace ``namespace[name]`` (when there is one) by a wrapper that appends each
-    call's named arguments and result to ``log``; put the original back after."""
-    original = namespace.get(name)
-    if not callable(original):
-        yield False
-        return
+# The states on which the two runs' networks are compared ((position, velocity) of
+# MountainCar): equal Q-values there stand for equal weights.
+_PROBE = torch.tensor(
+    [
+        [-1.1, -0.06],
+        [-0.9, 0.03],
+        [-0.5, 0.0],
+        [-0.3, -0.04],
+        [0.0, 0.05],
+        [0.3, 0.01],
+        [0.45, 0.06],
+        [-1.2, 0.07],
+    ]
+)
+# The pieces the loop calls, by the names the notebook gives them; the reference's
+# are the package's (``dqn.core``, and ``buffers`` for the draw ReplayBuffer.sample
+# makes).
+_PIECES = (
+    "choose_action",
+    "terminal_to_store",
+    "n_step_push",
+    "sample_indices",
+    "gradient_step",
+    "should_sync",
+    "soft_update",
+)
+
+
+def _q_values(net, obs=None) -> np.ndarray | None:
+    """``net``'s Q-values of ``obs`` (one observation), else of the probe states."""
+    try:
+        with torch.no_grad():
+            x = _PROBE if obs is None else torch.as_tensor(np.asarray(obs, np.float32))
+            return net(x.reshape(-1, _PROBE.shape[1])).double().numpy().copy()
+    except Exception:  # not a network of (position, velocity): nothing to compare
+        return None
+
+
+def _same(a, b, rtol=1e-4, atol=1e-5) -> bool:
+    if a is None or b is None:
+        return True
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol)
+
+
+class _Trace:
+    """One run's events (act, store, draw, grad, sync), each stamped with its
+    environment step (the actions chosen so far) and its rank in the run."""
+
+    def __init__(self) -> None:
+        self.step = self.seq = 0
+        self.events: dict[str, list] = {
+            k: [] for k in ("act", "store", "draw", "grad", "sync")
+        }
+        self.calls: dict[str, int] = dict.fromkeys(_PIECES, 0)
+        self.present: set[str] = set()  # the pieces recorded in this run
+
+    def add(self, kind: str, **data) -> None:
+        self.seq += 1
+        data.update(step=self.step, seq=self.seq, index=len(self.events[kind]))
+        self.events[kind].append(data)
+
+    def at(self, kind: str, step: int) -> list:
+        if not hasattr(self, "_by_step"):
+            self._by_step = {k: {} for k in self.events}
+            for k, events in self.events.items():
+                for e in events:
+                    self._by_step[k].setdefault(e["step"], []).append(e)
+        return self._by_step[kind].get(step, [])
+
+
+def _recorder(trace: _Trace, name: str, original: Callable) -> Callable:
+    """``original`` wrapped so that each call is recorded in ``trace``."""
+    signature = inspect.signature(
+        dqn.sample_indices if name == "sample_indices" else getattr(dqn.core, name)
+    )
 
     def wrapper(*args, **kwargs):
-        out = original(*args, **kwargs)
         try:
             named = dict(signature.bind_partial(*args, **kwargs).arguments)
         except TypeError:
             named = {}
-        log.append((named, out))
+        trace.calls[name] += 1
+        before = {}
+        if name == "choose_action":
+            rng = named.get("rng")
+            before = {
+                "rng": copy.deepcopy(rng.bit_generator.state)
+                if isinstance(rng, np.random.Generator)
+                else None,
+                "q": _q_values(named.get("q_net"), named.get("obs")),
+            }
+        elif name == "gradient_step":
+            try:
+                fields = [
+                    torch.as_tensor(x).detach().cpu().numpy().astype(np.float64)
+                    for x in named.get("batch")
+                ]
+            except Exception:
+                fields = None
+            before = {
+                "batch": fields,
+                "q": _q_values(named.get("q_net")),
+                "target": _q_values(named.get("target_net")),
+            }
+        out = original(*args, **kwargs)
+        if name == "choose_action":
+            trace.step += 1
+            trace.add(
+                "act",
+                obs=np.asarray(named.get("obs"), dtype=np.float64),
+                epsilon=float(named.get("epsilon", np.nan)),
+                warmup=bool(named.get("warmup", False)),
+                action=int(out[0] if isinstance(out, tuple) else out),
+                **before,
+            )
+        elif name == "sample_indices":
+            trace.add(
+                "draw",
+                size=named.get("size"),
+                batch_size=named.get("batch_size"),
+                rows=np.array(out, copy=True),
+            )
+        elif name == "gradient_step":
+            trace.add(
+                "grad",
+                gamma=named.get("gamma"),
+                max_grad_norm=named.get("max_grad_norm"),
+                loss=float(out) if isinstance(out, int | float) else np.nan,
+                **before,
+            )
+        elif name == "soft_update":
+            trace.add(
+                "sync",
+                tau=named.get("tau"),
+                target=_q_values(named.get("target_net")),
+            )
         return out
 
-    namespace[name] = wrapper
-    try:
-        yield True
-    finally:
-        namespace[name] = original
+    return wrapper
 
 
-def _instrumented_run(f, namespace, cfg, steps, *, reference: bool) -> tuple:
-    """Run ``f`` and record the actions it chose (observation, ε, warmup, action) and
-    the buffer sizes it sampled from. The student's loop is recorded through the names
-    ``choose_action`` and ``sample_indices`` of its namespace; the reference's through
-    the package functions ``dqn.train_dqn`` calls."""
-    acts: list = []
-    draws: list = []
-    act_sig = inspect.signature(dqn.core.choose_action)
-    draw_sig = inspect.signature(dqn.sample_indices)
-    if reference:
-        contexts = (
-            _recorded(vars(dqn.core), "choose_action", acts, act_sig),
-            _recorded(vars(buffers), "sample_indices", draws, draw_sig),
-        )
-    else:
-        contexts = (
-            _recorded(namespace, "choose_action", acts, act_sig),
-            _recorded(namespace, "sample_indices", draws, draw_sig),
-        )
-    with contexts[0] as acts_seen, contexts[1] as draws_seen:
-        run = f(cfg, total_steps=steps, seed=cfg.seed, progress=False)
-    actions = [
-        (
-            np.asarray(named.get("obs"), dtype=np.float64),
-            float(named.get("epsilon", np.nan)),
-            bool(named.get("warmup", False)),
-            int(out[0] if isinstance(out, tuple) else out),
-        )
-        for named, out in acts
-    ]
-    sizes = [(named.get("size"), named.get("batch_size")) for named, _ in draws]
-    return run, actions if acts_seen else None, sizes if draws_seen else None
-
-
-def _first_departure(mine: list, theirs: list, close) -> int | None:
-    for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
-        if not close(a, b):
-            return i
-    return None if len(mine) == len(theirs) else min(len(mine), len(theirs))
-
-
-def _compare_actions(actions, ref_actions, ref_ends, what) -> None:
-    """The first step where the student's loop acts otherwise than the course's."""
-    if actions is None:
-        return
-    expect_true(
-        actions,
-        f"{what}: your loop never called your choose_action (Exercise 2): act with "
-        "it, so that the run is yours.",
+@contextlib.contextmanager
+def _recording(trace: _Trace, namespace: dict, *, reference: bool):
+    """Record the loop's pieces into ``trace`` while it runs: the student's through
+    the names of the loop's namespace, the reference's in the package; and every row
+    stored, through ``ReplayBuffer.add``."""
+    places = (
+        [(vars(dqn.core), n) for n in _PIECES if n != "sample_indices"]
+        + [(vars(buffers), "sample_indices")]
+        if reference
+        else [(namespace, n) for n in _PIECES]
     )
-    for i, (mine, theirs) in enumerate(zip(actions, ref_actions, strict=False)):
-        step = i + 1
-        (obs, eps, warm, act), (r_obs, r_eps, r_warm, r_act) = mine, theirs
-        if obs.shape != r_obs.shape or not np.allclose(obs, r_obs, atol=1e-6):
-            new_episode = step - 1 in ref_ends
-            raise AssertionError(
-                f"{what}: at step {step} your loop acted from the observation "
-                f"{np.round(obs, 4).tolist()}, the course's from "
-                f"{np.round(r_obs, 4).tolist()}"
+    saved = []
+    add = buffers.ReplayBuffer.add
+
+    def recorded_add(self, obs, action, reward, next_obs, terminated, *args, **kw):
+        row = (
+            np.array(obs, dtype=np.float64),
+            float(np.asarray(action)),
+            float(reward),
+            np.array(next_obs, dtype=np.float64),
+            bool(terminated),
+        )
+        trace.add("store", row=row)
+        return add(self, obs, action, reward, next_obs, terminated, *args, **kw)
+
+    try:
+        for space, name in places:
+            original = space.get(name)
+            if callable(original):
+                saved.append((space, name, original))
+                space[name] = _recorder(trace, name, original)
+                trace.present.add(name)
+        buffers.ReplayBuffer.add = recorded_add
+        yield trace
+    finally:
+        buffers.ReplayBuffer.add = add
+        for space, name, original in saved:
+            space[name] = original
+
+
+def _explain_crash(error: Exception, what: str) -> None:
+    """A loop that crashed because the run's record is inconsistent gets told so
+    (the skeleton's progress line reads ``run["returns"][-1]`` when an episode's end
+    is recorded)."""
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        run = frame.f_locals.get("run")
+        if not isinstance(run, dict):
+            continue
+        ends, returns = run.get("episode_end_steps"), run.get("returns")
+        if isinstance(ends, list) and isinstance(returns, list):
+            if len(returns) < len(ends):
+                raise AssertionError(
+                    f"{what}: your loop recorded the end of an episode (step "
+                    f"{ends[len(returns)]}) in run['episode_end_steps'] but no return "
+                    "in run['returns'], and the skeleton's progress line after your "
+                    f"code crashed reading it ({type(error).__name__}: {error}). When "
+                    "an episode ends, record both: its return (the sum of its "
+                    "rewards) and its last step."
+                ) from None
+
+
+def _traced_run(f, namespace, cfg, steps, *, reference: bool, what: str):
+    trace = _Trace()
+    with _recording(trace, namespace, reference=reference):
+        try:
+            run = f(cfg, total_steps=steps, seed=cfg.seed, progress=False)
+        except Exception as error:
+            if not reference:
+                _explain_crash(error, what)
+            raise
+    return run, trace
+
+
+class _Departure(AssertionError):
+    pass
+
+
+def _compare_act(s: int, mine: _Trace, course: _Trace, ref_ends: set, fail) -> None:
+    m, c = mine.at("act", s), course.at("act", s)
+    if not m or not c:
+        fail(
+            f"your loop chose {mine.step} actions, the course's {course.step}: one per "
+            "environment step."
+        )
+    m, c = m[0], c[0]
+    if m["obs"].shape != c["obs"].shape or not np.allclose(
+        m["obs"], c["obs"], atol=1e-6
+    ):
+        where = f"at step {s} your loop acted from {np.round(m['obs'], 4).tolist()}, "
+        where += f"the course's from {np.round(c['obs'], 4).tolist()}"
+        previous = course.at("act", s - 1)
+        if previous and np.allclose(m["obs"], previous[0]["obs"], atol=1e-6):
+            fail(
+                where + f": yours is the state step {s - 1} acted from again. After "
+                "each step the loop acts from the state it led to (obs = next_obs), "
+                "or, when the episode ended, from the observation the reset returns."
+            )
+        if s - 1 not in ref_ends:
+            fail(
+                where + f" (same action before): the observation you act from at step "
+                f"{s} is not the state step {s - 1} led to (obs = next_obs)."
+            )
+        last = course.at("store", s - 1)
+        final = last[-1]["row"][3] if last else None
+        if final is not None and np.allclose(m["obs"], final, atol=1e-6):
+            fail(
+                where + f", the first state of a new episode. Yours is the last state "
+                f"of the episode that ended at step {s - 1} (a stale observation): "
+                "after the reset, act from the observation the reset returns."
+            )
+        first = course.events["act"][0]["obs"]
+        if np.allclose(m["obs"], first, atol=1e-6):
+            fail(
+                where + ", the first state of a new episode. Yours is the run's very "
+                "first state again: the environment is seeded once, at the run's "
+                "first reset; later resets take no seed, so each episode starts "
+                "somewhere new."
+            )
+        fail(
+            where + f", the first state of the episode after the one that ended at "
+            f"step {s - 1}: the reset differs (the course resets without a seed, "
+            "once the episode has ended, terminated or truncated)."
+        )
+    if m["warmup"] != c["warmup"]:
+        fail(
+            f"at step {s} your loop acted with warmup={m['warmup']}, the course's "
+            f"with warmup={c['warmup']}: the warmup is steps 1 to learning_starts, "
+            "counted from one."
+        )
+    if not c["warmup"] and not np.isclose(m["epsilon"], c["epsilon"], atol=1e-12):
+        fail(
+            f"at step {s}, after the warmup, your loop acted with ε = "
+            f"{m['epsilon']:.4f}, the course's with ε = {c['epsilon']:.4f}: the ε "
+            "this step passes is not the schedule's value at this step (here the "
+            "schedule still falls after the warmup ends)."
+        )
+    if m["rng"] != c["rng"]:
+        fail(
+            f"at step {s} your choose_action drew from a generator in another state "
+            "than the course's"
+            + (
+                ": the first action draws from the run's rng (the skeleton's "
+                "set_seed(seed)), with nothing drawn from it before."
+                if s == 1
+                else ", though every earlier action and batch drew the same numbers: "
+                f"between step {s - 1}'s action and this one your loop drew from the "
+                "run's rng something the course does not (or acted with another "
+                "generator). Every random number comes from the run's rng, in the "
+                "course's order: the action's draws, then the batches'."
+            )
+        )
+    if not _same(m["q"], c["q"]):
+        fail(
+            f"at step {s} your network's Q-values of the observation you act from "
+            "differ from the course's"
+            + (
+                ": the network's first weights differ (build the networks as the "
+                "skeleton does, after set_seed)."
+                if not mine.events["grad"] or mine.events["grad"][0]["step"] >= s
+                else ", though every gradient step so far agreed: act with the "
+                "network that learns (q_net)."
+            )
+        )
+    if m["action"] != c["action"]:
+        fail(
+            f"at step {s}, same observation, ε, network and random generator, your "
+            f"loop chose action {m['action']}, the course's {c['action']}: act with "
+            "your choose_action (Exercise 2), passing warmup and n_actions."
+        )
+
+
+def _compare_store(s: int, mine: _Trace, course: _Trace, ref_ends: set, fail) -> None:
+    m = [e["row"] for e in mine.at("store", s)]
+    c = [e["row"] for e in course.at("store", s)]
+    same = len(m) == len(c) and all(
+        a[1] == b[1]
+        and np.isclose(a[2], b[2], rtol=1e-6, atol=1e-6)
+        and a[4] == b[4]
+        and _same(a[0], b[0], atol=1e-6)
+        and _same(a[3], b[3], atol=1e-6)
+        for a, b in zip(m, c, strict=False)
+    )
+    if same:
+        return
+    said = (
+        f"at step {s} your loop stored {len(m)} transition(s), the course's {len(c)}"
+        if len(m) != len(c)
+        else f"at step {s} your loop stored other transitions than the course's"
+    )
+    said += (
+        f" (terminated: yours {[r[4] for r in m]}, the course's {[r[4] for r in c]}; "
+        f"returns R: yours {[round(r[2], 3) for r in m]}, the course's "
+        f"{[round(r[2], 3) for r in c]})"
+    )
+    if s in ref_ends and not any(r[4] for r in c):
+        why = (
+            "This step ended the episode at the time limit (truncated), which is not "
+            "a terminal state: the terminal flag to store is your terminal_to_store's "
+            "answer (Exercise 4), and n_step_push, told of the truncation, drops the "
+            "steps that lack n rewards."
+        )
+    elif s in ref_ends:
+        why = (
+            "This step reached the flag (terminated): every waiting step is stored, "
+            "terminal (n_step_push)."
+        )
+    elif [r[4] for r in m] != [r[4] for r in c]:
+        why = "Only a termination is terminal (terminal_to_store, Exercise 4)."
+    else:
+        why = (
+            "Store every transition your n_step_push returns, as it returns it "
+            "(n = cfg.n_step, gamma = cfg.gamma), with buffer.add(*transition)."
+        )
+    fail(f"{said}. {why}")
+
+
+def _sync_cause(mine: _Trace, course: _Trace, gm: dict, gc: dict, interval) -> str:
+    """Why the target networks differ at the gradient steps ``gm`` and ``gc``: the
+    syncs since the previous gradient step, in each run."""
+
+    def since(trace, g):
+        prev = trace.events["grad"][g["index"] - 1]["seq"] if g["index"] else 0
+        return [e for e in trace.events["sync"] if prev < e["seq"] < g["seq"]]
+
+    sm, sc = since(mine, gm), since(course, gc)
+    steps_m, steps_c = [e["step"] for e in sm], [e["step"] for e in sc]
+    if steps_m != steps_c:
+        all_m = {e["step"] for e in mine.events["sync"]}
+        all_c = {e["step"] for e in course.events["sync"]}
+        moved = sorted((set(steps_m) ^ set(steps_c)) & all_m & all_c)
+        if moved:
+            return (
+                f"both loops sync at step {moved[0]}, but yours syncs before that "
+                "step's learning, the course's after it (act, step, store, learn, "
+                "then sync): the order decides which network the target copies."
+            )
+        return (
+            f"since the previous gradient step your loop synced at steps "
+            f"{steps_m or 'none'}, the course's at {steps_c or 'none'}: the course "
+            f"syncs every target_update_interval = {interval} steps, counted from "
+            "one (your should_sync, Exercise 8)."
+        )
+    taus_m, taus_c = [e["tau"] for e in sm], [e["tau"] for e in sc]
+    if taus_m != taus_c:
+        return (
+            f"both synced at steps {steps_c}, but your soft_update moved the target "
+            f"with tau = {taus_m[0]}, the course's with tau = {taus_c[0]} (cfg.tau)."
+        )
+    return (
+        "the syncs agree, so your target network changed otherwise: only "
+        "soft_update(target_net, q_net, cfg.tau) changes it."
+    )
+
+
+def _compare_learn(s: int, mine: _Trace, course: _Trace, short, fail) -> None:
+    gm, gc = mine.at("grad", s), course.at("grad", s)
+    dm, dc = mine.at("draw", s), course.at("draw", s)
+    schedule = (
+        f"the course learns from step {short.learning_starts + 1} on (after the "
+        f"warmup), every train_freq = {short.train_freq} steps, gradient_steps = "
+        f"{short.gradient_steps} gradient steps each time"
+    )
+    if "gradient_step" in mine.present and len(gm) != len(gc):
+        if not mine.events["grad"]:
+            fail(
+                f"your loop never called your gradient_step (Exercise 6); at step {s} "
+                f"the course takes {len(gc)} gradient steps with it: learn with it, so "
+                "that the run uses your update."
+            )
+        fail(
+            f"at step {s} your loop took {len(gm)} gradient steps, the course's "
+            f"{len(gc)}: {schedule}."
+        )
+    if "sample_indices" in mine.present and (len(dm) != len(dc) or len(dm) != len(gm)):
+        if not mine.events["draw"]:
+            fail(
+                "your loop took its batches without your sample_indices (Exercise 1): "
+                "draw each batch's rows with it (and batch_at), so that the run uses "
+                "your sampler."
+            )
+        fail(
+            f"at step {s} your loop drew {len(dm)} batches (sample_indices) for "
+            f"{len(gm)} gradient steps, the course's {len(dc)} for {len(gc)}: each "
+            "gradient step learns from a fresh batch."
+        )
+    for i, c in enumerate(dc if "sample_indices" in mine.present else []):
+        m, k = dm[i], c["index"]
+        where = f"for gradient step {k} (at step {s})"
+        if m["size"] != c["size"]:
+            fail(
+                f"{where} your loop drew from size = {m['size']:,} rows, the "
+                f"course's from {c['size']:,}: "
                 + (
-                    f", the first observation of the episode after the one that "
-                    f"ended at step {step - 1}: the reset differs. The course seeds "
-                    "the environment once, at the run's first reset; later resets "
-                    "take no seed, so each episode starts somewhere new."
-                    if new_episode
-                    else f" (same action before): the observation you act from "
-                    f"at step {step} is not the state step {step - 1} led to."
+                    "cfg.buffer_size is the buffer's capacity, but only len(buffer) "
+                    "rows hold transitions so far (the rest are zeros): draw from "
+                    "len(buffer)."
+                    if m["size"] == short.buffer_size
+                    else "the course draws from len(buffer), the rows stored so far."
                 )
             )
-        if warm != r_warm:
-            raise AssertionError(
-                f"{what}: at step {step} your loop acted with warmup={warm}, the "
-                f"course's with warmup={r_warm}: the warmup is steps 1 to "
-                "learning_starts, counted from one."
+        if m["batch_size"] != c["batch_size"]:
+            fail(
+                f"{where} your loop drew {m['batch_size']} rows, the course's "
+                f"{c['batch_size']} (cfg.batch_size)."
             )
-        if not warm and not np.isclose(eps, r_eps, rtol=1e-9, atol=1e-12):
-            raise AssertionError(
-                f"{what}: at step {step}, after the warmup, your loop acted with ε = "
-                f"{eps:.4f}, the course's with ε = {r_eps:.4f}: the ε this step "
-                "passes is not the schedule's value at this step (here the schedule "
-                "still falls after the warmup ends)."
+        if not np.array_equal(np.asarray(m["rows"]), np.asarray(c["rows"])):
+            fail(
+                f"{where} your loop drew other rows than the course's, from the same "
+                f"{c['size']:,} stored rows: draw them with your sample_indices from "
+                "the run's rng, with nothing else drawn in between."
             )
-        if act != r_act:
-            raise AssertionError(
-                f"{what}: at step {step}, same observation and ε, your loop chose "
-                f"action {act}, the course's {r_act}: the run's rng was used for "
-                "something else before this step (every draw must come in the "
-                "course's order: the action's draws, then the batches')."
+    for i, c in enumerate(gc if "gradient_step" in mine.present else []):
+        m, k = gm[i], c["index"]
+        where = f"at gradient step {k} (step {s}"
+        where += ", the first)" if k == 0 else ")"
+        if not np.isclose(m["gamma"] or 0.0, c["gamma"], rtol=1e-9):
+            fail(
+                f"{where} your loop passed gamma = {m['gamma']} to gradient_step, the "
+                f"course's {c['gamma']:.6g} = γ^n (cfg.gamma ** cfg.n_step): an "
+                "n-step transition already holds n discounted rewards, so its "
+                "bootstrap term is discounted n steps."
             )
-    expect_true(
-        len(actions) == len(ref_actions),
-        f"{what}: your loop chose {len(actions)} actions, the course's "
-        f"{len(ref_actions)}: one per environment step.",
-    )
+        if not np.isclose(m["max_grad_norm"] or 0.0, c["max_grad_norm"]):
+            fail(
+                f"{where} your loop passed max_grad_norm = {m['max_grad_norm']}, the "
+                f"course's {c['max_grad_norm']} (cfg.max_grad_norm)."
+            )
+        if m["batch"] is not None and c["batch"] is not None:
+            if not all(
+                _same(a, b, atol=1e-6)
+                for a, b in zip(m["batch"], c["batch"], strict=False)
+            ):
+                fail(
+                    f"{where} your batch differs from the course's, from the same "
+                    "rows: build it as batch_at(buffer, idx).to_torch(device)."
+                )
+        if not _same(m["q"], c["q"]):
+            fail(
+                f"{where} your online network differs from the course's, though every "
+                "earlier loss agreed: learn on the network you act with, with the "
+                "skeleton's optimizer."
+            )
+        if not _same(m["target"], c["target"]):
+            fail(
+                f"{where} same batch, same online network, but your target network "
+                "differs from the course's: "
+                + _sync_cause(mine, course, m, c, short.target_update_interval)
+            )
+        if not np.isclose(m["loss"], c["loss"], rtol=1e-4, atol=1e-6):
+            fail(
+                f"{where} same batch, networks and γ^n, but your loss is "
+                f"{m['loss']:.6g}, the course's {c['loss']:.6g}: learn with the "
+                "skeleton's td_loss (your compute_loss with DQN's target)."
+            )
+
+
+def _compare_sync(s: int, mine: _Trace, course: _Trace, short, fail) -> None:
+    if "soft_update" not in mine.present:
+        return
+    m, c = mine.at("sync", s), course.at("sync", s)
+    interval = short.target_update_interval
+    if len(m) != len(c):
+        if not c:
+            fail(
+                f"your loop synced the target network at step {s}, the course's does "
+                f"not: it syncs only when should_sync(step, {interval}) says "
+                "(Exercise 8), once per step, after learning."
+            )
+        fail(
+            f"at step {s} the course syncs the target network (every "
+            f"target_update_interval = {interval} steps, counted from one), your "
+            "loop "
+            + (
+                "never calls your soft_update (Exercise 7)."
+                if not mine.events["sync"]
+                else f"syncs {len(m)} times: once, when should_sync says (Exercise 8)."
+            )
+        )
+    for e_m, e_c in zip(m, c, strict=True):
+        if not np.isclose(e_m["tau"] or 0.0, e_c["tau"]):
+            fail(
+                f"at step {s} your loop's soft_update moved the target with tau = "
+                f"{e_m['tau']}, the course's with tau = {e_c['tau']}: pass cfg.tau "
+                "(the check's second run uses tau < 1)."
+            )
+        if not _same(e_m["target"], e_c["target"]):
+            grads = mine.at("grad", s)
+            early = grads and e_m["seq"] < grads[0]["seq"]
+            fail(
+                f"after the sync at step {s} your target network differs from the "
+                "course's: "
+                + (
+                    "your loop syncs before that step's learning, the course's after "
+                    "it (act, step, store, learn, then sync)."
+                    if early
+                    else "soft_update(target_net, q_net, tau) takes the target "
+                    "first and changes it in place."
+                )
+            )
+
+
+def _compare_traces(mine: _Trace, course: _Trace, ref: dict, short, what) -> None:
+    """The first step (act, store, learn, sync, in that order) where the student's
+    run departs from the course's; the message says what differs there."""
+
+    def fail(message: str) -> None:
+        raise _Departure(f"{what}: {message}")
+
+    if "choose_action" in mine.present and not mine.events["act"]:
+        fail(
+            "your loop never called your choose_action (Exercise 2): act with it, so "
+            "that the run is yours."
+        )
+    ref_ends = set(ref["episode_end_steps"])
+    acts = "choose_action" in mine.present
+    for s in range(1, max(mine.step, course.step) + 1):
+        if acts:
+            _compare_act(s, mine, course, ref_ends, fail)
+        _compare_store(s, mine, course, ref_ends, fail)
+        _compare_learn(s, mine, course, short, fail)
+        _compare_sync(s, mine, course, short, fail)
+    for name, which in (
+        ("terminal_to_store", "Exercise 4: the flag to store"),
+        ("n_step_push", "Exercise 9: the transitions to store"),
+        ("should_sync", "Exercise 8: when to sync"),
+    ):
+        if name in mine.present and not mine.calls[name] and course.calls[name]:
+            fail(
+                f"your run matches the course's, but your loop never calls your "
+                f"{name} ({which}): use it, so that the run is built from your pieces."
+            )
 
 
 def check_training_loop(fn: Callable, cfg, *, steps: int = 3_000) -> Callable:
     """Exercise 10: the student's ``train(cfg, *, total_steps, seed, progress) ->
-    run`` must end where ``dqn.train_dqn`` with the core recipe's pieces ends: same
-    actions, episodes, losses and weights, on two short runs where the pieces of the
-    loop show: an ε schedule that still falls after the warmup, and a soft update
-    every step (τ < 1). The student's ``choose_action`` and ``sample_indices`` are
-    recorded through the loop's namespace, so a loop that bypasses them fails."""
+    run`` must end where ``dqn.train_dqn`` with the core recipe's pieces ends, on two
+    short runs where the pieces of the loop show: an ε schedule that still falls
+    after the warmup, and a soft update every step (τ < 1). Both runs are recorded
+    step by step (each action with the generator's state and the network's
+    Q-values, the rows stored, the rows drawn, each gradient step's batch, γ and
+    networks, each sync), through the loop's names for its pieces and the package's;
+    the message names the first step where the student's run departs, and what
+    departs there."""
     namespace = getattr(fn, "__globals__", {})
     warmup = max(1, min(cfg.learning_starts, steps // 5))
     runs = (
@@ -975,33 +1459,24 @@ def check_training_loop(fn: Callable, cfg, *, steps: int = 3_000) -> Callable:
     )
 
     def one_run(f: Callable, short, n_steps: int, what: str) -> None:
-        bypass = fn is train  # the reference itself: nothing to record
-        run, actions, sizes = _instrumented_run(
-            f, namespace, short, n_steps, reference=bypass
+        bypass = fn is train  # the reference itself: nothing to compare
+        run, mine = _traced_run(
+            f, namespace, short, n_steps, reference=bypass, what=what
         )
         missing = [k for k in RUN_KEYS if not isinstance(run, dict) or k not in run]
         expect_true(
             not missing,
             f"train must return the run dict the skeleton builds; missing {missing}.",
         )
-        ref, ref_actions, ref_sizes = _instrumented_run(
-            train, namespace, short, n_steps, reference=True
+        if bypass:
+            return
+        ref, course = _traced_run(
+            train, namespace, short, n_steps, reference=True, what=what
         )
-        n, n_ref = len(run["losses"]), len(ref["losses"])
-        if not bypass and sizes is not None:
-            expect_true(
-                len(sizes) > 0 or n_ref == 0,
-                f"{what}: your loop took its batches without your sample_indices "
-                "(Exercise 1): draw each batch's rows with it (and batch_at), so "
-                "that the run uses your sampler.",
-            )
-            expect_true(
-                len(sizes) == n or n == 0,
-                f"{what}: {n} gradient steps but {len(sizes)} calls of "
-                "sample_indices: each gradient step learns from a fresh batch.",
-            )
-        if not bypass:
-            _compare_actions(actions, ref_actions, set(ref["episode_end_steps"]), what)
+        try:
+            _compare_traces(mine, course, ref, short, what)
+        except _Departure as departure:
+            raise AssertionError(str(departure)) from None
         episodes, ref_episodes = (
             list(run["episode_end_steps"]),
             ref["episode_end_steps"],
@@ -1014,61 +1489,25 @@ def check_training_loop(fn: Callable, cfg, *, steps: int = 3_000) -> Callable:
             "each episode's full return and its last step when it ends (terminated "
             "or truncated).",
         )
+        n, n_ref = len(run["losses"]), len(ref["losses"])
+        same_losses = n == n_ref and np.allclose(
+            run["losses"], ref["losses"], rtol=1e-4, atol=1e-6
+        )
         expect_true(
-            n == n_ref,
-            f"{what}: your loop took {n} gradient steps, the course's {n_ref}"
-            + (
-                f" (the course learns from step {short.learning_starts + 1} on, "
-                f"every {short.train_freq} steps, {short.gradient_steps} gradient "
-                "steps each time)."
-                if n == 0 or n_ref == 0 or n % short.gradient_steps
-                else "."
-            ),
+            same_losses,
+            f"{what}: every gradient step agrees with the course's, but your "
+            f"run['losses'] holds {n} values, the course's {n_ref}: record each "
+            "loss your gradient_step returns, once.",
         )
-        if not bypass and sizes is not None and ref_sizes is not None:
-            k = _first_departure(sizes, ref_sizes, lambda a, b: a == b)
-            if k is not None:
-                ours = sizes[k] if k < len(sizes) else ("?", "?")
-                course = ref_sizes[k] if k < len(ref_sizes) else ("?", "?")
-                raise AssertionError(
-                    f"{what}: for gradient step {k} your loop sampled {ours[1]} rows "
-                    f"of a buffer of {ours[0]} transitions, the course's {course[1]} "
-                    f"of {course[0]}: "
-                    + (
-                        "the batch size differs."
-                        if ours[0] == course[0]
-                        else "the buffer holds other transitions: the store step "
-                        "differs (every transition n_step_push returns goes in)."
-                    )
-                )
-        first = _first_departure(
-            run["losses"],
-            ref["losses"],
-            lambda a, b: np.isclose(a, b, rtol=1e-4, atol=1e-6),
-        )
-        if first is not None:
-            raise AssertionError(
-                f"{what}: same actions, same batches drawn, but your losses depart "
-                f"from the course's at gradient step {first}"
-                + (
-                    " (the first): what is stored differs (the terminal flag, the "
-                    "n-step return) or what the loss bootstraps with (an n-step "
-                    "transition's discount is γ^n)."
-                    if first == 0
-                    else ": the first ones agree, so what changes between gradient "
-                    "steps differs: the target network, when it syncs (after the "
-                    "learning of the same step) and how far it moves (tau)."
-                )
-            )
-        for mine, theirs in zip(
+        for mine_p, theirs in zip(
             run["last_net"].parameters(), ref["last_net"].parameters(), strict=True
         ):
             expect_close(
-                mine.detach(),
+                mine_p.detach(),
                 theirs.detach(),
                 what=f"{what}: the weights at the end",
-                hint="Same losses but other weights: the last run's last net must "
-                "be the network that learned.",
+                hint="Same losses but other weights: the run's last_net must be the "
+                "network that learned.",
                 atol=1e-4,
                 rtol=1e-3,
             )

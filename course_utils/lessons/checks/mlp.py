@@ -1,16 +1,19 @@
 """Check cells of notebook 01 (multilayer perceptrons).
 
-Each ``check_*`` takes the student's function, runs known cases through
-:func:`course_utils.lessons.checks.run_check`, and returns the function (or the
-reference in :mod:`course_utils.lessons.mlp_reference` when the exercise is not done
-yet). Each declares its contract (``returns=...``), so ``run_check``'s guard refuses a
-missing ``return``, a result of the wrong kind and an argument changed in place;
-failure messages give a hint, never the expected answer of a hand-worked case.
+Each ``check_*`` is an exercise's cases declared with
+:func:`course_utils.lessons.checks.exercise`: the check runs them on the student's
+function and returns it (or the reference in :mod:`course_utils.lessons.mlp_reference`
+when the exercise is not done yet). Each declares its contract (``returns=...``), so
+the guard refuses a missing ``return``, a result of the wrong kind and an argument
+changed in place; failure messages give a hint, never the expected answer of a
+hand-worked case. Exercise 5's check also takes the notebook's training split
+(``train=``).
 
-Over 200 lines because each of the six exercises needs its own cases: values that
-cannot coincide (every scikit-learn activation, softmax rows wider than the float
-range), the notebook's optimiser (Adam), and the shortcuts each exercise forbids
-(``predict_proba`` in Exercise 3, autograd in Exercise 4).
+Each exercise needs its own cases: values that cannot coincide (every scikit-learn
+activation, softmax rows wider than the float range), the notebook's optimiser (Adam),
+and the shortcuts each exercise forbids (``predict_proba`` in Exercise 3, autograd in
+Exercise 4); Exercise 5's model, scorer and reference live beside the check that reads
+them.
 
 Taught in: 01_mlp_basics.ipynb
 """
@@ -33,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from course_utils.lessons import mlp_reference as ref
-from course_utils.lessons.checks import expect_close, expect_true, run_check
+from course_utils.lessons.checks import exercise, expect_close, expect_true
 from course_utils.lessons.checks.pinned import nn, np, torch
 
 # Exercise 2: the contract's clip, so a sure mistake costs -log(1e-15) ≈ 34.5.
@@ -75,7 +78,13 @@ def _as_floats(out: np.ndarray, what: str) -> np.ndarray:
 # --- Exercise 1 -----------------------------------------------------------------
 
 
-def check_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
+@exercise(
+    "Exercise 1: a numerically stable softmax",
+    reference=ref.softmax,
+    returns="array",
+    inplace_hint="Build a new array (`z = logits - ...`) rather than `logits -= ...`.",
+)
+def check_softmax(softmax: Callable[[np.ndarray], np.ndarray]) -> None:
     """Exercise 1: ``softmax(logits (batch, n_classes)) -> (batch, n_classes)``."""
     hint_axis = (
         "Each row is one example: normalise within a row (axis=-1 or 1) and keep "
@@ -92,145 +101,72 @@ def check_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> Callable:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return _as_floats(_call(softmax, logits, what=what, hint=hint_axis), what)
 
-    def cases(softmax: Callable[[np.ndarray], np.ndarray]) -> None:
-        small = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-        expect_close(
-            run(softmax, small, "softmax([[1, 2, 3], [0, 0, 0]])"),
-            [SOFTMAX_123, [1 / 3] * 3],
-            atol=1e-7,
-            what="softmax([[1, 2, 3], [0, 0, 0]])",
-            hint=hint_axis,
-        )
-        # square, and every row's maximum elsewhere: a wrong axis cannot hide
-        square = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0], [1.0, 1.5, 4.0]])
-        expect_close(
-            run(softmax, square, "softmax of a (3, 3) batch"),
-            ref.softmax(square),
-            what="softmax of a (3, 3) batch",
-            hint=hint_axis,
-        )
-        logits = np.random.default_rng(0).normal(size=(4, 3)) * 3
-        expect_close(
-            run(softmax, logits, "softmax of a (4, 3) batch"),
-            ref.softmax(logits),
-            what="softmax of a (4, 3) batch",
-            hint=hint_axis,
-        )
-        one = np.array([[0.5, -0.5]])  # a batch of one example, two classes
-        expect_close(
-            run(softmax, one, "softmax of a (1, 2) batch"),
-            ref.softmax(one),
-            what="softmax of a (1, 2) batch",
-            hint="A batch of one example is still (1, n_classes): keep both axes "
-            "(no squeeze, no [0]).",
-        )
-        # rows spanning 1600 and 1500, one with a lone outlier: wider than exp can
-        # hold, whatever else is subtracted (the minimum, the mean)
-        wide = np.array([[-800.0, 800.0, 799.0, 0.0], [1500.0, 0.0, 1.0, 2.0]])
-        what = "softmax of rows spanning 1600 and 1500"
-        out = run(softmax, wide, what)
-        expect_true(
-            bool(np.all(np.isfinite(out))), f"{what} gave inf or nan. {hint_max}"
-        )
-        expect_close(
-            out,
-            ref.softmax(wide),
-            atol=1e-7,
-            what=what,
-            hint="Shifting by the minimum, the mean or a clip still lets one "
-            "exponent overflow or all of them underflow: which shift of a row makes "
-            "its largest exponent exactly exp(0)?",
-        )
-        extreme = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1000.0]])
-        out = run(softmax, extreme, "softmax of huge and tiny rows")
-        expect_true(
-            bool(np.all(np.isfinite(out))),
-            f"softmax of [[1000, 1001, 1002], [-1000, -1000, -1000]] gave inf or "
-            f"nan. Each row needs its own shift: one number for the whole batch "
-            f"(the batch's maximum rather than each row's own maximum) leaves the "
-            f"other rows overflowing or underflowing. {hint_max}",
-        )
-        expect_close(
-            out,
-            [SOFTMAX_123, [1 / 3] * 3],
-            atol=1e-7,
-            hint="Each row needs its own maximum: one number for the whole batch "
-            f"leaves the other rows overflowing or underflowing. {hint_max}",
-            what="softmax([[1000, 1001, 1002], [-1000, -1000, -1000]])",
-        )
-
-    return run_check(
-        "Exercise 1: a numerically stable softmax",
-        fn,
-        cases,
-        reference=ref.softmax,
-        returns="array",
-        inplace_hint="Build a new array (`z = logits - ...`) rather than "
-        "`logits -= ...`.",
+    small = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    expect_close(
+        run(softmax, small, "softmax([[1, 2, 3], [0, 0, 0]])"),
+        [SOFTMAX_123, [1 / 3] * 3],
+        atol=1e-7,
+        what="softmax([[1, 2, 3], [0, 0, 0]])",
+        hint=hint_axis,
+    )
+    # square, and every row's maximum elsewhere: a wrong axis cannot hide
+    square = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0], [1.0, 1.5, 4.0]])
+    expect_close(
+        run(softmax, square, "softmax of a (3, 3) batch"),
+        ref.softmax(square),
+        what="softmax of a (3, 3) batch",
+        hint=hint_axis,
+    )
+    logits = np.random.default_rng(0).normal(size=(4, 3)) * 3
+    expect_close(
+        run(softmax, logits, "softmax of a (4, 3) batch"),
+        ref.softmax(logits),
+        what="softmax of a (4, 3) batch",
+        hint=hint_axis,
+    )
+    one = np.array([[0.5, -0.5]])  # a batch of one example, two classes
+    expect_close(
+        run(softmax, one, "softmax of a (1, 2) batch"),
+        ref.softmax(one),
+        what="softmax of a (1, 2) batch",
+        hint="A batch of one example is still (1, n_classes): keep both axes "
+        "(no squeeze, no [0]).",
+    )
+    # rows spanning 1600 and 1500, one with a lone outlier: wider than exp can
+    # hold, whatever else is subtracted (the minimum, the mean)
+    wide = np.array([[-800.0, 800.0, 799.0, 0.0], [1500.0, 0.0, 1.0, 2.0]])
+    what = "softmax of rows spanning 1600 and 1500"
+    out = run(softmax, wide, what)
+    expect_true(bool(np.all(np.isfinite(out))), f"{what} gave inf or nan. {hint_max}")
+    expect_close(
+        out,
+        ref.softmax(wide),
+        atol=1e-7,
+        what=what,
+        hint="Shifting by the minimum, the mean or a clip still lets one "
+        "exponent overflow or all of them underflow: which shift of a row makes "
+        "its largest exponent exactly exp(0)?",
+    )
+    extreme = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -1000.0, -1000.0]])
+    out = run(softmax, extreme, "softmax of huge and tiny rows")
+    expect_true(
+        bool(np.all(np.isfinite(out))),
+        f"softmax of [[1000, 1001, 1002], [-1000, -1000, -1000]] gave inf or "
+        f"nan. Each row needs its own shift: one number for the whole batch "
+        f"(the batch's maximum rather than each row's own maximum) leaves the "
+        f"other rows overflowing or underflowing. {hint_max}",
+    )
+    expect_close(
+        out,
+        [SOFTMAX_123, [1 / 3] * 3],
+        atol=1e-7,
+        hint="Each row needs its own maximum: one number for the whole batch "
+        f"leaves the other rows overflowing or underflowing. {hint_max}",
+        what="softmax([[1000, 1001, 1002], [-1000, -1000, -1000]])",
     )
 
 
 # --- Exercise 2 -----------------------------------------------------------------
-
-
-def check_cross_entropy(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable:
-    """Exercise 2: ``cross_entropy(y (batch,), proba (batch, n_classes)) -> float``."""
-    hint_pick = (
-        "Use the probability of each row's *true* class (row i, column y[i]), not "
-        "a whole column and not the largest probability."
-    )
-
-    def run(cross_entropy: Callable, y: np.ndarray, proba: np.ndarray, what: str):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _call(cross_entropy, y, proba, what=what, hint=hint_pick)
-
-    def cases(cross_entropy: Callable[[np.ndarray, np.ndarray], float]) -> None:
-        proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
-        y = np.array([0, 1])
-        what = "cross_entropy([0, 1], [[.7, .2, .1], [.1, .8, .1]])"
-        expect_close(
-            run(cross_entropy, y, proba, what),
-            (-np.log(0.7) - np.log(0.8)) / 2,
-            what=what,
-            hint="Average -log(probability of the true class: row i, column y[i]) "
-            "over the rows (the mean, not the sum; the natural log).",
-        )
-        rng = np.random.default_rng(1)
-        raw = rng.random((6, 4)) + 0.05
-        proba = raw / raw.sum(axis=1, keepdims=True)
-        y = np.array([3, 0, 1, 1, 2, 0])  # rarely the most likely class
-        what = "cross_entropy of a (6, 4) batch"
-        expect_close(
-            run(cross_entropy, y, proba, what),
-            log_loss(y, proba, labels=[0, 1, 2, 3]),
-            what=what + " (sklearn.metrics.log_loss's value)",
-            hint=hint_pick,
-        )
-        what = "cross_entropy with a true class of probability 0"
-        sure_and_wrong = run(cross_entropy, np.array([0, 1]), np.eye(3)[[1, 1]], what)
-        expect_true(
-            bool(np.isfinite(sure_and_wrong)),
-            f"{what} was not finite: log(0) is -inf. Clip the true-class "
-            "probability from below first, as the contract says.",
-        )
-        expect_close(
-            sure_and_wrong,
-            -np.log(CLIP) / 2,
-            atol=1e-3,
-            what=what,
-            hint="The contract clips the true-class probability to [1e-15, 1] before "
-            "the log, so a sure mistake costs -log(1e-15).",
-        )
-
-    return run_check(
-        "Exercise 2: cross-entropy",
-        fn,
-        cases,
-        reference=ref.cross_entropy,
-        returns=_one_loss,
-        inplace_hint="Clip a copy: np.clip(p, ...) returns a new array, unless given "
-        "out=.",
-    )
 
 
 def _one_loss(loss: Any) -> str | None:
@@ -241,6 +177,63 @@ def _one_loss(loss: Any) -> str | None:
             "expected one number (the batch mean, a float). Average over the rows."
         )
     return None
+
+
+@exercise(
+    "Exercise 2: cross-entropy",
+    reference=ref.cross_entropy,
+    returns=_one_loss,
+    inplace_hint="Clip a copy: np.clip(p, ...) returns a new array, unless given out=.",
+)
+def check_cross_entropy(
+    cross_entropy: Callable[[np.ndarray, np.ndarray], float],
+) -> None:
+    """Exercise 2: ``cross_entropy(y (batch,), proba (batch, n_classes)) -> float``."""
+    hint_pick = (
+        "Use the probability of each row's *true* class (row i, column y[i]), not "
+        "a whole column and not the largest probability."
+    )
+
+    def run(cross_entropy: Callable, y: np.ndarray, proba: np.ndarray, what: str):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _call(cross_entropy, y, proba, what=what, hint=hint_pick)
+
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    y = np.array([0, 1])
+    what = "cross_entropy([0, 1], [[.7, .2, .1], [.1, .8, .1]])"
+    expect_close(
+        run(cross_entropy, y, proba, what),
+        (-np.log(0.7) - np.log(0.8)) / 2,
+        what=what,
+        hint="Average -log(probability of the true class: row i, column y[i]) "
+        "over the rows (the mean, not the sum; the natural log).",
+    )
+    rng = np.random.default_rng(1)
+    raw = rng.random((6, 4)) + 0.05
+    proba = raw / raw.sum(axis=1, keepdims=True)
+    y = np.array([3, 0, 1, 1, 2, 0])  # rarely the most likely class
+    what = "cross_entropy of a (6, 4) batch"
+    expect_close(
+        run(cross_entropy, y, proba, what),
+        log_loss(y, proba, labels=[0, 1, 2, 3]),
+        what=what + " (sklearn.metrics.log_loss's value)",
+        hint=hint_pick,
+    )
+    what = "cross_entropy with a true class of probability 0"
+    sure_and_wrong = run(cross_entropy, np.array([0, 1]), np.eye(3)[[1, 1]], what)
+    expect_true(
+        bool(np.isfinite(sure_and_wrong)),
+        f"{what} was not finite: log(0) is -inf. Clip the true-class "
+        "probability from below first, as the contract says.",
+    )
+    expect_close(
+        sure_and_wrong,
+        -np.log(CLIP) / 2,
+        atol=1e-3,
+        what=what,
+        hint="The contract clips the true-class probability to [1e-15, 1] before "
+        "the log, so a sure mistake costs -log(1e-15).",
+    )
 
 
 # --- Exercise 3 -----------------------------------------------------------------
@@ -288,7 +281,15 @@ def _sklearn_network(
     return clf, X
 
 
-def check_mlp_predict_proba(fn: Callable[[Any, np.ndarray], np.ndarray]) -> Callable:
+@exercise(
+    "Exercise 3: the forward pass in NumPy",
+    reference=ref.mlp_predict_proba,
+    returns="array",
+    inplace_hint="Compute new arrays (h = ...).",
+)
+def check_mlp_predict_proba(
+    mlp_predict_proba: Callable[[Any, np.ndarray], np.ndarray],
+) -> None:
     """Exercise 3: ``mlp_predict_proba(clf, X (batch, n_features)) -> (batch, k)``.
 
     ``clf`` is a :class:`Network` (weights and activation, no ``predict_proba``);
@@ -306,67 +307,55 @@ def check_mlp_predict_proba(fn: Callable[[Any, np.ndarray], np.ndarray]) -> Call
         "every layer in clf.coefs_ is used."
     )
 
-    def cases(mlp_predict_proba: Callable[[Any, np.ndarray], np.ndarray]) -> None:
-        for i, (sizes, activation) in enumerate(networks):
-            clf, X = _sklearn_network(sizes, activation, seed=10 + i)
-            net = Network(
-                [w.copy() for w in clf.coefs_],
-                [b.copy() for b in clf.intercepts_],
-                activation,
-            )
-            what = f"mlp_predict_proba on layers {list(sizes)}, {activation!r}"
-            try:
-                out = mlp_predict_proba(net, X.copy())
-            except NotImplementedError:
-                raise
-            except AttributeError as error:
-                raise AssertionError(
-                    f"{what} raised AttributeError: {error}. The check's networks "
-                    "hold only coefs_, intercepts_ and activation: compute the "
-                    "probabilities from the weights (calling predict_proba is the "
-                    "shortcut this exercise replaces)."
-                ) from None
-            except _ERRORS as error:
-                raise AssertionError(
-                    f"{what} raised {type(error).__name__}: {error}. Each layer is "
-                    "h @ W + b with W of shape (n_in, n_out), in the order of "
-                    "clf.coefs_."
-                ) from None
-            weights = [*clf.coefs_, *clf.intercepts_]
-            expect_true(
-                len(weights) == len(net.coefs_) + len(net.intercepts_)
-                and all(
-                    np.array_equal(w, v)
-                    for w, v in zip(
-                        weights, [*net.coefs_, *net.intercepts_], strict=True
-                    )
-                ),
-                f"{what} changed clf's weights in place: the network is corrupted "
-                "for every cell after this one. Never write into clf.coefs_ or "
-                "clf.intercepts_ (h = h @ W + b builds new arrays).",
-            )
-            out = _as_floats(out, what)
-            k = sizes[-1]
-            expect_true(
-                out.shape == (len(X), k),
-                f"{what}: expected shape (batch, n_classes) = {(len(X), k)}, got "
-                f"{out.shape}. Use every layer of clf.coefs_, in order.",
-            )
-            expect_true(
-                bool(np.allclose(out.sum(axis=1), 1.0)),
-                f"{what}: rows do not sum to 1. The output layer turns its logits "
-                "into probabilities (softmax).",
-            )
-            expect_close(out, clf.predict_proba(X), what=what, atol=1e-6, hint=hint)
-
-    return run_check(
-        "Exercise 3: the forward pass in NumPy",
-        fn,
-        cases,
-        reference=ref.mlp_predict_proba,
-        returns="array",
-        inplace_hint="Compute new arrays (h = ...).",
-    )
+    for i, (sizes, activation) in enumerate(networks):
+        clf, X = _sklearn_network(sizes, activation, seed=10 + i)
+        net = Network(
+            [w.copy() for w in clf.coefs_],
+            [b.copy() for b in clf.intercepts_],
+            activation,
+        )
+        what = f"mlp_predict_proba on layers {list(sizes)}, {activation!r}"
+        try:
+            out = mlp_predict_proba(net, X.copy())
+        except NotImplementedError:
+            raise
+        except AttributeError as error:
+            raise AssertionError(
+                f"{what} raised AttributeError: {error}. The check's networks "
+                "hold only coefs_, intercepts_ and activation: compute the "
+                "probabilities from the weights (calling predict_proba is the "
+                "shortcut this exercise replaces)."
+            ) from None
+        except _ERRORS as error:
+            raise AssertionError(
+                f"{what} raised {type(error).__name__}: {error}. Each layer is "
+                "h @ W + b with W of shape (n_in, n_out), in the order of "
+                "clf.coefs_."
+            ) from None
+        weights = [*clf.coefs_, *clf.intercepts_]
+        expect_true(
+            len(weights) == len(net.coefs_) + len(net.intercepts_)
+            and all(
+                np.array_equal(w, v)
+                for w, v in zip(weights, [*net.coefs_, *net.intercepts_], strict=True)
+            ),
+            f"{what} changed clf's weights in place: the network is corrupted "
+            "for every cell after this one. Never write into clf.coefs_ or "
+            "clf.intercepts_ (h = h @ W + b builds new arrays).",
+        )
+        out = _as_floats(out, what)
+        k = sizes[-1]
+        expect_true(
+            out.shape == (len(X), k),
+            f"{what}: expected shape (batch, n_classes) = {(len(X), k)}, got "
+            f"{out.shape}. Use every layer of clf.coefs_, in order.",
+        )
+        expect_true(
+            bool(np.allclose(out.sum(axis=1), 1.0)),
+            f"{what}: rows do not sum to 1. The output layer turns its logits "
+            "into probabilities (softmax).",
+        )
+        expect_close(out, clf.predict_proba(X), what=what, atol=1e-6, hint=hint)
 
 
 # --- Exercise 4 -----------------------------------------------------------------
@@ -447,7 +436,36 @@ def _without_autograd() -> Iterator[None]:
             setattr(owner, name, value)
 
 
-def check_backprop(fn: Callable[..., dict[str, np.ndarray]]) -> Callable:
+def _gradient_dict(grads: Any) -> str | None:
+    """Exercise 4's result: ``{"W1", "b1", "W2", "b2"}`` -> NumPy arrays."""
+    if not isinstance(grads, dict) or set(grads) != set(ref.PARAM_NAMES):
+        keys = f" with keys {sorted(grads)}" if isinstance(grads, dict) else ""
+        return (
+            "returned a dict with the keys 'W1', 'b1', 'W2', 'b2'? It returned "
+            f"{type(grads).__name__}{keys}."
+        )
+    kinds = {k: type(v).__name__ for k, v in grads.items()}
+    if not all(isinstance(v, np.ndarray) for v in grads.values()):
+        return (
+            f"returned gradients of types {kinds}: the contract is NumPy arrays, "
+            "like the parameters the notebook subtracts them from (the chain rule "
+            "by hand, in NumPy)."
+        )
+    return None
+
+
+@exercise(
+    "Exercise 4: backpropagation by hand",
+    reference=ref.backprop,
+    returns=_gradient_dict,
+    inplace_hint={
+        "params": "Only compute the gradients here; the gradient step comes "
+        "after, in the notebook.",
+        "X": "Compute new arrays.",
+        "y": "Compute new arrays.",
+    },
+)
+def check_backprop(backprop: Callable[..., dict[str, np.ndarray]]) -> None:
     """Exercise 4: ``backprop(params, X, y) -> grads``, compared with autograd."""
     hints = {
         "W2": "dL/dW2 = h1.T @ dL/dlogits, with dL/dlogits = (softmax(logits) - "
@@ -468,56 +486,23 @@ def check_backprop(fn: Callable[..., dict[str, np.ndarray]]) -> Callable:
         "(dW = inputs.T @ d_outputs)."
     )
 
-    def cases(backprop: Callable[..., dict[str, np.ndarray]]) -> None:
-        for params, X, y in _backprop_cases():
-            given = ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
-            with _without_autograd():
-                grads = _call(backprop, *given, what="backprop", hint=shapes)
-            expected = autograd_gradients(params, X, y)
-            for name in ("W2", "b2", "W1", "b1"):  # from the output back to the input
-                got = np.asarray(grads[name], dtype=np.float64)
-                expect_true(
-                    got.shape == params[name].shape,
-                    f"dL/d{name} has shape {got.shape}, but {name} has shape "
-                    f"{params[name].shape}. {shapes}",
-                )
-                expect_true(
-                    bool(np.allclose(got, expected[name], atol=1e-8)),
-                    f"dL/d{name} differs from autograd's on a {X.shape[0]}-example "
-                    f"batch. {hints[name]}",
-                )
-
-    return run_check(
-        "Exercise 4: backpropagation by hand",
-        fn,
-        cases,
-        reference=ref.backprop,
-        returns=_gradient_dict,
-        inplace_hint={
-            "params": "Only compute the gradients here; the gradient step comes "
-            "after, in the notebook.",
-            "X": "Compute new arrays.",
-            "y": "Compute new arrays.",
-        },
-    )
-
-
-def _gradient_dict(grads: Any) -> str | None:
-    """Exercise 4's result: ``{"W1", "b1", "W2", "b2"}`` -> NumPy arrays."""
-    if not isinstance(grads, dict) or set(grads) != set(ref.PARAM_NAMES):
-        keys = f" with keys {sorted(grads)}" if isinstance(grads, dict) else ""
-        return (
-            "returned a dict with the keys 'W1', 'b1', 'W2', 'b2'? It returned "
-            f"{type(grads).__name__}{keys}."
-        )
-    kinds = {k: type(v).__name__ for k, v in grads.items()}
-    if not all(isinstance(v, np.ndarray) for v in grads.values()):
-        return (
-            f"returned gradients of types {kinds}: the contract is NumPy arrays, "
-            "like the parameters the notebook subtracts them from (the chain rule "
-            "by hand, in NumPy)."
-        )
-    return None
+    for params, X, y in _backprop_cases():
+        given = ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
+        with _without_autograd():
+            grads = _call(backprop, *given, what="backprop", hint=shapes)
+        expected = autograd_gradients(params, X, y)
+        for name in ("W2", "b2", "W1", "b1"):  # from the output back to the input
+            got = np.asarray(grads[name], dtype=np.float64)
+            expect_true(
+                got.shape == params[name].shape,
+                f"dL/d{name} has shape {got.shape}, but {name} has shape "
+                f"{params[name].shape}. {shapes}",
+            )
+            expect_true(
+                bool(np.allclose(got, expected[name], atol=1e-8)),
+                f"dL/d{name} differs from autograd's on a {X.shape[0]}-example "
+                f"batch. {hints[name]}",
+            )
 
 
 # --- Exercise 5 -----------------------------------------------------------------
@@ -628,12 +613,25 @@ def reference_digits_hyperparameters() -> dict[str, Any]:
     return candidates[int(np.argmax(scores))]
 
 
+def _arguments_dict(params: Any) -> str | None:
+    if isinstance(params, dict):
+        return None
+    return (
+        f"returned a {type(params).__name__}: return a dict of MLPClassifier arguments."
+    )
+
+
+@exercise(
+    "Exercise 5: design the strong model",
+    reference=reference_digits_hyperparameters,
+    returns=_arguments_dict,
+)
 def check_digits_hyperparameters(
-    fn: Callable[[], dict[str, Any]],
+    digits_hyperparameters: Callable[[], dict[str, Any]],
     *,
     train: tuple[np.ndarray, np.ndarray] | None = None,
     seeds: tuple[int, ...] = CV_SEEDS,
-) -> Callable:
+) -> None:
     """Exercise 5: ``digits_hyperparameters() -> dict``, the regularisation of
     :func:`scarce_digits_model` chosen by cross-validation: among at least
     :data:`MIN_CANDIDATES` settings the function scores with
@@ -642,92 +640,75 @@ def check_digits_hyperparameters(
     scores 0.932). The test set is never used.
 
     Args:
-        fn: the student's function.
+        digits_hyperparameters: the student's function.
         train: ``(X_train, y_train)``; by default the notebook's training split.
         seeds: the seeds of :func:`digits_cv_accuracy`.
     """
     X_train, y_train = train if train is not None else _digits_train(42)
 
-    def cases(digits_hyperparameters: Callable[[], dict[str, Any]]) -> None:
-        with _recording_cv_calls() as calls:
-            params = digits_hyperparameters()
-        prefixed = [k for k in params if "__" in k]
-        expect_true(
-            not prefixed,
-            f"{prefixed}: drop the 'mlp__' prefix, it is only for GridSearchCV on a "
-            "Pipeline. Return plain MLPClassifier arguments.",
-        )
-        fixed = sorted(set(params) & {*FIXED_PARAMS, "random_state"})
-        expect_true(
-            not fixed,
-            f"leave {fixed} out: the check fixes hidden_layer_sizes=(16,), "
-            "solver='lbfgs', max_iter=1000 and random_state, so that only "
-            "regularisation can help.",
-        )
-        try:
-            scarce_digits_model(dict(params), seed=0)
-        except (TypeError, ValueError) as error:
-            raise AssertionError(f"MLPClassifier refused {params}: {error}") from None
-        candidates: list[tuple[dict[str, Any], float]] = []
-        for settings, score in calls:  # each distinct setting once
-            if all(settings != seen for seen, _ in candidates):
-                candidates.append((settings, score))
-        expect_true(
-            len(candidates) >= MIN_CANDIDATES,
-            f"your function scored {len(candidates)} distinct setting(s) with "
-            f"digits_cv_accuracy; compare at least {MIN_CANDIDATES}. Choose the "
-            "candidates yourself (a penalty too weak to matter, one too strong, and "
-            "some between), score each with digits_cv_accuracy inside "
-            "digits_hyperparameters, and return the best: a single guess is not a "
-            "choice.",
-        )
-        for settings, score in candidates:
-            print(f"  candidate {settings}: digits_cv_accuracy {score:.4f}")
-        best = max(score for _, score in candidates)
-        mine = [score for settings, score in candidates if settings == params]
-        expect_true(
-            bool(mine) and mine[0] >= best - 1e-12,
-            f"you returned {params}, but among your candidates "
-            f"{[settings for settings, _ in candidates]} the best "
-            f"digits_cv_accuracy ({best:.4f}) belongs to "
-            f"{[settings for settings, score in candidates if score == best]}"
-            + (f" (yours scored {mine[0]:.4f})." if mine else "; yours was not scored.")
-            + " Return the candidate that scores best: that is what choosing by "
-            "cross-validation means.",
-        )
-        try:
-            scores = _cv_scores(dict(params), X_train, y_train, seeds)
-        except (TypeError, ValueError) as error:
-            raise AssertionError(f"MLPClassifier refused {params}: {error}") from None
-        accuracy = float(np.mean(scores))
-        print(
-            f"  {params}: {CV_FOLDS}-fold cross-validated accuracy on the first "
-            f"{SCARCE_DIGITS} training digits, seeds {list(seeds)}: "
-            f"{[round(s, 4) for s in scores]}, mean {accuracy:.4f}"
-        )
-        expect_true(
-            accuracy >= MIN_CV_ACCURACY,
-            f"mean cross-validated accuracy {accuracy:.4f} < {MIN_CV_ACCURACY}: the "
-            "best of your candidates is not good enough, so widen or move your grid. "
-            "lbfgs fits these few digits perfectly: the weights need a reason to "
-            "stay small (a penalty), neither too weak nor so strong the network "
-            "cannot fit at all. A change of activation alone is not regularisation.",
-        )
-
-    return run_check(
-        "Exercise 5: design the strong model",
-        fn,
-        cases,
-        reference=reference_digits_hyperparameters,
-        returns=_arguments_dict,
+    with _recording_cv_calls() as calls:
+        params = digits_hyperparameters()
+    prefixed = [k for k in params if "__" in k]
+    expect_true(
+        not prefixed,
+        f"{prefixed}: drop the 'mlp__' prefix, it is only for GridSearchCV on a "
+        "Pipeline. Return plain MLPClassifier arguments.",
     )
-
-
-def _arguments_dict(params: Any) -> str | None:
-    if isinstance(params, dict):
-        return None
-    return (
-        f"returned a {type(params).__name__}: return a dict of MLPClassifier arguments."
+    fixed = sorted(set(params) & {*FIXED_PARAMS, "random_state"})
+    expect_true(
+        not fixed,
+        f"leave {fixed} out: the check fixes hidden_layer_sizes=(16,), "
+        "solver='lbfgs', max_iter=1000 and random_state, so that only "
+        "regularisation can help.",
+    )
+    try:
+        scarce_digits_model(dict(params), seed=0)
+    except (TypeError, ValueError) as error:
+        raise AssertionError(f"MLPClassifier refused {params}: {error}") from None
+    candidates: list[tuple[dict[str, Any], float]] = []
+    for settings, score in calls:  # each distinct setting once
+        if all(settings != seen for seen, _ in candidates):
+            candidates.append((settings, score))
+    expect_true(
+        len(candidates) >= MIN_CANDIDATES,
+        f"your function scored {len(candidates)} distinct setting(s) with "
+        f"digits_cv_accuracy; compare at least {MIN_CANDIDATES}. Choose the "
+        "candidates yourself (a penalty too weak to matter, one too strong, and "
+        "some between), score each with digits_cv_accuracy inside "
+        "digits_hyperparameters, and return the best: a single guess is not a "
+        "choice.",
+    )
+    for settings, score in candidates:
+        print(f"  candidate {settings}: digits_cv_accuracy {score:.4f}")
+    best = max(score for _, score in candidates)
+    mine = [score for settings, score in candidates if settings == params]
+    expect_true(
+        bool(mine) and mine[0] >= best - 1e-12,
+        f"you returned {params}, but among your candidates "
+        f"{[settings for settings, _ in candidates]} the best "
+        f"digits_cv_accuracy ({best:.4f}) belongs to "
+        f"{[settings for settings, score in candidates if score == best]}"
+        + (f" (yours scored {mine[0]:.4f})." if mine else "; yours was not scored.")
+        + " Return the candidate that scores best: that is what choosing by "
+        "cross-validation means.",
+    )
+    try:
+        scores = _cv_scores(dict(params), X_train, y_train, seeds)
+    except (TypeError, ValueError) as error:
+        raise AssertionError(f"MLPClassifier refused {params}: {error}") from None
+    accuracy = float(np.mean(scores))
+    print(
+        f"  {params}: {CV_FOLDS}-fold cross-validated accuracy on the first "
+        f"{SCARCE_DIGITS} training digits, seeds {list(seeds)}: "
+        f"{[round(s, 4) for s in scores]}, mean {accuracy:.4f}"
+    )
+    expect_true(
+        accuracy >= MIN_CV_ACCURACY,
+        f"mean cross-validated accuracy {accuracy:.4f} < {MIN_CV_ACCURACY}: the "
+        "best of your candidates is not good enough, so widen or move your grid. "
+        "lbfgs fits these few digits perfectly: the weights need a reason to "
+        "stay small (a penalty), neither too weak nor so strong the network "
+        "cannot fit at all. A change of activation alone is not regularisation.",
     )
 
 
@@ -748,7 +729,14 @@ def _tiny_net_and_batches() -> tuple[nn.Module, list[tuple[torch.Tensor, ...]]]:
     return model, [first, second, first]
 
 
-def check_train_step(fn: Callable[..., float]) -> Callable:
+@exercise(
+    "Exercise 6: the PyTorch training step",
+    reference=ref.train_step,
+    returns="float",
+    inplace_hint="Normalise or convert a copy (x = x - ...), never the batch "
+    "itself: the caller's tensors would change under it.",
+)
+def check_train_step(train_step: Callable[..., float]) -> None:
     """Exercise 6: ``train_step(model, optimizer, x, y) -> float``, the loss before
     the step, checked over three steps of Adam (the notebook's optimiser)."""
     hint_loss = (
@@ -767,54 +755,43 @@ def check_train_step(fn: Callable[..., float]) -> Callable:
         "p -= lr * p.grad (plain SGD) is another algorithm."
     )
 
-    def cases(train_step: Callable[..., float]) -> None:
-        model, batches = _tiny_net_and_batches()
-        twin = copy.deepcopy(model)
-        opt = torch.optim.Adam(model.parameters(), lr=0.05)
-        opt_twin = torch.optim.Adam(twin.parameters(), lr=0.05)
-        steps = []
-        opt.register_step_post_hook(lambda *args: steps.append(1))
-        for step, (x, y) in enumerate(batches, start=1):
-            before = len(steps)
-            loss = _call(
-                train_step,
-                model,
-                opt,
-                x.clone(),
-                y.clone(),
-                what=f"train_step (step {step})",
-                hint="x is (batch, n_features) float32 and y (batch,) int64, "
-                "ready for model(x) and F.cross_entropy.",
-            )
-            expected = ref.train_step(twin, opt_twin, x, y)
+    model, batches = _tiny_net_and_batches()
+    twin = copy.deepcopy(model)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    opt_twin = torch.optim.Adam(twin.parameters(), lr=0.05)
+    steps = []
+    opt.register_step_post_hook(lambda *args: steps.append(1))
+    for step, (x, y) in enumerate(batches, start=1):
+        before = len(steps)
+        loss = _call(
+            train_step,
+            model,
+            opt,
+            x.clone(),
+            y.clone(),
+            what=f"train_step (step {step})",
+            hint="x is (batch, n_features) float32 and y (batch,) int64, "
+            "ready for model(x) and F.cross_entropy.",
+        )
+        expected = ref.train_step(twin, opt_twin, x, y)
+        expect_true(
+            len(steps) - before == 1,
+            f"step {step} called optimizer.step() {len(steps) - before} times. "
+            + hint_step,
+        )
+        expect_close(
+            loss,
+            expected,
+            what=f"the loss returned by step {step}",
+            atol=1e-5,
+            hint=hint_loss if step == 1 else hint_accumulate,
+        )
+        for (name, p), q in zip(
+            model.named_parameters(), twin.parameters(), strict=True
+        ):
             expect_true(
-                len(steps) - before == 1,
-                f"step {step} called optimizer.step() {len(steps) - before} times. "
-                + hint_step,
+                bool(np.allclose(p.detach(), q.detach(), atol=1e-5)),
+                f"parameter {name} after step {step} is not where one Adam step "
+                "takes it. "
+                + (hint_step if step == 1 else f"{hint_accumulate} {hint_step}"),
             )
-            expect_close(
-                loss,
-                expected,
-                what=f"the loss returned by step {step}",
-                atol=1e-5,
-                hint=hint_loss if step == 1 else hint_accumulate,
-            )
-            for (name, p), q in zip(
-                model.named_parameters(), twin.parameters(), strict=True
-            ):
-                expect_true(
-                    bool(np.allclose(p.detach(), q.detach(), atol=1e-5)),
-                    f"parameter {name} after step {step} is not where one Adam step "
-                    "takes it. "
-                    + (hint_step if step == 1 else f"{hint_accumulate} {hint_step}"),
-                )
-
-    return run_check(
-        "Exercise 6: the PyTorch training step",
-        fn,
-        cases,
-        reference=ref.train_step,
-        returns="float",
-        inplace_hint="Normalise or convert a copy (x = x - ...), never the batch "
-        "itself: the caller's tensors would change under it.",
-    )

@@ -3,26 +3,34 @@ a bank works).
 
 | 03: exercise | wrong | passed before | after |
 |---|---|---|---|
-| 1 sample_indices | 7 | 1 | 0 |
-| 2 choose_action | 8 | 0 | 0 |
+| 1 sample_indices | 8 | 1 | 0 |
+| 2 choose_action | 10 | 1 | 0 |
 | 3 td_target | 8 | 0 | 0 |
 | 4 terminal_to_store | 4 | 1 | 0 |
 | 5 compute_loss | 6 | 0 | 0 |
 | 6 gradient_step | 7 | 0 | 0 |
-| 7 soft_update | 6 | 0 | 0 |
+| 7 soft_update | 7 | 0 | 0 |
 | 8 should_sync | 6 | 0 | 0 |
 | 9 n_step_push | 7 | 0 | 0 |
+| 10 the loop | 9 | 1 | 0 |
 | 11 Double DQN target | 6 | 0 | 0 |
 
-Passed before: a list from sample_indices, an int from terminal_to_store. The check of
+Passed before: a list from sample_indices, an int from terminal_to_store, a greedy
+choice computed with gradients on. The check of
 Exercise 8 also refused the correct ``step % interval == 0`` (step 0, which the loop
 never asks about); that was fixed meanwhile, and then an int from should_sync passed.
-Exercise 10 (the whole loop) is left to ``tests/lessons/test_dqn_checks.py``.
+Exercise 10's wrong loops were all refused before, but six of them with a misleading
+message (an action chosen otherwise, the rng blamed, many steps after the real
+departure; a stale observation called a seeding problem; a bare IndexError): its bank
+tests the message, not just the refusal. The loop that passed stored the right flag
+without calling terminal_to_store: Exercise 4 did not feed the run.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -33,6 +41,14 @@ from wrong_answer_helpers import bank_tests, fails, passes
 
 from course_utils.agents import dqn
 from course_utils.common import greedy_action
+from course_utils.common.buffers import Batch, ReplayBuffer
+from course_utils.common.envs import make_env
+from course_utils.common.evaluation import evaluate
+from course_utils.common.networks import QNetwork
+from course_utils.common.policies import QPolicy
+from course_utils.common.progress import RunProgress
+from course_utils.common.schedules import linear_schedule
+from course_utils.common.seeding import set_seed
 from course_utils.lessons.checks import dqn as checks
 from course_utils.lessons.checks import same_as_course
 
@@ -770,3 +786,262 @@ RIGHT = [
     test_the_check_refuses_the_wrong_answer,
     test_the_check_accepts_the_right_answer,
 ) = bank_tests(WRONG, RIGHT)
+
+
+# ------------------------------------------------------ Exercise 10: the loop
+# The notebook's skeleton, with the student's part written as a student did (the
+# third walkthrough of the student copy) and wrong in one place each. The loop calls
+# its pieces by the notebook's names, which the check records.
+
+choose_action = checks.choose_action
+sample_indices = dqn.sample_indices
+terminal_to_store = dqn.terminal_to_store
+n_step_push = dqn.n_step_push
+gradient_step = dqn.gradient_step
+should_sync = dqn.should_sync
+soft_update = dqn.soft_update
+
+
+def batch_at(buffer, idx):
+    return Batch(
+        buffer.obs[idx],
+        buffer.action[idx],
+        buffer.reward[idx],
+        buffer.next_obs[idx],
+        buffer.terminated[idx],
+    )
+
+
+@dataclass
+class LoopConfig:
+    """The notebook's Config, shrunk so that one loop check runs in seconds."""
+
+    seed: int = 0
+    env_id: str = "MountainCar-v0"
+    total_steps: int = 600
+    eval_every: int = 300
+    eval_episodes: int = 1
+    lr: float = 4e-3
+    batch_size: int = 16
+    buffer_size: int = 500
+    learning_starts: int = 100
+    gamma: float = 0.98
+    n_step: int = 3
+    train_freq: int = 4
+    gradient_steps: int = 2
+    target_update_interval: int = 60
+    tau: float = 1.0
+    epsilon_start: float = 0.2
+    epsilon_end: float = 0.07
+    exploration_fraction: float = 0.2
+    hidden: tuple = (16, 16)
+    max_grad_norm: float = 10.0
+    normalize_obs: bool = True
+    eval_seed: int = 10_000
+    solved_at: float = -110.0
+
+
+def student_loop(wrong=None):
+    """The skeleton with a student's body; ``wrong`` names the one mistake."""
+
+    def train(cfg, *, total_steps=None, seed=None, progress=True, live=False):
+        total_steps = total_steps or cfg.total_steps
+        seed = cfg.seed if seed is None else seed
+        rng = set_seed(seed)
+        env, eval_env = make_env(cfg.env_id), make_env(cfg.env_id)
+        space, n_actions = env.observation_space, int(env.action_space.n)
+        q_net = QNetwork(
+            2, n_actions, hidden=cfg.hidden, obs_low=space.low, obs_high=space.high
+        )
+        target_net = copy.deepcopy(q_net)
+        optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.lr)
+        buffer = ReplayBuffer.for_env(env, cfg.buffer_size)
+        pending = deque()
+        run = {
+            "returns": [],
+            "episode_end_steps": [],
+            "losses": [],
+            "evals": [],
+            "best": (-np.inf, None),
+        }
+
+        def td_loss(q_net, target_net, batch, gamma):
+            return dqn.compute_loss(
+                q_net,
+                target_net,
+                batch,
+                gamma,
+                target_fn=dqn.compute_target,
+                loss_fn=F.smooth_l1_loss,
+            )
+
+        watch = RunProgress(steps=total_steps, progress=progress, desc="DQN")
+        obs, _ = env.reset(seed=seed)
+        episode_return = 0.0
+        explore_steps = max(1, int(cfg.exploration_fraction * total_steps))
+        for step in range(1, total_steps + 1):
+            epsilon = linear_schedule(
+                step,
+                start=cfg.epsilon_start,
+                end=cfg.epsilon_end,
+                duration=explore_steps,
+            )
+            # --- the student's part ---
+            action = choose_action(
+                q_net,
+                obs,
+                epsilon,
+                rng,
+                n_actions=n_actions,
+                warmup=step < cfg.learning_starts + 1,
+            )
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            episode_return += reward
+            if wrong == "time_limit":
+                flag = terminated or truncated
+            elif wrong == "inline_flag":  # right, but not with Exercise 4's answer
+                flag = terminated
+            else:
+                flag = terminal_to_store(terminated, truncated)
+            for t in n_step_push(
+                pending,
+                obs,
+                action,
+                reward,
+                next_obs,
+                flag,
+                truncated,
+                n=cfg.n_step,
+                gamma=cfg.gamma,
+            ):
+                buffer.add(*t)
+            obs = next_obs
+            if terminated or truncated:
+                if wrong != "no_returns":
+                    run["returns"].append(episode_return)
+                run["episode_end_steps"].append(step)
+                if wrong == "stale_obs":
+                    env.reset()  # the new episode's first observation is dropped
+                else:
+                    obs, _ = env.reset()
+                episode_return = 0.0
+            if wrong == "sync_first" and should_sync(step, cfg.target_update_interval):
+                soft_update(target_net, q_net, cfg.tau)
+            if step > cfg.learning_starts and step % cfg.train_freq == 0:
+                for _ in range(cfg.gradient_steps):
+                    size = cfg.buffer_size if wrong == "capacity" else len(buffer)
+                    idx = sample_indices(size, cfg.batch_size, rng)
+                    batch = batch_at(buffer, idx).to_torch("cpu")
+                    gamma = cfg.gamma if wrong == "gamma" else cfg.gamma**cfg.n_step
+                    loss = gradient_step(
+                        q_net,
+                        target_net,
+                        optimizer,
+                        batch,
+                        gamma=gamma,
+                        td_loss=td_loss,
+                        max_grad_norm=cfg.max_grad_norm,
+                    )
+                    run["losses"].append(loss)
+            if wrong == "every_step":
+                soft_update(target_net, q_net, cfg.tau)
+            elif wrong != "sync_first" and should_sync(
+                step, cfg.target_update_interval
+            ):
+                soft_update(target_net, q_net, 1.0 if wrong == "tau_one" else cfg.tau)
+            # --- the skeleton again ---
+            if run["episode_end_steps"] and run["episode_end_steps"][-1] == step:
+                watch.episode(step, run["returns"][-1])
+            if step % cfg.eval_every == 0:
+                scores = evaluate(
+                    QPolicy(q_net),
+                    eval_env,
+                    n_episodes=cfg.eval_episodes,
+                    seed=cfg.eval_seed,
+                )
+                run["evals"].append((step, scores.mean()))
+                if scores.mean() > run["best"][0]:
+                    run["best"] = (scores.mean(), copy.deepcopy(q_net))
+            watch.update(steps=step)
+        watch.close()
+        run["last_net"] = q_net
+        run["best_net"] = run["best"][1] or q_net
+        return run
+
+    train.__name__ = f"loop_{wrong or 'ok'}"
+    return train
+
+
+# Each wrong loop and what its message must say: the first thing that differs,
+# where it differs, and its likely cause.
+LOOP_WRONG = {
+    "gamma": ["gradient step 0 (step 104, the first)", "gamma = 0.98", "γ^n"],
+    "time_limit": ["at step 200", "time limit (truncated)", "terminal_to_store"],
+    "tau_one": ["tau = 1.0", "tau = 0.25", "cfg.tau"],
+    "capacity": ["size = 500", "from 102", "len(buffer)"],
+    "sync_first": ["step 120", "syncs before that step's learning"],
+    "every_step": ["at step 1", "only when should_sync"],
+    "stale_obs": ["at step 201", "stale observation", "ended at step 200"],
+    "no_returns": ["no return in run['returns']", "step 200", "IndexError"],
+    "inline_flag": ["never calls your terminal_to_store", "Exercise 4"],
+}
+
+
+@pytest.mark.parametrize("wrong", LOOP_WRONG)
+def test_loop_check_names_the_first_departure(wrong):
+    message = fails(
+        checks.check_training_loop, student_loop(wrong), LoopConfig(), steps=600
+    )
+    for words in LOOP_WRONG[wrong]:
+        assert words in message, f"{words!r} not in: {message}"
+    # never the old misdiagnoses: an rng used for something else, a seeded reset
+    assert "rng was used for something else" not in message
+    assert "the reset differs" not in message
+
+
+def test_loop_check_accepts_the_students_right_loop():
+    # written its own way: warmup as ``step < learning_starts + 1``, the reset's
+    # observation taken in the ``if``, each loss appended through a name
+    passes(checks.check_training_loop, student_loop(), LoopConfig(), steps=600)
+
+
+# ------------------------------------- messages that name the fix (third walkthrough)
+
+
+def si_uniform_floats(size, batch_size, rng):  # uniform, but another draw
+    return (rng.random(batch_size) * size).astype(np.int64)
+
+
+def ca_with_grad(q_net, obs, epsilon, rng, *, n_actions, warmup=False):
+    # no torch.no_grad(): a graph is built on every step
+    if warmup or rng.random() < epsilon:
+        return int(rng.integers(n_actions))
+    return greedy_action(q_net(torch.as_tensor(obs).unsqueeze(0))[0], rng)
+
+
+def ca_coin_in_warmup(q_net, obs, epsilon, rng, *, n_actions, warmup=False):
+    # draws the coin in warmup too
+    if rng.random() < epsilon or warmup:
+        return int(rng.integers(n_actions))
+    return greedy_action(_q(q_net, obs), rng)
+
+
+def su_rebind_each(target_net, q_net, tau):  # rebinds t: nothing changes in place
+    with torch.no_grad():
+        for t, p in zip(target_net.parameters(), q_net.parameters(), strict=True):
+            t = tau * p + (1 - tau) * t  # noqa: PLW2901
+
+
+@pytest.mark.parametrize(
+    ("check", "answer", "words"),
+    [
+        (checks.check_sample_indices, si_uniform_floats, "rng.integers(size, size="),
+        (checks.check_choose_action, ca_with_grad, "torch.no_grad()"),
+        (checks.check_choose_action, ca_coin_in_warmup, "warmup=True"),
+        (checks.check_soft_update, su_rebind_each, "nothing changed in place"),
+    ],
+    ids=lambda x: getattr(x, "__name__", "")[:20],
+)
+def test_the_message_names_the_fix(check, answer, words):
+    message = fails(check, answer)
+    assert words in message, message
