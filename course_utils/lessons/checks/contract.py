@@ -247,7 +247,7 @@ class Guarded:
         raise AssertionError(
             f"{self._name} changed its argument {name} in place{where(before, value)}: "
             "the caller's data is corrupted (and when the caller passes a view, "
-            f"a Q-table's row say, the whole table). {hint}"
+            f"the whole array it belongs to). {hint}"
         )
 
     def _check_result(self, result: Any) -> None:

@@ -14,7 +14,14 @@ from course_utils.lessons.checks import (
 from course_utils.lessons.checks.pinned import nn, np, torch
 
 
-@exercise("Exercise 1: the return-to-go", reference=sm.return_to_go, returns="array")
+@exercise(
+    "Exercise 1: the return-to-go",
+    reference=sm.return_to_go,
+    returns="array",
+    inplace_hint="Write the returns into a new array (`out = np.zeros(len(rewards))`): "
+    "a caller that keeps the rewards (to sum the game's return, say) would read "
+    "returns instead.",
+)
 def check_return_to_go(f: Callable) -> None:
     """Exercise 1: ``return_to_go(rewards, gamma) -> (T,)``."""
     expect_close(
@@ -62,8 +69,9 @@ def check_keep_probability(f: Callable) -> None:
         f(returns, 1.0),
         expected,
         what="keep_probability([3, 1, 0.5, -1, -10], avg=1)",
-        hint="Above the average: 0.1 + 0.9·tanh(R − avg). At or below it: "
-        "0.1 + 0.1·tanh(R − avg), so poor steps are kept with p < 0.1.",
+        hint="Compare each value with the definition in the exercise's text, "
+        "case by case: which case applies above avg, which at avg itself (R = 1 "
+        "here) and which below it.",
     )
     p = np.asarray(f(np.linspace(-50, 50, 101), 0.0))
     expect_true(
@@ -119,12 +127,68 @@ def check_keep_rule(f: Callable) -> None:
 
 
 def _keep_advantage_sample_std(returns, stored, rng, baseline) -> np.ndarray:
-    """Exercise 6's rule with the sample standard deviation (ddof=1): a common
-    slip the check names."""
+    """Exercise 6's rule with the sample standard deviation (ddof=1)."""
     advantage = returns - baseline
     spread = advantage if len(stored) < 2 else stored
     scale = float(np.std(spread, ddof=1)) + 1e-6 if len(spread) > 1 else 1.0
     return rng.random(len(returns)) < sm.keep_probability(advantage / scale, 0.0)
+
+
+def _keep_z(centred, scale, rng) -> np.ndarray:
+    return rng.random(len(centred)) < sm.keep_probability(centred / scale, 0.0)
+
+
+def _game_std(values) -> float:
+    return float(np.std(values)) + 1e-6 if len(values) > 1 else 1.0
+
+
+# Exercise 6's common slips, each with the hint that names it: (rule, hint).
+_KEEP_ADVANTAGE_SLIPS = (
+    (
+        _keep_advantage_sample_std,
+        "Your mask is the course's with the *sample* standard deviation (ddof=1, "
+        "dividing by n - 1). The rule uses the population one, dividing by n "
+        "(ddof=0, np.std's default).",
+    ),
+    (
+        lambda returns, stored, rng, baseline: _keep_z(
+            returns - baseline, _game_std(returns - baseline), rng
+        ),
+        "You divided by the spread of this game's advantages. That scale is only "
+        "the fallback for a memory of fewer than 2 rows: otherwise divide by the "
+        "standard deviation of `stored`, the memory's returns, which moves slowly "
+        "from game to game.",
+    ),
+    (
+        lambda returns, stored, rng, baseline: _keep_z(
+            (returns - baseline) - np.mean(returns - baseline),
+            _game_std(returns - baseline),
+            rng,
+        ),
+        "You z-scored the advantages with this game's own mean and spread. Do not "
+        "subtract a mean: V(s) already centres each step's return, and a game "
+        "that went better than V(s) everywhere should keep more. Divide by the "
+        "memory's spread (the standard deviation of `stored`).",
+    ),
+    (
+        lambda returns, stored, rng, baseline: _keep_z(
+            returns - np.mean(returns), _game_std(returns), rng
+        ),
+        "You z-scored the returns with this game's mean and spread, leaving out "
+        "`baseline`. The advantage subtracts each step's own V(s): R - baseline, "
+        "step by step; then divide by the memory's spread.",
+    ),
+    (
+        lambda returns, stored, rng, baseline: _keep_z(
+            returns - (np.mean(stored) if len(stored) else 0.0),
+            _game_std(stored) if len(stored) > 1 else _game_std(returns),
+            rng,
+        ),
+        "You z-scored the returns with the memory's mean and spread: that is "
+        "Exercise 3's global baseline in other units. The advantage subtracts "
+        "each step's own V(s), `baseline`, not the memory's mean.",
+    ),
+)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -264,14 +328,11 @@ def _same_as_keep_advantage(
         f"shape {mine.shape}.",
     )
     theirs = smi.keep_advantage_scaled(returns, stored, _rng(seed), baseline)
-    if not np.array_equal(mine, theirs) and np.array_equal(
-        mine, _keep_advantage_sample_std(returns, stored, _rng(seed), baseline)
-    ):
-        hint = (
-            "Your mask is the course's with the *sample* standard deviation "
-            "(ddof=1, dividing by n - 1). The rule uses the population one, "
-            "dividing by n (ddof=0, np.std's default)."
-        )
+    if not np.array_equal(mine, theirs):
+        for slip, named in _KEEP_ADVANTAGE_SLIPS:
+            if np.array_equal(mine, slip(returns, stored, _rng(seed), baseline)):
+                hint = named
+                break
     expect_true(
         bool(np.array_equal(mine, theirs)),
         f"{what}: your mask differs from the course's on "

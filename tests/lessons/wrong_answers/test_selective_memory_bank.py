@@ -8,7 +8,7 @@
 | 3 keep rule | 7 | 0 | 0 |
 | 4 select_action | 6 | 0 | 0 |
 | 5 fit_step | 7 | 0 | 0 |
-| 6 advantage keep rule | 6 | 0 | 0 |
+| 6 advantage keep rule | 9 | 0 | 0 |
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from wrong_answer_helpers import bank_tests, passes
+from wrong_answer_helpers import bank_tests, fails, passes
 
 from course_utils.lessons.checks import selective_memory as checks
 
@@ -430,6 +430,28 @@ def ka_in_place(returns, stored, rng, baseline):  # subtracts the baseline in pl
     return rng.random(len(returns)) < _p(returns / _scale(returns, stored))
 
 
+def ka_game_z(returns, stored, rng, baseline):
+    # the advantages z-scored with this game's own mean and spread
+    a = returns - baseline
+    return rng.random(len(a)) < _p((a - a.mean()) / (np.std(a) + 1e-6))
+
+
+def ka_return_z(returns, stored, rng, baseline):
+    # the returns z-scored with this game's mean and spread: no V(s)
+    return rng.random(len(returns)) < _p(
+        (returns - returns.mean()) / (np.std(returns) + 1e-6)
+    )
+
+
+def ka_memory_z(returns, stored, rng, baseline):
+    # the returns z-scored with the memory's mean and spread: no V(s)
+    if len(stored) >= 2:
+        z = (returns - np.mean(stored)) / (np.std(stored) + 1e-6)
+    else:
+        z = (returns - returns.mean()) / (np.std(returns) + 1e-6)
+    return rng.random(len(returns)) < _p(z)
+
+
 def ka_ok(returns, stored, rng, baseline):  # correct: written out with if/elif
     advantage = np.asarray(returns, dtype=float) - np.asarray(baseline, dtype=float)
     if np.size(stored) >= 2:
@@ -441,7 +463,45 @@ def ka_ok(returns, stored, rng, baseline):  # correct: written out with if/elif
     return rng.random(advantage.size) < _p(advantage / scale)
 
 
-KA_WRONG = [ka_ddof1, ka_no_scale, ka_game_scale, ka_one_row, ka_reversed, ka_in_place]
+KA_WRONG = [
+    ka_ddof1,
+    ka_no_scale,
+    ka_game_scale,
+    ka_one_row,
+    ka_reversed,
+    ka_in_place,
+    ka_game_z,
+    ka_return_z,
+    ka_memory_z,
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (ka_game_scale, "spread of this game's advantages"),
+        (ka_game_z, "z-scored the advantages with this game's own mean"),
+        (ka_return_z, "z-scored the returns with this game's mean"),
+        (ka_memory_z, "z-scored the returns with the memory's mean"),
+        (ka_ddof1, "ddof=1"),
+    ],
+)
+def test_keep_advantage_check_names_the_slip(answer, named):
+    """A scale or centring taken from the wrong place gets a hint naming it, not
+    the generic one."""
+    assert named in fails(checks.check_keep_advantage, answer)
+
+
+def test_keep_probability_check_does_not_hand_out_the_formula():
+    """The rule is defined in the exercise's text: the message points there."""
+    message = fails(checks.check_keep_probability, kp_same_slope)
+    assert "tanh" not in message and "0.1 +" not in message
+    assert "definition" in message
+
+
+def test_the_in_place_message_of_exercise_1_is_its_own():
+    message = fails(checks.check_return_to_go, rg_in_place)
+    assert "Q-table" not in message and "rewards" in message
 
 
 def test_keep_advantage_right():
