@@ -1271,9 +1271,9 @@ def _compare_learn(s: int, mine: _Trace, course: _Trace, short, fail) -> None:
             f"{len(gm)} gradient steps, the course's {len(dc)} for {len(gc)}: each "
             "gradient step learns from a fresh batch."
         )
-    for i, c in enumerate(dc if "sample_indices" in mine.present else []):
-        m, k = dm[i], c["index"]
-        where = f"for gradient step {k} (at step {s})"
+    drawn = zip(dm, dc, strict=True) if "sample_indices" in mine.present else ()
+    for m, c in drawn:
+        where = f"for gradient step {c['index']} (at step {s})"
         if m["size"] != c["size"]:
             fail(
                 f"{where} your loop drew from size = {m['size']:,} rows, the "
