@@ -1,6 +1,7 @@
 """Episodes on screen: frames, mp4 files, embedded videos, filmstrips."""
 
 import base64
+import contextlib
 import io
 import os
 import re
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import imageio.v2 as imageio
 import matplotlib.pyplot as plt
@@ -167,6 +169,28 @@ save_video([np.zeros((32, 32, 3), np.uint8)] * 600, sys.argv[1])
 """
 
 
+def _kill_writers_of(folder) -> None:
+    """Kill every process whose command line names ``folder`` and wait until none is
+    left: imageio-ffmpeg starts ffmpeg in a process group of its own (so Ctrl-C
+    spares it), and a surviving ffmpeg could still create its output after the next
+    save has cleaned up."""
+    mine = str(folder).encode()
+    for _ in range(200):
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and mine in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
 def test_a_killed_video_save_leaves_nothing_after_the_next_save(tmp_path):
     """kill -9 during a save leaves its temporary file (nothing can run then); the
     next save of the same video removes it."""
@@ -186,6 +210,7 @@ def test_a_killed_video_save_leaves_nothing_after_the_next_save(tmp_path):
     finally:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
+        _kill_writers_of(tmp_path)
     leftovers = [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     assert leftovers and not path.exists()
     save_video(_frames(), path)
